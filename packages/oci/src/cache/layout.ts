@@ -1,0 +1,85 @@
+// Paths inside a host cache (DESIGN.md, "Cache on each node"), an OCI image layout
+// (image-spec image-layout.md) that other tools can read:
+//
+//   <cache>/oci-layout            {"imageLayoutVersion":"1.0.0"}
+//   <cache>/index.json            held manifests; ref name annotation = tag
+//   <cache>/blobs/sha256/<hex>    verified content only, read-only
+//   <cache>/ingest/<hex>/         partial downloads, resumable, never visible as blobs
+//   <cache>/images/<hex>/         materialized images: payload hard-linked by file name + image.json
+//   <cache>/locks/                cross-process locks (index.json updates, prune)
+//   <cache>/leases/               what running pulls need, so prune leaves it alone
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseDigest, type Digest } from '../digest.ts';
+import { MediaType } from '../media-types.ts';
+import type { ImageIndex } from '../manifest.ts';
+import { exists, writeFileAtomic } from './fsutil.ts';
+
+export const layoutVersion = '1.0.0';
+
+export class CacheLayout {
+  constructor(readonly root: string) {}
+
+  get ociLayoutFile(): string {
+    return join(this.root, 'oci-layout');
+  }
+  get indexFile(): string {
+    return join(this.root, 'index.json');
+  }
+  get blobsDir(): string {
+    return join(this.root, 'blobs');
+  }
+  get ingestDir(): string {
+    return join(this.root, 'ingest');
+  }
+  get imagesDir(): string {
+    return join(this.root, 'images');
+  }
+  get locksDir(): string {
+    return join(this.root, 'locks');
+  }
+  get leasesDir(): string {
+    return join(this.root, 'leases');
+  }
+  get quarantineDir(): string {
+    return join(this.root, 'quarantine');
+  }
+
+  /** blobs/<alg>/<hex>; the digest is validated first, so no path escapes the cache. */
+  blobPath(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(this.blobsDir, algorithm, hex);
+  }
+
+  ingestPath(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(this.ingestDir, algorithm === 'sha256' ? hex : `${algorithm}-${hex}`);
+  }
+
+  imagePath(manifestDigest: string): string {
+    const { algorithm, hex } = parseDigest(manifestDigest);
+    return join(this.imagesDir, algorithm === 'sha256' ? hex : `${algorithm}-${hex}`);
+  }
+
+  /** Creates the layout if missing; checks the version if present. */
+  async init(): Promise<void> {
+    await mkdir(join(this.blobsDir, 'sha256'), { recursive: true });
+    for (const dir of [this.ingestDir, this.imagesDir, this.locksDir, this.leasesDir]) await mkdir(dir, { recursive: true });
+    if (await exists(this.ociLayoutFile)) {
+      const layout = JSON.parse(await readFile(this.ociLayoutFile, 'utf8')) as { imageLayoutVersion?: string };
+      if (layout.imageLayoutVersion !== layoutVersion) {
+        throw new Error(`${this.root} is an OCI layout of version ${layout.imageLayoutVersion}; this cache needs ${layoutVersion}`);
+      }
+    } else {
+      await writeFileAtomic(this.ociLayoutFile, JSON.stringify({ imageLayoutVersion: layoutVersion }));
+    }
+    if (!(await exists(this.indexFile))) {
+      const empty: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+      await writeFileAtomic(this.indexFile, JSON.stringify(empty));
+    }
+  }
+}
+
+export function hexOf(digest: Digest | string): string {
+  return parseDigest(digest).hex;
+}

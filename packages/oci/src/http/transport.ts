@@ -1,0 +1,253 @@
+// One registry's HTTP transport: authentication (./auth.ts), redirects that never carry
+// Authorization to another host, retries with jittered backoff on network errors and 5xx,
+// Retry-After on 429, and the distribution-spec error body turned into typed errors.
+import type { Readable } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import {
+  NotFoundError,
+  OciError,
+  RegistryError,
+  UnauthorizedError,
+  UnreachableError,
+  type RegistryErrorEntry,
+  type RequestInfo,
+} from '../errors.ts';
+import type { AuthManager } from './auth.ts';
+import { backoffDelay, parseRetryAfter, sleep } from './backoff.ts';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  retries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { retries: 5, baseDelayMs: 250, maxDelayMs: 15_000 };
+
+export interface HttpRequest {
+  method: HttpMethod;
+  /** Absolute URL, or a path starting with /v2/ on this registry. */
+  url: string;
+  headers?: Record<string, string>;
+  /** Buffers and strings are replayed on retry; a stream is sent once. */
+  body?: Buffer | string | Readable;
+  /** Token scopes for this request, e.g. `repository:demo/macos:pull`. */
+  scopes: string[];
+  /** Statuses that mean success; anything else becomes a typed error. */
+  expect: number[];
+  /** What is being asked for, for error messages: `manifest demo/macos:15.2`. */
+  what: string;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** The URL that answered (after redirects). */
+  url: string;
+}
+
+export interface TransportOptions {
+  registry: string;
+  baseUrl: string;
+  auth: AuthManager;
+  dispatcher: Dispatcher;
+  userAgent: string;
+  retry?: RetryPolicy;
+  /** Abandon a response whose headers or body make no progress for this long. */
+  stallTimeoutMs?: number;
+}
+
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+const retryableStatuses = new Set([408, 429, 500, 502, 503, 504]);
+const maxRedirects = 10;
+
+/** Network-level failures worth retrying: the next attempt may well succeed. */
+const transientCodes = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+export function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function isTransientNetworkError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && transientCodes.has(code);
+}
+
+/** A human explanation of a network error code. */
+export function describeNetworkError(error: unknown): string {
+  const code = errorCode(error);
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (is the registry running, and is the host and port right?)';
+    case 'ENOTFOUND':
+      return 'host not found (check the registry host name)';
+    case 'EAI_AGAIN':
+      return 'DNS lookup failed temporarily';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+      return 'the connection was reset';
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'the connection timed out';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'the registry stopped sending data (stalled)';
+    case 'EPROTO':
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      return 'TLS handshake failed (a plain-HTTP registry? use --plain-http)';
+    default:
+      return (error as Error)?.message ?? String(error);
+  }
+}
+
+/** Parses `{"errors":[{"code","message","detail"}]}`; tolerates anything else. */
+export function parseErrorBody(text: string): RegistryErrorEntry[] {
+  try {
+    const json = JSON.parse(text) as { errors?: unknown };
+    if (!Array.isArray(json.errors)) return [];
+    return json.errors
+      .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
+      .map((e) => ({ code: String(e.code ?? 'UNKNOWN'), message: String(e.message ?? ''), detail: e.detail }));
+  } catch {
+    return [];
+  }
+}
+
+function headerValue(headers: HttpResponse['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export class RegistryTransport {
+  readonly registry: string;
+  readonly baseUrl: string;
+  private readonly origin: string;
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly options: TransportOptions) {
+    this.registry = options.registry;
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.origin = new URL(this.baseUrl).origin;
+    this.retry = options.retry ?? defaultRetryPolicy;
+  }
+
+  url(path: string): string {
+    return path.startsWith('http://') || path.startsWith('https://') ? path : `${this.baseUrl}${path}`;
+  }
+
+  /** Sends a request and returns the response once its status is one of `expect`; throws a typed error otherwise. */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const replayable = req.body === undefined || typeof req.body === 'string' || Buffer.isBuffer(req.body);
+    let url = this.url(req.url);
+    let method = req.method;
+    let body = req.body;
+    let attempt = 0;
+    let authRetried = false;
+    let redirects = 0;
+    for (;;) {
+      const target = new URL(url);
+      const sameOrigin = target.origin === this.origin;
+      const headers: Record<string, string> = { 'user-agent': this.options.userAgent, ...req.headers };
+      if (sameOrigin) {
+        const authorization = await this.options.auth.authorization(this.registry, req.scopes);
+        if (authorization) headers.authorization = authorization;
+      }
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await request(url, {
+          method,
+          headers,
+          body,
+          dispatcher: this.options.dispatcher,
+          signal: req.signal,
+          headersTimeout: this.options.stallTimeoutMs,
+          bodyTimeout: this.options.stallTimeoutMs,
+        });
+      } catch (error) {
+        if (req.signal?.aborted) throw error;
+        if (replayable && isTransientNetworkError(error) && attempt < this.retry.retries) {
+          await sleep(backoffDelay(attempt++, this.retry.baseDelayMs, this.retry.maxDelayMs), req.signal);
+          continue;
+        }
+        throw new UnreachableError(
+          `Cannot reach registry ${this.registry} for ${req.what}: ${describeNetworkError(error)} (${method} ${url})`,
+          { method, url },
+          { cause: error },
+        );
+      }
+      const status = response.statusCode;
+      const info: RequestInfo & { status: number } = { method, url, status };
+
+      if (req.expect.includes(status)) {
+        return { status, headers: response.headers, body: response.body, url };
+      }
+
+      if (redirectStatuses.has(status)) {
+        const location = headerValue(response.headers, 'location');
+        await response.body.dump();
+        if (!location) throw new RegistryError(`Registry ${this.registry} redirected ${req.what} without a Location`, info);
+        if (++redirects > maxRedirects) throw new RegistryError(`Registry ${this.registry} redirected ${req.what} too many times`, info);
+        url = new URL(location, url).toString();
+        if (status === 303 && method !== 'HEAD') {
+          method = 'GET';
+          body = undefined;
+        }
+        continue;
+      }
+
+      const text = method === 'HEAD' ? '' : await response.body.text().catch(() => '');
+      if (method === 'HEAD') await response.body.dump().catch(() => {});
+
+      if (status === 401 && sameOrigin) {
+        await this.options.auth.onUnauthorized(this.registry, response.headers['www-authenticate'], req.scopes, authRetried);
+        if (!replayable) throw new UnauthorizedError(`Registry ${this.registry} asked for authentication in the middle of an upload of ${req.what}`, info);
+        authRetried = true;
+        continue;
+      }
+
+      if (retryableStatuses.has(status) && replayable && attempt < this.retry.retries) {
+        const retryAfter = parseRetryAfter(response.headers['retry-after']);
+        const delay = retryAfter ?? backoffDelay(attempt, this.retry.baseDelayMs, this.retry.maxDelayMs);
+        attempt++;
+        await sleep(Math.min(delay, 5 * 60_000), req.signal);
+        continue;
+      }
+
+      throw statusError(this.registry, req.what, info, parseErrorBody(text), text);
+    }
+  }
+}
+
+function statusError(registry: string, what: string, info: RequestInfo & { status: number }, errors: RegistryErrorEntry[], text: string): OciError {
+  const detail = errors.length
+    ? errors.map((e) => `${e.code}${e.message ? `: ${e.message}` : ''}`).join('; ')
+    : text.trim().slice(0, 200) || `HTTP ${info.status}`;
+  if (info.status === 404) return new NotFoundError(`Not found at ${registry}: ${what} (${detail})`, info, errors);
+  if (info.status === 401) return new UnauthorizedError(`Registry ${registry} refused ${what}: authentication required (${detail})`, info, errors);
+  if (info.status === 403) {
+    return new UnauthorizedError(`Registry ${registry} denied ${what}: the credentials lack permission (${detail})`, info, errors, 'DENIED');
+  }
+  return new RegistryError(`Registry ${registry} failed ${what} with HTTP ${info.status}: ${detail} (${info.method} ${info.url})`, info, errors);
+}

@@ -1,0 +1,16 @@
+export * from './errors.ts';
+export * from './digest.ts';
+export * from './media-types.ts';
+export * from './manifest.ts';
+export * from './reference.ts';
+export * from './platform.ts';
+export { parseChallenges, type Challenge } from './http/challenge.ts';
+export { anonymous, ChainedCredentials, StaticCredentials, type Credential, type CredentialStore } from './http/credentials.ts';
+export { describeNetworkError, type RetryPolicy } from './http/transport.ts';
+export { RegistryClient, defaultUserAgent, type RegistryClientOptions } from './registry/client.ts';
+export { Repository, type BlobSource, type FetchedManifest } from './registry/repository.ts';
+export { HostCache, referenceAnnotation, type CachedImage, type ImageRecord, type Lease } from './cache/cache.ts';
+export { ensureSpace, statfsFreeSpace, type FreeSpaceProbe } from './cache/space.ts';
+export { pull, type PullOptions, type PullProgress, type PullResult } from './pull.ts';
+export { fetchBlobToCache, type BlobFetchOptions } from './blob-fetch.ts';
+export { digestFile, pushArtifact, type PushArtifactOptions, type PushFile, type PushResult } from './push.ts';

@@ -1,0 +1,151 @@
+// Pulling an image into a host cache: resolve, pick the platform, check free space, fetch every
+// missing blob through the verifying ingest, record the manifest in index.json, materialize.
+import type { HostCache, ImageRecord } from './cache/cache.ts';
+import { ensureSpace, type FreeSpaceProbe } from './cache/space.ts';
+import { fetchBlobToCache, type BlobFetchOptions } from './blob-fetch.ts';
+import type { Digest } from './digest.ts';
+import { Annotation, CiderMediaType } from './media-types.ts';
+import { isIndex, type Descriptor, type ImageManifest, type Platform } from './manifest.ts';
+import { hostPlatform, selectPlatform } from './platform.ts';
+import { formatReference, parseReference, referenceTarget, type Reference } from './reference.ts';
+import type { RegistryClient } from './registry/client.ts';
+
+export interface PullProgress {
+  phase: 'resolving' | 'downloading' | 'materializing' | 'done';
+  /** Bytes of content already in the cache or fetched so far. */
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes that came over the network in this pull. */
+  bytesFetched: number;
+}
+
+export interface PullOptions {
+  client: RegistryClient;
+  cache: HostCache;
+  reference: string | Reference;
+  /** Which platform to take from a multi-platform index; the host's by default. */
+  platform?: Platform;
+  signal?: AbortSignal;
+  onProgress?: (progress: PullProgress) => void;
+  /** Link the payload into images/<hex>/ for VM creation. Default true. */
+  materialize?: boolean;
+  freeSpace?: FreeSpaceProbe;
+  blobFetch?: Omit<BlobFetchOptions, 'signal' | 'onBytes'>;
+}
+
+export interface PullResult {
+  /** What the reference resolved to: an index for multi-platform images, else the manifest. */
+  digest: Digest;
+  /** The platform manifest actually pulled. */
+  manifestDigest: Digest;
+  reference: string;
+  /** Bytes of config and layers. */
+  size: number;
+  bytesFetched: number;
+  imagePath?: string;
+}
+
+function filesOf(manifest: ImageManifest): ImageRecord['files'] {
+  return manifest.layers.map((layer, i) => ({
+    name: layer.annotations?.[Annotation.title] ?? `layer-${i}`,
+    digest: layer.digest,
+    size: layer.size,
+    mediaType: layer.mediaType,
+  }));
+}
+
+export async function pull(options: PullOptions): Promise<PullResult> {
+  const { client, cache, signal } = options;
+  const ref = typeof options.reference === 'string' ? parseReference(options.reference) : options.reference;
+  const repo = client.repositoryOf(ref);
+  const progress: PullProgress = { phase: 'resolving', bytesDone: 0, bytesTotal: 0, bytesFetched: 0 };
+  const report = () => options.onProgress?.({ ...progress });
+  report();
+
+  const top = await repo.fetchManifest(referenceTarget(ref));
+  let manifestDescriptor = top.descriptor;
+  let manifestBytes = top.bytes;
+  let manifest = top.manifest;
+  if (isIndex(manifest)) {
+    const chosen = selectPlatform(manifest, options.platform ?? hostPlatform());
+    const child = await repo.fetchManifest(chosen.digest);
+    manifestDescriptor = { ...child.descriptor, platform: chosen.platform };
+    manifestBytes = child.bytes;
+    manifest = child.manifest;
+    if (isIndex(manifest)) throw new Error(`Nested indexes are not supported (${chosen.digest})`);
+  }
+  const image = manifest as ImageManifest;
+  const content: Descriptor[] = [image.config, ...image.layers];
+  const size = content.reduce((sum, d) => sum + d.size, 0);
+  progress.bytesTotal = size;
+
+  const lease = await cache.lease(
+    [top.descriptor.digest, manifestDescriptor.digest, ...content.map((d) => d.digest)],
+    `pull ${formatReference(ref)}`,
+  );
+  try {
+    let missing = 0;
+    for (const d of content) {
+      if (await cache.hasBlob(d.digest)) progress.bytesDone += d.size;
+      else missing += d.size;
+    }
+    await ensureSpace(cache.root, missing, options.freeSpace);
+    progress.phase = 'downloading';
+    report();
+
+    const seen = new Set<string>();
+    for (const descriptor of content) {
+      if (seen.has(descriptor.digest)) continue;
+      seen.add(descriptor.digest);
+      if (await cache.hasBlob(descriptor.digest)) continue;
+      await fetchBlobToCache(repo, cache, descriptor, {
+        ...options.blobFetch,
+        signal,
+        onBytes: (delta, fetched) => {
+          progress.bytesDone += delta;
+          if (fetched) progress.bytesFetched += delta;
+          report();
+        },
+      });
+    }
+
+    // Manifests last: index.json must never name content that is not all here.
+    await cache.putBlob(manifestDescriptor.digest, manifestBytes);
+    if (top.descriptor.digest !== manifestDescriptor.digest) await cache.putBlob(top.descriptor.digest, top.bytes);
+
+    let imagePath: string | undefined;
+    if (options.materialize !== false) {
+      progress.phase = 'materializing';
+      report();
+      let config: unknown;
+      if (image.config.mediaType === CiderMediaType.config || image.config.mediaType.endsWith('+json')) {
+        if (image.config.size <= 1024 * 1024) config = JSON.parse((await cache.readBlob(image.config.digest)).toString('utf8'));
+      }
+      const record: ImageRecord = {
+        manifest: manifestDescriptor.digest,
+        mediaType: manifestDescriptor.mediaType,
+        reference: formatReference(ref),
+        files: filesOf(image),
+        size,
+        pulledAt: new Date().toISOString(),
+      };
+      if (image.artifactType) record.artifactType = image.artifactType;
+      if (config !== undefined) record.config = config;
+      imagePath = await cache.materialize(record);
+    }
+
+    await cache.addToIndex(top.descriptor, { tag: ref.tag, reference: formatReference(ref) });
+    progress.phase = 'done';
+    report();
+    return {
+      digest: top.descriptor.digest,
+      manifestDigest: manifestDescriptor.digest,
+      reference: formatReference(ref),
+      size,
+      bytesFetched: progress.bytesFetched,
+      imagePath,
+    };
+  } finally {
+    await lease.release();
+  }
+}

@@ -1,0 +1,111 @@
+// The registry client: one transport (auth, retries) per registry host, sharing one connection
+// pool. `repository()` hands out the per-repository API (./repository.ts).
+import { Agent, type Dispatcher } from 'undici';
+import { AuthManager } from '../http/auth.ts';
+import { anonymous, type CredentialStore } from '../http/credentials.ts';
+import { RegistryTransport, type RetryPolicy } from '../http/transport.ts';
+import { apiHost, isLoopbackHost, parseReference, type Reference } from '../reference.ts';
+import { Repository } from './repository.ts';
+
+export const defaultUserAgent = 'cider/0.1 (+https://github.com/cider-fleet)';
+
+export interface RegistryClientOptions {
+  credentials?: CredentialStore;
+  /**
+   * Plain HTTP instead of HTTPS: true for every registry, a list of hosts, or a predicate.
+   * Loopback registries (localhost, 127.0.0.0/8, ::1) always use plain HTTP.
+   */
+  plainHttp?: boolean | string[] | ((registry: string) => boolean);
+  userAgent?: string;
+  dispatcher?: Dispatcher;
+  retry?: RetryPolicy;
+  /** A response making no progress for this long is abandoned (and retried). Default 60 s. */
+  stallTimeoutMs?: number;
+  /** Manifests larger than this are refused. Default 4 MiB. */
+  maxManifestBytes?: number;
+  /** Connections per registry origin. Default 16 (parallel range requests use several). */
+  connectionsPerHost?: number;
+}
+
+export class RegistryClient {
+  private readonly transports = new Map<string, RegistryTransport>();
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly auth: AuthManager;
+  readonly userAgent: string;
+  readonly maxManifestBytes: number;
+
+  constructor(private readonly options: RegistryClientOptions = {}) {
+    this.userAgent = options.userAgent ?? defaultUserAgent;
+    this.maxManifestBytes = options.maxManifestBytes ?? 4 * 1024 * 1024;
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher =
+      options.dispatcher ??
+      new Agent({
+        connections: options.connectionsPerHost ?? 16,
+        keepAliveTimeout: 30_000,
+        connect: { timeout: 15_000 },
+      });
+    this.auth = new AuthManager({
+      credentials: options.credentials ?? anonymous,
+      dispatcher: this.dispatcher,
+      userAgent: this.userAgent,
+    });
+  }
+
+  usesPlainHttp(registry: string): boolean {
+    if (isLoopbackHost(registry)) return true;
+    const setting = this.options.plainHttp;
+    if (typeof setting === 'function') return setting(registry);
+    if (Array.isArray(setting)) return setting.includes(registry);
+    return setting === true;
+  }
+
+  transport(registry: string): RegistryTransport {
+    let transport = this.transports.get(registry);
+    if (!transport) {
+      const scheme = this.usesPlainHttp(registry) ? 'http' : 'https';
+      transport = new RegistryTransport({
+        registry,
+        baseUrl: `${scheme}://${apiHost(registry)}`,
+        auth: this.auth,
+        dispatcher: this.dispatcher,
+        userAgent: this.userAgent,
+        retry: this.options.retry,
+        stallTimeoutMs: this.options.stallTimeoutMs ?? 60_000,
+      });
+      this.transports.set(registry, transport);
+    }
+    return transport;
+  }
+
+  repository(registry: string, name: string): Repository {
+    return new Repository(this.transport(registry), name, this.maxManifestBytes);
+  }
+
+  /** The repository a reference names (a string is parsed first). */
+  repositoryOf(reference: Reference | string): Repository {
+    const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+    return this.repository(ref.registry, ref.repository);
+  }
+
+  /**
+   * Checks that the registry answers the OCI distribution API and accepts our credentials
+   * (GET /v2/; distribution-spec "Determining support").
+   */
+  async ping(registry: string, repository?: string): Promise<void> {
+    const scopes = repository ? [`repository:${repository}:pull`] : [];
+    const response = await this.transport(registry).send({
+      method: 'GET',
+      url: '/v2/',
+      scopes,
+      expect: [200],
+      what: 'the API version check (GET /v2/)',
+    });
+    await response.body.dump();
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+}

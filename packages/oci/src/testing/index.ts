@@ -1,0 +1,4 @@
+// Test helpers shared by packages that test against real registries.
+export { assertValidOci, schemaErrors, type OciSchema } from './schemas.ts';
+export { startFaultProxy, type Fault, type FaultProxy, type FaultRule, type ProxiedRequest } from './fault-proxy.ts';
+export { writeRandomFile } from './files.ts';
