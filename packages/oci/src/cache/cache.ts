@@ -246,6 +246,19 @@ export class HostCache {
     return [...byDigest.values()];
   }
 
+  /** Bytes held in verified blobs (what the cache costs on disk; hard links cost nothing more). */
+  async blobBytes(): Promise<number> {
+    let total = 0;
+    for (const algorithm of await readdir(this.layout.blobsDir).catch(() => [] as string[])) {
+      const dir = join(this.layout.blobsDir, algorithm);
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const info = await stat(join(dir, name)).catch(() => undefined);
+        if (info?.isFile()) total += info.size;
+      }
+    }
+    return total;
+  }
+
   /** Declares digests a running operation needs; prune leaves them alone until release(). */
   async lease(digests: string[], purpose: string): Promise<Lease> {
     const file = join(this.layout.leasesDir, `${process.pid}-${randomBytes(4).toString('hex')}.json`);

@@ -1,0 +1,306 @@
+// The agent daemon: keeps one outbound WebSocket to the control plane (reconnecting with
+// backoff), reports facts and inventory, and pulls what sync jobs ask for into the host cache.
+import {
+  agentPath,
+  CloseCode,
+  controlMessage,
+  decode,
+  encode,
+  protocolVersion,
+  type AgentMessage,
+  type ControlMessage,
+  type HeldImage,
+} from '@cider/protocol';
+import { HostCache, isOciError, parseReference, pull, RegistryClient, StaticCredentials, type CachedImage, type OciErrorCode, type RegistryClientOptions } from '@cider/oci';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import type { AgentConfig } from './config.ts';
+import { collectFacts, defaultOsVersionSource, type OsVersionSource } from './facts.ts';
+
+export const agentVersion = '0.1.0';
+
+export interface AgentOptions {
+  config: AgentConfig;
+  log: Logger;
+  osVersions?: OsVersionSource;
+  registryClientOptions?: Partial<RegistryClientOptions>;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  progressIntervalMs?: number;
+}
+
+/** Errors that another attempt cannot fix; the control plane should not retry them soon. */
+const permanentErrors: OciErrorCode[] = [
+  'NOT_FOUND',
+  'DIGEST_MISMATCH',
+  'SIZE_MISMATCH',
+  'INVALID_REFERENCE',
+  'INVALID_DIGEST',
+  'INVALID_MANIFEST',
+  'MANIFEST_TOO_LARGE',
+  'NO_MATCHING_PLATFORM',
+  'UNAUTHORIZED',
+  'DENIED',
+  'INSUFFICIENT_SPACE',
+];
+
+export function heldImageOf(image: CachedImage): HeldImage {
+  return {
+    digest: image.digest,
+    ...(image.reference ? { reference: image.reference } : {}),
+    tags: image.tags,
+    sizeBytes: image.size,
+    verifiedAt: image.pulledAt ?? new Date().toISOString(),
+    ...(image.lastUsedAt ? { lastUsedAt: image.lastUsedAt } : {}),
+  };
+}
+
+interface RunningJob {
+  digest: string;
+  abort: AbortController;
+}
+
+export class Agent {
+  private socket: WebSocket | undefined;
+  private cache: HostCache | undefined;
+  private stopping = false;
+  private reconnectAttempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly jobs = new Map<string, RunningJob>();
+  private readonly pulls = new Map<string, Promise<void>>();
+  private pinned = new Set<string>();
+  private cacheBytes = 0;
+  private readonly osVersions: OsVersionSource;
+  private connectedListeners: (() => void)[] = [];
+  readonly log: Logger;
+
+  constructor(private readonly options: AgentOptions) {
+    this.log = options.log;
+    this.osVersions = options.osVersions ?? defaultOsVersionSource();
+  }
+
+  get config(): AgentConfig {
+    return this.options.config;
+  }
+
+  get connected(): boolean {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
+  /** Opens the cache and starts connecting; returns once the cache is ready. */
+  async start(): Promise<void> {
+    this.cache = await HostCache.open(this.config.cacheDir);
+    this.cacheBytes = await this.cache.blobBytes();
+    this.connect();
+  }
+
+  /** Resolves at the next welcome from the control plane. */
+  whenConnected(): Promise<void> {
+    return new Promise((resolve) => this.connectedListeners.push(resolve));
+  }
+
+  private wsUrl(): string {
+    const url = new URL(agentPath, this.config.server);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url.toString();
+  }
+
+  private connect(): void {
+    if (this.stopping) return;
+    const socket = new WebSocket(this.wsUrl(), {
+      headers: { authorization: `Bearer ${this.config.nodeId}.${this.config.secret}` },
+      handshakeTimeout: 15_000,
+    });
+    this.socket = socket;
+    socket.on('open', () => void this.hello(socket));
+    socket.on('message', (data) => this.onMessage(data.toString()));
+    socket.on('unexpected-response', (_req, res) => {
+      const status = res.statusCode ?? 0;
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => {
+        if (status === 401 || status === 403) {
+          this.log.error({ status }, `The control plane refused this node: ${body.trim() || 'unauthorized'}. Enroll again with cider-agent enroll.`);
+        } else this.log.warn({ status }, 'control plane refused the connection');
+      });
+      socket.terminate();
+    });
+    socket.on('error', (error) => this.log.warn({ err: error.message, server: this.config.server }, 'control plane connection error'));
+    socket.on('close', (code, reason) => {
+      clearInterval(this.heartbeatTimer);
+      if (this.socket === socket) this.socket = undefined;
+      if (this.stopping) return;
+      if (code === CloseCode.replaced) this.log.warn('another agent connected as this node; reconnecting');
+      else if (code !== 1006) this.log.info({ code, reason: reason.toString() }, 'disconnected from the control plane');
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    const base = this.options.reconnectBaseMs ?? 1_000;
+    const max = this.options.reconnectMaxMs ?? 30_000;
+    const ceiling = Math.min(max, base * 2 ** this.reconnectAttempt++);
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private send(message: AgentMessage): void {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(encode(message));
+  }
+
+  private async facts() {
+    return collectFacts(this.config.cacheDir, this.cacheBytes, this.config.quotaBytes, this.osVersions);
+  }
+
+  async inventory(): Promise<HeldImage[]> {
+    const images = await this.cache!.listImages();
+    return images.map(heldImageOf);
+  }
+
+  private async hello(socket: WebSocket): Promise<void> {
+    try {
+      const message: AgentMessage = {
+        type: 'hello',
+        protocol: protocolVersion,
+        agentVersion,
+        facts: await this.facts(),
+        images: await this.inventory(),
+        activeJobs: [...this.jobs.keys()],
+      };
+      if (socket.readyState === WebSocket.OPEN) socket.send(encode(message));
+    } catch (error) {
+      this.log.error({ err: error }, 'could not prepare hello');
+      socket.close();
+    }
+  }
+
+  private onMessage(raw: string): void {
+    const decoded = decode(controlMessage, raw);
+    if (!decoded.ok) {
+      this.log.warn({ error: decoded.error }, 'malformed message from the control plane');
+      return;
+    }
+    void this.handle(decoded.value).catch((error: unknown) => this.log.error({ err: error }, 'handling a control plane message failed'));
+  }
+
+  private async handle(message: ControlMessage): Promise<void> {
+    switch (message.type) {
+      case 'welcome': {
+        this.reconnectAttempt = 0;
+        this.pinned = new Set(message.pinned);
+        clearInterval(this.heartbeatTimer);
+        this.heartbeatTimer = setInterval(() => {
+          void this.facts().then((facts) => this.send({ type: 'heartbeat', facts }), (error: unknown) => this.log.warn({ err: error }, 'facts'));
+        }, message.heartbeatIntervalMs);
+        this.log.info({ node: message.nodeName }, 'connected to the control plane');
+        for (const listener of this.connectedListeners.splice(0)) listener();
+        return;
+      }
+      case 'pinned':
+        this.pinned = new Set(message.digests);
+        return;
+      case 'sync':
+        return this.sync(message);
+      case 'cancel':
+        this.jobs.get(message.jobId)?.abort.abort(new Error(`cancelled: ${message.reason}`));
+        return;
+      case 'error':
+        this.log.error({ code: message.code }, message.message);
+        return;
+    }
+  }
+
+  private async sync(job: Extract<ControlMessage, { type: 'sync' }>): Promise<void> {
+    const held = (await this.cache!.listImages()).find((i) => i.digest === job.digest);
+    if (held) {
+      this.send({ type: 'sync.done', jobId: job.jobId, digest: job.digest, image: heldImageOf(held), bytesFetched: 0 });
+      return;
+    }
+    if (this.jobs.has(job.jobId)) return; // already on it (re-sent after a reconnect)
+    const abort = new AbortController();
+    this.jobs.set(job.jobId, { digest: job.digest, abort });
+    this.send({ type: 'sync.progress', jobId: job.jobId, phase: 'queued', bytesDone: 0, bytesTotal: 0 });
+    const log = this.log.child({ jobId: job.jobId, digest: job.digest });
+    try {
+      // Two jobs for one digest share one download.
+      let running = this.pulls.get(job.digest);
+      let bytesFetched = 0;
+      if (!running) {
+        running = this.runPull(job, abort.signal, (fetched) => (bytesFetched = fetched));
+        this.pulls.set(job.digest, running);
+      }
+      await running;
+      const image = (await this.cache!.listImages()).find((i) => i.digest === job.digest);
+      if (!image) throw new Error(`the pull finished but ${job.digest} is not in the cache index`);
+      this.cacheBytes = await this.cache!.blobBytes();
+      log.info({ bytesFetched }, 'image synced');
+      this.send({ type: 'sync.done', jobId: job.jobId, digest: job.digest, image: heldImageOf(image), bytesFetched });
+      this.send({ type: 'inventory', images: await this.inventory(), reason: 'pulled' });
+    } catch (error) {
+      if (this.stopping) return; // the next agent run resumes it; no failure to report
+      const code = isOciError(error) ? error.code : 'INTERNAL';
+      const message = error instanceof Error ? error.message : String(error);
+      log.warn({ code }, `sync failed: ${message}`);
+      this.send({ type: 'sync.failed', jobId: job.jobId, code, message, retryable: !permanentErrors.includes(code as OciErrorCode) });
+    } finally {
+      this.jobs.delete(job.jobId);
+      if (this.pulls.get(job.digest) && ![...this.jobs.values()].some((j) => j.digest === job.digest)) this.pulls.delete(job.digest);
+    }
+  }
+
+  private async runPull(job: Extract<ControlMessage, { type: 'sync' }>, signal: AbortSignal, onFetched: (bytes: number) => void): Promise<void> {
+    const { registry } = job;
+    const client = new RegistryClient({
+      ...this.options.registryClientOptions,
+      credentials: new StaticCredentials(registry.credential ? { [registry.host]: { kind: 'basic', ...registry.credential } } : {}),
+      plainHttp: registry.plainHttp ? [registry.host] : false,
+    });
+    // Exactly the digest the job names; the tag is kept for the cache's index.
+    const reference = { ...parseReference(job.reference), digest: job.digest as `sha256:${string}` };
+    let lastSent = 0;
+    const interval = this.options.progressIntervalMs ?? 500;
+    try {
+      await pull({
+        client,
+        cache: this.cache!,
+        reference,
+        signal,
+        onProgress: (progress) => {
+          onFetched(progress.bytesFetched);
+          const now = Date.now();
+          if (now - lastSent < interval && progress.phase === 'downloading') return;
+          lastSent = now;
+          this.send({ type: 'sync.progress', jobId: job.jobId, phase: progress.phase, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal });
+        },
+      });
+    } finally {
+      await client.close();
+    }
+  }
+
+  /** Stops gracefully: aborts pulls (their partial downloads stay for a resume) and closes the socket. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeatTimer);
+    for (const job of this.jobs.values()) job.abort.abort(new Error('agent stopping'));
+    await Promise.allSettled([...this.pulls.values()]);
+    const socket = this.socket;
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.close(1000, 'agent stopping');
+        setTimeout(() => {
+          socket.terminate();
+          resolve();
+        }, 2_000).unref();
+      });
+    }
+  }
+
+  /** Digests the control plane says must stay (never evicted). */
+  get pinnedDigests(): ReadonlySet<string> {
+    return this.pinned;
+  }
+}

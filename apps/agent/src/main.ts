@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// cider-agent: enroll this Mac with the control plane, then run the daemon.
+import { hostname } from 'node:os';
+import { mkdir } from 'node:fs/promises';
+import { Command } from 'commander';
+import pino from 'pino';
+import { Agent } from './agent.ts';
+import { defaultCacheDir, defaultConfigPath, readAgentConfig, writeAgentConfig } from './config.ts';
+import { enroll } from './enroll.ts';
+
+function fail(error: unknown): never {
+  console.error(`cider-agent: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
+
+function parseLabels(values: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq < 1) fail(`--label ${value}: use key=value`);
+    labels[value.slice(0, eq)] = value.slice(eq + 1);
+  }
+  return labels;
+}
+
+const program = new Command('cider-agent').description('Cider Fleet agent: keeps this Mac\'s image cache as the control plane says');
+
+program
+  .command('enroll')
+  .description('enroll this host with the control plane and store its identity')
+  .requiredOption('--server <url>', 'control plane address, e.g. http://cider.example.com:4000')
+  .requiredOption('--token <token>', 'enrollment token from the dashboard (Settings -> Enrollment tokens)')
+  .option('--name <name>', 'node name', hostname().split('.')[0])
+  .option('--label <key=value...>', 'labels that choose which projects this node serves', [])
+  .option('--cache <dir>', 'cache directory', defaultCacheDir())
+  .option('--quota <GiB>', 'evict unpinned images above this size', (v) => Math.round(Number(v) * 1024 ** 3))
+  .option('--config <path>', 'where to store the identity', defaultConfigPath())
+  .action(async (options: { server: string; token: string; name: string; label: string[]; cache: string; quota?: number; config: string }) => {
+    try {
+      await mkdir(options.cache, { recursive: true });
+      const config = await enroll({
+        server: options.server,
+        token: options.token,
+        name: options.name,
+        labels: parseLabels(options.label),
+        cacheDir: options.cache,
+        quotaBytes: options.quota,
+      });
+      await writeAgentConfig(options.config, config);
+      console.log(`Enrolled as node "${config.nodeName}" (${config.nodeId}); identity stored in ${options.config}`);
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+program
+  .command('run', { isDefault: true })
+  .description('run the agent daemon')
+  .option('--config <path>', 'agent config file', defaultConfigPath())
+  .option('--log-level <level>', 'fatal, error, warn, info, debug', process.env.LOG_LEVEL ?? 'info')
+  .action(async (options: { config: string; logLevel: string }) => {
+    const config = await readAgentConfig(options.config).catch(fail);
+    const log = pino({ name: 'cider-agent', level: options.logLevel });
+    const agent = new Agent({ config, log });
+    await agent.start().catch(fail);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping; interrupted pulls resume at the next start');
+      agent.stop().then(() => process.exit(0), fail);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+await program.parseAsync();

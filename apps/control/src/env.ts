@@ -1,0 +1,34 @@
+// The control plane's configuration, parsed once from the environment.
+import { z } from 'zod';
+
+const number = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const controlEnv = z.object({
+  DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (postgresql://user@host:5432/db)'),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  CIDER_REDIS_PREFIX: z.string().default('cider'),
+  CIDER_SECRET_KEY: z.string().min(1, 'CIDER_SECRET_KEY is required: generate one with `openssl rand -base64 32`'),
+  CIDER_CONTROL_HOST: z.string().default('127.0.0.1'),
+  CIDER_CONTROL_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  /** Pulls in flight across the fleet handled by this process (protects the registry). */
+  CIDER_MAX_CONCURRENT_PULLS: number(50),
+  /** Pulls in flight on one node at a time. */
+  CIDER_MAX_PULLS_PER_NODE: number(2),
+  CIDER_RECONCILE_INTERVAL_S: number(300),
+  CIDER_REGISTRY_WATCH_INTERVAL_S: number(300),
+  CIDER_HEARTBEAT_INTERVAL_S: number(15),
+  /** A dispatched sync job with no word from its agent for this long is retried. */
+  CIDER_SYNC_STALL_TIMEOUT_S: number(120),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type ControlEnv = z.infer<typeof controlEnv>;
+
+export function parseControlEnv(env: NodeJS.ProcessEnv = process.env): ControlEnv {
+  const parsed = controlEnv.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`The control plane's configuration is incomplete:\n${problems}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// cider-control: `run` starts the gateway and workers; `migrate` applies database migrations.
+import { findMigrationsDir, migrate } from '@cider/db/migrate';
+import { Command } from 'commander';
+import pino from 'pino';
+import { parseControlEnv } from './env.ts';
+import { startControl } from './server.ts';
+
+function fail(error: unknown): never {
+  console.error(`cider-control: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
+
+const program = new Command('cider-control').description('Cider Fleet control plane: agent gateway and job workers');
+
+program
+  .command('migrate')
+  .description('apply database migrations (as `prisma migrate deploy` would) and exit')
+  .action(async () => {
+    const url = process.env.DATABASE_URL;
+    if (!url) fail('DATABASE_URL is not set');
+    try {
+      const result = await migrate({ url, migrationsDir: findMigrationsDir(), log: (line) => console.log(line) });
+      console.log(`migrations: ${result.applied.length} applied, ${result.alreadyApplied.length} already applied`);
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+program
+  .command('run', { isDefault: true })
+  .description('run the agent gateway and the job workers')
+  .option('--migrate', 'apply migrations before starting')
+  .action(async (options: { migrate?: boolean }) => {
+    let env;
+    try {
+      env = parseControlEnv();
+    } catch (error) {
+      fail(error);
+    }
+    const log = pino({ name: 'cider-control', level: env.LOG_LEVEL });
+    if (options.migrate) await migrate({ url: env.DATABASE_URL, migrationsDir: findMigrationsDir(), log: (line) => log.info(line) }).catch(fail);
+    const control = await startControl({
+      databaseUrl: env.DATABASE_URL,
+      redisUrl: env.REDIS_URL,
+      redisPrefix: env.CIDER_REDIS_PREFIX,
+      secretKey: env.CIDER_SECRET_KEY,
+      host: env.CIDER_CONTROL_HOST,
+      port: env.CIDER_CONTROL_PORT,
+      maxConcurrentPulls: env.CIDER_MAX_CONCURRENT_PULLS,
+      maxPullsPerNode: env.CIDER_MAX_PULLS_PER_NODE,
+      reconcileIntervalMs: env.CIDER_RECONCILE_INTERVAL_S * 1000,
+      heartbeatIntervalMs: env.CIDER_HEARTBEAT_INTERVAL_S * 1000,
+      syncStallTimeoutMs: env.CIDER_SYNC_STALL_TIMEOUT_S * 1000,
+      log,
+    }).catch(fail);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      control.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+await program.parseAsync();

@@ -1,0 +1,97 @@
+// The control plane in one process: the agent gateway and the BullMQ workers. Stateless apart
+// from its sockets: run as many as needed behind a load balancer.
+import { createServiceDeps, type ServiceDepsConfig } from '@cider/api';
+import { syncJobKey } from '@cider/protocol';
+import { Worker, type ConnectionOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { CommandBus } from './gateway/commands.ts';
+import { AgentGateway } from './gateway/gateway.ts';
+import { NodeSlots } from './workers/node-slots.ts';
+import { createReconcileProcessor } from './workers/reconcile.ts';
+import { createSyncProcessor, onSyncFailedForGood } from './workers/sync.ts';
+
+export interface ControlConfig extends ServiceDepsConfig {
+  host: string;
+  port: number;
+  maxConcurrentPulls: number;
+  maxPullsPerNode: number;
+  reconcileIntervalMs: number;
+  heartbeatIntervalMs: number;
+  syncStallTimeoutMs: number;
+  log?: Logger;
+}
+
+export interface RunningControl {
+  port: number;
+  url: string;
+  gateway: AgentGateway;
+  close(): Promise<void>;
+}
+
+export async function startControl(config: ControlConfig): Promise<RunningControl> {
+  const log = config.log ?? pino({ name: 'cider-control' });
+  const { deps, hub, close: closeDeps } = createServiceDeps(config);
+  const workerConnection = (): Redis => new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const connections: Redis[] = [];
+  const own = (redis: Redis) => {
+    connections.push(redis);
+    return redis;
+  };
+  const commands = new CommandBus(deps.redis, own(workerConnection()), config.redisPrefix);
+  const slots = new NodeSlots(deps.redis, config.redisPrefix, config.maxPullsPerNode);
+
+  const workerOptions = (concurrency: number) => ({
+    connection: own(workerConnection()) as ConnectionOptions,
+    prefix: config.redisPrefix,
+    concurrency,
+  });
+  const reconcileWorker = new Worker('reconcile', createReconcileProcessor(deps, commands, log), workerOptions(1));
+  const syncWorker = new Worker(
+    'sync',
+    createSyncProcessor({ deps, hub, commands, slots, log, stallTimeoutMs: config.syncStallTimeoutMs }),
+    workerOptions(config.maxConcurrentPulls),
+  );
+  syncWorker.on('failed', (job, error) => {
+    log.warn({ job: job?.id, attempt: job?.attemptsMade, err: error.message }, 'sync attempt failed');
+    void onSyncFailedForGood(deps, job, error).catch((e: unknown) => log.error({ err: e }, 'recording a failed sync job'));
+  });
+  for (const worker of [reconcileWorker, syncWorker]) worker.on('error', (error) => log.error({ err: error }, 'worker error'));
+
+  const gateway = new AgentGateway({
+    deps,
+    commands,
+    log,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    async onNodeConnected(nodeId) {
+      // Jobs that waited for this node run now rather than at their next recheck.
+      const waiting = await deps.db.syncJob.findMany({ where: { nodeId, state: { in: ['queued', 'dispatched', 'pulling'] } } });
+      for (const row of waiting) {
+        const job = await deps.queues.queue('sync').getJob(syncJobKey(nodeId, row.digest));
+        if (job && (await job.isDelayed())) await job.promote().catch(() => {});
+      }
+      await deps.queues.add('reconcile', { scope: 'node', id: nodeId, reason: 'agent connected' });
+    },
+  });
+  const port = await gateway.listen(config.port, config.host);
+
+  // PostgreSQL is the truth: rebuild the queues from it now and every few minutes, so a Redis
+  // flush or restart loses nothing.
+  await deps.queues.add('reconcile', { scope: 'all', reason: 'control plane started' });
+  await deps.queues
+    .queue('reconcile')
+    .upsertJobScheduler('reconcile-all', { every: config.reconcileIntervalMs }, { name: 'reconcile', data: { scope: 'all', reason: 'periodic' } });
+
+  log.info({ port, host: config.host }, 'control plane listening');
+  return {
+    port,
+    url: `http://${config.host}:${port}`,
+    gateway,
+    async close() {
+      await gateway.close();
+      await Promise.all([reconcileWorker.close(), syncWorker.close()]);
+      for (const redis of connections) redis.disconnect();
+      await closeDeps();
+    },
+  };
+}

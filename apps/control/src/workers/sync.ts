@@ -1,0 +1,146 @@
+// Sync dispatch: sends a job to its node's agent, follows its progress, and completes only when
+// the agent reports the expected digest. An offline node's jobs wait (delayed, not failed)
+// until it comes back; a failed attempt is retried with backoff by BullMQ.
+import {
+  cancelJob,
+  finishJob,
+  markDispatched,
+  nodeStatus,
+  registryAccess,
+  type EventHub,
+  type FleetEvent,
+  type JobPayload,
+  type ServiceDeps,
+} from '@cider/api/services';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { CommandBus } from '../gateway/commands.ts';
+import type { NodeSlots } from './node-slots.ts';
+
+export interface SyncWorkerOptions {
+  deps: ServiceDeps;
+  hub: EventHub;
+  commands: CommandBus;
+  slots: NodeSlots;
+  log: Logger;
+  stallTimeoutMs: number;
+  /** How long an offline node's job waits before it is looked at again (it is promoted at reconnect anyway). */
+  offlineRecheckMs?: number;
+}
+
+type Outcome =
+  | { kind: 'done' }
+  | { kind: 'cancelled' }
+  | { kind: 'attempt-failed'; error: string; permanent: boolean }
+  | { kind: 'offline' }
+  | { kind: 'stalled' };
+
+export function createSyncProcessor(options: SyncWorkerOptions) {
+  const { deps, hub, commands, slots, log } = options;
+  const offlineRecheckMs = options.offlineRecheckMs ?? 60_000;
+
+  return async function processSync(job: Job<JobPayload<'sync'>>, token?: string): Promise<void> {
+    const { syncJobId, nodeId, digest, registryId } = job.data;
+    const row = await deps.db.syncJob.findUnique({ where: { id: syncJobId } });
+    if (!row || row.state === 'done' || row.state === 'cancelled' || row.state === 'failed') return;
+    const held = await deps.db.nodeImage.findUnique({ where: { nodeId_digest: { nodeId, digest } } });
+    if (held) {
+      await finishJob(deps, row, 'done', null);
+      return;
+    }
+    const node = await deps.db.node.findUnique({ where: { id: nodeId } });
+    if (!node || node.revokedAt) {
+      await cancelJob(deps, row, 'the node was removed or revoked');
+      return;
+    }
+    if (nodeStatus(node) !== 'online' || !(await slots.acquire(nodeId, syncJobId))) {
+      // Not an attempt: wait for the node (or a free slot on it) without spending retries.
+      await job.moveToDelayed(Date.now() + (nodeStatus(node) === 'online' ? 5_000 : offlineRecheckMs), token);
+      throw new DelayedError();
+    }
+    try {
+      const registry = await deps.db.registry.findUnique({ where: { id: registryId } });
+      if (!registry) {
+        await finishJob(deps, row, 'failed', 'The registry of this image is no longer connected.');
+        throw new UnrecoverableError('registry removed');
+      }
+      await markDispatched(deps, syncJobId, job.attemptsMade + 1);
+      const outcome = await dispatchAndWait(job, registryAccess(deps, registry));
+      switch (outcome.kind) {
+        case 'done':
+        case 'cancelled':
+          return;
+        case 'offline':
+          await job.moveToDelayed(Date.now() + offlineRecheckMs, token);
+          throw new DelayedError();
+        case 'stalled':
+          throw new Error(`No word from node ${node.name} for ${Math.round(options.stallTimeoutMs / 1000)} s`);
+        case 'attempt-failed':
+          if (outcome.permanent) {
+            // Retrying cannot help (no such image, tampered content...); the periodic reconcile tries again later.
+            await finishJob(deps, row, 'failed', outcome.error);
+            throw new UnrecoverableError(outcome.error);
+          }
+          throw new Error(outcome.error);
+      }
+    } finally {
+      await slots.release(nodeId, syncJobId);
+    }
+  };
+
+  async function dispatchAndWait(job: Job<JobPayload<'sync'>>, registry: ReturnType<typeof registryAccess>): Promise<Outcome> {
+    const { syncJobId, nodeId, digest, reference } = job.data;
+    let settle: (outcome: Outcome) => void = () => {};
+    const settled = new Promise<Outcome>((resolve) => (settle = resolve));
+    let stallTimer: NodeJS.Timeout | undefined;
+    const armStall = () => {
+      clearTimeout(stallTimer);
+      stallTimer = setTimeout(() => settle({ kind: 'stalled' }), options.stallTimeoutMs);
+    };
+    const readRow = async () => {
+      const current = await deps.db.syncJob.findUnique({ where: { id: syncJobId } });
+      if (current?.state === 'done') settle({ kind: 'done' });
+      else if (current?.state === 'cancelled' || current?.state === 'failed') settle({ kind: 'cancelled' });
+      return current;
+    };
+    const stop = await hub.listen((event: FleetEvent) => {
+      if (event.type === 'sync.progress' && event.syncJobId === syncJobId) {
+        armStall();
+        void slots.acquire(nodeId, syncJobId).catch(() => {}); // renews our claim during a long pull
+        void job.updateProgress({ bytesDone: event.bytesDone, bytesTotal: event.bytesTotal }).catch(() => {});
+      } else if (event.type === 'sync.updated' && event.syncJobId === syncJobId) {
+        armStall();
+        if (event.state === 'attempt-failed' || event.state === 'attempt-failed-permanent') {
+          const permanent = event.state === 'attempt-failed-permanent';
+          void deps.db.syncJob
+            .findUnique({ where: { id: syncJobId } })
+            .then((r) => settle({ kind: 'attempt-failed', error: r?.error ?? 'the agent reported a failure', permanent }));
+        } else void readRow();
+      } else if (event.type === 'node.updated' && event.nodeId === nodeId) {
+        void deps.db.node.findUnique({ where: { id: nodeId } }).then((n) => {
+          if (!n || nodeStatus(n) !== 'online') settle({ kind: 'offline' });
+        });
+      }
+    });
+    // Events can be missed (a Redis blip); the row is the truth, so look at it now and then.
+    const poll = setInterval(() => void readRow(), 15_000);
+    try {
+      armStall();
+      await commands.send(nodeId, { type: 'sync', jobId: syncJobId, digest, reference, registry });
+      log.debug({ syncJobId, nodeId, digest, attempt: job.attemptsMade + 1 }, 'sync job dispatched');
+      await readRow();
+      return await settled;
+    } finally {
+      stop();
+      clearInterval(poll);
+      clearTimeout(stallTimer);
+    }
+  }
+}
+
+/** After the last attempt fails, the row says so. */
+export async function onSyncFailedForGood(deps: ServiceDeps, job: Job<JobPayload<'sync'>> | undefined, error: Error): Promise<void> {
+  if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+  const row = await deps.db.syncJob.findUnique({ where: { id: job.data.syncJobId } });
+  if (row) await finishJob(deps, row, 'failed', row.error ?? error.message);
+}

@@ -1,0 +1,18 @@
+import { cp } from 'node:fs/promises';
+import { defineConfig } from 'tsup';
+
+// One ESM bundle with the workspace packages inlined; npm dependencies stay external. The SQL
+// migrations ship beside it so `cider-control migrate` works from the bundle alone.
+export default defineConfig({
+  entry: { main: 'src/main.ts' },
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outDir: 'dist',
+  clean: true,
+  sourcemap: true,
+  noExternal: [/^@cider\//],
+  async onSuccess() {
+    await cp('../../prisma/migrations', 'dist/migrations', { recursive: true });
+  },
+});

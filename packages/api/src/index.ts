@@ -1,0 +1,4 @@
+export { appRouter, createCaller, type AppRouter } from './root.ts';
+export { toTrpcError, type TrpcContext } from './trpc.ts';
+export { createServiceDeps, type ServiceDepsConfig } from './deps-factory.ts';
+export { sessionCookieName, serializeSessionCookie, readCookie } from './cookies.ts';

@@ -1,0 +1,23 @@
+import { createCallerFactory, router } from './trpc.ts';
+import { authRouter } from './routers/auth/index.ts';
+import { eventsRouter } from './routers/events/index.ts';
+import { fleetRouter } from './routers/fleet/index.ts';
+import { nodesRouter } from './routers/nodes/index.ts';
+import { pinsRouter } from './routers/pins/index.ts';
+import { projectsRouter } from './routers/projects/index.ts';
+import { registriesRouter } from './routers/registries/index.ts';
+import { teamsRouter } from './routers/teams/index.ts';
+
+export const appRouter = router({
+  auth: authRouter,
+  registries: registriesRouter,
+  teams: teamsRouter,
+  projects: projectsRouter,
+  pins: pinsRouter,
+  nodes: nodesRouter,
+  fleet: fleetRouter,
+  events: eventsRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export const createCaller = createCallerFactory(appRouter);

@@ -1,0 +1,16 @@
+export * from './deps.ts';
+export * from './audit.ts';
+export * from './auth.ts';
+export * from './registries.ts';
+export * from './projects.ts';
+export * from './pins.ts';
+export * from './reconcile.ts';
+export * from './nodes.ts';
+export * from './inventory.ts';
+export * from './sync-jobs.ts';
+export * from './fleet.ts';
+export { AppError, isAppError, type AppErrorCode } from '../errors.ts';
+export { parseSecretKey, seal, open } from '../secrets.ts';
+export { hashPassword, verifyPassword, hashToken, newToken } from '../crypto.ts';
+export { JobQueues, jobCatalog, jobNames, type JobName, type JobPayload } from '../jobs/catalog.ts';
+export { EventHub, RedisEventPublisher, eventsChannel, fleetEvent, type EventPublisher, type FleetEvent } from '../events.ts';

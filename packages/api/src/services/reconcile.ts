@@ -1,0 +1,132 @@
+// Reconciliation: for each node, desired digests (pins of the projects it serves) against held
+// digests (its last inventory), as an explicit table of (desired, held, unfinished job) -> action.
+// Idempotent: running it twice, or after Redis lost its queues, converges to the same jobs.
+import { syncJobKey } from '@cider/protocol';
+import type { SyncJob } from '@cider/db';
+import { recordAudit } from './audit.ts';
+import { systemActor, type ServiceDeps } from './deps.ts';
+import { asLabels, selectorMatches } from './projects.ts';
+
+export interface DesiredImage {
+  digest: string;
+  reference: string;
+  registryId: string;
+}
+
+export type ReconcileAction =
+  | { kind: 'queue'; digest: string; job: SyncJob | undefined }
+  | { kind: 'arrived'; job: SyncJob }
+  | { kind: 'cancel'; job: SyncJob }
+  | { kind: 'none' };
+
+export const unfinishedStates = ['queued', 'dispatched', 'pulling'] as const;
+
+/** The decision table for one digest on one node. */
+export function decide(desired: boolean, held: boolean, unfinished: SyncJob | undefined, digest: string): ReconcileAction {
+  if (desired && !held) return { kind: 'queue', digest, job: unfinished };
+  if (held && unfinished) return { kind: 'arrived', job: unfinished };
+  if (!desired && unfinished) return { kind: 'cancel', job: unfinished };
+  return { kind: 'none' };
+}
+
+/** Desired images per node id, from every pin and every node's labels. */
+export async function desiredImages(deps: ServiceDeps, nodeIds?: string[]): Promise<Map<string, Map<string, DesiredImage>>> {
+  const [nodes, projects] = await Promise.all([
+    deps.db.node.findMany({ where: { revokedAt: null, ...(nodeIds ? { id: { in: nodeIds } } : {}) } }),
+    deps.db.project.findMany({ include: { pins: true } }),
+  ]);
+  const result = new Map<string, Map<string, DesiredImage>>();
+  for (const node of nodes) {
+    const labels = asLabels(node.labels);
+    const desired = new Map<string, DesiredImage>();
+    for (const project of projects) {
+      if (!selectorMatches(asLabels(project.nodeSelector), labels)) continue;
+      for (const pin of project.pins) desired.set(pin.digest, { digest: pin.digest, reference: pin.reference, registryId: pin.registryId });
+    }
+    result.set(node.id, desired);
+  }
+  return result;
+}
+
+export interface ReconcileSummary {
+  nodes: number;
+  queued: number;
+  arrived: number;
+  cancelled: number;
+}
+
+/** Reconciles the given nodes (all when omitted). */
+export async function reconcileNodes(deps: ServiceDeps, nodeIds?: string[]): Promise<ReconcileSummary> {
+  const desiredByNode = await desiredImages(deps, nodeIds);
+  const ids = [...desiredByNode.keys()];
+  const [held, unfinished] = await Promise.all([
+    deps.db.nodeImage.findMany({ where: { nodeId: { in: ids } }, select: { nodeId: true, digest: true } }),
+    deps.db.syncJob.findMany({ where: { nodeId: { in: ids }, state: { in: [...unfinishedStates] } } }),
+  ]);
+  const heldByNode = new Map<string, Set<string>>();
+  for (const image of held) {
+    let set = heldByNode.get(image.nodeId);
+    if (!set) heldByNode.set(image.nodeId, (set = new Set()));
+    set.add(image.digest);
+  }
+  const summary: ReconcileSummary = { nodes: ids.length, queued: 0, arrived: 0, cancelled: 0 };
+  for (const [nodeId, desired] of desiredByNode) {
+    const heldHere = heldByNode.get(nodeId) ?? new Set<string>();
+    const jobs = new Map(unfinished.filter((j) => j.nodeId === nodeId).map((j) => [j.digest, j]));
+    const digests = new Set([...desired.keys(), ...heldHere, ...jobs.keys()]);
+    for (const digest of digests) {
+      const action = decide(desired.has(digest), heldHere.has(digest), jobs.get(digest), digest);
+      if (action.kind === 'queue') {
+        await queueSync(deps, nodeId, desired.get(digest)!, action.job);
+        summary.queued++;
+      } else if (action.kind === 'arrived') {
+        await finishJob(deps, action.job, 'done', null);
+        summary.arrived++;
+      } else if (action.kind === 'cancel') {
+        await cancelJob(deps, action.job, 'no pin asks for this image any more');
+        summary.cancelled++;
+      }
+    }
+  }
+  return summary;
+}
+
+/** Makes sure an unfinished SyncJob row and its BullMQ job exist; repeats collapse on the job id. */
+async function queueSync(deps: ServiceDeps, nodeId: string, image: DesiredImage, existing: SyncJob | undefined): Promise<void> {
+  const key = syncJobKey(nodeId, image.digest);
+  const job =
+    existing ??
+    (await deps.db.syncJob.create({
+      data: { key, nodeId, digest: image.digest, reference: image.reference, state: 'queued' },
+    }));
+  await deps.queues.add('sync', { syncJobId: job.id, nodeId, digest: image.digest, reference: image.reference, registryId: image.registryId }, { jobId: key });
+  if (!existing) await deps.events.publish({ type: 'sync.updated', nodeId, digest: image.digest, syncJobId: job.id, state: 'queued' });
+}
+
+export async function finishJob(deps: ServiceDeps, job: SyncJob, state: 'done' | 'failed', error: string | null): Promise<void> {
+  await deps.db.syncJob.updateMany({
+    where: { id: job.id, state: { in: [...unfinishedStates] } },
+    data: { state, error, finishedAt: new Date(), ...(state === 'done' && job.bytesTotal !== null ? { bytesDone: job.bytesTotal } : {}) },
+  });
+  await deps.events.publish({ type: 'sync.updated', nodeId: job.nodeId, digest: job.digest, syncJobId: job.id, state });
+}
+
+export async function cancelJob(deps: ServiceDeps, job: SyncJob, reason: string): Promise<void> {
+  const queued = await deps.queues.queue('sync').getJob(job.key);
+  if (queued && !(await queued.isActive())) await queued.remove().catch(() => {});
+  await deps.db.syncJob.updateMany({
+    where: { id: job.id, state: { in: [...unfinishedStates] } },
+    data: { state: 'cancelled', error: reason, finishedAt: new Date() },
+  });
+  await deps.db.$transaction((tx) => recordAudit(tx, systemActor, 'sync.cancel', { type: 'syncJob', id: job.id }, job, { reason }));
+  await deps.events.publish({ type: 'sync.updated', nodeId: job.nodeId, digest: job.digest, syncJobId: job.id, state: 'cancelled' });
+}
+
+/** Node ids serving a project, for a project-scoped reconcile. */
+export async function nodesServingProject(deps: ServiceDeps, projectId: string): Promise<string[]> {
+  const project = await deps.db.project.findUnique({ where: { id: projectId } });
+  if (!project) return [];
+  const selector = asLabels(project.nodeSelector);
+  const nodes = await deps.db.node.findMany({ where: { revokedAt: null }, select: { id: true, labels: true } });
+  return nodes.filter((n) => selectorMatches(selector, asLabels(n.labels))).map((n) => n.id);
+}

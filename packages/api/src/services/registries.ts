@@ -1,0 +1,206 @@
+// Connected registries. Credentials are sealed with AES-256-GCM before they touch the database
+// and opened only in the server process that talks to the registry; list and get never return them.
+import type { Registry, RegistryAuthKind } from '@cider/db';
+import { isOciError, parseReference, RegistryClient, StaticCredentials, type Credential } from '@cider/oci';
+import type { RegistryAccess } from '@cider/protocol';
+import { AppError } from '../errors.ts';
+import { open, seal } from '../secrets.ts';
+import { recordAudit } from './audit.ts';
+import type { Actor, ServiceDeps } from './deps.ts';
+
+export interface RegistryInput {
+  name: string;
+  host: string;
+  plainHttp: boolean;
+  authKind: RegistryAuthKind;
+  username?: string;
+  password?: string;
+  immutableTags?: boolean;
+}
+
+/** What a browser may see of a registry. */
+export interface RegistryView {
+  id: string;
+  name: string;
+  host: string;
+  plainHttp: boolean;
+  authKind: RegistryAuthKind;
+  username: string | null;
+  hasPassword: boolean;
+  immutableTags: boolean;
+  lastCheckedAt: Date | null;
+  lastError: string | null;
+  createdAt: Date;
+}
+
+export function registryView(registry: Registry): RegistryView {
+  return {
+    id: registry.id,
+    name: registry.name,
+    host: registry.host,
+    plainHttp: registry.plainHttp,
+    authKind: registry.authKind,
+    username: registry.username,
+    hasPassword: registry.secretSealed !== null,
+    immutableTags: registry.immutableTags,
+    lastCheckedAt: registry.lastCheckedAt,
+    lastError: registry.lastError,
+    createdAt: registry.createdAt,
+  };
+}
+
+/** Accepts `host[:port]`, also pasted as a URL, and returns the normalised host. */
+export function normaliseRegistryHost(input: string): { host: string; plainHttp?: boolean } {
+  let value = input.trim();
+  let plainHttp: boolean | undefined;
+  const scheme = /^(https?):\/\//i.exec(value);
+  if (scheme) {
+    plainHttp = scheme[1]!.toLowerCase() === 'http';
+    value = value.slice(scheme[0].length);
+  }
+  value = value.replace(/\/+$/, '');
+  if (value.includes('/')) throw new AppError('BAD_REQUEST', `"${input}" is not a registry host: give host[:port] without a path, e.g. registry.example.com or 127.0.0.1:5000`);
+  try {
+    const ref = parseReference(`${value}/probe`);
+    if (ref.registry !== value) throw new Error('not a host');
+  } catch {
+    throw new AppError('BAD_REQUEST', `"${input}" is not a valid registry host[:port]`);
+  }
+  return plainHttp === undefined ? { host: value } : { host: value, plainHttp };
+}
+
+/** Turns registry-client errors into messages for people, with the right error code. */
+export function fromOciError(error: unknown, context: string): AppError {
+  if (error instanceof AppError) return error;
+  if (isOciError(error)) {
+    const code =
+      error.code === 'UNREACHABLE'
+        ? 'REGISTRY_UNREACHABLE'
+        : error.code === 'UNAUTHORIZED' || error.code === 'DENIED'
+          ? 'REGISTRY_AUTH'
+          : error.code === 'NOT_FOUND'
+            ? 'NOT_FOUND'
+            : error.code === 'INVALID_REFERENCE' || error.code === 'INVALID_DIGEST'
+              ? 'BAD_REQUEST'
+              : 'REGISTRY_ERROR';
+    return new AppError(code, error.message, { cause: error });
+  }
+  return new AppError('INTERNAL', `${context}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+function credentialOf(deps: ServiceDeps, registry: Pick<Registry, 'id' | 'authKind' | 'username' | 'secretSealed'>): Credential | undefined {
+  if (registry.authKind !== 'basic' || !registry.username || !registry.secretSealed) return undefined;
+  return { kind: 'basic', username: registry.username, password: open(deps.secretKey, registry.secretSealed, `registry:${registry.id}`) };
+}
+
+/** A registry client holding this one registry's credential. Close it when done. */
+export function clientFor(deps: ServiceDeps, registry: Registry): RegistryClient {
+  const credential = credentialOf(deps, registry);
+  return new RegistryClient({
+    ...deps.registryClientOptions,
+    credentials: new StaticCredentials(credential ? { [registry.host]: credential } : {}),
+    plainHttp: registry.plainHttp ? [registry.host] : false,
+  });
+}
+
+/** What an agent gets to pull from a registry for one job. */
+export function registryAccess(deps: ServiceDeps, registry: Registry): RegistryAccess {
+  const credential = credentialOf(deps, registry);
+  return {
+    host: registry.host,
+    plainHttp: registry.plainHttp,
+    ...(credential?.kind === 'basic' ? { credential: { username: credential.username, password: credential.password } } : {}),
+  };
+}
+
+async function ping(deps: ServiceDeps, input: { host: string; plainHttp: boolean; authKind: RegistryAuthKind; username?: string; password?: string }): Promise<void> {
+  const credentials =
+    input.authKind === 'basic' && input.username
+      ? new StaticCredentials({ [input.host]: { kind: 'basic', username: input.username, password: input.password ?? '' } })
+      : undefined;
+  const client = new RegistryClient({
+    ...deps.registryClientOptions,
+    credentials,
+    plainHttp: input.plainHttp ? [input.host] : false,
+    retry: { retries: 1, baseDelayMs: 200, maxDelayMs: 500 },
+  });
+  try {
+    await client.ping(input.host);
+  } catch (error) {
+    if (isOciError(error, 'UNAUTHORIZED') && input.authKind === 'none') {
+      throw new AppError('REGISTRY_AUTH', `Registry ${input.host} requires a username and password.`, { cause: error });
+    }
+    throw fromOciError(error, `Checking registry ${input.host}`);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Checks a registry answers the OCI API with these settings; throws an AppError saying why not. */
+export async function testRegistryConnection(deps: ServiceDeps, input: RegistryInput): Promise<void> {
+  const { host, plainHttp } = normaliseRegistryHost(input.host);
+  await ping(deps, { ...input, host, plainHttp: plainHttp ?? input.plainHttp });
+}
+
+export async function createRegistry(deps: ServiceDeps, actor: Actor, input: RegistryInput): Promise<RegistryView> {
+  const normalised = normaliseRegistryHost(input.host);
+  const host = normalised.host;
+  const plainHttp = normalised.plainHttp ?? input.plainHttp;
+  if (input.authKind === 'basic' && (!input.username || !input.password)) {
+    throw new AppError('BAD_REQUEST', 'Basic authentication needs a username and a password.');
+  }
+  const clash = await deps.db.registry.findFirst({ where: { OR: [{ host }, { name: input.name }] } });
+  if (clash) throw new AppError('CONFLICT', clash.host === host ? `Registry ${host} is already connected as "${clash.name}".` : `A registry named "${input.name}" already exists.`);
+  await ping(deps, { ...input, host, plainHttp });
+
+  const registry = await deps.db.$transaction(async (tx) => {
+    const created = await tx.registry.create({
+      data: {
+        name: input.name,
+        host,
+        plainHttp,
+        authKind: input.authKind,
+        username: input.authKind === 'basic' ? input.username! : null,
+        immutableTags: input.immutableTags ?? false,
+        lastCheckedAt: new Date(),
+      },
+    });
+    // The id is the sealing context, so the secret is sealed once the row exists.
+    const withSecret =
+      input.authKind === 'basic'
+        ? await tx.registry.update({ where: { id: created.id }, data: { secretSealed: new Uint8Array(seal(deps.secretKey, input.password!, `registry:${created.id}`)) } })
+        : created;
+    await recordAudit(tx, actor, 'registry.create', { type: 'registry', id: created.id }, undefined, registryView(withSecret));
+    return withSecret;
+  });
+  await deps.events.publish({ type: 'registry.updated', registryId: registry.id });
+  return registryView(registry);
+}
+
+export async function listRegistries(deps: ServiceDeps): Promise<RegistryView[]> {
+  const registries = await deps.db.registry.findMany({ orderBy: { name: 'asc' } });
+  return registries.map(registryView);
+}
+
+/** Re-checks a stored registry and records the outcome. */
+export async function checkRegistry(deps: ServiceDeps, registryId: string): Promise<RegistryView> {
+  const registry = await deps.db.registry.findUnique({ where: { id: registryId } });
+  if (!registry) throw new AppError('NOT_FOUND', 'No such registry.');
+  const credential = credentialOf(deps, registry);
+  let lastError: string | null = null;
+  try {
+    await ping(deps, {
+      host: registry.host,
+      plainHttp: registry.plainHttp,
+      authKind: registry.authKind,
+      username: credential?.kind === 'basic' ? credential.username : undefined,
+      password: credential?.kind === 'basic' ? credential.password : undefined,
+    });
+  } catch (error) {
+    lastError = error instanceof Error ? error.message : String(error);
+  }
+  const updated = await deps.db.registry.update({ where: { id: registry.id }, data: { lastCheckedAt: new Date(), lastError } });
+  await deps.events.publish({ type: 'registry.updated', registryId: registry.id });
+  return registryView(updated);
+}
+

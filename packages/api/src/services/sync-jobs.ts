@@ -1,0 +1,77 @@
+// What agents report about the sync jobs they were sent.
+import type { HeldImage } from '@cider/protocol';
+import { AppError } from '../errors.ts';
+import type { ServiceDeps } from './deps.ts';
+import { replaceInventoryEntry } from './inventory.ts';
+import { finishJob, unfinishedStates } from './reconcile.ts';
+
+async function jobOfNode(deps: ServiceDeps, nodeId: string, jobId: string) {
+  const job = await deps.db.syncJob.findUnique({ where: { id: jobId } });
+  if (!job || job.nodeId !== nodeId) throw new AppError('NOT_FOUND', `Node ${nodeId} reported on unknown sync job ${jobId}`);
+  return job;
+}
+
+export async function markDispatched(deps: ServiceDeps, jobId: string, attempt: number): Promise<void> {
+  const job = await deps.db.syncJob.findUnique({ where: { id: jobId } });
+  if (!job) return;
+  await deps.db.syncJob.updateMany({
+    where: { id: jobId, state: { in: [...unfinishedStates] } },
+    data: { state: 'dispatched', attempts: attempt, startedAt: job.startedAt ?? new Date(), error: null },
+  });
+  await deps.events.publish({ type: 'sync.updated', nodeId: job.nodeId, digest: job.digest, syncJobId: job.id, state: 'dispatched' });
+}
+
+/** Progress is published on every report (for live bars) and stored at most every couple of seconds. */
+const lastStored = new Map<string, number>();
+
+export async function recordProgress(
+  deps: ServiceDeps,
+  nodeId: string,
+  report: { jobId: string; phase: string; bytesDone: number; bytesTotal: number },
+): Promise<void> {
+  const job = await jobOfNode(deps, nodeId, report.jobId);
+  if (!(unfinishedStates as readonly string[]).includes(job.state)) return;
+  await deps.events.publish({
+    type: 'sync.progress',
+    nodeId,
+    digest: job.digest,
+    syncJobId: job.id,
+    phase: report.phase,
+    bytesDone: report.bytesDone,
+    bytesTotal: report.bytesTotal,
+  });
+  const now = Date.now();
+  if (job.state === 'pulling' && now - (lastStored.get(job.id) ?? 0) < 2_000) return;
+  lastStored.set(job.id, now);
+  await deps.db.syncJob.updateMany({
+    where: { id: job.id, state: { in: [...unfinishedStates] } },
+    data: { state: 'pulling', bytesDone: BigInt(report.bytesDone), bytesTotal: BigInt(report.bytesTotal) },
+  });
+  if (job.state !== 'pulling') await deps.events.publish({ type: 'sync.updated', nodeId, digest: job.digest, syncJobId: job.id, state: 'pulling' });
+}
+
+/** The agent holds the digest: checked against what the job asked for before it counts. */
+export async function recordDone(deps: ServiceDeps, nodeId: string, report: { jobId: string; digest: string; image: HeldImage }): Promise<void> {
+  const job = await jobOfNode(deps, nodeId, report.jobId);
+  lastStored.delete(job.id);
+  if (report.digest !== job.digest) {
+    await finishJob(deps, job, 'failed', `The agent reported ${report.digest}, but this job asked for ${job.digest}.`);
+    return;
+  }
+  await replaceInventoryEntry(deps, nodeId, report.image);
+  await deps.db.syncJob.updateMany({ where: { id: job.id }, data: { bytesDone: job.bytesTotal ?? BigInt(report.image.sizeBytes), bytesTotal: job.bytesTotal ?? BigInt(report.image.sizeBytes) } });
+  await finishJob(deps, job, 'done', null);
+}
+
+/** A failed attempt: the error is kept on the row; the dispatcher decides about retrying. */
+export async function recordFailure(
+  deps: ServiceDeps,
+  nodeId: string,
+  report: { jobId: string; code: string; message: string; retryable: boolean },
+): Promise<void> {
+  const job = await jobOfNode(deps, nodeId, report.jobId);
+  lastStored.delete(job.id);
+  await deps.db.syncJob.updateMany({ where: { id: job.id }, data: { error: report.message } });
+  const state = report.retryable ? 'attempt-failed' : 'attempt-failed-permanent';
+  await deps.events.publish({ type: 'sync.updated', nodeId, digest: job.digest, syncJobId: job.id, state });
+}

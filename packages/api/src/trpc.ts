@@ -1,0 +1,88 @@
+// tRPC setup: context, procedures that narrow the session, and the one place AppError codes
+// become tRPC errors. Messages are written for people; stacks never leave the server.
+import type { Role } from '@cider/db';
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { ZodError, z } from 'zod';
+import { AppError, isAppError, type AppErrorCode } from './errors.ts';
+import type { EventHub } from './events.ts';
+import type { SessionUser } from './services/auth.ts';
+import type { Actor, ServiceDeps } from './services/deps.ts';
+
+export interface TrpcContext {
+  deps: ServiceDeps;
+  hub: EventHub;
+  user: SessionUser | undefined;
+  sessionToken: string | undefined;
+  userAgent: string | undefined;
+  /** Sets or clears the session cookie on the response. */
+  setSessionCookie(token: string | null, expiresAt?: Date): void;
+}
+
+const trpcCodes: Record<AppErrorCode, TRPCError['code']> = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  UNAUTHENTICATED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
+  REGISTRY_UNREACHABLE: 'BAD_GATEWAY',
+  REGISTRY_AUTH: 'UNPROCESSABLE_CONTENT',
+  REGISTRY_ERROR: 'BAD_GATEWAY',
+  INTERNAL: 'INTERNAL_SERVER_ERROR',
+};
+
+export function toTrpcError(error: unknown): TRPCError {
+  if (error instanceof TRPCError) return error;
+  if (isAppError(error)) return new TRPCError({ code: trpcCodes[error.code], message: error.message, cause: error });
+  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on the server; it has been logged.', cause: error as Error });
+}
+
+const t = initTRPC.context<TrpcContext>().create({
+  transformer: superjson,
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const cause = error.cause;
+    const appCode = isAppError(cause) ? cause.code : undefined;
+    const fieldErrors = cause instanceof ZodError ? z.flattenError(cause).fieldErrors : undefined;
+    // Input validation failures read as sentences, not JSON.
+    const message = cause instanceof ZodError ? cause.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ') : shape.message;
+    return { ...shape, message, data: { code: shape.data.code, httpStatus: shape.data.httpStatus, appCode, fieldErrors } };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Runs a service call and maps its AppErrors. */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) throw toTrpcError(result.error.cause ?? result.error);
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(mapErrors);
+
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in first.' });
+  const actor: Actor = { userId: ctx.user.id, label: ctx.user.email };
+  return next({ ctx: { ...ctx, user: ctx.user, actor } });
+});
+
+export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.role !== 'admin') throw new TRPCError({ code: 'FORBIDDEN', message: 'Only admins can do this.' });
+  return next();
+});
+
+const rank: Record<Role, number> = { viewer: 0, member: 1, admin: 2 };
+
+/** Whether a user may change pins in a team's projects: admins anywhere, members of that team. */
+export function canEditTeam(user: SessionUser, teamId: string): boolean {
+  if (user.role === 'admin') return true;
+  if (rank[user.role] < rank.member) return false;
+  return user.teams.some((m) => m.teamId === teamId && rank[m.role] >= rank.member);
+}
+
+export function forbidden(message: string): AppError {
+  return new AppError('FORBIDDEN', message);
+}
