@@ -12,6 +12,8 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   noExternal: [/^@cider\//],
+  // CommonJS dependencies of the workspace packages get bundled too; give them a require().
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   async onSuccess() {
     await cp('../../prisma/migrations', 'dist/migrations', { recursive: true });
   },

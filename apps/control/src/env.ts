@@ -4,10 +4,10 @@ import { z } from 'zod';
 const number = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 export const controlEnv = z.object({
-  DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (postgresql://user@host:5432/db)'),
+  DATABASE_URL: z.string({ error: 'is required, e.g. postgresql://user@host:5432/cider' }).min(1),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   CIDER_REDIS_PREFIX: z.string().default('cider'),
-  CIDER_SECRET_KEY: z.string().min(1, 'CIDER_SECRET_KEY is required: generate one with `openssl rand -base64 32`'),
+  CIDER_SECRET_KEY: z.string({ error: 'is required (it encrypts registry credentials): generate one with `openssl rand -base64 32`' }).min(1),
   CIDER_CONTROL_HOST: z.string().default('127.0.0.1'),
   CIDER_CONTROL_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   /** Pulls in flight across the fleet handled by this process (protects the registry). */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // cider-control: `run` starts the gateway and workers; `migrate` applies database migrations.
-import { findMigrationsDir, migrate } from '@cider/db/migrate';
+import { findMigrationsDir, migrate, pendingMigrationNames } from '@cider/db/migrate';
 import { Command } from 'commander';
 import pino from 'pino';
 import { parseControlEnv } from './env.ts';
@@ -40,6 +40,8 @@ program
     }
     const log = pino({ name: 'cider-control', level: env.LOG_LEVEL });
     if (options.migrate) await migrate({ url: env.DATABASE_URL, migrationsDir: findMigrationsDir(), log: (line) => log.info(line) }).catch(fail);
+    const pending = await pendingMigrationNames(env.DATABASE_URL, findMigrationsDir()).catch(fail);
+    if (pending.length > 0) fail(`The database lacks migrations (${pending.join(', ')}). Run \`cider-control migrate\` first, or start with --migrate.`);
     const control = await startControl({
       databaseUrl: env.DATABASE_URL,
       redisUrl: env.REDIS_URL,

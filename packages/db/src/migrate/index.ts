@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 export { migrationChecksum, scriptMatchesChecksum } from './checksum.ts';
 export { readMigrations, type MigrationFile } from './files.ts';
-export { migrate, migrationRecords, MigrationError, type MigrateOptions, type MigrateResult, type MigrationRecord } from './runner.ts';
+export { migrate, migrationRecords, MigrationError, pendingMigrationNames, type MigrateOptions, type MigrateResult, type MigrationRecord } from './runner.ts';
 
 /**
  * Where the migrations are: `CIDER_MIGRATIONS_DIR`, else the checkout's prisma/migrations when

@@ -167,3 +167,30 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     }
   });
 }
+
+/**
+ * Names of migrations the database still lacks (empty when up to date). Throws with a clear
+ * message when the database cannot be reached at all.
+ */
+export async function pendingMigrationNames(url: string, migrationsDir: string): Promise<string[]> {
+  const files = await readMigrations(migrationsDir);
+  let records: MigrationRecord[];
+  try {
+    records = await migrationRecords(url);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MigrationError(`Cannot use the database at ${redactUrl(url)}: ${reason}`);
+  }
+  const applied = new Set(records.filter((r) => r.finishedAt && !r.rolledBackAt).map((r) => r.migrationName));
+  return files.filter((f) => !applied.has(f.name)).map((f) => f.name);
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<DATABASE_URL>';
+  }
+}

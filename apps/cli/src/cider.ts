@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// cider: the command line for Cider Fleet images (the same library the agent uses).
+import { Command } from 'commander';
+import { registerInspect } from './commands/inspect.ts';
+import { registerPull } from './commands/pull.ts';
+import { registerPush } from './commands/push.ts';
+import { registerTags } from './commands/tags.ts';
+
+const program = new Command('cider')
+  .description('Publish, inspect and pull macOS base images in any OCI registry')
+  .option('--plain-http', 'use plain HTTP for registries that are not on localhost/127.0.0.1')
+  .option('--json', 'machine-readable output on stdout')
+  .showHelpAfterError();
+
+registerPull(program);
+registerPush(program);
+registerTags(program);
+registerInspect(program);
+
+await program.parseAsync();

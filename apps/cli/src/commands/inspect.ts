@@ -1,0 +1,34 @@
+import { formatBytes, isIndex, parseReference, referenceTarget } from '@cider/oci';
+import type { Command } from 'commander';
+import { clientFor, fail, output, type GlobalOptions } from '../context.ts';
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect <reference>')
+    .description('show an image manifest (or index) and its digest')
+    .action(async (reference: string, _options: unknown, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const client = clientFor(globals);
+      try {
+        const ref = parseReference(reference);
+        const fetched = await client.repositoryOf(ref).fetchManifest(referenceTarget(ref));
+        const manifest = fetched.manifest;
+        const lines = [`Digest:     ${fetched.descriptor.digest}`, `Media type: ${fetched.descriptor.mediaType}`];
+        if (manifest.artifactType) lines.push(`Artifact:   ${manifest.artifactType}`);
+        if (isIndex(manifest)) {
+          for (const m of manifest.manifests) lines.push(`  ${m.platform ? `${m.platform.os}/${m.platform.architecture}` : '-'}  ${m.digest}  ${formatBytes(m.size)}`);
+        } else {
+          lines.push(`Config:     ${manifest.config.mediaType} ${manifest.config.digest}`);
+          for (const layer of manifest.layers) {
+            lines.push(`  ${layer.annotations?.['org.opencontainers.image.title'] ?? '(untitled)'}  ${formatBytes(layer.size)}  ${layer.mediaType}  ${layer.digest}`);
+          }
+        }
+        for (const [key, value] of Object.entries(manifest.annotations ?? {})) lines.push(`  ${key}: ${value}`);
+        output(globals.json === true, { descriptor: fetched.descriptor, manifest }, lines.join('\n'));
+      } catch (error) {
+        fail(error, globals.json === true);
+      } finally {
+        await client.close();
+      }
+    });
+}

@@ -1,0 +1,23 @@
+import { isOciError, RegistryClient, type RegistryClientOptions } from '@cider/oci';
+
+export interface GlobalOptions {
+  plainHttp?: boolean;
+  json?: boolean;
+}
+
+export function clientFor(options: GlobalOptions, extra: Partial<RegistryClientOptions> = {}): RegistryClient {
+  return new RegistryClient({ plainHttp: options.plainHttp === true, ...extra });
+}
+
+/** Prints a clean error (never a stack) and exits: 2 for bad input, 1 otherwise. */
+export function fail(error: unknown, json = false): never {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = isOciError(error) ? error.code : 'ERROR';
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  else process.stderr.write(`cider: ${message}\n`);
+  process.exit(isOciError(error, 'INVALID_REFERENCE') || isOciError(error, 'INVALID_DIGEST') ? 2 : 1);
+}
+
+export function output(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+}
