@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import {
   NotFoundError,
-  OciError,
+  type OciError,
   RegistryError,
   UnauthorizedError,
   UnreachableError,
