@@ -14,3 +14,5 @@ export { ensureSpace, statfsFreeSpace, type FreeSpaceProbe } from './cache/space
 export { pull, type PullOptions, type PullProgress, type PullResult } from './pull.ts';
 export { fetchBlobToCache, type BlobFetchOptions } from './blob-fetch.ts';
 export { digestFile, pushArtifact, type PushArtifactOptions, type PushFile, type PushResult } from './push.ts';
+export { fsck, prune, referencedDigests, type FsckProblem, type FsckReport, type PruneReport } from './cache/maintenance.ts';
+export { chooseSegmentSize } from './blob-fetch.ts';

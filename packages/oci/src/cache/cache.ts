@@ -6,12 +6,12 @@ import { link, mkdir, readdir, readFile, rename, rm, stat, utimes } from 'node:f
 import { join } from 'node:path';
 import { sha256, type Digest } from '../digest.ts';
 import { DigestMismatchError, OciError } from '../errors.ts';
-import type { Descriptor, ImageIndex } from '../manifest.ts';
-import { Annotation, MediaType } from '../media-types.ts';
+import { parseManifest, type Descriptor, type ImageIndex } from '../manifest.ts';
+import { Annotation, isIndexMediaType, MediaType } from '../media-types.ts';
 import { exists, writeFileAtomic } from './fsutil.ts';
 import { Ingest, type IngestOptions } from './ingest.ts';
 import { CacheLayout } from './layout.ts';
-import { acquireLock, processAlive } from './lock.ts';
+import { acquireLock, lockHeld, processAlive } from './lock.ts';
 
 /** Our annotation on index.json entries: the full reference an image was pulled as. */
 export const referenceAnnotation = 'io.ciderfleet.reference';
@@ -119,9 +119,9 @@ export class HostCache {
     const ingest = await this.openIngest(digest, bytes.length);
     if (ingest === 'exists') return;
     try {
-      await ingest.reset();
-      await ingest.write(bytes);
-      await ingest.commit();
+      await ingest.prepareFresh(Math.max(bytes.length, 1));
+      if (bytes.length > 0) await ingest.append(0, bytes);
+      await ingest.commit(sha256(bytes));
     } catch (error) {
       await ingest.close().catch(() => {});
       throw error;
@@ -210,6 +210,22 @@ export class HostCache {
     }
   }
 
+  /** For a multi-platform index, the record of the platform manifest that was pulled. */
+  private async platformRecord(digest: Digest, mediaType: string): Promise<ImageRecord | undefined> {
+    if (!isIndexMediaType(mediaType) || !(await this.hasBlob(digest))) return undefined;
+    try {
+      const index = parseManifest(await this.readBlob(digest), mediaType);
+      if (!('manifests' in index)) return undefined;
+      for (const child of index.manifests) {
+        const record = await this.readImageRecord(child.digest);
+        if (record) return record;
+      }
+    } catch {
+      // unreadable index: reported by fsck
+    }
+    return undefined;
+  }
+
   /** Marks an image used now (the image.json mtime is its last-used time). */
   async touch(manifest: Digest): Promise<void> {
     const file = join(this.layout.imagePath(manifest), 'image.json');
@@ -233,13 +249,13 @@ export class HostCache {
       if (reference) image.reference = reference;
     }
     for (const image of byDigest.values()) {
-      const record = await this.readImageRecord(image.digest);
+      const record = (await this.readImageRecord(image.digest)) ?? (await this.platformRecord(image.digest, image.mediaType));
       if (record) {
         image.materialized = true;
         image.size = record.size;
         image.pulledAt = record.pulledAt;
         image.reference ??= record.reference;
-        const info = await stat(join(this.layout.imagePath(image.digest), 'image.json')).catch(() => undefined);
+        const info = await stat(join(this.layout.imagePath(record.manifest), 'image.json')).catch(() => undefined);
         if (info) image.lastUsedAt = info.mtime.toISOString();
       }
     }
@@ -259,10 +275,16 @@ export class HostCache {
     return total;
   }
 
-  /** Declares digests a running operation needs; prune leaves them alone until release(). */
+  /**
+   * Declares digests a running operation needs; prune leaves them alone until release().
+   * The lease is written first, then we wait out any prune already running: a prune that
+   * started earlier may not have seen the lease, one that starts later will.
+   */
   async lease(digests: string[], purpose: string): Promise<Lease> {
     const file = join(this.layout.leasesDir, `${process.pid}-${randomBytes(4).toString('hex')}.json`);
     await writeFileAtomic(file, JSON.stringify({ pid: process.pid, purpose, digests, since: new Date().toISOString() }));
+    const pruneLock = join(this.layout.locksDir, 'prune.lock');
+    while (await lockHeld(pruneLock)) await new Promise((r) => setTimeout(r, 100));
     return { release: () => rm(file, { force: true }) };
   }
 

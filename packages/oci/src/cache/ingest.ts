@@ -1,20 +1,15 @@
-// Partial downloads (containerd's ingest): bytes land in ingest/<hex>/data, hashed as they
-// arrive, and become a blob only through commit(), which checks size and digest, fsyncs,
-// makes the file read-only and renames it into blobs/ atomically. A killed download leaves its
-// prefix behind; the next open() rehashes it and resumes from there.
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { chmod, mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+// Partial downloads (containerd's ingest): a blob's bytes land in ingest/<hex>/data, a file
+// sized to the blob up front so segments can be written wherever they fall; segments.json
+// records how much of each segment is written. The blob becomes visible only through commit(),
+// which checks size and digest, fsyncs, makes the file read-only and renames it into blobs/.
+// A killed download leaves data + journal behind; the next open() resumes from the journal.
+import { chmod, mkdir, open, readFile, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Digest } from '../digest.ts';
-import { parseDigest } from '../digest.ts';
+import { parseDigest, type Digest } from '../digest.ts';
 import { DigestMismatchError, SizeMismatchError } from '../errors.ts';
-import { acquireLock, type Lock } from './lock.ts';
-import { exists, fileSize, fsyncDir } from './fsutil.ts';
+import { exists, fsyncDir, writeFileAtomic } from './fsutil.ts';
 import type { CacheLayout } from './layout.ts';
-
-/** Writes are gathered into batches of this size: fewer syscalls on the hot path. */
-const batchBytes = 1 << 20;
+import { acquireLock, type Lock } from './lock.ts';
 
 export interface IngestOptions {
   signal?: AbortSignal;
@@ -22,25 +17,25 @@ export interface IngestOptions {
   onWait?: (holder: string) => void;
 }
 
+interface Journal {
+  version: 1;
+  size: number;
+  segmentSize: number;
+  /** Bytes written contiguously from the start of each segment. */
+  done: number[];
+}
+
 export class Ingest {
-  private hash: Hash;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private written: number;
+  private journal: Journal | undefined;
+  private handle: FileHandle | undefined;
 
   private constructor(
     readonly digest: Digest,
     readonly size: number,
     private readonly layout: CacheLayout,
-    private readonly dir: string,
-    private handle: FileHandle,
+    readonly dir: string,
     private readonly lock: Lock,
-    hash: Hash,
-    offset: number,
-  ) {
-    this.hash = hash;
-    this.written = offset;
-  }
+  ) {}
 
   /**
    * Opens the ingest for a blob, waiting while another process holds it. Returns 'exists'
@@ -49,114 +44,177 @@ export class Ingest {
   static async open(layout: CacheLayout, digest: Digest, size: number, options: IngestOptions = {}): Promise<Ingest | 'exists'> {
     const { algorithm } = parseDigest(digest);
     if (algorithm !== 'sha256') throw new Error(`Only sha256 blobs can be cached (got ${digest})`);
+    if (!Number.isSafeInteger(size) || size < 0) throw new SizeMismatchError(0, size, `descriptor of ${digest}`);
     if (await exists(layout.blobPath(digest))) return 'exists';
     const dir = layout.ingestPath(digest);
     await mkdir(dir, { recursive: true });
     const lock = await acquireLock(join(dir, 'lock'), `fetch ${digest}`, { signal: options.signal, onWait: options.onWait });
-    try {
-      if (await exists(layout.blobPath(digest))) {
-        await lock.release();
-        await rm(dir, { recursive: true, force: true });
-        return 'exists';
-      }
-      const dataPath = join(dir, 'data');
-      const meta = join(dir, 'meta.json');
-      if (!(await exists(meta))) await writeFile(meta, JSON.stringify({ digest, size, startedAt: new Date().toISOString() }));
-      let offset = (await fileSize(dataPath)) ?? 0;
-      if (offset > size) {
-        // Longer than the blob can be: not ours to trust. Start over.
-        await rm(dataPath, { force: true });
-        offset = 0;
-      }
-      const hash = createHash('sha256');
-      if (offset > 0) {
-        // Rehash the prefix a killed run left behind (local disk, much faster than the network).
-        for await (const chunk of createReadStream(dataPath, { end: offset - 1, highWaterMark: batchBytes })) hash.update(chunk as Buffer);
-      }
-      const handle = await open(dataPath, offset > 0 ? 'r+' : 'w', 0o644);
-      return new Ingest(digest, size, layout, dir, handle, lock, hash, offset);
-    } catch (error) {
+    if (await exists(layout.blobPath(digest))) {
+      await rm(join(dir, 'data'), { force: true });
+      await rm(join(dir, 'segments.json'), { force: true });
       await lock.release();
-      throw error;
+      await removeIfEmpty(dir);
+      return 'exists';
     }
+    return new Ingest(digest, size, layout, dir, lock);
   }
 
-  /** Bytes already in hand; a resumed download asks the registry for the rest. */
-  get offset(): number {
-    return this.written + this.pendingBytes;
+  get dataPath(): string {
+    return join(this.dir, 'data');
   }
 
-  async write(chunk: Buffer): Promise<void> {
-    if (this.offset + chunk.length > this.size) {
-      throw new SizeMismatchError(this.size, this.offset + chunk.length, `blob ${this.digest}`);
+  private get journalPath(): string {
+    return join(this.dir, 'segments.json');
+  }
+
+  /**
+   * Prepares the data file for segments of `segmentSize` bytes. A journal left by an earlier run
+   * for the same blob is kept (its segment size wins); anything else starts from nothing.
+   */
+  async prepare(segmentSize: number): Promise<{ segmentSize: number; done: readonly number[] }> {
+    let journal: Journal | undefined;
+    try {
+      const saved = JSON.parse(await readFile(this.journalPath, 'utf8')) as Journal;
+      const segments = Math.max(1, Math.ceil(this.size / saved.segmentSize));
+      const valid =
+        saved.version === 1 &&
+        saved.size === this.size &&
+        saved.segmentSize > 0 &&
+        saved.done.length === segments &&
+        saved.done.every((d, i) => Number.isSafeInteger(d) && d >= 0 && d <= this.segmentLength(i, saved.segmentSize));
+      if (valid && (await exists(this.dataPath))) journal = saved;
+    } catch {
+      // no journal, or unreadable: start over
     }
-    this.hash.update(chunk);
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= batchBytes) await this.flush();
-  }
-
-  /** Writes buffered bytes to disk (positioned, so a resumed file continues where it stopped). */
-  async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    const position = this.written;
-    this.pendingBytes = 0;
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.handle.write(data, done, data.length - done, position + done);
-      done += bytesWritten;
+    if (journal) {
+      this.handle = await open(this.dataPath, 'r+');
+      const { size } = await this.handle.stat();
+      if (size !== this.size) {
+        await this.handle.close();
+        journal = undefined;
+      }
     }
-    this.written += data.length;
+    if (!journal) {
+      const segments = Math.max(1, Math.ceil(this.size / segmentSize));
+      journal = { version: 1, size: this.size, segmentSize, done: new Array<number>(segments).fill(0) };
+      this.handle = await open(this.dataPath, 'w+', 0o644);
+      await this.handle.truncate(this.size);
+      await this.saveJournal(journal);
+    }
+    this.journal = journal;
+    return { segmentSize: journal.segmentSize, done: journal.done };
   }
 
-  /** Drops everything received so far (a server ignored our Range and sent the whole blob). */
-  async reset(): Promise<void> {
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.written = 0;
-    this.hash = createHash('sha256');
-    await this.handle.truncate(0);
+  /** Throws the journal away and starts an empty file of one segment (for a plain stream). */
+  async prepareFresh(segmentSize: number): Promise<void> {
+    await this.handle?.close().catch(() => {});
+    this.handle = undefined;
+    await rm(this.journalPath, { force: true });
+    await rm(this.dataPath, { force: true });
+    await this.prepare(segmentSize);
   }
 
-  /** Verifies size and digest, then moves the blob into blobs/ read-only. Throws (and discards the data) on mismatch. */
-  async commit(): Promise<void> {
-    await this.flush();
-    if (this.written !== this.size) {
+  bytesWrittenIn(index: number): number {
+    return this.journal!.done[index]!;
+  }
+
+  segmentLength(index: number, segmentSize = this.journal!.segmentSize): number {
+    return Math.max(0, Math.min(segmentSize, this.size - index * segmentSize));
+  }
+
+  /** Bytes already written (for progress and resume accounting). */
+  get bytesWritten(): number {
+    return this.journal?.done.reduce((a, b) => a + b, 0) ?? 0;
+  }
+
+  /** End of the contiguous written prefix: everything before it may be hashed. */
+  get frontier(): number {
+    const journal = this.journal!;
+    let position = 0;
+    for (let i = 0; i < journal.done.length; i++) {
+      position += journal.done[i]!;
+      if (journal.done[i]! < this.segmentLength(i)) break;
+    }
+    return position;
+  }
+
+  /** Writes bytes of segment `index` at its current end; the journal moves on once they are written. */
+  async append(index: number, data: Buffer): Promise<void> {
+    const journal = this.journal!;
+    const done = journal.done[index]!;
+    if (done + data.length > this.segmentLength(index)) {
+      throw new SizeMismatchError(this.segmentLength(index), done + data.length, `segment ${index} of blob ${this.digest}`);
+    }
+    const position = index * journal.segmentSize + done;
+    let written = 0;
+    while (written < data.length) {
+      const { bytesWritten } = await this.handle!.write(data, written, data.length - written, position + written);
+      written += bytesWritten;
+    }
+    journal.done[index] = done + data.length;
+  }
+
+  /** Forgets a segment's bytes (a server answered a Range request with the wrong content). */
+  resetSegment(index: number): void {
+    this.journal!.done[index] = 0;
+  }
+
+  /** Persists the journal; called now and then during a download, so a kill loses little. */
+  async saveJournal(journal: Journal | undefined = this.journal): Promise<void> {
+    if (!journal) return;
+    await writeFileAtomic(this.journalPath, JSON.stringify(journal));
+  }
+
+  /** Verifies size and digest, then moves the blob into blobs/ read-only. Discards the data on mismatch. */
+  async commit(actualDigest: string): Promise<void> {
+    const written = this.bytesWritten;
+    if (written !== this.size) {
       await this.discard();
-      throw new SizeMismatchError(this.size, this.written, `blob ${this.digest}`);
+      throw new SizeMismatchError(this.size, written, `blob ${this.digest}`);
     }
-    const actual = `sha256:${this.hash.digest('hex')}`;
-    if (actual !== this.digest) {
+    if (actualDigest !== this.digest) {
       await this.discard();
-      throw new DigestMismatchError(this.digest, actual, `blob`);
+      throw new DigestMismatchError(this.digest, actualDigest, 'blob');
     }
-    await this.handle.sync();
-    await this.handle.close();
-    const dataPath = join(this.dir, 'data');
-    await chmod(dataPath, 0o444);
+    const handle = this.handle!;
+    this.handle = undefined;
+    await handle.sync();
+    await handle.close();
+    await chmod(this.dataPath, 0o444);
     const target = this.layout.blobPath(this.digest);
     await mkdir(dirname(target), { recursive: true });
-    await rename(dataPath, target);
+    await rename(this.dataPath, target);
     await fsyncDir(dirname(target));
+    await rm(this.journalPath, { force: true });
     await this.lock.release();
-    await rm(this.dir, { recursive: true, force: true });
+    await removeIfEmpty(this.dir);
   }
 
-  /** Stops for now, keeping the verified-so-far prefix for a later resume. */
+  /** Stops for now: the journal is saved, so a later open() resumes. */
   async close(): Promise<void> {
-    await this.flush().catch(() => {});
-    await this.handle.close().catch(() => {});
+    const handle = this.handle;
+    this.handle = undefined;
+    if (handle) {
+      await this.saveJournal().catch(() => {});
+      await handle.close().catch(() => {});
+    }
     await this.lock.release();
   }
 
   /** Deletes the partial download. */
   async discard(): Promise<void> {
-    await this.handle.close().catch(() => {});
-    await rm(join(this.dir, 'data'), { force: true });
-    await rm(join(this.dir, 'meta.json'), { force: true });
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close().catch(() => {});
+    this.journal = undefined;
+    await rm(this.dataPath, { force: true });
+    await rm(this.journalPath, { force: true });
     await this.lock.release();
-    await rm(this.dir, { recursive: true, force: true }).catch(() => {});
+    await removeIfEmpty(this.dir);
   }
+}
+
+/** Removes an ingest folder unless another process has put its lock there meanwhile. */
+async function removeIfEmpty(dir: string): Promise<void> {
+  await rmdir(dir).catch(() => {});
 }

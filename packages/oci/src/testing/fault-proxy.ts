@@ -9,6 +9,8 @@ export type Fault =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
   | { kind: 'flip-byte'; at: number }
   | { kind: 'drop'; afterBytes: number }
+  /** Stops sending after this many body bytes but keeps the connection open. */
+  | { kind: 'stall'; afterBytes: number }
   | { kind: 'ignore-range' }
   | { kind: 'throttle'; bytesPerSecond: number };
 
@@ -18,6 +20,8 @@ export interface ProxiedRequest {
   headers: IncomingMessage['headers'];
   /** Requests seen so far, this one included. */
   count: number;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 export type FaultRule = (request: ProxiedRequest) => Fault | Fault[] | undefined;
@@ -87,7 +91,7 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
   let proxyOrigin = '';
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const seen: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, count: requests.length + 1 };
+    const seen: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, count: requests.length + 1, at: Date.now() };
     requests.push(seen);
     const decided = currentRule?.(seen);
     const faults = decided === undefined ? [] : Array.isArray(decided) ? decided : [decided];
@@ -117,9 +121,21 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
           if (fault.kind === 'throttle') body = body.pipe(new Throttle(fault.bytesPerSecond));
         }
         const drop = faults.find((f) => f.kind === 'drop');
+        const stall = faults.find((f) => f.kind === 'stall');
+        let stalled = false;
         res.writeHead(upstreamResponse.statusCode ?? 502, responseHeaders);
         let served = 0;
         body.on('data', (chunk: Buffer) => {
+          if (stalled) return;
+          if (stall?.kind === 'stall' && served + chunk.length > stall.afterBytes) {
+            const keep = Math.max(0, stall.afterBytes - served);
+            if (keep > 0) res.write(chunk.subarray(0, keep));
+            served += keep;
+            if (isBlobGet) blobBytesServed += keep;
+            stalled = true;
+            upstreamResponse.destroy();
+            return;
+          }
           if (drop?.kind === 'drop' && served + chunk.length > drop.afterBytes) {
             const keep = Math.max(0, drop.afterBytes - served);
             if (keep > 0) res.write(chunk.subarray(0, keep));
@@ -136,8 +152,12 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
             res.once('drain', () => body.resume());
           }
         });
-        body.on('end', () => res.end());
-        body.on('error', () => res.destroy());
+        body.on('end', () => {
+          if (!stalled) res.end();
+        });
+        body.on('error', () => {
+          if (!stalled) res.destroy();
+        });
         res.on('close', () => upstreamResponse.destroy());
       },
     );
