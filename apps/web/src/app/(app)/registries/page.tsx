@@ -1,0 +1,8 @@
+import type { Metadata } from 'next';
+import { RegistriesView } from '../../../components/registries/registries-view.tsx';
+
+export const metadata: Metadata = { title: 'Registries' };
+
+export default function RegistriesPage() {
+  return <RegistriesView />;
+}

@@ -1,0 +1,64 @@
+'use client';
+import { useQuery } from '@tanstack/react-query';
+import { formatBytes, formatLabels, timeAgo } from '../../lib/format.ts';
+import { useTRPC } from '../../trpc/react.ts';
+import { PageHeader } from '../ui/page-header.tsx';
+import { QueryState } from '../ui/query-state.tsx';
+import { StatusBadge } from '../ui/status-badge.tsx';
+
+// A node that stops talking sends no event; the slow refresh turns it offline on screen.
+const refreshMs = 30_000;
+
+export function NodesView() {
+  const trpc = useTRPC();
+  const nodes = useQuery(trpc.nodes.list.queryOptions(undefined, { refetchInterval: refreshMs }));
+  return (
+    <>
+      <PageHeader title="Nodes" description="Macs running the agent, with what their caches hold." />
+      <section className="card">
+        {!nodes.data ? (
+          <QueryState isPending={nodes.isPending} error={nodes.error} what="nodes" />
+        ) : nodes.data.length === 0 ? (
+          <p className="muted">No node has enrolled yet. Install the agent on a Mac and enroll it with a token.</p>
+        ) : (
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Status</th>
+                <th scope="col">Labels</th>
+                <th scope="col">OS / arch</th>
+                <th scope="col" className="num">Disk free</th>
+                <th scope="col" className="num">Cache</th>
+                <th scope="col" className="num">Images</th>
+                <th scope="col" className="num">Active jobs</th>
+              </tr>
+            </thead>
+            <tbody>
+              {nodes.data.map((node) => (
+                <tr key={node.id} data-node={node.name}>
+                  <td>
+                    <div className="strong">{node.name}</div>
+                    <div className="muted small">
+                      seen {timeAgo(node.lastSeenAt)}
+                      {node.agentVersion ? ` · agent ${node.agentVersion}` : ''}
+                    </div>
+                  </td>
+                  <td>
+                    <StatusBadge value={node.status} />
+                  </td>
+                  <td>{Object.keys(node.labels).length ? <code>{formatLabels(node.labels)}</code> : <span className="muted">none</span>}</td>
+                  <td>{node.os ? `${node.os} / ${node.architecture ?? '?'}` : <span className="muted">unknown</span>}</td>
+                  <td className="num">{formatBytes(node.diskFreeBytes)}</td>
+                  <td className="num">{formatBytes(node.cacheBytes)}</td>
+                  <td className="num">{node.images}</td>
+                  <td className="num">{node.activeJobs}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}

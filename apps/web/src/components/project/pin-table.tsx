@@ -1,0 +1,70 @@
+'use client';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { shortDigest, timeAgo } from '../../lib/format.ts';
+import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
+import { ErrorAlert } from '../ui/error-alert.tsx';
+import { StatusBadge } from '../ui/status-badge.tsx';
+
+type Pin = RouterOutputs['projects']['list'][number]['pins'][number];
+
+export function PinTable({ pins }: { pins: Pin[] }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const remove = useMutation(
+    trpc.pins.remove.mutationOptions({
+      onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.projects.pathKey() }),
+    }),
+  );
+
+  if (pins.length === 0) return <p className="muted">Nothing pinned yet: pin a base image below and every node of this project will fetch it.</p>;
+  return (
+    <>
+      <ErrorAlert error={remove.error} />
+      <table className="table">
+        <thead>
+          <tr>
+            <th scope="col">Image</th>
+            <th scope="col">Mode</th>
+            <th scope="col">Digest</th>
+            <th scope="col">Resolved</th>
+            <th scope="col">
+              <span className="sr-only">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {pins.map((pin) => (
+            <tr key={pin.id} data-pin={pin.reference}>
+              <td>
+                <code>{pin.reference}</code>
+              </td>
+              <td>
+                <StatusBadge value={pin.mode} label={pin.mode === 'follow' ? 'follows tag' : 'frozen'} />
+              </td>
+              <td>
+                <code title={pin.digest}>{shortDigest(pin.digest)}</code>
+                {pin.driftDigest ? (
+                  <span className="badge badge-warn" title={pin.driftDigest}>
+                    tag moved to {shortDigest(pin.driftDigest)}
+                  </span>
+                ) : null}
+              </td>
+              <td className="muted">{timeAgo(pin.resolvedAt)}</td>
+              <td className="actions">
+                <button
+                  type="button"
+                  className="button button-small"
+                  aria-label={`Remove pin ${pin.reference}`}
+                  disabled={remove.isPending}
+                  onClick={() => remove.mutate({ pinId: pin.id })}
+                >
+                  Remove
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}

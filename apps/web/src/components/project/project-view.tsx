@@ -1,0 +1,48 @@
+'use client';
+import { useQuery } from '@tanstack/react-query';
+import Link from 'next/link';
+import { useTRPC } from '../../trpc/react.ts';
+import { PageHeader } from '../ui/page-header.tsx';
+import { QueryState } from '../ui/query-state.tsx';
+import { PinForm } from './pin-form.tsx';
+import { PinTable } from './pin-table.tsx';
+import { RolloutTable } from './rollout-table.tsx';
+
+export function ProjectView({ projectId }: { projectId: string }) {
+  const trpc = useTRPC();
+  const query = useQuery(trpc.projects.byId.queryOptions({ projectId }, { retry: (count, error) => error.data?.code !== 'NOT_FOUND' && count < 3 }));
+  const project = query.data;
+
+  if (query.error?.data?.code === 'NOT_FOUND' || (!project && query.error?.data?.code === 'BAD_REQUEST')) {
+    return (
+      <>
+        <PageHeader title="No such project" />
+        <p>
+          It may have been deleted. <Link href="/projects">Back to projects</Link>
+        </p>
+      </>
+    );
+  }
+  if (!project) return <QueryState isPending={query.isPending} error={query.error} what="the project" />;
+  return (
+    <>
+      <PageHeader
+        title={project.name}
+        description={
+          <>
+            Team {project.team.name} · {project.nodeSelector ? <code>{project.nodeSelector}</code> : 'all nodes'}
+          </>
+        }
+      />
+      <section className="card">
+        <h2>Pins</h2>
+        <PinTable pins={project.pins} />
+        <PinForm projectId={project.id} />
+      </section>
+      <section className="card">
+        <h2>Rollout</h2>
+        <RolloutTable projectId={project.id} />
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,78 @@
+'use client';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useRouter } from 'next/navigation';
+import { useId, useState, type FormEvent } from 'react';
+import { useTRPC } from '../../trpc/react.ts';
+import { ErrorAlert } from '../ui/error-alert.tsx';
+
+export function ProjectForm() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const router = useRouter();
+  const id = useId();
+  const teams = useQuery(trpc.teams.list.queryOptions());
+  const [name, setName] = useState('');
+  const [chosenTeam, setTeamId] = useState('');
+  const [nodeSelector, setNodeSelector] = useState('');
+  const create = useMutation(trpc.projects.create.mutationOptions());
+  // Preselect the first team: most installations start with just one.
+  const teamId = chosenTeam || teams.data?.[0]?.id || '';
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    create.mutate(
+      { name, teamId, nodeSelector },
+      {
+        onSuccess(project) {
+          void queryClient.invalidateQueries({ queryKey: trpc.projects.list.queryKey() });
+          router.push(`/projects/${project.id}`);
+        },
+      },
+    );
+  }
+
+  return (
+    <form className="form" aria-labelledby="new-project-title" onSubmit={submit}>
+      <h2 id="new-project-title">New project</h2>
+      <div className="form-grid">
+        <label className="field">
+          <span className="field-label">Name</span>
+          <input name="name" required maxLength={63} value={name} onChange={(e) => setName(e.target.value)} />
+        </label>
+        <label className="field">
+          <span className="field-label">Team</span>
+          <select name="teamId" required value={teamId} onChange={(e) => setTeamId(e.target.value)}>
+            {teams.data?.length === 0 ? <option value="">No teams yet</option> : null}
+            {teams.data?.map((team) => (
+              <option key={team.id} value={team.id}>
+                {team.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <div className="field">
+          <label htmlFor={`${id}-selector`} className="field-label">
+            Node selector
+          </label>
+          <input
+            id={`${id}-selector`}
+            name="nodeSelector"
+            placeholder="pool=ios-ci"
+            aria-describedby={`${id}-selector-hint`}
+            value={nodeSelector}
+            onChange={(e) => setNodeSelector(e.target.value)}
+          />
+          <span id={`${id}-selector-hint`} className="hint">
+            pool=ios-ci; empty = all nodes
+          </span>
+        </div>
+      </div>
+      <ErrorAlert error={create.error ?? teams.error} />
+      <div className="form-actions">
+        <button type="submit" className="button button-primary" disabled={create.isPending || !teamId}>
+          {create.isPending ? 'Creating…' : 'Create project'}
+        </button>
+      </div>
+    </form>
+  );
+}

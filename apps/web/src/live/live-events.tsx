@@ -1,0 +1,52 @@
+'use client';
+// The one subscription to fleet events for the signed-in app. Events only name what changed:
+// progress reports patch the live progress store; anything else refetches the open queries,
+// coalesced so a burst of events (a rollout to many nodes) costs one round of requests.
+import type { FleetEvent } from '@cider/api/services';
+import { useQueryClient } from '@tanstack/react-query';
+import { useSubscription } from '@trpc/tanstack-react-query';
+import { useCallback, useEffect, useRef } from 'react';
+import { useTRPC } from '../trpc/react.ts';
+import { clearProgress, reportProgress } from './progress.ts';
+
+const coalesceMs = 150;
+const finishedStates = new Set(['done', 'failed', 'cancelled']);
+
+export function LiveEvents() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+
+  const refreshSoon = useCallback(() => {
+    if (timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      void queryClient.invalidateQueries();
+    }, coalesceMs);
+  }, [queryClient]);
+
+  useEffect(() => () => clearTimeout(timer.current), []);
+
+  const onData = useCallback(
+    (event: FleetEvent) => {
+      if (event.type === 'sync.progress') {
+        reportProgress(event);
+        return;
+      }
+      if (event.type === 'sync.updated' && finishedStates.has(event.state)) clearProgress(event.nodeId, event.digest);
+      refreshSoon();
+    },
+    [refreshSoon],
+  );
+
+  // (Re)connecting may have missed events, so a fresh stream starts with a refresh.
+  const subscription = useSubscription(trpc.events.stream.subscriptionOptions(undefined, { onStarted: refreshSoon, onData }));
+
+  const live = subscription.status === 'pending';
+  return (
+    <span className={live ? 'live live-on' : 'live live-off'} title={live ? 'Receiving live updates' : 'Reconnecting to live updates'}>
+      <span className="live-dot" aria-hidden="true" />
+      {live ? 'Live' : 'Reconnecting…'}
+    </span>
+  );
+}
