@@ -41,6 +41,8 @@ export function toTrpcError(error: unknown): TRPCError {
 const t = initTRPC.context<TrpcContext>().create({
   transformer: superjson,
   isDev: false,
+  // Keep-alive pings on the event stream, so proxies with idle timeouts don't cut it.
+  sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 40_000 } },
   errorFormatter({ shape, error }) {
     const cause = error.cause;
     const appCode = isAppError(cause) ? cause.code : undefined;

@@ -39,12 +39,14 @@ export interface RolloutRow {
   cells: RolloutCell[];
 }
 
+/** The table from (held, latest job, online) to what a rollout cell shows. */
 function cellStatus(held: boolean, job: SyncJob | undefined, online: boolean): ImageStatus {
   if (held) return 'in-sync';
-  if (job?.state === 'pulling' || job?.state === 'dispatched') return 'syncing';
+  // Done but not (yet, or any more) in the inventory: the agent will report; it is on its way.
+  if (job?.state === 'pulling' || job?.state === 'dispatched' || job?.state === 'done') return 'syncing';
   if (job?.state === 'failed') return 'failed';
   if (!online) return 'waiting-offline';
-  return job?.error ? 'failed' : 'queued';
+  return job?.state === 'queued' && job.error ? 'failed' : 'queued';
 }
 
 /** Every node serving a project, and where each of its pins stands there. */
@@ -86,15 +88,30 @@ export async function projectRollout(deps: ServiceDeps, projectId: string): Prom
   return { rows };
 }
 
-export async function listProjects(deps: ServiceDeps) {
-  const projects = await deps.db.project.findMany({ orderBy: { name: 'asc' }, include: { team: true, pins: { orderBy: { reference: 'asc' } } } });
-  return projects.map((p) => ({
+type ProjectWithPins = Awaited<ReturnType<typeof loadProjects>>[number];
+
+function loadProjects(deps: ServiceDeps, where: { id?: string } = {}) {
+  return deps.db.project.findMany({ where, orderBy: { name: 'asc' }, include: { team: true, pins: { orderBy: { reference: 'asc' } } } });
+}
+
+function projectView(p: ProjectWithPins) {
+  return {
     id: p.id,
     name: p.name,
     team: { id: p.team.id, name: p.team.name },
     nodeSelector: formatSelector(asLabels(p.nodeSelector)),
     pins: p.pins.map((pin) => ({ id: pin.id, reference: pin.reference, mode: pin.mode, digest: pin.digest, resolvedAt: pin.resolvedAt, driftDigest: pin.driftDigest })),
-  }));
+  };
+}
+
+export async function listProjects(deps: ServiceDeps) {
+  return (await loadProjects(deps)).map(projectView);
+}
+
+export async function getProject(deps: ServiceDeps, id: string) {
+  const [project] = await loadProjects(deps, { id });
+  if (!project) throw new AppError('NOT_FOUND', 'No such project.');
+  return projectView(project);
 }
 
 export function factsOf(node: Pick<Node, 'facts'>): HostFacts | null {

@@ -4,6 +4,7 @@
 import { syncJobKey } from '@cider/protocol';
 import type { SyncJob } from '@cider/db';
 import { recordAudit } from './audit.ts';
+import { forgetProgress } from './progress-throttle.ts';
 import { systemActor, type ServiceDeps } from './deps.ts';
 import { asLabels, selectorMatches } from './projects.ts';
 
@@ -104,6 +105,7 @@ async function queueSync(deps: ServiceDeps, nodeId: string, image: DesiredImage,
 }
 
 export async function finishJob(deps: ServiceDeps, job: SyncJob, state: 'done' | 'failed', error: string | null): Promise<void> {
+  forgetProgress(job.id);
   await deps.db.syncJob.updateMany({
     where: { id: job.id, state: { in: [...unfinishedStates] } },
     data: { state, error, finishedAt: new Date(), ...(state === 'done' && job.bytesTotal !== null ? { bytesDone: job.bytesTotal } : {}) },
@@ -112,6 +114,7 @@ export async function finishJob(deps: ServiceDeps, job: SyncJob, state: 'done' |
 }
 
 export async function cancelJob(deps: ServiceDeps, job: SyncJob, reason: string): Promise<void> {
+  forgetProgress(job.id);
   const queued = await deps.queues.queue('sync').getJob(job.key);
   if (queued && !(await queued.isActive())) await queued.remove().catch(() => {});
   await deps.db.syncJob.updateMany({

@@ -3,6 +3,7 @@ import type { HeldImage } from '@cider/protocol';
 import { AppError } from '../errors.ts';
 import type { ServiceDeps } from './deps.ts';
 import { replaceInventoryEntry } from './inventory.ts';
+import { forgetProgress, shouldStoreProgress } from './progress-throttle.ts';
 import { finishJob, unfinishedStates } from './reconcile.ts';
 
 async function jobOfNode(deps: ServiceDeps, nodeId: string, jobId: string) {
@@ -21,9 +22,6 @@ export async function markDispatched(deps: ServiceDeps, jobId: string, attempt: 
   await deps.events.publish({ type: 'sync.updated', nodeId: job.nodeId, digest: job.digest, syncJobId: job.id, state: 'dispatched' });
 }
 
-/** Progress is published on every report (for live bars) and stored at most every couple of seconds. */
-const lastStored = new Map<string, number>();
-
 export async function recordProgress(
   deps: ServiceDeps,
   nodeId: string,
@@ -40,9 +38,7 @@ export async function recordProgress(
     bytesDone: report.bytesDone,
     bytesTotal: report.bytesTotal,
   });
-  const now = Date.now();
-  if (job.state === 'pulling' && now - (lastStored.get(job.id) ?? 0) < 2_000) return;
-  lastStored.set(job.id, now);
+  if (job.state === 'pulling' && !shouldStoreProgress(job.id)) return;
   await deps.db.syncJob.updateMany({
     where: { id: job.id, state: { in: [...unfinishedStates] } },
     data: { state: 'pulling', bytesDone: BigInt(report.bytesDone), bytesTotal: BigInt(report.bytesTotal) },
@@ -53,7 +49,7 @@ export async function recordProgress(
 /** The agent holds the digest: checked against what the job asked for before it counts. */
 export async function recordDone(deps: ServiceDeps, nodeId: string, report: { jobId: string; digest: string; image: HeldImage }): Promise<void> {
   const job = await jobOfNode(deps, nodeId, report.jobId);
-  lastStored.delete(job.id);
+  forgetProgress(job.id);
   if (report.digest !== job.digest) {
     await finishJob(deps, job, 'failed', `The agent reported ${report.digest}, but this job asked for ${job.digest}.`);
     return;
@@ -70,7 +66,7 @@ export async function recordFailure(
   report: { jobId: string; code: string; message: string; retryable: boolean },
 ): Promise<void> {
   const job = await jobOfNode(deps, nodeId, report.jobId);
-  lastStored.delete(job.id);
+  forgetProgress(job.id);
   await deps.db.syncJob.updateMany({ where: { id: job.id }, data: { error: report.message } });
   const state = report.retryable ? 'attempt-failed' : 'attempt-failed-permanent';
   await deps.events.publish({ type: 'sync.updated', nodeId, digest: job.digest, syncJobId: job.id, state });
