@@ -10,7 +10,8 @@ export function registerPull(program: Command): void {
     .requiredOption('--cache <dir>', 'cache directory (an OCI image layout)')
     .option('--platform <os/arch>', "platform to take from a multi-platform index (default: this host's)")
     .option('--no-materialize', 'do not link the payload into images/<digest>/')
-    .action(async (reference: string, options: { cache: string; platform?: string; materialize: boolean }, command: Command) => {
+    .option('--connections <n>', 'parallel connections for one large blob', (v) => Number.parseInt(v, 10), 8)
+    .action(async (reference: string, options: { cache: string; platform?: string; materialize: boolean; connections: number }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = globals.json === true;
       const client = clientFor(globals);
@@ -23,6 +24,7 @@ export function registerPull(program: Command): void {
           reference,
           platform: options.platform ? parsePlatform(options.platform) : undefined,
           materialize: options.materialize,
+          blobFetch: { connections: options.connections },
           onProgress: (p) => {
             if (p.phase === 'downloading' || p.phase === 'done') progress.update(p.bytesDone, p.bytesTotal);
           },
