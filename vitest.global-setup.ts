@@ -5,6 +5,8 @@ import type { TestProject } from 'vitest/node';
 import { ensurePostgres, ensureRedis, startRegistry } from '@cider/services';
 import { findMigrationsDir } from '@cider/db/migrate';
 import { dropStaleTestDatabases, ensureTemplateDatabase } from '@cider/db/testing';
+// Declares the values provided below (ProvidedContext).
+import type {} from '@cider/services/testing';
 
 export default async function setup(project: TestProject) {
   const log = (line: string) => console.log(`[test setup] ${line}`);
