@@ -1,12 +1,13 @@
-import { isOciError, RegistryClient, type RegistryClientOptions } from '@cider/oci';
+import { DockerConfigCredentials, isOciError, RegistryClient, type RegistryClientOptions } from '@cider/oci';
 
 export interface GlobalOptions {
   plainHttp?: boolean;
   json?: boolean;
 }
 
+/** A client using the credentials `cider login` (or `docker login`) stored; `extra` may replace them. */
 export function clientFor(options: GlobalOptions, extra: Partial<RegistryClientOptions> = {}): RegistryClient {
-  return new RegistryClient({ plainHttp: options.plainHttp === true, ...extra });
+  return new RegistryClient({ plainHttp: options.plainHttp === true, credentials: new DockerConfigCredentials(), ...extra });
 }
 
 /** Prints a clean error (never a stack) and exits: 2 for bad input, 1 otherwise. */
