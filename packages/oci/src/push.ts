@@ -31,6 +31,12 @@ export interface PushArtifactOptions {
   /** Extra tags to point at the same manifest. */
   extraTags?: string[];
   onProgress?: (event: { file: string; bytesDone: number; bytesTotal: number; phase: 'hashing' | 'uploading' }) => void;
+  /** Bytes per PATCH for files uploaded in chunks (registry/upload.ts). Default 64 MiB. */
+  chunkSize?: number;
+  /** Files smaller than this are uploaded in one PUT, larger ones in resumable chunks. Default 64 MiB. */
+  monolithicThreshold?: number;
+  /** Repositories on the same registry to mount existing blobs from instead of uploading them. */
+  mountFrom?: string[];
 }
 
 export interface PushResult {
@@ -69,7 +75,10 @@ export async function pushArtifact(options: PushArtifactOptions): Promise<PushRe
       options.onProgress?.({ file: name, bytesDone: hashed, bytesTotal: info.size, phase: 'hashing' });
     });
     const mediaType = file.mediaType ?? MediaType.octetStream;
-    await repo.pushBlob({ digest, size, mediaType, open: () => createReadStream(file.path, { highWaterMark: 1 << 20 }) });
+    const { chunkSize, monolithicThreshold, mountFrom } = options;
+    const onProgress = (bytesDone: number) => options.onProgress?.({ file: name, bytesDone, bytesTotal: size, phase: 'uploading' });
+    const open = () => createReadStream(file.path, { highWaterMark: 1 << 20 });
+    await repo.pushBlob({ digest, size, mediaType, open }, { chunkSize, monolithicThreshold, mountFrom, onProgress });
     options.onProgress?.({ file: name, bytesDone: size, bytesTotal: size, phase: 'uploading' });
     layers.push({ mediaType, digest, size, annotations: { [Annotation.title]: name, ...file.annotations } });
   }

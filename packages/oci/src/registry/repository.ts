@@ -1,11 +1,13 @@
-// One repository's API (OCI distribution-spec v1.1): manifests, blobs, tags.
+// One repository's API (OCI distribution-spec v1.1): manifests, blobs, tags, referrers, deletes.
 import type { Readable } from 'node:stream';
 import { parseDigest, sha256, type Digest } from '../digest.ts';
-import { DigestMismatchError, ManifestTooLargeError, NotFoundError, OciError } from '../errors.ts';
+import { DigestMismatchError, ManifestTooLargeError, NotFoundError, OciError, RegistryError } from '../errors.ts';
 import type { HttpResponse, RegistryTransport } from '../http/transport.ts';
 import { parseManifest, type Descriptor, type Manifest } from '../manifest.ts';
 import { manifestMediaTypes, MediaType } from '../media-types.ts';
 import { isValidTag } from '../reference.ts';
+import { listReferrers, pushReferrer, type ListReferrersOptions, type PushedReferrer } from './referrers.ts';
+import { BlobUploader, type PushBlobResult, type UploadOptions } from './upload.ts';
 
 export interface FetchedManifest {
   descriptor: Descriptor;
@@ -219,40 +221,93 @@ export class Repository {
     return { status: 200, offset: 0, length: Number.isFinite(length) ? length : undefined, body: response.body };
   }
 
-  /** Uploads a blob unless the registry already has it; monolithic POST + PUT. */
-  async pushBlob(source: BlobSource): Promise<{ uploaded: boolean }> {
+  private get uploads(): BlobUploader {
+    return new BlobUploader(this.transport, this.name, (digest) => this.blobExists(digest));
+  }
+
+  /**
+   * Uploads a blob unless the registry already has it (distribution-spec "Push"): a cross-repository
+   * mount when `mountFrom` names a repository holding it, one PUT below `monolithicThreshold`,
+   * resumable chunks above it (./upload.ts).
+   */
+  async pushBlob(source: BlobSource, options: UploadOptions = {}): Promise<PushBlobResult> {
     if (await this.blobExists(source.digest)) return { uploaded: false };
-    const location = await this.startUpload();
-    const url = new URL(location);
-    url.searchParams.set('digest', source.digest);
-    const body = source.open();
-    const response = await this.transport.send({
-      method: 'PUT',
-      url: url.toString(),
-      headers: { 'content-type': MediaType.octetStream, 'content-length': String(source.size) },
-      body,
-      scopes: this.scope('pull,push'),
-      expect: [201],
-      what: `upload of blob ${source.digest}`,
-    });
-    await response.body.dump();
-    return { uploaded: true };
+    return this.uploads.push({ digest: source.digest, size: source.size, open: () => source.open() }, options);
+  }
+
+  /**
+   * Uploads content whose digest is not known yet, in chunks, hashing it while it is sent: the source
+   * is read once (a 15 GB IPSW is not read twice). The trade-off: without the digest up front no
+   * HEAD can skip a blob the registry already has, so it is always sent. `size`, when given, is checked.
+   */
+  async pushBlobStream(open: () => Readable, size?: number, options: UploadOptions & { mediaType?: string } = {}): Promise<Descriptor> {
+    const uploads = this.uploads;
+    const pushed = await uploads.putChunked(await uploads.start(options.signal), open, { ...options, size });
+    return { mediaType: options.mediaType ?? MediaType.octetStream, digest: pushed.digest, size: pushed.size };
   }
 
   /** POST /v2/<name>/blobs/uploads/ — returns the absolute upload URL. */
   async startUpload(): Promise<string> {
-    const response = await this.transport.send({
-      method: 'POST',
-      url: `/v2/${this.name}/blobs/uploads/`,
-      headers: { 'content-length': '0' },
-      scopes: this.scope('pull,push'),
-      expect: [202],
-      what: `an upload session in ${this.name}`,
-    });
-    await response.body.dump();
-    const location = header(response, 'location');
-    if (!location) throw new OciError('REGISTRY_ERROR', `Registry ${this.registry} started an upload without a Location header`);
-    return new URL(location, response.url).toString();
+    return (await this.uploads.start()).location;
+  }
+
+  /**
+   * Mounts a blob from another repository of this registry ("Mounting a blob from another
+   * repository"): true when mounted (201); false when not (202), the session opened instead cancelled.
+   */
+  async mountBlob(digest: Digest, fromRepository: string): Promise<boolean> {
+    const uploads = this.uploads;
+    const session = await uploads.mount(digest, fromRepository);
+    if (session) await uploads.cancel(session.location);
+    return session === undefined;
+  }
+
+  /** DELETE /v2/<name>/manifests/<digest> ("Content Management": "Deleting Manifests"); every tag on it goes too. */
+  async deleteManifest(digest: Digest): Promise<void> {
+    if (!digest.includes(':')) throw new OciError('INVALID_DIGEST', `deleteManifest takes a digest, not "${digest}"; to remove a tag use deleteTag`);
+    await this.delete(`/v2/${this.name}/manifests/${this.target(digest)}`, `manifest ${this.describeTarget(digest)}`);
+  }
+
+  /** DELETE /v2/<name>/blobs/<digest> ("Deleting Blobs"). Manifests that use the blob stop resolving. */
+  async deleteBlob(digest: Digest): Promise<void> {
+    parseDigest(digest);
+    await this.delete(`/v2/${this.name}/blobs/${digest}`, `blob ${digest} of ${this.name}`);
+  }
+
+  /** DELETE /v2/<name>/manifests/<tag> ("Deleting tags"): registries MAY refuse; distribution 2.8 does (400). */
+  async deleteTag(tag: string): Promise<void> {
+    if (tag.includes(':')) throw new OciError('INVALID_REFERENCE', `deleteTag takes a tag, not "${tag}"; to delete by digest use deleteManifest`);
+    try {
+      await this.delete(`/v2/${this.name}/manifests/${this.target(tag)}`, `tag ${this.describeTarget(tag)}`);
+    } catch (error) {
+      if (!(error instanceof RegistryError) || ![400, 405].includes(error.request.status)) throw error;
+      const message = `Registry ${this.registry} cannot delete tags (it answered HTTP ${error.request.status}; distribution 2.8 deletes manifests only by digest). Delete the manifest by digest, which removes every tag on it, or push another manifest to "${tag}".`;
+      throw new RegistryError(message, error.request, error.errors);
+    }
+  }
+
+  private async delete(url: string, what: string): Promise<void> {
+    try {
+      const response = await this.transport.send({ method: 'DELETE', url, scopes: this.scope('delete'), expect: [202], what });
+      await response.body.dump();
+    } catch (error) {
+      if (error instanceof NotFoundError) throw new NotFoundError(`Cannot delete ${what} at ${this.registry}: it does not exist (or was deleted already).`, error.request, error.errors);
+      if (error instanceof RegistryError && error.request.status === 405) {
+        const message = `Deletes are disabled on this registry (${this.registry} answered 405 to deleting ${what}). Ask its operator to enable them (distribution: storage.delete.enabled: true).`;
+        throw new RegistryError(message, error.request, error.errors);
+      }
+      throw error;
+    }
+  }
+
+  /** Referrers of a manifest ("Listing Referrers"), falling back to the referrers tag schema (./referrers.ts). */
+  listReferrers(digest: Digest, options: ListReferrersOptions = {}): Promise<Descriptor[]> {
+    return listReferrers(this, digest, options);
+  }
+
+  /** Pushes a manifest with a `subject` and keeps the referrers tag current when the registry has no referrers API (./referrers.ts). */
+  pushReferrer(bytes: Buffer, mediaType: string, subject: Pick<Descriptor, 'digest'>): Promise<PushedReferrer> {
+    return pushReferrer(this, bytes, mediaType, subject);
   }
 
   /** Lists tags, following pagination (`n`, `last`, and the Link header). */

@@ -1,0 +1,199 @@
+// Referrers: manifests whose `subject` names another manifest (signatures, SBOMs, attestations of
+// an image). distribution-spec v1.1 "Listing Referrers" and "Pushing Manifests with Subject", with
+// the client-side fallback of "Backwards Compatibility": on a registry without the referrers API
+// (distribution 2.8) the list lives in an image index under the referrers tag `sha256-<hex>`.
+import { parseDigest, sha256, type Digest } from '../digest.ts';
+import { DigestMismatchError, NotFoundError, OciError } from '../errors.ts';
+import type { HttpResponse } from '../http/transport.ts';
+import { encodeManifest, isIndex, parseManifest, type Descriptor, type ImageIndex, type Manifest } from '../manifest.ts';
+import { MediaType } from '../media-types.ts';
+import type { Repository } from './repository.ts';
+
+/** A referrers page larger than this is refused (manifests are limited alike). */
+const maxPageBytes = 4 * 1024 * 1024;
+/** Read-modify-write rounds of the referrers tag before giving up on a concurrent writer. */
+const fallbackRounds = 3;
+
+export interface ListReferrersOptions {
+  /** Only referrers of this artifactType. */
+  artifactType?: string;
+  signal?: AbortSignal;
+}
+
+export interface PushedReferrer {
+  /** The referrer manifest, with the artifactType and annotations a referrers list carries. */
+  descriptor: Descriptor;
+  /** `api`: the registry indexes referrers itself (OCI-Subject). `tag`: the client updated the referrers tag. */
+  via: 'api' | 'tag';
+  /** The referrers index pushed under the referrers tag, when `via` is `tag`. */
+  index?: Descriptor;
+}
+
+function header(response: HttpResponse, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The referrers tag of a digest ("Referrers Tag Schema"): the algorithm truncated to 32 characters,
+ * `-`, the encoded part truncated to 64, and any character a tag cannot hold replaced by `-`.
+ */
+export function referrersTag(digest: Digest): string {
+  const colon = digest.indexOf(':');
+  return `${digest.slice(0, colon).slice(0, 32)}-${digest.slice(colon + 1).slice(0, 64)}`.replace(/[^a-zA-Z0-9._-]/g, '-');
+}
+
+/**
+ * The descriptor a referrers list holds for a manifest ("Listing Referrers"): artifactType from the
+ * manifest, else its config's mediaType (an index without one has none), and all its annotations.
+ */
+export function referrerDescriptor(manifest: Manifest, mediaType: string, digest: Digest, size: number): Descriptor {
+  const descriptor: Descriptor = { mediaType, digest, size };
+  const artifactType = manifest.artifactType || (isIndex(manifest) ? undefined : manifest.config.mediaType);
+  if (artifactType) descriptor.artifactType = artifactType;
+  if (manifest.annotations && Object.keys(manifest.annotations).length > 0) descriptor.annotations = { ...manifest.annotations };
+  return descriptor;
+}
+
+function byArtifactType(descriptors: Descriptor[], artifactType: string | undefined): Descriptor[] {
+  return artifactType === undefined ? descriptors : descriptors.filter((d) => d.artifactType === artifactType);
+}
+
+async function readPage(response: HttpResponse, what: string): Promise<ImageIndex> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of response.body) {
+    total += (chunk as Buffer).length;
+    if (total > maxPageBytes) {
+      response.body.destroy();
+      throw new OciError('MANIFEST_TOO_LARGE', `Refusing ${what}: a page over ${maxPageBytes} bytes (GET ${response.url})`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const page = parseManifest(Buffer.concat(chunks, total), header(response, 'content-type')?.split(';')[0]?.trim());
+  if (!isIndex(page)) throw new OciError('INVALID_MANIFEST', `Invalid ${what}: the registry answered with a manifest, not an image index (GET ${response.url})`);
+  return page;
+}
+
+/**
+ * GET /v2/<name>/referrers/<digest>[?artifactType=] ("Listing Referrers"), following Link pages.
+ * When the server did not apply the filter (no `OCI-Filters-Applied: artifactType`), it is applied
+ * here. A 404 means the registry has no referrers API (a registry with it MUST NOT answer 404):
+ * the list is then read from the referrers tag, and a missing tag means no referrers.
+ */
+export async function listReferrers(repo: Repository, subject: Digest, options: ListReferrersOptions = {}): Promise<Descriptor[]> {
+  parseDigest(subject);
+  const what = `the referrers of ${repo.name}@${subject}`;
+  const query = options.artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType: options.artifactType })}`;
+  let url: string | undefined = `/v2/${repo.name}/referrers/${subject}${query}`;
+  const found: Descriptor[] = [];
+  for (let page = 0; url; page++) {
+    let response: HttpResponse;
+    try {
+      const accept = { accept: MediaType.ociIndex };
+      response = await repo.transport.send({ method: 'GET', url, headers: accept, scopes: [`repository:${repo.name}:pull`], expect: [200], what, signal: options.signal });
+    } catch (error) {
+      if (error instanceof NotFoundError && page === 0) return listFromTag(repo, subject, options.artifactType);
+      throw error;
+    }
+    const index = await readPage(response, what);
+    const applied = (header(response, 'oci-filters-applied') ?? '').split(',').map((f) => f.trim());
+    found.push(...(applied.includes('artifactType') ? index.manifests : byArtifactType(index.manifests, options.artifactType)));
+    const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header(response, 'link') ?? '')?.[1];
+    url = next ? new URL(next, response.url).toString() : undefined;
+  }
+  return found;
+}
+
+/** The referrers index under the referrers tag; undefined when the tag does not exist. */
+async function readFallback(repo: Repository, subject: Digest): Promise<{ index: ImageIndex; descriptor: Descriptor } | undefined> {
+  const tag = referrersTag(subject);
+  try {
+    // Every manifest type is accepted: distribution answers 404 when the Accept header excludes what
+    // the tag holds, and a 404 here would let the next push overwrite that manifest.
+    const fetched = await repo.fetchManifest(tag);
+    if (!isIndex(fetched.manifest)) {
+      throw new OciError('INVALID_MANIFEST', `${repo.name}:${tag} should hold the referrers index of ${subject} but holds a ${fetched.descriptor.mediaType}; refusing to overwrite it.`);
+    }
+    return { index: fetched.manifest, descriptor: fetched.descriptor };
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** "If the response to the referrers API is a 404, and the tag schema does not return a valid image index, the client SHOULD assume there are no referrers." */
+async function listFromTag(repo: Repository, subject: Digest, artifactType: string | undefined): Promise<Descriptor[]> {
+  try {
+    return byArtifactType((await readFallback(repo, subject))?.index.manifests ?? [], artifactType);
+  } catch (error) {
+    if (error instanceof OciError && error.code === 'INVALID_MANIFEST') return [];
+    throw error;
+  }
+}
+
+/**
+ * Rewrites the referrers index under the referrers tag with `change` applied ("Pushing Manifests
+ * with Subject", steps 1-6; "Deleting Manifests"). The registry offers no conditional PUT, so a
+ * concurrent writer can replace the index between our read and write (the spec's noted race): the
+ * tag is read back and the change applied again when it was lost, up to a few rounds.
+ */
+async function updateFallback(repo: Repository, subject: Digest, change: (manifests: Descriptor[]) => Descriptor[], applied: (manifests: Descriptor[]) => boolean): Promise<Descriptor | undefined> {
+  const tag = referrersTag(subject);
+  for (let round = 0; round < fallbackRounds; round++) {
+    const current = await readFallback(repo, subject);
+    const base: ImageIndex = current?.index ?? { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+    if (applied(base.manifests)) return current?.descriptor;
+    const encoded = encodeManifest({ ...base, manifests: change(base.manifests) });
+    await repo.pushManifest(encoded.bytes, encoded.mediaType, tag);
+  }
+  const check = await readFallback(repo, subject);
+  if (check && applied(check.index.manifests)) return check.descriptor;
+  throw new OciError('REGISTRY_ERROR', `The referrers index ${repo.name}:${tag} kept changing while it was updated (another client is writing it); retry.`);
+}
+
+/**
+ * Pushes a manifest that has a `subject` by digest ("Pushing Manifests with Subject"). A registry
+ * with the referrers API answers `OCI-Subject`; without it the client adds the manifest's
+ * descriptor to the referrers index under the referrers tag (created when missing).
+ */
+export async function pushReferrer(repo: Repository, bytes: Buffer, mediaType: string, subject: Pick<Descriptor, 'digest'>): Promise<PushedReferrer> {
+  const manifest = parseManifest(bytes, mediaType);
+  if (!manifest.subject) throw new OciError('INVALID_MANIFEST', `A referrer needs a subject: the manifest to push has no "subject" field (expected ${subject.digest})`);
+  if (manifest.subject.digest !== subject.digest) throw new DigestMismatchError(subject.digest, manifest.subject.digest, 'subject of the referrer manifest');
+  const digest = sha256(bytes);
+  const what = `referrer manifest ${repo.name}@${digest}`;
+  const headers = { 'content-type': mediaType };
+  const response = await repo.transport.send({ method: 'PUT', url: `/v2/${repo.name}/manifests/${digest}`, headers, body: bytes, scopes: [`repository:${repo.name}:pull,push`], expect: [201], what });
+  await response.body.dump();
+  const reported = header(response, 'docker-content-digest');
+  if (reported && reported !== digest) throw new DigestMismatchError(digest, reported, 'manifest digest the registry computed');
+  const descriptor = referrerDescriptor(manifest, mediaType, digest, bytes.length);
+  if (header(response, 'oci-subject')) return { descriptor, via: 'api' };
+  const has = (manifests: Descriptor[]) => manifests.some((d) => d.digest === digest);
+  const index = await updateFallback(repo, subject.digest, (manifests) => [...manifests, descriptor], has);
+  return { descriptor, via: 'tag', index };
+}
+
+/**
+ * Deletes a referrer manifest ("Deleting Manifests") and, on a registry without the referrers API,
+ * removes it from its subject's referrers index.
+ */
+export async function deleteReferrer(repo: Repository, referrer: Digest, subject: Digest): Promise<void> {
+  await repo.deleteManifest(referrer);
+  if (await hasReferrersApi(repo, subject)) return;
+  const absent = (manifests: Descriptor[]) => !manifests.some((d) => d.digest === referrer);
+  await updateFallback(repo, subject, (manifests) => manifests.filter((d) => d.digest !== referrer), absent);
+}
+
+/** Whether the registry answers the referrers API (any answer but 404). */
+async function hasReferrersApi(repo: Repository, subject: Digest): Promise<boolean> {
+  try {
+    const response = await repo.transport.send({ method: 'GET', url: `/v2/${repo.name}/referrers/${subject}`, headers: { accept: MediaType.ociIndex }, scopes: [`repository:${repo.name}:pull`], expect: [200], what: `the referrers of ${repo.name}@${subject}` });
+    await response.body.dump();
+    return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) return false;
+    throw error;
+  }
+}
