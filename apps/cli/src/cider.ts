@@ -1,10 +1,16 @@
 #!/usr/bin/env node
 // cider: the command line for Cider Fleet images (the same library the agent uses).
 import { Command } from 'commander';
+import { registerCache } from './commands/cache.ts';
+import { keepMemoryFlat } from './memory.ts';
 import { registerInspect } from './commands/inspect.ts';
+import { registerLogin } from './commands/login.ts';
+import { registerLogout } from './commands/logout.ts';
 import { registerPull } from './commands/pull.ts';
 import { registerPush } from './commands/push.ts';
 import { registerTags } from './commands/tags.ts';
+
+keepMemoryFlat();
 
 const program = new Command('cider')
   .description('Publish, inspect and pull macOS base images in any OCI registry')
@@ -16,5 +22,8 @@ registerPull(program);
 registerPush(program);
 registerTags(program);
 registerInspect(program);
+registerLogin(program);
+registerLogout(program);
+registerCache(program);
 
 await program.parseAsync();

@@ -16,3 +16,17 @@ export { fetchBlobToCache, type BlobFetchOptions } from './blob-fetch.ts';
 export { digestFile, pushArtifact, type PushArtifactOptions, type PushFile, type PushResult } from './push.ts';
 export { fsck, prune, referencedDigests, type FsckProblem, type FsckReport, type PruneReport } from './cache/maintenance.ts';
 export { chooseSegmentSize } from './blob-fetch.ts';
+export {
+  DockerConfigCredentials,
+  DockerConfigError,
+  defaultDockerConfigFile,
+  dockerHubServerAddress,
+  normalizeRegistry,
+  serverAddress,
+  type DockerConfigOptions,
+  type StoredIn,
+} from './http/docker-config.ts';
+export { CredentialHelperError, ProcessCredentialHelperRunner, type CredentialHelperRunner, type HelperResult } from './http/credential-helper.ts';
+export { BlobUploader, defaultChunkSize, defaultMonolithicThreshold, type PushBlobResult, type UploadOptions, type UploadSession } from './registry/upload.ts';
+export { deleteReferrer, listReferrers, pushReferrer, referrerDescriptor, referrersTag, type ListReferrersOptions, type PushedReferrer } from './registry/referrers.ts';
+export { setMemoryRelief } from './memory.ts';

@@ -17,14 +17,16 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /**
  * Writes a file atomically: a temporary sibling, fsync, rename over the target, fsync the
- * directory. Readers see the old content or the new, never a mix.
+ * directory. Readers see the old content or the new, never a mix. `durable: false` skips the
+ * fsyncs (still atomic against a killed process, not against power loss).
  */
-export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644, options: { durable?: boolean } = {}): Promise<void> {
+  const durable = options.durable ?? true;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(tmp, 'wx', mode);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (durable) await handle.sync();
   } catch (error) {
     await handle.close();
     await rm(tmp, { force: true });
@@ -37,7 +39,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
     await rm(tmp, { force: true });
     throw error;
   }
-  await fsyncDir(dirname(path));
+  if (durable) await fsyncDir(dirname(path));
 }
 
 export async function exists(path: string): Promise<boolean> {

@@ -3,7 +3,7 @@
 // records how much of each segment is written. The blob becomes visible only through commit(),
 // which checks size and digest, fsyncs, makes the file read-only and renames it into blobs/.
 // A killed download leaves data + journal behind; the next open() resumes from the journal.
-import { chmod, mkdir, open, readFile, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseDigest, type Digest } from '../digest.ts';
 import { DigestMismatchError, SizeMismatchError } from '../errors.ts';
@@ -50,8 +50,7 @@ export class Ingest {
     await mkdir(dir, { recursive: true });
     const lock = await acquireLock(join(dir, 'lock'), `fetch ${digest}`, { signal: options.signal, onWait: options.onWait });
     if (await exists(layout.blobPath(digest))) {
-      await rm(join(dir, 'data'), { force: true });
-      await rm(join(dir, 'segments.json'), { force: true });
+      await clearExceptLock(dir);
       await lock.release();
       await removeIfEmpty(dir);
       return 'exists';
@@ -159,10 +158,14 @@ export class Ingest {
     this.journal!.done[index] = 0;
   }
 
-  /** Persists the journal; called now and then during a download, so a kill loses little. */
+  /**
+   * Persists the journal; called as segments complete and now and then, so a kill loses little.
+   * Not fsynced: a killed process leaves its writes in the page cache; after a power cut a
+   * journal may claim bytes that never reached the disk, which the digest check at commit catches.
+   */
   async saveJournal(journal: Journal | undefined = this.journal): Promise<void> {
     if (!journal) return;
-    await writeFileAtomic(this.journalPath, JSON.stringify(journal));
+    await writeFileAtomic(this.journalPath, JSON.stringify(journal), 0o644, { durable: false });
   }
 
   /** Verifies size and digest, then moves the blob into blobs/ read-only. Discards the data on mismatch. */
@@ -185,7 +188,7 @@ export class Ingest {
     await mkdir(dirname(target), { recursive: true });
     await rename(this.dataPath, target);
     await fsyncDir(dirname(target));
-    await rm(this.journalPath, { force: true });
+    await clearExceptLock(this.dir);
     await this.lock.release();
     await removeIfEmpty(this.dir);
   }
@@ -208,9 +211,16 @@ export class Ingest {
     await handle?.close().catch(() => {});
     this.journal = undefined;
     await rm(this.dataPath, { force: true });
-    await rm(this.journalPath, { force: true });
+    await clearExceptLock(this.dir);
     await this.lock.release();
     await removeIfEmpty(this.dir);
+  }
+}
+
+/** Empties an ingest folder we hold the lock of (a killed writer may have left temporary files). */
+async function clearExceptLock(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (name !== 'lock') await rm(join(dir, name), { force: true, recursive: true });
   }
 }
 

@@ -2,7 +2,6 @@
 // Authorization to another host, retries with jittered backoff on network errors and 5xx,
 // Retry-After on 429, and the distribution-spec error body turned into typed errors.
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
 import {
   NotFoundError,
   type OciError,
@@ -14,6 +13,7 @@ import {
 } from '../errors.ts';
 import type { AuthManager } from './auth.ts';
 import { backoffDelay, parseRetryAfter, sleep } from './backoff.ts';
+import type { HttpClient, HttpResponseData, ResponseBody } from './http-client.ts';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -45,7 +45,7 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  body: ResponseBody;
   /** The URL that answered (after redirects). */
   url: string;
 }
@@ -54,7 +54,7 @@ export interface TransportOptions {
   registry: string;
   baseUrl: string;
   auth: AuthManager;
-  dispatcher: Dispatcher;
+  http: HttpClient;
   userAgent: string;
   retry?: RetryPolicy;
   /** Abandon a response whose headers or body make no progress for this long. */
@@ -77,6 +77,8 @@ const transientCodes = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CLOSED',
+  'ESTALLED',
+  'ECONNABORTED',
 ]);
 
 export function errorCode(error: unknown): string | undefined {
@@ -113,7 +115,14 @@ export function describeNetworkError(error: unknown): string {
       return 'the connection timed out';
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
+    case 'ESTALLED':
       return 'the registry stopped sending data (stalled)';
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_HAS_EXPIRED':
+      return `the registry's TLS certificate is not trusted (${errorCode(error)}); add its CA to NODE_EXTRA_CA_CERTS`;
     case 'EPROTO':
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
       return 'TLS handshake failed (a plain-HTTP registry? use --plain-http)';
@@ -174,17 +183,9 @@ export class RegistryTransport {
         const authorization = await this.options.auth.authorization(this.registry, req.scopes);
         if (authorization) headers.authorization = authorization;
       }
-      let response: Dispatcher.ResponseData;
+      let response: HttpResponseData;
       try {
-        response = await request(url, {
-          method,
-          headers,
-          body,
-          dispatcher: this.options.dispatcher,
-          signal: req.signal,
-          headersTimeout: this.options.stallTimeoutMs,
-          bodyTimeout: this.options.stallTimeoutMs,
-        });
+        response = await this.options.http.request(url, { method, headers, body, signal: req.signal, idleTimeoutMs: this.options.stallTimeoutMs });
       } catch (error) {
         if (req.signal?.aborted) throw error;
         if (replayable && isTransientNetworkError(error) && attempt < this.retry.retries) {
@@ -221,7 +222,7 @@ export class RegistryTransport {
       if (method === 'HEAD') await response.body.dump().catch(() => {});
 
       if (status === 401 && sameOrigin) {
-        await this.options.auth.onUnauthorized(this.registry, response.headers['www-authenticate'], req.scopes, authRetried);
+        await this.options.auth.onUnauthorized(this.registry, response.headers['www-authenticate'], req.scopes, authRetried, headers.authorization);
         if (!replayable) throw new UnauthorizedError(`Registry ${this.registry} asked for authentication in the middle of an upload of ${req.what}`, info);
         authRetried = true;
         continue;

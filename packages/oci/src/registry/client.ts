@@ -1,7 +1,7 @@
 // The registry client: one transport (auth, retries) per registry host, sharing one connection
 // pool. `repository()` hands out the per-repository API (./repository.ts).
-import { Agent, type Dispatcher } from 'undici';
 import { AuthManager } from '../http/auth.ts';
+import { HttpClient } from '../http/http-client.ts';
 import { anonymous, type CredentialStore } from '../http/credentials.ts';
 import { RegistryTransport, type RetryPolicy } from '../http/transport.ts';
 import { apiHost, isLoopbackHost, parseReference, type Reference } from '../reference.ts';
@@ -17,7 +17,8 @@ export interface RegistryClientOptions {
    */
   plainHttp?: boolean | string[] | ((registry: string) => boolean);
   userAgent?: string;
-  dispatcher?: Dispatcher;
+  /** Share one connection pool between clients; by default each client has its own. */
+  http?: HttpClient;
   retry?: RetryPolicy;
   /** A response making no progress for this long is abandoned (and retried). Default 60 s. */
   stallTimeoutMs?: number;
@@ -29,8 +30,8 @@ export interface RegistryClientOptions {
 
 export class RegistryClient {
   private readonly transports = new Map<string, RegistryTransport>();
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  private readonly http: HttpClient;
+  private readonly ownsHttp: boolean;
   private readonly auth: AuthManager;
   readonly userAgent: string;
   readonly maxManifestBytes: number;
@@ -38,17 +39,11 @@ export class RegistryClient {
   constructor(private readonly options: RegistryClientOptions = {}) {
     this.userAgent = options.userAgent ?? defaultUserAgent;
     this.maxManifestBytes = options.maxManifestBytes ?? 4 * 1024 * 1024;
-    this.ownsDispatcher = options.dispatcher === undefined;
-    this.dispatcher =
-      options.dispatcher ??
-      new Agent({
-        connections: options.connectionsPerHost ?? 16,
-        keepAliveTimeout: 30_000,
-        connect: { timeout: 15_000 },
-      });
+    this.ownsHttp = options.http === undefined;
+    this.http = options.http ?? new HttpClient({ maxSocketsPerOrigin: options.connectionsPerHost ?? 16 });
     this.auth = new AuthManager({
       credentials: options.credentials ?? anonymous,
-      dispatcher: this.dispatcher,
+      http: this.http,
       userAgent: this.userAgent,
     });
   }
@@ -69,7 +64,7 @@ export class RegistryClient {
         registry,
         baseUrl: `${scheme}://${apiHost(registry)}`,
         auth: this.auth,
-        dispatcher: this.dispatcher,
+        http: this.http,
         userAgent: this.userAgent,
         retry: this.options.retry,
         stallTimeoutMs: this.options.stallTimeoutMs ?? 60_000,
@@ -106,6 +101,6 @@ export class RegistryClient {
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    if (this.ownsHttp) this.http.close();
   }
 }

@@ -2,3 +2,5 @@
 export { assertValidOci, schemaErrors, type OciSchema } from './schemas.ts';
 export { startFaultProxy, type Fault, type FaultProxy, type FaultRule, type ProxiedRequest } from './fault-proxy.ts';
 export { writeRandomFile } from './files.ts';
+export { writeHtpasswd } from './htpasswd.ts';
+export { startTokenServer, type TokenRequestRecord, type TokenServer, type TokenServerOptions, type TokenUser } from './token-server.ts';

@@ -1,0 +1,217 @@
+// `npm run bench`: cider pull against its peers, measured side by side in one run on
+// single-blob images in a local docker-registry.
+//   1. 1 GiB direct: wall time and peak RSS of `cider pull`, `skopeo copy`, and a lower bound
+//      (`curl | tee file | sha256sum`).
+//   2. 1 GiB through a proxy capping each connection at 25 MB/s: cider vs skopeo.
+//   3. 4 GiB direct: peak RSS (memory must not grow with the blob).
+//   4. Kill at about 50% and resume: bytes the resumed pull fetches.
+// Prints a table and writes bench-results/oci.json. Options: --quick (smaller sizes),
+// --runs N (repeats of scenario 1, median reported).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRegistry } from '@cider/services';
+import { digestFile, formatBytes, pushArtifact, RegistryClient } from '../src/index.ts';
+import { startFaultProxy, writeRandomFile, type FaultProxy } from '../src/testing/index.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const cli = join(root, 'apps/cli/dist/cider.js');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const runs = Number(args[args.indexOf('--runs') + 1]) || (quick ? 1 : 3);
+const GiB = 1024 ** 3;
+const MB = 1_000_000;
+
+interface Measured {
+  seconds: number;
+  peakRssMB?: number;
+}
+
+function requireTool(command: string, hint: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`${command} is needed for the benchmark: ${hint}`);
+  }
+}
+
+/** Runs a command under GNU time; returns wall seconds and peak RSS. */
+function timed(command: string, commandArgs: string[], options: { killWhen?: () => boolean } = {}): Promise<Measured & { killed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn('/usr/bin/time', ['-f', '@@time %e %M', command, ...commandArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let killed = false;
+    const watcher = options.killWhen
+      ? setInterval(() => {
+          if (!killed && options.killWhen!()) {
+            killed = true;
+            // GNU time's child is the tool; kill the whole group so the tool dies, not just time.
+            execFileSync('pkill', ['-KILL', '-P', String(proc.pid)]);
+          }
+        }, 20)
+      : undefined;
+    proc.on('exit', (code) => {
+      clearInterval(watcher);
+      const match = /@@time ([\d.]+) (\d+)/.exec(stderr);
+      if (!killed && (code !== 0 || !match)) {
+        reject(new Error(`${command} ${commandArgs.join(' ')} failed (${code}):\n${stderr.slice(-2000)}`));
+        return;
+      }
+      resolve({ seconds: match ? Number(match[1]) : Number.NaN, peakRssMB: match ? Number(match[2]) / 1024 : undefined, killed });
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function fresh(dir: string): Promise<string> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+function syncDisks(): void {
+  execFileSync('sync');
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(cli)) throw new Error(`Build the CLI first: npm run build (missing ${cli})`);
+  requireTool('skopeo', 'sudo apt-get install skopeo');
+  requireTool('curl', 'sudo apt-get install curl');
+  const work = process.env.CIDER_BENCH_DIR ?? (await mkdtemp(join(tmpdir(), 'cider-bench-')));
+  const registry = await startRegistry({ storageDir: join(work, 'registry') });
+  const client = new RegistryClient();
+  const small = quick ? 256 * 1024 * 1024 : GiB;
+  const large = quick ? GiB : 4 * GiB;
+  const results: Record<string, unknown> = { date: new Date().toISOString(), quick, runs, sizes: { small, large } };
+  let proxy: FaultProxy | undefined;
+  try {
+    console.log(`preparing ${formatBytes(small)} and ${formatBytes(large)} images in ${work} ...`);
+    const images: Record<string, { ref: string; blob: string; size: number }> = {};
+    for (const [name, size] of [['small', small], ['large', large]] as const) {
+      const file = join(work, `${name}.bin`);
+      await writeRandomFile(file, size);
+      const { digest } = await digestFile(file);
+      await pushArtifact({ client, reference: `${registry.host}/bench/${name}:v1`, files: [{ path: file }] });
+      await rm(file);
+      images[name] = { ref: `${registry.host}/bench/${name}:v1`, blob: digest, size };
+    }
+    const pullDir = join(work, 'pull');
+    const cider = (reference: string, extra: string[] = [], options = {}) => timed(process.execPath, [cli, 'pull', reference, '--cache', pullDir, ...extra], options);
+    const skopeo = (reference: string) =>
+      timed('skopeo', ['copy', '-q', '--src-tls-verify=false', '--preserve-digests', `docker://${reference}`, `oci:${pullDir}:bench`]);
+    const lowerBound = (url: string) => timed('bash', ['-c', `curl -sf '${url}' | tee '${join(pullDir, 'blob')}' | sha256sum > /dev/null`]);
+
+    // 1. Direct.
+    const direct: Record<string, Measured[]> = { cider: [], skopeo: [], lowerBound: [] };
+    for (let i = 0; i < runs; i++) {
+      for (const [tool, run] of [
+        ['cider', () => cider(images.small!.ref)],
+        ['skopeo', () => skopeo(images.small!.ref)],
+        ['lowerBound', () => lowerBound(`${registry.url}/v2/bench/small/blobs/${images.small!.blob}`)],
+      ] as const) {
+        await fresh(pullDir);
+        syncDisks();
+        direct[tool]!.push(await run());
+      }
+    }
+    const d = Object.fromEntries(Object.entries(direct).map(([k, v]) => [k, { seconds: median(v.map((m) => m.seconds)), peakRssMB: median(v.map((m) => m.peakRssMB ?? 0)), all: v }]));
+    results.direct = d;
+
+    // 2. Through a proxy that caps each connection at 25 MB/s.
+    proxy = await startFaultProxy(registry.url, (req) => (req.method === 'GET' && req.path.includes('/blobs/') ? { kind: 'throttle', bytesPerSecond: 25 * MB } : undefined));
+    const capped = `${proxy.host}/bench/small:v1`;
+    await fresh(pullDir);
+    syncDisks();
+    const cappedCider = await cider(capped);
+    await fresh(pullDir);
+    const cappedSkopeo = await skopeo(capped);
+    results.capped = { perConnectionMBps: 25, cider: cappedCider, skopeo: cappedSkopeo };
+
+    // 3. Large blob, direct: memory must stay flat.
+    await fresh(pullDir);
+    syncDisks();
+    const largeCider = await cider(images.large!.ref);
+    await fresh(pullDir);
+    syncDisks();
+    const largeSkopeo = await skopeo(images.large!.ref);
+    results.large = { cider: largeCider, skopeo: largeSkopeo };
+
+    // 4. Kill at ~50%, then resume; a proxy at 100 MB/s per connection lets the kill land precisely.
+    proxy.setRule((req) => (req.method === 'GET' && req.path.includes('/blobs/') ? { kind: 'throttle', bytesPerSecond: 100 * MB } : undefined));
+    await fresh(pullDir);
+    const before = proxy.blobBytesServed;
+    const size = images.small!.size;
+    const killed = await cider(capped, [], { killWhen: () => proxy!.blobBytesServed - before >= size / 2 });
+    const firstRun = proxy.blobBytesServed - before;
+    const resumed = await cider(capped);
+    const secondRun = proxy.blobBytesServed - before - firstRun;
+    results.resume = {
+      killed: killed.killed,
+      firstRunBytes: firstRun,
+      resumedRunBytes: secondRun,
+      resumedShare: secondRun / size,
+      fetchedTwiceBytes: Math.max(0, firstRun + secondRun - size),
+      resumeSeconds: resumed.seconds,
+    };
+
+    report(results, d, cappedCider, cappedSkopeo, largeCider, largeSkopeo, results.resume as { resumedShare: number; fetchedTwiceBytes: number });
+    await mkdir(join(root, 'bench-results'), { recursive: true });
+    await writeFile(join(root, 'bench-results', 'oci.json'), `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nwrote ${join(root, 'bench-results', 'oci.json')}`);
+  } finally {
+    await proxy?.close();
+    await client.close();
+    await registry.stop();
+    if (!process.env.CIDER_BENCH_DIR) await rm(work, { recursive: true, force: true });
+  }
+}
+
+function report(
+  results: Record<string, unknown>,
+  d: Record<string, { seconds: number; peakRssMB: number }>,
+  cappedCider: Measured,
+  cappedSkopeo: Measured,
+  largeCider: Measured,
+  largeSkopeo: Measured,
+  resume: { resumedShare: number; fetchedTwiceBytes: number },
+): void {
+  const sizes = results.sizes as { small: number; large: number };
+  const f = (n: number, digits = 2) => n.toFixed(digits);
+  const rows = [
+    ['scenario', 'cider', 'skopeo', 'lower bound', 'ratio', 'target'],
+    [
+      `1. ${formatBytes(sizes.small)} direct, wall`,
+      `${f(d.cider!.seconds)} s`,
+      `${f(d.skopeo!.seconds)} s`,
+      `${f(d.lowerBound!.seconds)} s`,
+      `${f(d.cider!.seconds / d.skopeo!.seconds)}x skopeo, ${f(d.cider!.seconds / d.lowerBound!.seconds)}x bound`,
+      '<= 1.0x skopeo, <= 1.15x bound',
+    ],
+    [`   peak RSS`, `${f(d.cider!.peakRssMB, 0)} MB`, `${f(d.skopeo!.peakRssMB, 0)} MB`, '-', '-', '<= 150 MB'],
+    [
+      `2. ${formatBytes(sizes.small)}, 25 MB/s per connection`,
+      `${f(cappedCider.seconds)} s`,
+      `${f(cappedSkopeo.seconds)} s`,
+      '-',
+      `${f(cappedSkopeo.seconds / cappedCider.seconds)}x faster`,
+      '>= 4x faster',
+    ],
+    [`3. ${formatBytes(sizes.large)} direct, peak RSS`, `${f(largeCider.peakRssMB ?? 0, 0)} MB (${f(largeCider.seconds)} s)`, `${f(largeSkopeo.peakRssMB ?? 0, 0)} MB (${f(largeSkopeo.seconds)} s)`, '-', '-', '<= 150 MB'],
+    ['4. kill at ~50%, resume: fetched by resume', `${f(resume.resumedShare * 100, 1)}% of blob`, '-', '-', `${formatBytes(resume.fetchedTwiceBytes)} fetched twice`, '<= 55%'],
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  console.log(`\n${rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')).join('\n')}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
