@@ -8,6 +8,9 @@ import { setMemoryRelief } from '@cider/oci';
 export function keepMemoryFlat(): void {
   const mode = process.env.CIDER_GC ?? 'minor';
   if (mode === 'off') return;
+  // A small young generation: downloads allocate fast but keep little, and V8 would otherwise
+  // grow it to 2 x 16 MB over a long pull.
+  v8.setFlagsFromString(`--max-semi-space-size=${process.env.CIDER_SEMI_SPACE_MB ?? 2}`);
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as (options?: { type?: string }) => void;
   setMemoryRelief(() => gc({ type: mode }));

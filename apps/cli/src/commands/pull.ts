@@ -10,7 +10,7 @@ export function registerPull(program: Command): void {
     .requiredOption('--cache <dir>', 'cache directory (an OCI image layout)')
     .option('--platform <os/arch>', "platform to take from a multi-platform index (default: this host's)")
     .option('--no-materialize', 'do not link the payload into images/<digest>/')
-    .option('--connections <n>', 'parallel connections for one large blob', (v) => Number.parseInt(v, 10), 8)
+    .option('--connections <n>', 'parallel connections for one large blob', (v) => Number.parseInt(v, 10), 6)
     .action(async (reference: string, options: { cache: string; platform?: string; materialize: boolean; connections: number }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = globals.json === true;

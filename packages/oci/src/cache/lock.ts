@@ -2,7 +2,8 @@
 // and host. A lock whose owner process is gone (killed mid-pull) is stale and taken over, so a
 // SIGKILL never wedges the cache.
 import { hostname } from 'node:os';
-import { open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { sleep } from '../http/backoff.ts';
 import { OciError } from '../errors.ts';
 
@@ -44,7 +45,7 @@ export async function lockHeld(path: string): Promise<boolean> {
 
 /** Tries once to take the lock; undefined if another live process holds it. */
 export async function tryLock(path: string, purpose: string): Promise<Lock | undefined> {
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(path, 'wx', 0o644);
       const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), purpose };
@@ -60,6 +61,11 @@ export async function tryLock(path: string, purpose: string): Promise<Lock | und
         },
       };
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        // The folder went away with the previous holder (a finished download): make it again.
+        await mkdir(dirname(path), { recursive: true });
+        continue;
+      }
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = await readOwner(path);
       if (owner === undefined) {
