@@ -2,6 +2,7 @@
 // cider-agent: enroll this Mac with the control plane, then run the daemon.
 import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
+import { enableMemoryRelief } from '@cider/oci';
 import { Command } from 'commander';
 import pino from 'pino';
 import { Agent } from './agent.ts';
@@ -61,6 +62,7 @@ program
   .action(async (options: { config: string; logLevel: string }) => {
     const config = await readAgentConfig(options.config).catch(fail);
     const log = pino({ name: 'cider-agent', level: options.logLevel });
+    enableMemoryRelief();
     const agent = new Agent({ config, log });
     await agent.start().catch(fail);
     let stopping = false;

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // cider: the command line for Cider Fleet images (the same library the agent uses).
+import { enableMemoryRelief } from '@cider/oci';
 import { Command } from 'commander';
 import { registerCache } from './commands/cache.ts';
-import { keepMemoryFlat } from './memory.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerLogin } from './commands/login.ts';
 import { registerLogout } from './commands/logout.ts';
@@ -10,7 +10,8 @@ import { registerPull } from './commands/pull.ts';
 import { registerPush } from './commands/push.ts';
 import { registerTags } from './commands/tags.ts';
 
-keepMemoryFlat();
+// Large downloads keep memory flat (see @cider/oci memory.ts).
+enableMemoryRelief();
 
 const program = new Command('cider')
   .description('Publish, inspect and pull macOS base images in any OCI registry')

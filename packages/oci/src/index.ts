@@ -29,4 +29,4 @@ export {
 export { CredentialHelperError, ProcessCredentialHelperRunner, type CredentialHelperRunner, type HelperResult } from './http/credential-helper.ts';
 export { BlobUploader, defaultChunkSize, defaultMonolithicThreshold, type PushBlobResult, type UploadOptions, type UploadSession } from './registry/upload.ts';
 export { deleteReferrer, listReferrers, pushReferrer, referrerDescriptor, referrersTag, type ListReferrersOptions, type PushedReferrer } from './registry/referrers.ts';
-export { setMemoryRelief } from './memory.ts';
+export { enableMemoryRelief, setMemoryRelief } from './memory.ts';
