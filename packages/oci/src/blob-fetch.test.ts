@@ -1,9 +1,8 @@
 // Blob downloads through the fault-injecting proxy in front of a real registry.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { uniqueRepository } from '@cider/services/testing';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { fetchBlobToCache } from './blob-fetch.ts';
 import { HostCache } from './cache/cache.ts';
 import { fsck } from './cache/maintenance.ts';
@@ -11,11 +10,12 @@ import { DigestMismatchError } from './errors.ts';
 import type { Descriptor } from './manifest.ts';
 import { digestFile, pushArtifact } from './push.ts';
 import { RegistryClient } from './registry/client.ts';
-import { startFaultProxy, writeRandomFile, type FaultProxy } from './testing/index.ts';
+import { useRegistryFixture, writeRandomFile, type FaultProxy } from './testing/index.ts';
 
 const MiB = 1024 * 1024;
 
 describe('blob download: parallel ranges, resume, faults (real registry behind a fault proxy)', () => {
+  const fixture = useRegistryFixture('blob', { retry: { retries: 4, baseDelayMs: 20, maxDelayMs: 200 }, stallTimeoutMs: 1_000 });
   let work: string;
   let proxy: FaultProxy;
   let client: RegistryClient;
@@ -40,7 +40,7 @@ describe('blob download: parallel ranges, resume, faults (real registry behind a
   };
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'cider-blob-'));
+    ({ work, proxy, client } = fixture);
     const file = join(work, 'payload.bin');
     await writeRandomFile(file, size);
     const setup = new RegistryClient();
@@ -48,17 +48,6 @@ describe('blob download: parallel ranges, resume, faults (real registry behind a
     await setup.close();
     const { digest } = await digestFile(file);
     blob = { mediaType: 'application/octet-stream', digest, size };
-    proxy = await startFaultProxy(inject('registryUrl'));
-    client = new RegistryClient({ retry: { retries: 4, baseDelayMs: 20, maxDelayMs: 200 }, stallTimeoutMs: 1_000 });
-  });
-  afterAll(async () => {
-    await client.close();
-    await proxy.close();
-    await rm(work, { recursive: true, force: true });
-  });
-  beforeEach(() => {
-    proxy.setRule(undefined);
-    proxy.requests.length = 0;
   });
 
   const blobGets = () => proxy.requests.filter((r) => r.method === 'GET' && r.path.includes('/blobs/'));

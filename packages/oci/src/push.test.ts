@@ -1,20 +1,19 @@
 // Manifest pushes, deletes, tag listing and chunked artifact pushes against a real registry
 // (Debian's docker-registry, CNCF distribution 2.8.2, delete enabled).
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uniqueRepository } from '@cider/services/testing';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256 } from './digest.ts';
 import { DigestMismatchError, NotFoundError, RegistryError } from './errors.ts';
 import { emptyConfig, encodeManifest, type ImageManifest } from './manifest.ts';
 import { MediaType } from './media-types.ts';
 import { pushArtifact } from './push.ts';
-import { RegistryClient } from './registry/client.ts';
+import type { RegistryClient } from './registry/client.ts';
 import type { Repository } from './registry/repository.ts';
-import { assertValidOci, startFaultProxy, writeRandomFile, type FaultProxy } from './testing/index.ts';
+import { assertValidOci, useRegistryFixture, writeRandomFile, type FaultProxy } from './testing/index.ts';
 
 const MiB = 1024 * 1024;
 
@@ -49,6 +48,7 @@ async function startTagPager(upstream: string): Promise<{ host: string; calls: s
 }
 
 describe('manifests, deletes and tags (real docker-registry)', () => {
+  const fixture = useRegistryFixture('push', { retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 50 } });
   let work: string;
   let client: RegistryClient;
   let proxy: FaultProxy;
@@ -75,18 +75,7 @@ describe('manifests, deletes and tags (real docker-registry)', () => {
   }
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'cider-push-'));
-    client = new RegistryClient({ retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 50 } });
-    proxy = await startFaultProxy(inject('registryUrl'));
-  });
-  afterAll(async () => {
-    await client.close();
-    await proxy.close();
-    await rm(work, { recursive: true, force: true });
-  });
-  beforeEach(() => {
-    proxy.setRule(undefined);
-    proxy.requests.length = 0;
+    ({ work, proxy, client } = fixture);
   });
 
   it('pushes a manifest by tag and by digest', async () => {

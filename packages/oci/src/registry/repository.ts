@@ -69,16 +69,11 @@ export class Repository {
     return new NotFoundError(`${what} not found in ${this.name} at ${this.registry}. Check the tag (cider tags ${this.registry}/${this.name}).`, error.request, error.errors);
   }
 
-  /**
-   * Resolves a tag or digest to a descriptor with HEAD (distribution-spec "Checking if content
-   * exists"). Falls back to GET when the registry omits Docker-Content-Digest.
-   */
-  async resolve(reference: string, accept: readonly string[] = manifestMediaTypes): Promise<Descriptor> {
-    const target = this.target(reference);
-    let response: HttpResponse;
+  /** GET or HEAD of a manifest; a 404 becomes a NotFoundError naming the tag or digest. */
+  private async requestManifest(method: 'GET' | 'HEAD', target: string, accept: readonly string[]): Promise<HttpResponse> {
     try {
-      response = await this.transport.send({
-        method: 'HEAD',
+      return await this.transport.send({
+        method,
         url: `/v2/${this.name}/manifests/${target}`,
         headers: { accept: accept.join(', ') },
         scopes: this.scope('pull'),
@@ -89,6 +84,15 @@ export class Repository {
       if (error instanceof NotFoundError) throw this.manifestNotFound(target, error);
       throw error;
     }
+  }
+
+  /**
+   * Resolves a tag or digest to a descriptor with HEAD (distribution-spec "Checking if content
+   * exists"). Falls back to GET when the registry omits Docker-Content-Digest.
+   */
+  async resolve(reference: string, accept: readonly string[] = manifestMediaTypes): Promise<Descriptor> {
+    const target = this.target(reference);
+    const response = await this.requestManifest('HEAD', target, accept);
     await response.body.dump();
     const digest = header(response, 'docker-content-digest');
     const size = Number(header(response, 'content-length'));
@@ -107,20 +111,7 @@ export class Repository {
    */
   async fetchManifest(reference: string, accept: readonly string[] = manifestMediaTypes): Promise<FetchedManifest> {
     const target = this.target(reference);
-    let response: HttpResponse;
-    try {
-      response = await this.transport.send({
-        method: 'GET',
-        url: `/v2/${this.name}/manifests/${target}`,
-        headers: { accept: accept.join(', ') },
-        scopes: this.scope('pull'),
-        expect: [200],
-        what: `manifest ${this.describeTarget(target)}`,
-      });
-    } catch (error) {
-      if (error instanceof NotFoundError) throw this.manifestNotFound(target, error);
-      throw error;
-    }
+    const response = await this.requestManifest('GET', target, accept);
     const request = { method: 'GET', url: response.url, status: response.status };
     const declared = Number(header(response, 'content-length'));
     if (Number.isFinite(declared) && declared > this.maxManifestBytes) {

@@ -2,16 +2,15 @@
 // through the fault proxy, one through a proxy that cuts a chunk off half-way.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uniqueRepository } from '@cider/services/testing';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256, type Digest } from '../digest.ts';
-import { startFaultProxy, writeRandomFile, type FaultProxy } from '../testing/index.ts';
-import { RegistryClient } from './client.ts';
+import { useRegistryFixture, writeRandomFile, type FaultProxy } from '../testing/index.ts';
+import type { RegistryClient } from './client.ts';
 import type { Repository } from './repository.ts';
 
 const MiB = 1024 * 1024;
@@ -84,6 +83,7 @@ async function startCutProxy(upstream: string, nth: number, keep: number): Promi
 }
 
 describe('blob upload: chunks, resume, streaming digest, mount (real docker-registry)', () => {
+  const fixture = useRegistryFixture('upload', { retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 50 } });
   let work: string;
   let file: string;
   let fileDigest: Digest;
@@ -97,22 +97,11 @@ describe('blob upload: chunks, resume, streaming digest, mount (real docker-regi
   const patches = () => proxy.requests.filter((r) => r.method === 'PATCH').map((r) => r.headers['content-range']);
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'cider-upload-'));
+    ({ work, proxy, client } = fixture);
     file = join(work, 'payload.bin');
     await writeRandomFile(file, size);
     bytes = await readFile(file);
     fileDigest = sha256(bytes);
-    proxy = await startFaultProxy(inject('registryUrl'));
-    client = new RegistryClient({ retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 50 } });
-  });
-  afterAll(async () => {
-    await client.close();
-    await proxy.close();
-    await rm(work, { recursive: true, force: true });
-  });
-  beforeEach(() => {
-    proxy.setRule(undefined);
-    proxy.requests.length = 0;
   });
 
   it('uploads a 20 MiB blob in 5 MiB chunks (POST, PATCH x5, PUT) and the registry serves the same bytes', async () => {

@@ -4,3 +4,4 @@ export { startFaultProxy, type Fault, type FaultProxy, type FaultRule, type Prox
 export { writeRandomFile } from './files.ts';
 export { writeHtpasswd } from './htpasswd.ts';
 export { startTokenServer, type TokenRequestRecord, type TokenServer, type TokenServerOptions, type TokenUser } from './token-server.ts';
+export { useRegistryFixture, type RegistryFixture } from './fixture.ts';
