@@ -6,7 +6,11 @@ const links = [
   { href: '/', label: 'Overview' },
   { href: '/projects', label: 'Projects' },
   { href: '/nodes', label: 'Nodes' },
+  { href: '/images', label: 'Images' },
   { href: '/registries', label: 'Registries' },
+  { href: '/jobs', label: 'Jobs' },
+  { href: '/audit', label: 'Audit log' },
+  { href: '/settings', label: 'Settings' },
 ] as const;
 
 function isActive(pathname: string, href: string): boolean {
