@@ -11,10 +11,22 @@ import {
   type ControlMessage,
   type HeldImage,
 } from '@cider/protocol';
-import { HostCache, isOciError, parseReference, pull, RegistryClient, StaticCredentials, type CachedImage, type OciErrorCode, type RegistryClientOptions } from '@cider/oci';
+import {
+  HostCache,
+  InsufficientSpaceError,
+  isOciError,
+  parseReference,
+  pull,
+  RegistryClient,
+  StaticCredentials,
+  type CachedImage,
+  type OciErrorCode,
+  type RegistryClientOptions,
+} from '@cider/oci';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
+import { enforceQuota, makeRoom, type Eviction } from './eviction.ts';
 import { collectFacts, defaultOsVersionSource, type OsVersionSource } from './facts.ts';
 
 export const agentVersion = '0.1.0';
@@ -195,10 +207,12 @@ export class Agent {
         }, message.heartbeatIntervalMs);
         this.log.info({ node: message.nodeName }, 'connected to the control plane');
         for (const listener of this.connectedListeners.splice(0)) listener();
+        await this.applyQuota();
         return;
       }
       case 'pinned':
         this.pinned = new Set(message.digests);
+        await this.applyQuota();
         return;
       case 'sync':
         return this.sync(message);
@@ -237,6 +251,7 @@ export class Agent {
       log.info({ bytesFetched }, 'image synced');
       this.send({ type: 'sync.done', jobId: job.jobId, digest: job.digest, image: heldImageOf(image), bytesFetched });
       this.send({ type: 'inventory', images: await this.inventory(), reason: 'pulled' });
+      await this.applyQuota();
     } catch (error) {
       if (this.stopping) return; // the next agent run resumes it; no failure to report
       const code = isOciError(error) ? error.code : 'INTERNAL';
@@ -260,8 +275,8 @@ export class Agent {
     const reference = { ...parseReference(job.reference), digest: job.digest as `sha256:${string}` };
     let lastSent = 0;
     const interval = this.options.progressIntervalMs ?? 500;
-    try {
-      await pull({
+    const attempt = () =>
+      pull({
         client,
         cache: this.cache!,
         reference,
@@ -274,9 +289,46 @@ export class Agent {
           this.send({ type: 'sync.progress', jobId: job.jobId, phase: progress.phase, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal });
         },
       });
+    try {
+      try {
+        await attempt();
+      } catch (error) {
+        if (!(error instanceof InsufficientSpaceError)) throw error;
+        // Make room from unpinned images (least recently used first), then try once more;
+        // if nothing could go, the pull is refused with the disk's numbers.
+        const evicted = await makeRoom(this.cache!, error.needed, this.pinned, this.busyDigests());
+        this.reportEvictions(evicted);
+        if (evicted.length === 0) throw error;
+        this.send({ type: 'inventory', images: await this.inventory(), reason: 'evicted to make room' });
+        await attempt();
+      }
     } finally {
       await client.close();
     }
+  }
+
+  /** Digests a pull in progress is taking: never evicted. */
+  private busyDigests(): Set<string> {
+    return new Set([...this.jobs.values()].map((j) => j.digest));
+  }
+
+  private reportEvictions(evictions: Eviction[]): void {
+    for (const eviction of evictions) {
+      this.log.info({ digest: eviction.digest, freedBytes: eviction.freedBytes }, `evicted: ${eviction.reason}`);
+      this.send({ type: 'eviction', ...eviction });
+    }
+  }
+
+  /** Keeps the cache within its quota, evicting unpinned images least recently used first. */
+  async applyQuota(): Promise<Eviction[]> {
+    if (!this.config.quotaBytes || !this.cache) return [];
+    const evictions = await enforceQuota(this.cache, this.config.quotaBytes, this.pinned, this.busyDigests());
+    if (evictions.length > 0) {
+      this.reportEvictions(evictions);
+      this.cacheBytes = await this.cache.blobBytes();
+      this.send({ type: 'inventory', images: await this.inventory(), reason: 'evicted over quota' });
+    }
+    return evictions;
   }
 
   /** Stops gracefully: aborts pulls (their partial downloads stay for a resume) and closes the socket. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // cider-agent: enroll this Mac with the control plane, then run the daemon.
+import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { enableMemoryRelief } from '@cider/oci';
@@ -8,6 +9,7 @@ import pino from 'pino';
 import { Agent } from './agent.ts';
 import { defaultCacheDir, defaultConfigPath, readAgentConfig, writeAgentConfig } from './config.ts';
 import { enroll } from './enroll.ts';
+import { install, installPlan } from './install.ts';
 
 function fail(error: unknown): never {
   console.error(`cider-agent: ${error instanceof Error ? error.message : String(error)}`);
@@ -74,6 +76,31 @@ program
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('install')
+  .description('run the agent at boot: a launchd LaunchDaemon on macOS, a systemd unit on Linux (needs root)')
+  .option('--config <path>', 'agent config file (from enroll)', defaultConfigPath())
+  .option('--node <path>', 'Node.js binary the service runs', process.execPath)
+  .option('--log <path>', 'log file', process.platform === 'darwin' ? '/var/log/cider-agent.log' : '/var/log/cider-agent.log')
+  .option('--dry-run', 'print the service file and the commands instead of installing')
+  .action(async (options: { config: string; node: string; log: string; dryRun?: boolean }) => {
+    try {
+      await readAgentConfig(options.config); // enrolled first, or a clear message
+      const script = realpathSync(process.argv[1]!);
+      const plan = installPlan(process.platform, { node: options.node, script, config: options.config, logFile: options.log });
+      if (options.dryRun) {
+        console.log(`# ${plan.file}\n${plan.content}`);
+        for (const command of plan.commands) console.log(`$ ${command.join(' ')}`);
+        return;
+      }
+      if (typeof process.getuid === 'function' && process.getuid() !== 0) fail('Installing a boot service needs root: run it with sudo.');
+      const ran = await install(plan);
+      console.log(`Installed ${plan.file}; ran: ${ran.join('; ')}`);
+    } catch (error) {
+      fail(error);
+    }
   });
 
 await program.parseAsync();

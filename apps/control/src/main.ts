@@ -52,6 +52,7 @@ program
       maxConcurrentPulls: env.CIDER_MAX_CONCURRENT_PULLS,
       maxPullsPerNode: env.CIDER_MAX_PULLS_PER_NODE,
       reconcileIntervalMs: env.CIDER_RECONCILE_INTERVAL_S * 1000,
+      registryWatchIntervalMs: env.CIDER_REGISTRY_WATCH_INTERVAL_S * 1000,
       heartbeatIntervalMs: env.CIDER_HEARTBEAT_INTERVAL_S * 1000,
       syncStallTimeoutMs: env.CIDER_SYNC_STALL_TIMEOUT_S * 1000,
       log,

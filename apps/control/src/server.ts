@@ -9,6 +9,7 @@ import { CommandBus } from './gateway/commands.ts';
 import { AgentGateway } from './gateway/gateway.ts';
 import { NodeSlots } from './workers/node-slots.ts';
 import { createReconcileProcessor } from './workers/reconcile.ts';
+import { createRegistryWatchProcessor } from './workers/registry-watch.ts';
 import { createSyncProcessor, onSyncFailedForGood } from './workers/sync.ts';
 
 export interface ControlConfig extends ServiceDepsConfig {
@@ -17,6 +18,7 @@ export interface ControlConfig extends ServiceDepsConfig {
   maxConcurrentPulls: number;
   maxPullsPerNode: number;
   reconcileIntervalMs: number;
+  registryWatchIntervalMs: number;
   heartbeatIntervalMs: number;
   syncStallTimeoutMs: number;
   log?: Logger;
@@ -56,7 +58,8 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     log.warn({ job: job?.id, attempt: job?.attemptsMade, err: error.message }, 'sync attempt failed');
     void onSyncFailedForGood(deps, job, error).catch((e: unknown) => log.error({ err: e }, 'recording a failed sync job'));
   });
-  for (const worker of [reconcileWorker, syncWorker]) worker.on('error', (error) => log.error({ err: error }, 'worker error'));
+  const watchWorker = new Worker('registry-watch', createRegistryWatchProcessor(deps, log), workerOptions(1));
+  for (const worker of [reconcileWorker, syncWorker, watchWorker]) worker.on('error', (error) => log.error({ err: error }, 'worker error'));
 
   const gateway = new AgentGateway({
     deps,
@@ -81,6 +84,11 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
   await deps.queues
     .queue('reconcile')
     .upsertJobScheduler('reconcile-all', { every: config.reconcileIntervalMs }, { name: 'reconcile', data: { scope: 'all', reason: 'periodic' } });
+  await deps.queues
+    .queue('registry-watch')
+    .upsertJobScheduler('registry-watch', { every: config.registryWatchIntervalMs }, { name: 'registry-watch', data: { reason: 'periodic' } });
+  // The fleet-wide limit on pulls in flight holds across every control process.
+  await deps.queues.queue('sync').setGlobalConcurrency(config.maxConcurrentPulls);
 
   log.info({ port, host: config.host }, 'control plane listening');
   return {
@@ -89,7 +97,7 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     gateway,
     async close() {
       await gateway.close();
-      await Promise.all([reconcileWorker.close(), syncWorker.close()]);
+      await Promise.all([reconcileWorker.close(), syncWorker.close(), watchWorker.close()]);
       for (const redis of connections) redis.disconnect();
       await closeDeps();
     },

@@ -52,6 +52,7 @@ describe('thin path: pin -> reconcile -> sync jobs -> two agents hold the digest
       maxConcurrentPulls: 10,
       maxPullsPerNode: 2,
       reconcileIntervalMs: 60_000,
+      registryWatchIntervalMs: 60_000,
       heartbeatIntervalMs: 5_000,
       syncStallTimeoutMs: 30_000,
       log,

@@ -23,6 +23,7 @@ import {
   markNodeOffline,
   markNodeOnline,
   recordDone,
+  recordEviction,
   recordFailure,
   recordHeartbeat,
   recordProgress,
@@ -246,7 +247,7 @@ export class AgentGateway {
         return recordFailure(deps, nodeId, message);
       case 'eviction':
         this.options.log.info({ node: connection.nodeName, digest: message.digest, reason: message.reason }, 'agent evicted an image');
-        return;
+        return recordEviction(deps, nodeId, message);
     }
   }
 

@@ -14,3 +14,4 @@ export { parseSecretKey, seal, open } from '../secrets.ts';
 export { hashPassword, verifyPassword, hashToken, newToken } from '../crypto.ts';
 export { JobQueues, jobCatalog, jobNames, type JobName, type JobPayload } from '../jobs/catalog.ts';
 export { EventHub, RedisEventPublisher, eventsChannel, fleetEvent, type EventPublisher, type FleetEvent } from '../events.ts';
+export * from './registry-watch.ts';

@@ -99,3 +99,16 @@ export async function recordHeartbeat(deps: ServiceDeps, nodeId: string, facts: 
   });
   await deps.events.publish({ type: 'node.updated', nodeId });
 }
+
+/** An agent evicted an image (quota, or room for a pull): kept in the audit log with its reason. */
+export async function recordEviction(
+  deps: ServiceDeps,
+  nodeId: string,
+  report: { digest: string; reference?: string; reason: string; freedBytes: number },
+): Promise<void> {
+  const node = await deps.db.node.findUnique({ where: { id: nodeId } });
+  if (!node) return;
+  await deps.db.$transaction((tx) =>
+    recordAudit(tx, { label: `node:${node.name}` }, 'node.evict', { type: 'node', id: nodeId }, { digest: report.digest, reference: report.reference }, { reason: report.reason, freedBytes: report.freedBytes }),
+  );
+}

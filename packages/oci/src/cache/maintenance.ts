@@ -125,20 +125,22 @@ export async function prune(cache: HostCache, options: { dryRun?: boolean; keepI
     const report: PruneReport = { removedBlobs: [], removedImages: [], removedIngests: [], freedBytes: 0 };
     const keep = await referencedDigests(cache);
     for (const leased of await cache.leasedDigests()) keep.add(leased);
-    for (const digest of await blobDigests(cache)) {
-      if (keep.has(digest)) continue;
-      const info = await stat(cache.blobPath(digest)).catch(() => undefined);
-      if (!info) continue;
-      report.removedBlobs.push({ digest, size: info.size });
-      report.freedBytes += info.nlink > 1 ? 0 : info.size;
-      if (!options.dryRun) await rm(cache.blobPath(digest), { force: true });
-    }
+    // Materialized images first: their hard links would otherwise keep the blobs' space in use.
     for (const name of await readdir(cache.layout.imagesDir).catch(() => [] as string[])) {
       const digest = `sha256:${name.replace(/\..*$/, '')}`;
       if (!name.endsWith('.tmp') && keep.has(digest)) continue;
       if (name.endsWith('.tmp') && (await stat(join(cache.layout.imagesDir, name))).mtimeMs > Date.now() - 3_600_000) continue;
       report.removedImages.push(name);
       if (!options.dryRun) await rm(join(cache.layout.imagesDir, name), { recursive: true, force: true });
+    }
+    for (const digest of await blobDigests(cache)) {
+      if (keep.has(digest)) continue;
+      const info = await stat(cache.blobPath(digest)).catch(() => undefined);
+      if (!info) continue;
+      report.removedBlobs.push({ digest, size: info.size });
+      // Space comes back with the last link; in a dry run the images' links are still there.
+      report.freedBytes += info.nlink > 1 && !options.dryRun ? 0 : info.size;
+      if (!options.dryRun) await rm(cache.blobPath(digest), { force: true });
     }
     const keepNewer = options.keepIngestNewerThanMs ?? 0;
     for (const name of await readdir(cache.layout.ingestDir).catch(() => [] as string[])) {

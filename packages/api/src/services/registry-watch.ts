@@ -1,0 +1,80 @@
+// The registry watcher: re-resolves every pinned tag. A `follow` pin whose tag moved upstream
+// takes the new digest and rolls it out; a `frozen` pin keeps its digest and raises an alert
+// (driftDigest); on a registry marked "immutable tags" any move is flagged as well.
+import type { Pin, Registry } from '@cider/db';
+import { recordAudit } from './audit.ts';
+import { systemActor, type ServiceDeps } from './deps.ts';
+import { clientFor, fromOciError } from './registries.ts';
+
+export interface WatchSummary {
+  tagsChecked: number;
+  moved: { pinId: string; reference: string; from: string; to: string; mode: 'follow' | 'frozen' }[];
+  errors: { registry: string; reference: string; error: string }[];
+}
+
+type PinWithRegistry = Pin & { registry: Registry };
+
+/** Resolves each distinct (registry, repository, tag) once and applies the result to its pins. */
+export async function watchRegistries(deps: ServiceDeps, options: { registryId?: string } = {}): Promise<WatchSummary> {
+  const pins = (await deps.db.pin.findMany({
+    where: options.registryId ? { registryId: options.registryId } : {},
+    include: { registry: true },
+  })) as PinWithRegistry[];
+  const groups = new Map<string, PinWithRegistry[]>();
+  for (const pin of pins) {
+    const key = `${pin.registryId} ${pin.repository}:${pin.tag}`;
+    groups.set(key, [...(groups.get(key) ?? []), pin]);
+  }
+  const summary: WatchSummary = { tagsChecked: 0, moved: [], errors: [] };
+  const clients = new Map<string, ReturnType<typeof clientFor>>();
+  try {
+    for (const group of groups.values()) {
+      const { registry, repository, tag } = group[0]!;
+      let client = clients.get(registry.id);
+      if (!client) clients.set(registry.id, (client = clientFor(deps, registry)));
+      let current: string;
+      try {
+        current = (await client.repository(registry.host, repository).resolve(tag)).digest;
+      } catch (error) {
+        summary.errors.push({ registry: registry.host, reference: group[0]!.reference, error: fromOciError(error, 'resolving').message });
+        continue;
+      }
+      summary.tagsChecked++;
+      for (const pin of group) {
+        const moved = await applyResolution(deps, pin, current);
+        if (moved) summary.moved.push({ pinId: pin.id, reference: pin.reference, from: pin.digest, to: current, mode: pin.mode });
+      }
+    }
+  } finally {
+    for (const client of clients.values()) await client.close();
+  }
+  return summary;
+}
+
+/** Applies what a tag resolves to now; returns whether the tag had moved for this pin. */
+async function applyResolution(deps: ServiceDeps, pin: PinWithRegistry, current: string): Promise<boolean> {
+  if (current === pin.digest) {
+    // Back where it was pinned (or never moved): a stale drift alert is cleared.
+    if (pin.driftDigest) {
+      await deps.db.pin.update({ where: { id: pin.id }, data: { driftDigest: null } });
+      await deps.events.publish({ type: 'pin.updated', projectId: pin.projectId, pinId: pin.id });
+    }
+    return false;
+  }
+  const immutableNote = pin.registry.immutableTags ? { immutableTagsViolated: true } : {};
+  if (pin.mode === 'follow') {
+    await deps.db.$transaction(async (tx) => {
+      const updated = await tx.pin.update({ where: { id: pin.id }, data: { digest: current, driftDigest: null, resolvedAt: new Date() } });
+      await recordAudit(tx, systemActor, 'pin.tag-moved', { type: 'pin', id: pin.id }, { digest: pin.digest, reference: pin.reference }, { digest: updated.digest, reference: pin.reference, mode: 'follow', ...immutableNote });
+    });
+    await deps.queues.add('reconcile', { scope: 'project', id: pin.projectId, reason: `tag ${pin.reference} moved` });
+  } else {
+    if (pin.driftDigest === current) return true; // already alerted
+    await deps.db.$transaction(async (tx) => {
+      await tx.pin.update({ where: { id: pin.id }, data: { driftDigest: current } });
+      await recordAudit(tx, systemActor, 'pin.drift', { type: 'pin', id: pin.id }, { digest: pin.digest, reference: pin.reference }, { tagNowPointsTo: current, mode: 'frozen', ...immutableNote });
+    });
+  }
+  await deps.events.publish({ type: 'pin.updated', projectId: pin.projectId, pinId: pin.id });
+  return true;
+}
