@@ -49,11 +49,8 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     concurrency,
   });
   const reconcileWorker = new Worker('reconcile', createReconcileProcessor(deps, commands, log), workerOptions(1));
-  const syncWorker = new Worker(
-    'sync',
-    createSyncProcessor({ deps, hub, commands, slots, log, stallTimeoutMs: config.syncStallTimeoutMs }),
-    workerOptions(config.maxConcurrentPulls),
-  );
+  const syncProcessor = createSyncProcessor({ deps, hub, commands, slots, log, stallTimeoutMs: config.syncStallTimeoutMs });
+  const syncWorker = new Worker('sync', syncProcessor.process, workerOptions(config.maxConcurrentPulls));
   syncWorker.on('failed', (job, error) => {
     log.warn({ job: job?.id, attempt: job?.attemptsMade, err: error.message }, 'sync attempt failed');
     void onSyncFailedForGood(deps, job, error).catch((e: unknown) => log.error({ err: e }, 'recording a failed sync job'));
@@ -79,16 +76,18 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
   const port = await gateway.listen(config.port, config.host);
 
   // PostgreSQL is the truth: rebuild the queues from it now and every few minutes, so a Redis
-  // flush or restart loses nothing.
+  // flush or restart loses nothing. The timer lives in this process, not in Redis (a flushed
+  // Redis would forget a BullMQ scheduler); job ids per interval collapse the ticks of several
+  // control processes into one job.
+  const tick = async () => {
+    const slot = (interval: number) => Math.floor(Date.now() / interval);
+    await deps.queues.add('reconcile', { scope: 'all', reason: 'periodic' }, { jobId: `reconcile-all-${slot(config.reconcileIntervalMs)}` });
+    await deps.queues.add('registry-watch', { reason: 'periodic' }, { jobId: `registry-watch-${slot(config.registryWatchIntervalMs)}` });
+    await deps.queues.queue('sync').setGlobalConcurrency(config.maxConcurrentPulls);
+  };
   await deps.queues.add('reconcile', { scope: 'all', reason: 'control plane started' });
-  await deps.queues
-    .queue('reconcile')
-    .upsertJobScheduler('reconcile-all', { every: config.reconcileIntervalMs }, { name: 'reconcile', data: { scope: 'all', reason: 'periodic' } });
-  await deps.queues
-    .queue('registry-watch')
-    .upsertJobScheduler('registry-watch', { every: config.registryWatchIntervalMs }, { name: 'registry-watch', data: { reason: 'periodic' } });
-  // The fleet-wide limit on pulls in flight holds across every control process.
-  await deps.queues.queue('sync').setGlobalConcurrency(config.maxConcurrentPulls);
+  await tick();
+  const timer = setInterval(() => void tick().catch((error: unknown) => log.error({ err: error }, 'periodic reconcile')), Math.min(config.reconcileIntervalMs, config.registryWatchIntervalMs));
 
   log.info({ port, host: config.host }, 'control plane listening');
   return {
@@ -96,8 +95,12 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     url: `http://${config.host}:${port}`,
     gateway,
     async close() {
+      clearInterval(timer);
       await gateway.close();
-      await Promise.all([reconcileWorker.close(), syncWorker.close(), watchWorker.close()]);
+      // Sync jobs last as long as a pull: rather than wait, leave them to the next control
+      // process (they come back as stalled jobs and are dispatched again, which is idempotent).
+      syncProcessor.abandonAll();
+      await Promise.all([reconcileWorker.close(), syncWorker.close(true), watchWorker.close()]);
       for (const redis of connections) redis.disconnect();
       await closeDeps();
     },

@@ -33,13 +33,21 @@ type Outcome =
   | { kind: 'cancelled' }
   | { kind: 'attempt-failed'; error: string; permanent: boolean }
   | { kind: 'offline' }
-  | { kind: 'stalled' };
+  | { kind: 'stalled' }
+  | { kind: 'abandoned' };
 
-export function createSyncProcessor(options: SyncWorkerOptions) {
+export interface SyncProcessor {
+  process(job: Job<JobPayload<'sync'>>, token?: string): Promise<void>;
+  /** Stops waiting on agents: the jobs stay active in Redis and another control process takes them over as stalled. */
+  abandonAll(): void;
+}
+
+export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
   const { deps, hub, commands, slots, log } = options;
   const offlineRecheckMs = options.offlineRecheckMs ?? 60_000;
+  const shutdown = new AbortController();
 
-  return async function processSync(job: Job<JobPayload<'sync'>>, token?: string): Promise<void> {
+  async function processSync(job: Job<JobPayload<'sync'>>, token?: string): Promise<void> {
     const { syncJobId, nodeId, digest, registryId } = job.data;
     const row = await deps.db.syncJob.findUnique({ where: { id: syncJobId } });
     if (!row || row.state === 'done' || row.state === 'cancelled' || row.state === 'failed') return;
@@ -70,6 +78,11 @@ export function createSyncProcessor(options: SyncWorkerOptions) {
         case 'done':
         case 'cancelled':
           return;
+        case 'abandoned':
+          // Neither done nor failed: the job stays active in Redis and, once this process is
+          // gone, stalls over to another control process without spending an attempt.
+          await slots.release(nodeId, syncJobId);
+          return new Promise<never>(() => {});
         case 'offline':
           await job.moveToDelayed(Date.now() + offlineRecheckMs, token);
           throw new DelayedError();
@@ -86,7 +99,7 @@ export function createSyncProcessor(options: SyncWorkerOptions) {
     } finally {
       await slots.release(nodeId, syncJobId);
     }
-  };
+  }
 
   async function dispatchAndWait(job: Job<JobPayload<'sync'>>, registry: ReturnType<typeof registryAccess>): Promise<Outcome> {
     const { syncJobId, nodeId, digest, reference } = job.data;
@@ -124,6 +137,8 @@ export function createSyncProcessor(options: SyncWorkerOptions) {
     });
     // Events can be missed (a Redis blip); the row is the truth, so look at it now and then.
     const poll = setInterval(() => void readRow(), 15_000);
+    const abandon = () => settle({ kind: 'abandoned' });
+    shutdown.signal.addEventListener('abort', abandon);
     try {
       armStall();
       await commands.send(nodeId, { type: 'sync', jobId: syncJobId, digest, reference, registry });
@@ -134,8 +149,11 @@ export function createSyncProcessor(options: SyncWorkerOptions) {
       stop();
       clearInterval(poll);
       clearTimeout(stallTimer);
+      shutdown.signal.removeEventListener('abort', abandon);
     }
   }
+
+  return { process: processSync, abandonAll: () => shutdown.abort() };
 }
 
 /** After the last attempt fails, the row says so. */
