@@ -34,6 +34,8 @@ export function eventsChannel(prefix: string): string {
 
 export interface EventPublisher {
   publish(event: FleetEvent): Promise<void>;
+  /** Several events in one round trip. */
+  publishMany(events: FleetEvent[]): Promise<void>;
 }
 
 export class RedisEventPublisher implements EventPublisher {
@@ -43,6 +45,13 @@ export class RedisEventPublisher implements EventPublisher {
   ) {}
   async publish(event: FleetEvent): Promise<void> {
     await this.redis.publish(eventsChannel(this.prefix), JSON.stringify(event));
+  }
+
+  async publishMany(events: FleetEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const event of events) pipeline.publish(eventsChannel(this.prefix), JSON.stringify(event));
+    await pipeline.exec();
   }
 }
 

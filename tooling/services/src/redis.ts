@@ -64,3 +64,18 @@ export async function ensureRedis(options: { url?: string; log?: (line: string) 
     },
   };
 }
+
+/** Deletes every key matching a pattern (SCAN + UNLINK, so a busy Redis is not blocked). */
+export async function deleteKeys(url: string, pattern: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

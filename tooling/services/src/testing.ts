@@ -1,6 +1,6 @@
 // Helpers for test files; the root vitest global setup starts the services and provides their URLs.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { deleteKeys } from './redis.ts';
 import { afterAll, inject } from 'vitest';
 
 declare module 'vitest' {
@@ -22,19 +22,7 @@ export function useRedisPrefix(): { readonly url: string; readonly prefix: strin
   return { url, prefix };
 }
 
-export async function deleteKeys(url: string, pattern: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
+export { deleteKeys };
 
 /** A repository name nobody else in this run uses. */
 export function uniqueRepository(base = 'test'): string {

@@ -21,6 +21,14 @@ export class CommandBus {
     await this.publisher.publish(commandsChannel(this.prefix), JSON.stringify({ nodeId, message }));
   }
 
+  /** Many commands in one round trip (a reconcile tells every node what is pinned). */
+  async sendMany(commands: { nodeId: string; message: ControlMessage }[]): Promise<void> {
+    if (commands.length === 0) return;
+    const pipeline = this.publisher.pipeline();
+    for (const command of commands) pipeline.publish(commandsChannel(this.prefix), JSON.stringify(command));
+    await pipeline.exec();
+  }
+
   /** Receives every command; the gateway forwards those for nodes connected to it. */
   async onCommand(handler: (nodeId: string, message: ControlMessage) => void): Promise<void> {
     this.handler = handler;

@@ -7,11 +7,15 @@ import type { CommandBus } from '../gateway/commands.ts';
 export function createReconcileProcessor(deps: ServiceDeps, commands: CommandBus, log: Logger) {
   return async function processReconcile(job: Job<JobPayload<'reconcile'>>) {
     const { scope, id, reason } = job.data;
+    const started = Date.now();
     const nodeIds = scope === 'all' ? undefined : scope === 'node' ? [id!] : await nodesServingProject(deps, id!);
     const summary = await reconcileNodes(deps, nodeIds);
+    const reconciledMs = Date.now() - started;
     const desired = await desiredImages(deps, nodeIds);
-    for (const [nodeId, images] of desired) await commands.send(nodeId, { type: 'pinned', digests: [...images.keys()] });
-    if (summary.queued || summary.arrived || summary.cancelled) log.info({ scope, id, reason, ...summary }, 'reconciled');
+    await commands.sendMany([...desired].map(([nodeId, images]) => ({ nodeId, message: { type: 'pinned', digests: [...images.keys()] } })));
+    if (summary.queued || summary.arrived || summary.cancelled) {
+      log.info({ scope, id, reason, ...summary, reconciledMs, totalMs: Date.now() - started }, 'reconciled');
+    }
     return summary;
   };
 }

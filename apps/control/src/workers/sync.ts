@@ -12,6 +12,7 @@ import {
   type JobPayload,
   type ServiceDeps,
 } from '@cider/api/services';
+import type { Registry } from '@cider/db';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CommandBus } from '../gateway/commands.ts';
@@ -46,17 +47,19 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
   const { deps, hub, commands, slots, log } = options;
   const offlineRecheckMs = options.offlineRecheckMs ?? 60_000;
   const shutdown = new AbortController();
+  const events = new EventRouter(hub);
+  const registries = new RegistryCache(deps);
 
   async function processSync(job: Job<JobPayload<'sync'>>, token?: string): Promise<void> {
     const { syncJobId, nodeId, digest, registryId } = job.data;
-    const row = await deps.db.syncJob.findUnique({ where: { id: syncJobId } });
-    if (!row || row.state === 'done' || row.state === 'cancelled' || row.state === 'failed') return;
+    const found = await deps.db.syncJob.findUnique({ where: { id: syncJobId }, include: { node: true } });
+    if (!found || found.state === 'done' || found.state === 'cancelled' || found.state === 'failed') return;
+    const { node, ...row } = found;
     const held = await deps.db.nodeImage.findUnique({ where: { nodeId_digest: { nodeId, digest } } });
     if (held) {
       await finishJob(deps, row, 'done', null);
       return;
     }
-    const node = await deps.db.node.findUnique({ where: { id: nodeId } });
     if (!node || node.revokedAt) {
       await cancelJob(deps, row, 'the node was removed or revoked');
       return;
@@ -67,12 +70,12 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
       throw new DelayedError();
     }
     try {
-      const registry = await deps.db.registry.findUnique({ where: { id: registryId } });
+      const registry = await registries.get(registryId);
       if (!registry) {
         await finishJob(deps, row, 'failed', 'The registry of this image is no longer connected.');
         throw new UnrecoverableError('registry removed');
       }
-      await markDispatched(deps, syncJobId, job.attemptsMade + 1);
+      await markDispatched(deps, row, job.attemptsMade + 1);
       const outcome = await dispatchAndWait(job, registryAccess(deps, registry));
       switch (outcome.kind) {
         case 'done':
@@ -116,7 +119,7 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
       else if (current?.state === 'cancelled' || current?.state === 'failed') settle({ kind: 'cancelled' });
       return current;
     };
-    const stop = await hub.listen((event: FleetEvent) => {
+    const stop = await events.listen([syncJobId, nodeId], (event: FleetEvent) => {
       if (event.type === 'sync.progress' && event.syncJobId === syncJobId) {
         armStall();
         void slots.acquire(nodeId, syncJobId).catch(() => {}); // renews our claim during a long pull
@@ -143,7 +146,6 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
       armStall();
       await commands.send(nodeId, { type: 'sync', jobId: syncJobId, digest, reference, registry });
       log.debug({ syncJobId, nodeId, digest, attempt: job.attemptsMade + 1 }, 'sync job dispatched');
-      await readRow();
       return await settled;
     } finally {
       stop();
@@ -154,6 +156,59 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
   }
 
   return { process: processSync, abandonAll: () => shutdown.abort() };
+}
+
+/**
+ * One hub subscription for every job in flight, routing each event by the sync job or node it
+ * names: with a thousand jobs in flight, each event reaches only the one waiting for it.
+ */
+class EventRouter {
+  private readonly handlers = new Map<string, Set<(event: FleetEvent) => void>>();
+  private started: Promise<unknown> | undefined;
+
+  constructor(private readonly hub: EventHub) {}
+
+  async listen(keys: string[], handler: (event: FleetEvent) => void): Promise<() => void> {
+    for (const key of keys) {
+      let set = this.handlers.get(key);
+      if (!set) this.handlers.set(key, (set = new Set()));
+      set.add(handler);
+    }
+    this.started ??= this.hub.listen((event) => {
+      const keys = new Set<string>();
+      if ('syncJobId' in event) keys.add(event.syncJobId);
+      if ('nodeId' in event) keys.add(event.nodeId);
+      const called = new Set<(event: FleetEvent) => void>();
+      for (const key of keys) {
+        for (const h of this.handlers.get(key) ?? []) {
+          if (called.has(h)) continue;
+          called.add(h);
+          h(event);
+        }
+      }
+    });
+    await this.started;
+    return () => {
+      for (const key of keys) {
+        const set = this.handlers.get(key);
+        set?.delete(handler);
+        if (set?.size === 0) this.handlers.delete(key);
+      }
+    };
+  }
+}
+
+/** Registry rows change rarely; a few seconds of staleness saves a query per dispatched job. */
+class RegistryCache {
+  private readonly entries = new Map<string, { at: number; registry: Registry | null }>();
+  constructor(private readonly deps: ServiceDeps) {}
+  async get(id: string): Promise<Registry | null> {
+    const hit = this.entries.get(id);
+    if (hit && Date.now() - hit.at < 10_000) return hit.registry;
+    const registry = await this.deps.db.registry.findUnique({ where: { id } });
+    this.entries.set(id, { at: Date.now(), registry });
+    return registry;
+  }
 }
 
 /** After the last attempt fails, the row says so. */

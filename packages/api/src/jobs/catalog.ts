@@ -63,6 +63,18 @@ export class JobQueues {
     await this.queues[name].add(name, data, { ...jobCatalog[name].options, ...options });
   }
 
+  /** Many jobs of one kind in one round trip; each keeps the catalog's options (and its own id). */
+  async addBulk<N extends JobName>(name: N, jobs: { payload: JobPayload<N>; jobId?: string }[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.queues[name].addBulk(
+      jobs.map((job) => ({
+        name,
+        data: jobCatalog[name].payload.parse(job.payload),
+        opts: { ...jobCatalog[name].options, ...(job.jobId ? { jobId: job.jobId } : {}) },
+      })),
+    );
+  }
+
   async close(): Promise<void> {
     await Promise.all(Object.values(this.queues).map((q) => q.close()));
   }

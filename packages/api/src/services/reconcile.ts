@@ -71,6 +71,7 @@ export async function reconcileNodes(deps: ServiceDeps, nodeIds?: string[]): Pro
     set.add(image.digest);
   }
   const summary: ReconcileSummary = { nodes: ids.length, queued: 0, arrived: 0, cancelled: 0 };
+  const toQueue: { nodeId: string; image: DesiredImage; existing: SyncJob | undefined }[] = [];
   for (const [nodeId, desired] of desiredByNode) {
     const heldHere = heldByNode.get(nodeId) ?? new Set<string>();
     const jobs = new Map(unfinished.filter((j) => j.nodeId === nodeId).map((j) => [j.digest, j]));
@@ -78,7 +79,7 @@ export async function reconcileNodes(deps: ServiceDeps, nodeIds?: string[]): Pro
     for (const digest of digests) {
       const action = decide(desired.has(digest), heldHere.has(digest), jobs.get(digest), digest);
       if (action.kind === 'queue') {
-        await queueSync(deps, nodeId, desired.get(digest)!, action.job);
+        toQueue.push({ nodeId, image: desired.get(digest)!, existing: action.job });
         summary.queued++;
       } else if (action.kind === 'arrived') {
         await finishJob(deps, action.job, 'done', null);
@@ -89,19 +90,31 @@ export async function reconcileNodes(deps: ServiceDeps, nodeIds?: string[]): Pro
       }
     }
   }
+  await queueSyncs(deps, toQueue);
   return summary;
 }
 
-/** Makes sure an unfinished SyncJob row and its BullMQ job exist; repeats collapse on the job id. */
-async function queueSync(deps: ServiceDeps, nodeId: string, image: DesiredImage, existing: SyncJob | undefined): Promise<void> {
-  const key = syncJobKey(nodeId, image.digest);
-  const job =
-    existing ??
-    (await deps.db.syncJob.create({
-      data: { key, nodeId, digest: image.digest, reference: image.reference, state: 'queued' },
-    }));
-  await deps.queues.add('sync', { syncJobId: job.id, nodeId, digest: image.digest, reference: image.reference, registryId: image.registryId }, { jobId: key });
-  if (!existing) await deps.events.publish({ type: 'sync.updated', nodeId, digest: image.digest, syncJobId: job.id, state: 'queued' });
+/**
+ * Makes sure each unfinished SyncJob row and its BullMQ job exist; repeats collapse on the job
+ * id. Done in bulk (one insert, one enqueue round trip, one publish pipeline): a pin on a
+ * project of a thousand nodes is one reconcile.
+ */
+async function queueSyncs(deps: ServiceDeps, wanted: { nodeId: string; image: DesiredImage; existing: SyncJob | undefined }[]): Promise<void> {
+  if (wanted.length === 0) return;
+  const fresh = wanted.filter((w) => !w.existing);
+  const created = fresh.length
+    ? await deps.db.syncJob.createManyAndReturn({
+        data: fresh.map(({ nodeId, image }) => ({ key: syncJobKey(nodeId, image.digest), nodeId, digest: image.digest, reference: image.reference, state: 'queued' as const })),
+      })
+    : [];
+  const rows = new Map(created.map((row) => [row.key, row]));
+  const jobs = wanted.map(({ nodeId, image, existing }) => {
+    const key = syncJobKey(nodeId, image.digest);
+    const row = existing ?? rows.get(key)!;
+    return { key, payload: { syncJobId: row.id, nodeId, digest: image.digest, reference: image.reference, registryId: image.registryId } };
+  });
+  await deps.queues.addBulk('sync', jobs.map((j) => ({ payload: j.payload, jobId: j.key })));
+  await deps.events.publishMany(created.map((row) => ({ type: 'sync.updated' as const, nodeId: row.nodeId, digest: row.digest, syncJobId: row.id, state: 'queued' })));
 }
 
 export async function finishJob(deps: ServiceDeps, job: SyncJob, state: 'done' | 'failed', error: string | null): Promise<void> {

@@ -1,4 +1,5 @@
 // What agents report about the sync jobs they were sent.
+import type { SyncJob } from '@cider/db';
 import type { HeldImage } from '@cider/protocol';
 import { AppError } from '../errors.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -12,11 +13,9 @@ async function jobOfNode(deps: ServiceDeps, nodeId: string, jobId: string) {
   return job;
 }
 
-export async function markDispatched(deps: ServiceDeps, jobId: string, attempt: number): Promise<void> {
-  const job = await deps.db.syncJob.findUnique({ where: { id: jobId } });
-  if (!job) return;
+export async function markDispatched(deps: ServiceDeps, job: SyncJob, attempt: number): Promise<void> {
   await deps.db.syncJob.updateMany({
-    where: { id: jobId, state: { in: [...unfinishedStates] } },
+    where: { id: job.id, state: { in: [...unfinishedStates] } },
     data: { state: 'dispatched', attempts: attempt, startedAt: job.startedAt ?? new Date(), error: null },
   });
   await deps.events.publish({ type: 'sync.updated', nodeId: job.nodeId, digest: job.digest, syncJobId: job.id, state: 'dispatched' });
