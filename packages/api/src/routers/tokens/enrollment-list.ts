@@ -1,0 +1,5 @@
+import { adminProcedure } from '../../trpc.ts';
+import { listEnrollmentTokens } from '../../services/enrollment.ts';
+
+/** Enrollment tokens as they stand (active, expired, used up, revoked); never the token itself. */
+export const listEnrollmentTokensProcedure = adminProcedure.query(({ ctx }) => listEnrollmentTokens(ctx.deps));
