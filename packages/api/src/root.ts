@@ -7,6 +7,11 @@ import { pinsRouter } from './routers/pins/index.ts';
 import { projectsRouter } from './routers/projects/index.ts';
 import { registriesRouter } from './routers/registries/index.ts';
 import { teamsRouter } from './routers/teams/index.ts';
+import { imagesRouter } from './routers/images/index.ts';
+import { jobsRouter } from './routers/jobs/index.ts';
+import { usersRouter } from './routers/users/index.ts';
+import { tokensRouter } from './routers/tokens/index.ts';
+import { auditRouter } from './routers/audit/index.ts';
 
 export const appRouter = router({
   auth: authRouter,
@@ -17,6 +22,11 @@ export const appRouter = router({
   nodes: nodesRouter,
   fleet: fleetRouter,
   events: eventsRouter,
+  images: imagesRouter,
+  jobs: jobsRouter,
+  users: usersRouter,
+  tokens: tokensRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -4,6 +4,8 @@ import '../styles/layout.css';
 import '../styles/surfaces.css';
 import '../styles/forms.css';
 import '../styles/status.css';
+import '../styles/images.css';
+import '../styles/settings.css';
 import type { Metadata } from 'next';
 import type { ReactNode } from 'react';
 import { TrpcQueryProvider } from '../trpc/provider.tsx';

@@ -1,5 +1,6 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
+import Link from 'next/link';
 import { formatBytes, formatLabels, timeAgo } from '../../lib/format.ts';
 import { useTRPC } from '../../trpc/react.ts';
 import { PageHeader } from '../ui/page-header.tsx';
@@ -38,7 +39,9 @@ export function NodesView() {
               {nodes.data.map((node) => (
                 <tr key={node.id} data-node={node.name}>
                   <td>
-                    <div className="strong">{node.name}</div>
+                    <div className="strong">
+                      <Link href={`/nodes/${node.id}`}>{node.name}</Link>
+                    </div>
                     <div className="muted small">
                       seen {timeAgo(node.lastSeenAt)}
                       {node.agentVersion ? ` · agent ${node.agentVersion}` : ''}

@@ -1,0 +1,145 @@
+// An admin's tour of what the fleet holds: browse the registry down to the demo image's spec
+// sheet, pin it in a project of their own, watch its sync jobs finish on every node, and find it
+// on a node's page. Shares the stack (and database) with the other specs, which run in file
+// order: every name here is its own, and nothing another spec creates is relied on.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+
+interface StackInfo {
+  webUrl: string;
+  adminEmail: string;
+  adminPassword: string;
+  registryHost: string;
+  demoReference: string;
+  demoDigest: string;
+  nodes: string[];
+}
+
+// Read when the test runs: Playwright collects specs before the global setup writes the file.
+function stackInfo(): StackInfo {
+  return JSON.parse(readFileSync(join(process.cwd(), 'test-results', 'stack.json'), 'utf8')) as StackInfo;
+}
+
+function shortDigest(digest: string): string {
+  const [algorithm, hex = ''] = digest.split(':');
+  return `${algorithm}:${hex.slice(0, 12)}`;
+}
+
+async function screenshot(page: Page, name: string) {
+  await page.screenshot({ path: `test-results/admin-journey-${name}.png`, fullPage: true });
+}
+
+function nav(page: Page, name: string) {
+  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+}
+
+test('an admin browses the demo image, pins it, watches its sync jobs finish and finds it on a node', async ({ page }) => {
+  test.setTimeout(240_000);
+  const stack = stackInfo();
+  // Pins name their registry by host, and a host can be connected once. thin-path.spec.ts (which
+  // runs after this file) adds 127.0.0.1:<port> itself, so when nobody has connected the registry
+  // yet this spec reaches the same server as localhost:<port>, a distinct host to the dashboard.
+  const adminHost = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  let host = stack.registryHost;
+
+  await test.step('the admin signs in', async () => {
+    await page.goto(`${stack.webUrl}/sign-in`);
+    const form = page.getByRole('form', { name: 'Sign in' });
+    await form.getByLabel('Email').fill(stack.adminEmail);
+    await form.getByLabel('Password').fill(stack.adminPassword);
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  });
+
+  await test.step('the registry is connected (reused when it already is)', async () => {
+    await nav(page, 'Registries').click();
+    const rows = page.locator('tr[data-registry]');
+    await expect(page.getByText('No registries yet').or(rows.first())).toBeVisible();
+    if ((await rows.filter({ hasText: stack.registryHost }).count()) > 0) return;
+    host = adminHost;
+    if ((await rows.filter({ hasText: adminHost }).count()) > 0) return;
+    const form = page.getByRole('form', { name: 'Add a registry' });
+    await form.getByLabel('Name', { exact: true }).fill('local-admin');
+    await form.getByLabel('Host', { exact: true }).fill(adminHost);
+    await form.getByLabel('Plain HTTP').check();
+    await form.getByRole('button', { name: 'Add registry' }).click();
+    await expect(form.getByRole('status')).toContainText('Added registry local-admin');
+  });
+  const reference = stack.demoReference.replace(stack.registryHost, host);
+
+  await test.step('Images -> the registry -> demo/macos -> tag 15.2 shows the spec sheet', async () => {
+    await nav(page, 'Images').click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Images' })).toBeVisible();
+    const registryRow = page.locator('tr[data-registry]').filter({ hasText: host });
+    await expect(registryRow).toBeVisible();
+    await screenshot(page, 'images');
+    await registryRow.getByRole('link').click();
+
+    await expect(page.getByRole('heading', { level: 2, name: 'Repositories' })).toBeVisible();
+    await page.getByLabel('Filter repositories').fill('demo/');
+    await page.locator('tr[data-repository="demo/macos"]').getByRole('link', { name: 'demo/macos' }).click();
+
+    await expect(page.getByRole('heading', { level: 1, name: 'demo/macos' })).toBeVisible();
+    const tagRow = page.locator('tr[data-tag="15.2"]');
+    await expect(tagRow).toContainText(shortDigest(stack.demoDigest));
+    await screenshot(page, 'tags');
+    await tagRow.getByRole('link', { name: 'Tag 15.2' }).click();
+
+    await expect(page.getByRole('heading', { level: 1, name: 'demo/macos:15.2' })).toBeVisible();
+    const field = (name: string) => page.locator(`[data-field="${name}"] dd`);
+    await expect(field('version')).toHaveText('15.2');
+    await expect(field('build')).toHaveText('24C101');
+    await expect(field('architecture')).toHaveText('arm64');
+    await expect(field('os')).toHaveText('macOS');
+    await expect(field('payload')).toContainText('UniversalMac_15.2_24C101_Restore.ipsw');
+    await expect(field('digest')).toContainText(stack.demoDigest);
+    await expect(field('artifact-type')).toHaveText('Cider image');
+    await expect(page.getByRole('table').filter({ hasText: 'UniversalMac_15.2_24C101_Restore.ipsw' })).toBeVisible();
+    await screenshot(page, 'image-detail');
+  });
+
+  await test.step('the admin creates admin-ci for Platform and pins the demo image', async () => {
+    await nav(page, 'Projects').click();
+    const form = page.getByRole('form', { name: 'New project' });
+    await form.getByLabel('Name', { exact: true }).fill('admin-ci');
+    await form.getByLabel('Team').selectOption({ label: 'Platform' });
+    await form.getByRole('button', { name: 'Create project' }).click();
+    await expect(page.getByRole('heading', { level: 1, name: 'admin-ci' })).toBeVisible();
+
+    const pin = page.getByRole('form', { name: 'Pin an image' });
+    await pin.getByLabel('Image reference').fill(reference);
+    await pin.getByRole('button', { name: 'Pin image' }).click();
+    await expect(pin.getByRole('status')).toContainText(shortDigest(stack.demoDigest));
+  });
+
+  await test.step('Jobs shows a sync job reaching done on every node', async () => {
+    await nav(page, 'Jobs').click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Jobs' })).toBeVisible();
+    const filters = page.getByRole('form', { name: 'Filter sync jobs' });
+    await filters.getByLabel('Digest').fill(stack.demoDigest);
+    await filters.getByRole('button', { name: 'Filter' }).click();
+    await expect(page).toHaveURL(/[?&]digest=sha256%3A/);
+    for (const node of stack.nodes) {
+      await expect(page.locator(`tr[data-node="${node}"][data-state="done"]`).first()).toBeVisible({ timeout: 90_000 });
+    }
+    // Only this digest's jobs are listed.
+    await expect(page.locator(`tr[data-job]:not([data-digest="${stack.demoDigest}"])`)).toHaveCount(0);
+    await screenshot(page, 'jobs');
+  });
+
+  await test.step("a node's page shows the image held, pinned, with its digest", async () => {
+    const node = stack.nodes[0]!;
+    await nav(page, 'Nodes').click();
+    await page.locator(`tr[data-node="${node}"]`).getByRole('link', { name: node }).click();
+    await expect(page.getByRole('heading', { level: 1, name: node })).toBeVisible();
+    await expect(page.locator('[data-field="hostname"]')).toBeVisible();
+    const held = page.getByRole('region', { name: 'Images in the cache' }).locator(`tr[data-digest="${stack.demoDigest}"]`);
+    await expect(held).toContainText(shortDigest(stack.demoDigest));
+    await expect(held).toContainText('pinned');
+    await expect(held).toContainText('admin-ci');
+    await expect(page.locator('tr[data-project="admin-ci"]')).toBeVisible();
+    await expect(page.getByRole('region', { name: 'Sync jobs' }).locator(`tr[data-state="done"][data-digest="${stack.demoDigest}"]`).first()).toBeVisible();
+    await screenshot(page, 'node');
+  });
+});
