@@ -118,6 +118,11 @@ describe('thin path: pin -> reconcile -> sync jobs -> two agents hold the digest
     // The jobs are recorded as done, one per node, and the pin is in the audit log.
     const jobs = await deps.db.syncJob.findMany({ where: { digest: imageDigest } });
     expect(jobs.map((j) => j.state).sort()).toEqual(['done', 'done']);
+    // A done job shows the bytes it moved, not the "0 of 0" of its first progress report.
+    for (const job of jobs) {
+      expect(job.bytesTotal).toBeGreaterThan(2n * 1024n * 1024n);
+      expect(job.bytesDone).toBe(job.bytesTotal);
+    }
     expect(await deps.db.auditEvent.count({ where: { action: 'pin.create' } })).toBe(1);
   });
 

@@ -25,6 +25,8 @@ export const fleetEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pin.updated'), projectId: z.string(), pinId: z.string() }),
   z.object({ type: z.literal('registry.updated'), registryId: z.string() }),
   z.object({ type: z.literal('project.updated'), projectId: z.string() }),
+  /** Any successful change through the API (users, teams, tokens...): other open pages refresh. */
+  z.object({ type: z.literal('data.changed'), path: z.string() }),
 ]);
 export type FleetEvent = z.infer<typeof fleetEvent>;
 

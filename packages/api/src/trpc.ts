@@ -1,6 +1,5 @@
 // tRPC setup: context, procedures that narrow the session, and the one place AppError codes
 // become tRPC errors. Messages are written for people; stacks never leave the server.
-import type { Role } from '@cider/db';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
@@ -34,6 +33,8 @@ const trpcCodes: Record<AppErrorCode, TRPCError['code']> = {
 
 export function toTrpcError(error: unknown): TRPCError {
   if (error instanceof TRPCError) return error;
+  // Input that failed validation is the caller's mistake, said in sentences by the formatter.
+  if (error instanceof ZodError) return new TRPCError({ code: 'BAD_REQUEST', message: error.issues.map((i) => i.message).join('; '), cause: error });
   if (isAppError(error)) return new TRPCError({ code: trpcCodes[error.code], message: error.message, cause: error });
   return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on the server; it has been logged.', cause: error as Error });
 }
@@ -56,10 +57,13 @@ const t = initTRPC.context<TrpcContext>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Runs a service call and maps its AppErrors. */
-const mapErrors = t.middleware(async ({ next }) => {
+/** Runs a service call and maps its AppErrors; a successful change is announced to open pages. */
+const mapErrors = t.middleware(async ({ ctx, next, type, path }) => {
   const result = await next();
   if (!result.ok) throw toTrpcError(result.error.cause ?? result.error);
+  if (type === 'mutation' && !path.startsWith('auth.')) {
+    await ctx.deps.events.publish({ type: 'data.changed', path }).catch(() => {});
+  }
   return result;
 });
 
@@ -76,14 +80,7 @@ export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
   return next();
 });
 
-const rank: Record<Role, number> = { viewer: 0, member: 1, admin: 2 };
-
-/** Whether a user may change pins in a team's projects: admins anywhere, members of that team. */
-export function canEditTeam(user: SessionUser, teamId: string): boolean {
-  if (user.role === 'admin') return true;
-  if (rank[user.role] < rank.member) return false;
-  return user.teams.some((m) => m.teamId === teamId && rank[m.role] >= rank.member);
-}
+export { canEditTeam } from './permissions.ts';
 
 export function forbidden(message: string): AppError {
   return new AppError('FORBIDDEN', message);

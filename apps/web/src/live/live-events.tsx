@@ -16,14 +16,30 @@ export function LiveEvents() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  // What the next refresh covers: everything, or only the queries about nodes.
+  const scope = useRef<'all' | 'nodes' | undefined>(undefined);
 
-  const refreshSoon = useCallback(() => {
-    if (timer.current) return;
-    timer.current = setTimeout(() => {
-      timer.current = undefined;
-      void queryClient.invalidateQueries();
-    }, coalesceMs);
-  }, [queryClient]);
+  const refreshSoon = useCallback(
+    (what: 'all' | 'nodes' = 'all') => {
+      scope.current = scope.current === 'all' || what === 'all' ? 'all' : 'nodes';
+      if (timer.current) return;
+      timer.current = setTimeout(() => {
+        timer.current = undefined;
+        const covered = scope.current;
+        scope.current = undefined;
+        if (covered === 'all') {
+          void queryClient.invalidateQueries();
+          return;
+        }
+        // Heartbeats change node state and facts: not images, audit or settings (which would
+        // otherwise be refetched, and ask the registry, every few seconds per node).
+        for (const key of [trpc.nodes.pathKey(), trpc.fleet.pathKey(), trpc.projects.rollout.pathKey()]) {
+          void queryClient.invalidateQueries({ queryKey: key });
+        }
+      }, coalesceMs);
+    },
+    [queryClient, trpc],
+  );
 
   useEffect(() => () => clearTimeout(timer.current), []);
 
@@ -34,13 +50,13 @@ export function LiveEvents() {
         return;
       }
       if (event.type === 'sync.updated' && finishedStates.has(event.state)) clearProgress(event.nodeId, event.digest);
-      refreshSoon();
+      refreshSoon(event.type === 'node.updated' ? 'nodes' : 'all');
     },
     [refreshSoon],
   );
 
   // (Re)connecting may have missed events, so a fresh stream starts with a refresh.
-  const subscription = useSubscription(trpc.events.stream.subscriptionOptions(undefined, { onStarted: refreshSoon, onData }));
+  const subscription = useSubscription(trpc.events.stream.subscriptionOptions(undefined, { onStarted: () => refreshSoon('all'), onData }));
 
   const live = subscription.status === 'pending';
   return (

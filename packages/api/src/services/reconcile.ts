@@ -121,7 +121,7 @@ export async function finishJob(deps: ServiceDeps, job: SyncJob, state: 'done' |
   forgetProgress(job.id);
   await deps.db.syncJob.updateMany({
     where: { id: job.id, state: { in: [...unfinishedStates] } },
-    data: { state, error, finishedAt: new Date(), ...(state === 'done' && job.bytesTotal !== null ? { bytesDone: job.bytesTotal } : {}) },
+    data: { state, error, finishedAt: new Date(), ...(state === 'done' && job.bytesTotal !== null && job.bytesTotal > 0n ? { bytesDone: job.bytesTotal } : {}) },
   });
   await deps.events.publish({ type: 'sync.updated', nodeId: job.nodeId, digest: job.digest, syncJobId: job.id, state });
 }

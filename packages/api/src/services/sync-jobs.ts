@@ -54,8 +54,10 @@ export async function recordDone(deps: ServiceDeps, nodeId: string, report: { jo
     return;
   }
   await replaceInventoryEntry(deps, nodeId, report.image);
-  await deps.db.syncJob.updateMany({ where: { id: job.id }, data: { bytesDone: job.bytesTotal ?? BigInt(report.image.sizeBytes), bytesTotal: job.bytesTotal ?? BigInt(report.image.sizeBytes) } });
-  await finishJob(deps, job, 'done', null);
+  // The first progress report ("queued") says 0 of 0: the image's size is the better total then.
+  const total = job.bytesTotal && job.bytesTotal > 0n ? job.bytesTotal : BigInt(report.image.sizeBytes);
+  await deps.db.syncJob.updateMany({ where: { id: job.id }, data: { bytesDone: total, bytesTotal: total } });
+  await finishJob(deps, { ...job, bytesTotal: total }, 'done', null);
 }
 
 /** A failed attempt: the error is kept on the row; the dispatcher decides about retrying. */

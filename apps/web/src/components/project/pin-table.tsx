@@ -7,7 +7,8 @@ import { StatusBadge } from '../ui/status-badge.tsx';
 
 type Pin = RouterOutputs['projects']['list'][number]['pins'][number];
 
-export function PinTable({ pins }: { pins: Pin[] }) {
+/** `canEdit`: whether this user may remove pins here (the server checks again). */
+export function PinTable({ pins, canEdit }: { pins: Pin[]; canEdit: boolean }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const remove = useMutation(
@@ -51,15 +52,17 @@ export function PinTable({ pins }: { pins: Pin[] }) {
               </td>
               <td className="muted">{timeAgo(pin.resolvedAt)}</td>
               <td className="actions">
-                <button
-                  type="button"
-                  className="button button-small"
-                  aria-label={`Remove pin ${pin.reference}`}
-                  disabled={remove.isPending}
-                  onClick={() => remove.mutate({ pinId: pin.id })}
-                >
-                  Remove
-                </button>
+                {canEdit ? (
+                  <button
+                    type="button"
+                    className="button button-small"
+                    aria-label={`Remove pin ${pin.reference}`}
+                    disabled={remove.isPending}
+                    onClick={() => remove.mutate({ pinId: pin.id })}
+                  >
+                    Remove
+                  </button>
+                ) : null}
               </td>
             </tr>
           ))}

@@ -4,6 +4,8 @@ import Link from 'next/link';
 import { useTRPC } from '../../trpc/react.ts';
 import { PageHeader } from '../ui/page-header.tsx';
 import { QueryState } from '../ui/query-state.tsx';
+import { canEditTeam } from '@cider/api/permissions';
+import { useSessionUser } from '../shell/session-user.tsx';
 import { PinForm } from './pin-form.tsx';
 import { PinTable } from './pin-table.tsx';
 import { RolloutTable } from './rollout-table.tsx';
@@ -12,6 +14,8 @@ export function ProjectView({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
   const query = useQuery(trpc.projects.byId.queryOptions({ projectId }, { retry: (count, error) => error.data?.code !== 'NOT_FOUND' && count < 3 }));
   const project = query.data;
+  const user = useSessionUser();
+  const canEdit = project ? canEditTeam(user, project.team.id) : false;
 
   if (query.error?.data?.code === 'NOT_FOUND' || (!project && query.error?.data?.code === 'BAD_REQUEST')) {
     return (
@@ -36,8 +40,12 @@ export function ProjectView({ projectId }: { projectId: string }) {
       />
       <section className="card">
         <h2>Pins</h2>
-        <PinTable pins={project.pins} />
-        <PinForm projectId={project.id} />
+        <PinTable pins={project.pins} canEdit={canEdit} />
+        {canEdit ? (
+          <PinForm projectId={project.id} />
+        ) : (
+          <p className="muted">Only admins and members of team {project.team.name} can change this project's pins.</p>
+        )}
       </section>
       <section className="card">
         <h2>Rollout</h2>

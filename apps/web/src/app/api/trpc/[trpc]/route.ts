@@ -1,6 +1,6 @@
 // The tRPC endpoint: queries and mutations (batched POST/GET) and the live event stream (SSE).
 import { appRouter, readCookie, serializeSessionCookie, sessionCookieName, type TrpcContext } from '@cider/api';
-import { userForSession } from '@cider/api/services';
+import { userForApiToken, userForSession } from '@cider/api/services';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { env } from '../../../../env.ts';
 import { services } from '../../../../server/services.ts';
@@ -11,10 +11,12 @@ export const runtime = 'nodejs';
 async function createContext(req: Request, resHeaders: Headers): Promise<TrpcContext> {
   const { deps, hub } = services();
   const sessionToken = readCookie(req.headers.get('cookie'), sessionCookieName);
+  // Scripts and CI call the API with `Authorization: Bearer cat_...` (Settings -> API tokens).
+  const apiToken = /^Bearer\s+(cat_\S+)$/i.exec(req.headers.get('authorization') ?? '')?.[1];
   return {
     deps,
     hub,
-    user: await userForSession(deps, sessionToken),
+    user: apiToken ? await userForApiToken(deps, apiToken) : await userForSession(deps, sessionToken),
     sessionToken,
     userAgent: req.headers.get('user-agent') ?? undefined,
     setSessionCookie(token, expiresAt) {
