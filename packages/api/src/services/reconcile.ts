@@ -58,12 +58,25 @@ export interface ReconcileSummary {
 
 /** Reconciles the given nodes (all when omitted). */
 export async function reconcileNodes(deps: ServiceDeps, nodeIds?: string[]): Promise<ReconcileSummary> {
+  // One reconcile at a time across every control process: two running side by side could each
+  // see a node lack a digest and both queue it. The lock lives as long as this transaction.
+  return deps.db.$transaction(
+    async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('cider-reconcile'))`;
+      return reconcileUnlocked(deps, nodeIds);
+    },
+    { timeout: 300_000, maxWait: 300_000 },
+  );
+}
+
+async function reconcileUnlocked(deps: ServiceDeps, nodeIds?: string[]): Promise<ReconcileSummary> {
   const desiredByNode = await desiredImages(deps, nodeIds);
   const ids = [...desiredByNode.keys()];
-  const [held, unfinished] = await Promise.all([
-    deps.db.nodeImage.findMany({ where: { nodeId: { in: ids } }, select: { nodeId: true, digest: true } }),
-    deps.db.syncJob.findMany({ where: { nodeId: { in: ids }, state: { in: [...unfinishedStates] } } }),
-  ]);
+  // Open jobs first, then held images, never both at once: a finishing job records its image
+  // before it closes, so any job closed before the first read has its image seen by the second.
+  // Read concurrently, a job could close in between unseen by both, and be queued twice.
+  const unfinished = await deps.db.syncJob.findMany({ where: { nodeId: { in: ids }, state: { in: [...unfinishedStates] } } });
+  const held = await deps.db.nodeImage.findMany({ where: { nodeId: { in: ids } }, select: { nodeId: true, digest: true } });
   const heldByNode = new Map<string, Set<string>>();
   for (const image of held) {
     let set = heldByNode.get(image.nodeId);
