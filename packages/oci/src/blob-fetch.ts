@@ -5,9 +5,9 @@
 // or a killed process resumes where it stopped. A server that ignores Range (200 instead of
 // 206) gets one plain stream from the start instead.
 import type { HostCache } from './cache/cache.ts';
-import { createFileHasher, type FileHasher } from './cache/file-hasher.ts';
+import { createFileHasher, type BadPiece, type FileHasher, type PieceDigests } from './cache/file-hasher.ts';
 import type { Ingest } from './cache/ingest.ts';
-import { isOciError } from './errors.ts';
+import { DigestMismatchError, isOciError } from './errors.ts';
 import { noteBytesWritten } from './memory.ts';
 import { backoffDelay, sleep } from './http/backoff.ts';
 import { isTransientNetworkError } from './http/transport.ts';
@@ -35,7 +35,15 @@ export interface BlobFetchOptions {
   segmentSize?: number;
   /** How often the segment journal is saved while downloading (also at every segment's end). Default 0.5 s. */
   journalIntervalMs?: number;
+  /**
+   * sha256 of each piece of the blob (from a Cider config): every piece is checked as the
+   * in-order hash reaches it, and a bad one is fetched again alone instead of the whole blob.
+   */
+  pieces?: PieceDigests;
 }
+
+/** Times one piece may come back wrong before the download gives up. */
+const pieceAttempts = 3;
 
 const MiB = 1024 * 1024;
 export const defaultConnections = 6;
@@ -44,9 +52,14 @@ const parallelThreshold = 32 * MiB;
 /** Writes are gathered per connection up to this size: fewer syscalls, bounded memory. */
 const writeBatch = 512 * 1024;
 
-export function chooseSegmentSize(size: number): number {
+export function chooseSegmentSize(size: number, pieceSize?: number): number {
   if (size < parallelThreshold) return Math.max(size, 1);
-  return Math.min(64 * MiB, Math.max(8 * MiB, Math.ceil(size / 64 / MiB) * MiB));
+  const chosen = Math.min(64 * MiB, Math.max(8 * MiB, Math.ceil(size / 64 / MiB) * MiB));
+  if (!pieceSize) return chosen;
+  // Segments nest in pieces, so a bad piece is a run of whole, finished segments to fetch again.
+  let segment = pieceSize;
+  while (segment > chosen && segment % 2 === 0 && segment / 2 >= MiB) segment /= 2;
+  return segment;
 }
 
 function retryable(error: unknown): boolean {
@@ -85,6 +98,7 @@ class SegmentedDownload {
   private journalDirty = false;
   private journalClosed = false;
   private readonly size: number;
+  private readonly badPieces = new Map<number, number>();
 
   constructor(
     private readonly repo: Repository,
@@ -98,24 +112,58 @@ class SegmentedDownload {
   }
 
   async run(): Promise<void> {
-    const plan = await this.ingest.prepare(this.options.segmentSize ?? chooseSegmentSize(this.size));
+    const pieces = this.options.pieces && this.options.pieces.size > 0 && this.options.pieces.size < this.size ? this.options.pieces : undefined;
+    const plan = await this.ingest.prepare(this.options.segmentSize ?? chooseSegmentSize(this.size, pieces?.size));
     const resumed = this.ingest.bytesWritten;
     if (resumed > 0) this.onBytes(resumed, false);
-    this.hasher = createFileHasher(this.ingest.dataPath, this.size);
+    // A journal from an earlier run may cut segments across pieces: then only the whole digest is checked.
+    const checkPieces = pieces && pieces.size % plan.segmentSize === 0 ? pieces : undefined;
+    this.hasher = createFileHasher(this.ingest.dataPath, this.size, checkPieces, (bad) => this.badPiece(bad));
     this.hasher.advance(this.ingest.frontier);
     plan.done.forEach((done, index) => {
       if (done < this.ingest.segmentLength(index)) this.pending.push(index);
     });
     this.journalTimer = setInterval(() => void this.saveJournal(), this.options.journalIntervalMs ?? 500);
     try {
-      if (this.pending.length > 0) await this.fetchAll();
+      // Pieces found bad once every segment is in are fetched again in another round.
+      for (;;) {
+        if (this.pending.length > 0) await this.fetchAll();
+        if (this.failure) throw this.failure;
+        this.hasher.advance(this.size);
+        await this.hasher.drained();
+        if (this.failure) throw this.failure;
+        if (this.pending.length === 0) break;
+      }
     } finally {
       await this.settleJournal();
     }
-    this.hasher.advance(this.size);
     const digest = await this.hasher.finish();
     this.hasher = undefined;
     await this.ingest.commit(digest);
+  }
+
+  /**
+   * A piece did not match its digest: the segments it spans (finished, behind the hash) are
+   * written again from the network; the rest of the blob is kept.
+   */
+  private badPiece(bad: BadPiece): void {
+    const times = (this.badPieces.get(bad.index) ?? 0) + 1;
+    this.badPieces.set(bad.index, times);
+    if (times >= pieceAttempts) {
+      this.failure ??= new DigestMismatchError(bad.expected, bad.actual, `piece ${bad.index} (bytes ${bad.start}-${bad.end - 1}) of blob ${this.descriptor.digest}, ${times} times,`);
+      this.controller.abort();
+      return;
+    }
+    const segmentSize = this.ingest.segmentLength(0);
+    let undone = 0;
+    for (let index = Math.floor(bad.start / segmentSize); index * segmentSize < bad.end; index++) {
+      undone += this.ingest.bytesWrittenIn(index);
+      this.ingest.resetSegment(index);
+      if (!this.pending.includes(index)) this.pending.push(index);
+    }
+    this.pending.sort((a, b) => a - b);
+    this.onBytes(-undone, false);
+    void this.saveJournal();
   }
 
   async stop(): Promise<void> {
@@ -167,7 +215,7 @@ class SegmentedDownload {
     if (this.failure) throw this.failure;
     if (this.options.signal?.aborted) throw this.options.signal.reason ?? new Error('aborted');
     if (this.rangeIgnored) await this.plainStream();
-    else if (this.ingest.bytesWritten !== this.size) throw new Error(`download of ${this.descriptor.digest} stopped with ${this.pending.length} segments left`);
+    else if (this.pending.length === 0 && this.ingest.bytesWritten !== this.size) throw new Error(`download of ${this.descriptor.digest} stopped with ${this.pending.length} segments left`);
   }
 
   private async worker(onRangeHonoured?: () => void): Promise<void> {
@@ -270,6 +318,7 @@ class SegmentedDownload {
 
   /** The server ignores Range: start over with one stream of the whole blob. */
   private async plainStream(): Promise<void> {
+    this.pending.length = 0;
     await this.hasher?.abort();
     const undone = this.ingest.bytesWritten;
     this.onBytes(-undone, false);

@@ -19,7 +19,8 @@ export type OciErrorCode =
   | 'TAG_IMMUTABLE'
   | 'INSUFFICIENT_SPACE'
   | 'CACHE_CORRUPT'
-  | 'BUSY';
+  | 'BUSY'
+  | 'INVALID_IMAGE';
 
 export class OciError extends Error {
   override name = 'OciError';

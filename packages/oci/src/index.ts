@@ -30,3 +30,18 @@ export { CredentialHelperError, ProcessCredentialHelperRunner, type CredentialHe
 export { BlobUploader, defaultChunkSize, defaultMonolithicThreshold, type PushBlobResult, type UploadOptions, type UploadSession } from './registry/upload.ts';
 export { deleteReferrer, listReferrers, pushReferrer, referrerDescriptor, referrersTag, type ListReferrersOptions, type PushedReferrer } from './registry/referrers.ts';
 export { enableMemoryRelief, setMemoryRelief } from './memory.ts';
+export { inspectIpsw, osForDevices, type IpswInfo } from './image/ipsw.ts';
+export {
+  defaultPieceSize,
+  imageKinds,
+  isImageKind,
+  kindOfMediaType,
+  payloadFilesOf,
+  piecesByLayer,
+  type CiderImageConfig,
+  type ImageKind,
+  type PayloadFile,
+  type PayloadPart,
+} from './image/config.ts';
+export { assertTagsFree, partAnnotation, partOfAnnotation, pushImage, pushIpsw, type PushIpswOptions, type ImageFacts, type ImageFileInput, type PublishProgress, type PushImageOptions, type PushImageResult } from './image/publish.ts';
+export { fetchSmallBlob, platformOfImage, pushIndex, type PushIndexOptions, type PushIndexResult } from './image/multi-platform.ts';

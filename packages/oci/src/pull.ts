@@ -4,6 +4,8 @@ import type { HostCache, ImageRecord } from './cache/cache.ts';
 import { ensureSpace, type FreeSpaceProbe } from './cache/space.ts';
 import { fetchBlobToCache, type BlobFetchOptions } from './blob-fetch.ts';
 import type { Digest } from './digest.ts';
+import { OciError } from './errors.ts';
+import { payloadFilesOf, piecesByLayer, type PayloadFile } from './image/config.ts';
 import { Annotation, CiderMediaType } from './media-types.ts';
 import { isIndex, type Descriptor, type ImageManifest, type Platform } from './manifest.ts';
 import { hostPlatform, selectPlatform } from './platform.ts';
@@ -45,13 +47,34 @@ export interface PullResult {
   imagePath?: string;
 }
 
-function filesOf(manifest: ImageManifest): ImageRecord['files'] {
+/**
+ * The files a VM tool sees: Cider's payload files when the config lists them (a file split into
+ * parts is one file, joined at materialization), else one per layer, named by its title.
+ */
+function filesOf(manifest: ImageManifest, payload: PayloadFile[] | undefined): ImageRecord['files'] {
+  if (payload) {
+    return payload.map((file) => ({
+      name: file.name,
+      digest: file.digest,
+      size: file.size,
+      mediaType: file.mediaType,
+      ...(file.parts.length > 1 ? { parts: file.parts.map((p) => p.digest) } : {}),
+    }));
+  }
   return manifest.layers.map((layer, i) => ({
     name: layer.annotations?.[Annotation.title] ?? `layer-${i}`,
     digest: layer.digest,
     size: layer.size,
     mediaType: layer.mediaType,
   }));
+}
+
+function parseJson(bytes: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new OciError('INVALID_MANIFEST', `The image's ${what} is not valid JSON`);
+  }
 }
 
 export async function pull(options: PullOptions): Promise<PullResult> {
@@ -94,12 +117,23 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     report();
 
     const seen = new Set<string>();
+    let payload: PayloadFile[] | undefined;
     for (const descriptor of content) {
-      if (seen.has(descriptor.digest)) continue;
-      seen.add(descriptor.digest);
-      if (await cache.hasBlob(descriptor.digest)) continue;
+      if (!seen.has(descriptor.digest)) {
+        seen.add(descriptor.digest);
+        if (!(await cache.hasBlob(descriptor.digest))) await fetchLayer(descriptor, payload);
+      }
+      // The config comes first: Cider's lists piece digests that every layer after it is checked against.
+      if (descriptor === image.config && image.config.mediaType === CiderMediaType.config && image.config.size <= 1024 * 1024) {
+        payload = payloadFilesOf(parseJson(await cache.readBlob(image.config.digest), `config ${image.config.digest}`));
+      }
+    }
+
+    async function fetchLayer(descriptor: Descriptor, files: PayloadFile[] | undefined): Promise<void> {
+      const pieces = files ? piecesByLayer(files).get(descriptor.digest) : undefined;
       await fetchBlobToCache(repo, cache, descriptor, {
         ...options.blobFetch,
+        ...(pieces ? { pieces: { size: pieces.pieceSize, digests: pieces.pieces } } : {}),
         signal,
         onBytes: (delta, fetched) => {
           progress.bytesDone += delta;
@@ -125,7 +159,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
         manifest: manifestDescriptor.digest,
         mediaType: manifestDescriptor.mediaType,
         reference: formatReference(ref),
-        files: filesOf(image),
+        files: filesOf(image, payload),
         size,
         pulledAt: new Date().toISOString(),
       };

@@ -1,8 +1,9 @@
 // The host cache: a content store of verified blobs, index.json naming held manifests, and
 // images materialized for VM creation. Safe for several processes at once: index.json changes
 // happen under a lock and land atomically; blobs appear only through Ingest.commit().
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256, type Digest } from '../digest.ts';
 import { DigestMismatchError, OciError } from '../errors.ts';
@@ -24,7 +25,11 @@ export interface ImageRecord {
   reference?: string;
   /** The image's config as the publisher wrote it (for Cider images: os, version, build...). */
   config?: unknown;
-  files: { name: string; digest: Digest; size: number; mediaType: string }[];
+  /**
+   * Files by name. A file stored as several layers lists them in `parts` (in order); it is joined
+   * into one file (a copy, checked against `digest`) instead of hard-linked.
+   */
+  files: { name: string; digest: Digest; size: number; mediaType: string; parts?: Digest[] }[];
   /** Bytes of config and layers together. */
   size: number;
   pulledAt: string;
@@ -189,7 +194,8 @@ export class HostCache {
         if (file.name.includes('/') || file.name === '..' || file.name === '.' || file.name === '') {
           throw new OciError('INVALID_MANIFEST', `Refusing to materialize a file named ${JSON.stringify(file.name)}`);
         }
-        await link(this.layout.blobPath(file.digest), join(building, file.name));
+        if (file.parts && file.parts.length > 1) await this.join(file.parts, join(building, file.name), file.digest, file.size);
+        else await link(this.layout.blobPath(file.parts?.[0] ?? file.digest), join(building, file.name));
       }
       await writeFileAtomic(join(building, 'image.json'), `${JSON.stringify(record, null, 2)}\n`);
       await rm(target, { recursive: true, force: true });
@@ -200,6 +206,28 @@ export class HostCache {
     }
     await this.touch(record.manifest);
     return target;
+  }
+
+  /** Concatenates verified part blobs into `target`, hashing as it goes; the result must match `digest`. */
+  private async join(parts: Digest[], target: string, digest: Digest, size: number): Promise<void> {
+    const hash = createHash('sha256');
+    const out = await open(target, 'wx', 0o644);
+    let written = 0;
+    try {
+      for (const part of parts) {
+        for await (const chunk of createReadStream(this.layout.blobPath(part), { highWaterMark: 1 << 20 })) {
+          hash.update(chunk as Buffer);
+          await out.write(chunk as Buffer);
+          written += (chunk as Buffer).length;
+        }
+      }
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    const actual = `sha256:${hash.digest('hex')}`;
+    if (written !== size || actual !== digest) throw new DigestMismatchError(digest, actual, `file joined from ${parts.length} parts (${written} bytes)`);
+    await chmod(target, 0o444);
   }
 
   async readImageRecord(manifest: Digest): Promise<ImageRecord | undefined> {

@@ -10,33 +10,79 @@ import { Worker } from 'node:worker_threads';
 export interface FileHasher {
   /** Hash up to byte `to` (exclusive); it must already be written. */
   advance(to: number): void;
-  /** Bytes hashed so far. */
+  /** Bytes hashed (and, with pieces, verified) so far. */
   readonly hashed: number;
+  /** Resolves once everything asked for is hashed, or a bad piece sent the hasher back. */
+  drained(): Promise<void>;
   /** Waits for every advance, returns `sha256:<hex>` of bytes [0, hashed). */
   finish(): Promise<string>;
   /** Stops without a result. */
   abort(): Promise<void>;
 }
 
+/** Expected sha256 of each `size` bytes of the file, checked in order before they join the whole. */
+export interface PieceDigests {
+  size: number;
+  digests: readonly string[];
+}
+
+/** A piece did not match: the hasher went back to its start; rewrite [start, end) and advance again. */
+export interface BadPiece {
+  index: number;
+  start: number;
+  end: number;
+  expected: string;
+  actual: string;
+}
+
 const readBytes = 1 << 20;
 
 // Plain JS so it runs from any bundle: `eval: true` needs no separate worker file.
+// With pieces, each piece is hashed on its own as well; the whole-file hash is checkpointed at
+// every verified piece (Hash.copy), so a bad piece rolls the whole hash back to its start and
+// the download rewrites just that piece. Advances sent before the roll-back carry an old epoch
+// and are ignored.
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
-const hash = createHash('sha256');
+const { size, pieceSize, pieces } = workerData;
+let hash = createHash('sha256');
+let checkpoint = pieces ? hash.copy() : undefined;
+let piece = pieces ? createHash('sha256') : undefined;
+let pieceStart = 0;
+let epoch = 0;
 const fd = fs.openSync(workerData.path, 'r');
 const buffer = Buffer.allocUnsafe(workerData.readBytes);
 let position = 0;
 parentPort.on('message', (message) => {
   try {
     if (message.type === 'advance') {
+      if (message.epoch !== epoch) return;
       while (position < message.to) {
-        const n = fs.readSync(fd, buffer, 0, Math.min(buffer.length, message.to - position), position);
+        const pieceEnd = pieces ? Math.min(pieceStart + pieceSize, size) : message.to;
+        const want = Math.min(buffer.length, message.to - position, pieceEnd - position);
+        const n = fs.readSync(fd, buffer, 0, want, position);
         if (n <= 0) throw new Error('short read at ' + position);
-        hash.update(n === buffer.length ? buffer : buffer.subarray(0, n));
+        const bytes = n === buffer.length ? buffer : buffer.subarray(0, n);
+        hash.update(bytes);
         position += n;
+        if (!pieces) continue;
+        piece.update(bytes);
+        if (position !== pieceEnd) continue;
+        const index = Math.floor(pieceStart / pieceSize);
+        const actual = 'sha256:' + piece.digest('hex');
+        piece = createHash('sha256');
+        if (actual === pieces[index]) {
+          checkpoint = hash.copy();
+          pieceStart = position;
+          continue;
+        }
+        hash = checkpoint.copy();
+        position = pieceStart;
+        epoch++;
+        parentPort.postMessage({ type: 'bad-piece', index, start: pieceStart, end: pieceEnd, expected: pieces[index], actual, epoch, position });
+        return;
       }
       parentPort.postMessage({ type: 'hashed', position });
     } else if (message.type === 'finish') {
@@ -53,24 +99,40 @@ class WorkerHasher implements FileHasher {
   private readonly worker: Worker;
   private requested = 0;
   private done = 0;
+  private epoch = 0;
   private failure: Error | undefined;
   private finishing: ((digest: string) => void) | undefined;
   private finishFailed: ((error: Error) => void) | undefined;
+  private waiters: (() => void)[] = [];
 
-  constructor(path: string) {
-    this.worker = new Worker(workerSource, { eval: true, workerData: { path, readBytes } });
-    this.worker.on('message', (message: { type: string; position?: number; digest?: string; message?: string }) => {
+  constructor(path: string, size: number, pieces: PieceDigests | undefined, onBadPiece: ((bad: BadPiece) => void) | undefined) {
+    const workerData = { path, readBytes, size, pieceSize: pieces?.size, pieces: pieces?.digests };
+    this.worker = new Worker(workerSource, { eval: true, workerData });
+    this.worker.on('message', (message: { type: string; position?: number; digest?: string; message?: string; epoch?: number } & Partial<BadPiece>) => {
       if (message.type === 'hashed') this.done = message.position!;
-      else if (message.type === 'digest') this.finishing?.(message.digest!);
+      else if (message.type === 'bad-piece') {
+        this.epoch = message.epoch!;
+        this.done = message.position!;
+        this.requested = message.position!;
+        onBadPiece?.({ index: message.index!, start: message.start!, end: message.end!, expected: message.expected!, actual: message.actual! });
+      } else if (message.type === 'digest') this.finishing?.(message.digest!);
       else if (message.type === 'error') {
         this.failure = new Error(`hashing failed: ${message.message}`);
         this.finishFailed?.(this.failure);
       }
+      if (this.done >= this.requested || this.failure) this.wake();
     });
     this.worker.on('error', (error) => {
       this.failure = error;
       this.finishFailed?.(error);
+      this.wake();
     });
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
   }
 
   get hashed(): number {
@@ -80,7 +142,13 @@ class WorkerHasher implements FileHasher {
   advance(to: number): void {
     if (to <= this.requested) return;
     this.requested = to;
-    this.worker.postMessage({ type: 'advance', to });
+    this.worker.postMessage({ type: 'advance', to, epoch: this.epoch });
+  }
+
+  drained(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.done >= this.requested) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   async finish(): Promise<string> {
@@ -95,6 +163,7 @@ class WorkerHasher implements FileHasher {
   }
 
   async abort(): Promise<void> {
+    this.wake();
     await this.worker.terminate();
   }
 }
@@ -112,6 +181,10 @@ class InlineHasher implements FileHasher {
 
   advance(to: number): void {
     this.requested = Math.max(this.requested, to);
+  }
+
+  drained(): Promise<void> {
+    return Promise.resolve();
   }
 
   async finish(): Promise<string> {
@@ -137,6 +210,10 @@ class InlineHasher implements FileHasher {
 /** Blobs at least this large hash on a worker thread. */
 export const workerHashThreshold = 16 * 1024 * 1024;
 
-export function createFileHasher(path: string, size: number): FileHasher {
-  return size >= workerHashThreshold ? new WorkerHasher(path) : new InlineHasher(path);
+/**
+ * Pieces are verified on the worker only: below the worker threshold a blob is hashed in one go
+ * at the end, where the whole-blob digest says as much as the pieces would.
+ */
+export function createFileHasher(path: string, size: number, pieces?: PieceDigests, onBadPiece?: (bad: BadPiece) => void): FileHasher {
+  return size >= workerHashThreshold ? new WorkerHasher(path, size, pieces, onBadPiece) : new InlineHasher(path);
 }

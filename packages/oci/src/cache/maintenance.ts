@@ -91,12 +91,18 @@ export async function fsck(cache: HostCache, options: { onBlob?: (digest: string
   for (const name of await readdir(cache.layout.imagesDir).catch(() => [] as string[])) {
     if (name.endsWith('.tmp')) continue;
     const dir = join(cache.layout.imagesDir, name);
-    const record = await readFile(join(dir, 'image.json'), 'utf8').then((t) => JSON.parse(t) as { files?: { name: string; digest: string }[] }, () => undefined);
+    const record = await readFile(join(dir, 'image.json'), 'utf8').then((t) => JSON.parse(t) as { files?: { name: string; digest: string; parts?: string[] }[] }, () => undefined);
     if (!record?.files) {
       report.brokenImages.push({ path: dir, problem: 'image.json is missing or unreadable' });
       continue;
     }
     for (const file of record.files) {
+      if (file.parts && file.parts.length > 1) {
+        // Joined from parts: a copy, so it is re-hashed like a blob.
+        const actual = await hashFile(join(dir, file.name)).catch(() => undefined);
+        if (actual !== file.digest) report.brokenImages.push({ digest: file.digest as Digest, path: join(dir, file.name), problem: actual ? `content hashes to ${actual}` : 'the joined file is missing' });
+        continue;
+      }
       const [linked, blob] = await Promise.all([stat(join(dir, file.name)).catch(() => undefined), stat(cache.blobPath(file.digest)).catch(() => undefined)]);
       if (!linked || !blob || linked.ino !== blob.ino) {
         report.brokenImages.push({ digest: file.digest, path: join(dir, file.name), problem: !blob ? 'its blob is gone' : 'not a link to its verified blob' });

@@ -5,3 +5,4 @@ export { writeRandomFile } from './files.ts';
 export { writeHtpasswd } from './htpasswd.ts';
 export { startTokenServer, type TokenRequestRecord, type TokenServer, type TokenServerOptions, type TokenUser } from './token-server.ts';
 export { useRegistryFixture, type RegistryFixture } from './fixture.ts';
+export { makeSyntheticIpsw, defaultMacDevices, type SyntheticIpswOptions } from './ipsw.ts';

@@ -1,0 +1,347 @@
+// Publishing an image: every payload file uploaded once, hashed while it is sent (the sha256 of a
+// 15 GB IPSW, its piece digests and, when split, the whole-file digest all come from the one read
+// that feeds the upload), then Cider's config, then the manifest under each tag. With a tag
+// policy of immutable tags, an existing tag stops the push before a byte is sent.
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open as openFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { sha256, type Digest } from '../digest.ts';
+import { NotFoundError, OciError, SizeMismatchError } from '../errors.ts';
+import { encodeManifest, type Descriptor, type ImageManifest, type Platform } from '../manifest.ts';
+import { Annotation, CiderMediaType, MediaType } from '../media-types.ts';
+import { formatReference, parseReference, type Reference } from '../reference.ts';
+import type { RegistryClient } from '../registry/client.ts';
+import type { Repository } from '../registry/repository.ts';
+import { inspectIpsw, type IpswInfo } from './ipsw.ts';
+import { defaultPieceSize, imageKinds, type CiderImageConfig, type ImageKind, type PayloadFile, type PayloadPart } from './config.ts';
+
+/** Annotation on the layers of a split file: `<n>/<count>`. */
+export const partAnnotation = 'io.ciderfleet.part';
+/** Annotation on the layers of a split file: the file they join into. */
+export const partOfAnnotation = 'io.ciderfleet.part.of';
+
+const MiB = 1024 * 1024;
+/** Files up to this size are read into memory, hashed first and skipped when the registry has them. */
+const smallFile = 4 * MiB;
+
+export interface ImageFileInput {
+  path: string;
+  kind: ImageKind;
+  /** The file's name in the image; its base name by default. */
+  name?: string;
+}
+
+export interface ImageFacts {
+  os: string;
+  version?: string;
+  build?: string;
+  architecture: string;
+  devices?: string[];
+  platform: Platform;
+}
+
+export interface PublishProgress {
+  file: string;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface PushImageOptions {
+  client: RegistryClient;
+  /** The repository (a tag in it is used when `tags` is empty). */
+  repository: string | Reference;
+  files: ImageFileInput[];
+  facts: ImageFacts;
+  tags: string[];
+  /** org.opencontainers.image.title; "<os> <version> (<build>)" by default. */
+  title?: string;
+  description?: string;
+  /** org.opencontainers.image.source: where the payload came from. */
+  source?: string;
+  annotations?: Record<string, string>;
+  /** Split files larger than this into ordered layers of at most this size (registries that cap a layer). */
+  chunkSize?: number;
+  pieceSize?: number;
+  /** Bytes per PATCH while uploading. Default 64 MiB. */
+  uploadChunkSize?: number;
+  /** Refuse to move a tag that already exists (the registry's tag policy in Cider Fleet). */
+  immutableTags?: boolean;
+  onProgress?: (progress: PublishProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface PushImageResult {
+  digest: Digest;
+  manifest: ImageManifest;
+  config: CiderImageConfig;
+  /** Full references, one per tag. */
+  references: string[];
+  size: number;
+}
+
+/** Tag names per the distribution spec. */
+const tagPattern = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+
+/** Hashes what flows through it: sha256 per piece and, optionally, a running whole-file hash. */
+class PieceHasher {
+  readonly pieces: Digest[] = [];
+  private piece: Hash = createHash('sha256');
+  private inPiece = 0;
+  bytes = 0;
+
+  constructor(
+    private readonly pieceSize: number,
+    readonly whole: Hash | undefined,
+  ) {}
+
+  update(chunk: Buffer): void {
+    this.whole?.update(chunk);
+    this.bytes += chunk.length;
+    let from = 0;
+    while (from < chunk.length) {
+      const n = Math.min(this.pieceSize - this.inPiece, chunk.length - from);
+      this.piece.update(from === 0 && n === chunk.length ? chunk : chunk.subarray(from, from + n));
+      this.inPiece += n;
+      from += n;
+      if (this.inPiece === this.pieceSize) this.closePiece();
+    }
+  }
+
+  private closePiece(): void {
+    this.pieces.push(`sha256:${this.piece.digest('hex')}`);
+    this.piece = createHash('sha256');
+    this.inPiece = 0;
+  }
+
+  finish(): Digest[] {
+    if (this.inPiece > 0 || this.pieces.length === 0) this.closePiece();
+    return this.pieces;
+  }
+}
+
+async function* tapped(source: Readable, hasher: PieceHasher): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    hasher.update(chunk as Buffer);
+    yield chunk as Buffer;
+  }
+}
+
+function checkTags(tags: string[]): void {
+  for (const tag of tags) {
+    if (!tagPattern.test(tag)) throw new OciError('INVALID_REFERENCE', `Invalid tag "${tag}": use letters, digits, "_", "." and "-" (up to 128, not starting with "." or "-")`);
+  }
+}
+
+async function existingTag(repo: Repository, tag: string): Promise<Descriptor | undefined> {
+  try {
+    return await repo.resolve(tag);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+function immutableError(repo: Repository, tag: string, digest: Digest): OciError {
+  return new OciError(
+    'TAG_IMMUTABLE',
+    `Tag "${tag}" already exists in ${repo.transport.registry}/${repo.name} (${digest}) and this registry has immutable tags: nothing was pushed. Push under another tag (--tag), or ask an admin to change the registry's tag policy in Cider Fleet.`,
+  );
+}
+
+/** Refuses before any upload when a tag exists under an immutable-tags policy. */
+export async function assertTagsFree(repo: Repository, tags: string[]): Promise<void> {
+  for (const tag of tags) {
+    const existing = await existingTag(repo, tag);
+    if (existing) throw immutableError(repo, tag, existing.digest);
+  }
+}
+
+/** Uploads one part of a file, hashing it (and its pieces, and the whole file) as it is sent. */
+async function uploadPart(
+  repo: Repository,
+  file: { path: string; mediaType: string },
+  start: number,
+  size: number,
+  pieceSize: number,
+  whole: Hash | undefined,
+  options: Pick<PushImageOptions, 'uploadChunkSize' | 'signal'> & { onBytes: (done: number) => void },
+): Promise<{ part: PayloadPart; whole: Hash | undefined }> {
+  if (size <= smallFile) {
+    const bytes = Buffer.alloc(size);
+    if (size > 0) {
+      const handle = await openFile(file.path, 'r');
+      try {
+        const { bytesRead } = await handle.read(bytes, 0, size, start);
+        if (bytesRead !== size) throw new SizeMismatchError(size, bytesRead, `file ${file.path} (it changed while being pushed)`);
+      } finally {
+        await handle.close();
+      }
+    }
+    const hasher = new PieceHasher(pieceSize, whole);
+    hasher.update(bytes);
+    const digest = sha256(bytes);
+    await repo.pushBlob({ digest, size, mediaType: file.mediaType, open: () => bytes }, { signal: options.signal });
+    options.onBytes(size);
+    return { part: { digest, size, pieces: hasher.finish() }, whole };
+  }
+  // Every (re)open of the source starts a fresh tap from the part's start; the last one saw every byte.
+  let tap: PieceHasher | undefined;
+  const open = () => {
+    tap = new PieceHasher(pieceSize, whole?.copy());
+    return Readable.from(tapped(createReadStream(file.path, { start, end: start + size - 1, highWaterMark: MiB }), tap));
+  };
+  const descriptor = await repo.pushBlobStream(open, size, {
+    mediaType: file.mediaType,
+    chunkSize: options.uploadChunkSize,
+    signal: options.signal,
+    onProgress: options.onBytes,
+  });
+  if (!tap || tap.bytes !== size) throw new SizeMismatchError(size, tap?.bytes ?? 0, `file ${file.path} (it changed while being pushed)`);
+  return { part: { digest: descriptor.digest, size, pieces: tap.finish() }, whole: tap.whole };
+}
+
+/** Pushes an image: payload layers, Cider config, manifest under every tag. */
+export async function pushImage(options: PushImageOptions): Promise<PushImageResult> {
+  const ref = typeof options.repository === 'string' ? parseReference(options.repository, { defaultTag: false }) : options.repository;
+  if (ref.digest) throw new OciError('INVALID_REFERENCE', `Push to a repository or a tag, not a digest (${formatReference(ref)})`);
+  const tags = options.tags.length > 0 ? [...new Set(options.tags)] : ref.tag ? [ref.tag] : [];
+  if (tags.length === 0) throw new OciError('INVALID_REFERENCE', `No tag to push ${formatReference(ref)} under: give one (--tag)`);
+  checkTags(tags);
+  if (options.files.length === 0) throw new OciError('INVALID_IMAGE', 'Nothing to push: give at least one file');
+  const pieceSize = options.pieceSize ?? defaultPieceSize;
+  const chunkSize = options.chunkSize;
+  if (chunkSize !== undefined && (!Number.isSafeInteger(chunkSize) || chunkSize < MiB)) throw new OciError('INVALID_IMAGE', `--chunk-size must be at least 1 MiB (got ${chunkSize})`);
+
+  const inputs = await Promise.all(
+    options.files.map(async (file) => {
+      const info = await stat(file.path).catch(() => undefined);
+      if (!info?.isFile()) throw new OciError('NOT_FOUND', `Cannot push ${file.path}: no such file`);
+      const name = file.name ?? basename(file.path);
+      if (name.includes('/') || name === '.' || name === '..') throw new OciError('INVALID_IMAGE', `Invalid file name "${name}" in the image`);
+      return { ...file, name, size: info.size, mediaType: imageKinds[file.kind] };
+    }),
+  );
+  const names = new Set<string>();
+  for (const input of inputs) {
+    if (names.has(input.name)) throw new OciError('INVALID_IMAGE', `Two files are named ${input.name}: each file in an image needs its own name`);
+    names.add(input.name);
+  }
+
+  const repo = options.client.repositoryOf(ref);
+  if (options.immutableTags) await assertTagsFree(repo, tags);
+
+  const totalBytes = inputs.reduce((sum, f) => sum + f.size, 0);
+  let doneBefore = 0;
+  const files: PayloadFile[] = [];
+  const layers: Descriptor[] = [];
+  for (const input of inputs) {
+    const partSize = chunkSize && input.size > chunkSize ? chunkSize : Math.max(input.size, 1);
+    const count = Math.max(1, Math.ceil(input.size / partSize));
+    const parts: PayloadPart[] = [];
+    // The whole-file digest needs its own running hash only when the file is split.
+    let whole: Hash | undefined = count > 1 ? createHash('sha256') : undefined;
+    for (let i = 0; i < count; i++) {
+      const start = i * partSize;
+      const size = Math.min(partSize, input.size - start);
+      const base = doneBefore;
+      const uploaded = await uploadPart(repo, input, start, size, pieceSize, whole, {
+        uploadChunkSize: options.uploadChunkSize,
+        signal: options.signal,
+        onBytes: (done) => options.onProgress?.({ file: input.name, bytesDone: base + done, bytesTotal: totalBytes }),
+      });
+      whole = uploaded.whole;
+      doneBefore += size;
+      parts.push(uploaded.part);
+      const annotations: Record<string, string> =
+        count > 1
+          ? { [Annotation.title]: `${input.name}.part${String(i + 1).padStart(3, '0')}`, [partOfAnnotation]: input.name, [partAnnotation]: `${i + 1}/${count}` }
+          : { [Annotation.title]: input.name };
+      layers.push({ mediaType: input.mediaType, digest: uploaded.part.digest, size, annotations });
+    }
+    const digest = count > 1 ? (`sha256:${whole!.digest('hex')}` as Digest) : parts[0]!.digest;
+    files.push({ name: input.name, kind: input.kind, mediaType: input.mediaType, size: input.size, digest, pieceSize, parts });
+  }
+
+  const created = new Date().toISOString();
+  const main = files.find((f) => f.kind === 'ipsw') ?? [...files].sort((a, b) => b.size - a.size)[0]!;
+  const facts = options.facts;
+  const config: CiderImageConfig = {
+    os: facts.os,
+    ...(facts.version ? { version: facts.version } : {}),
+    ...(facts.build ? { build: facts.build } : {}),
+    architecture: facts.architecture,
+    ...(facts.devices ? { devices: facts.devices } : {}),
+    platform: facts.platform,
+    created,
+    payload: { name: main.name, size: main.size },
+    files,
+  };
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDescriptor: Descriptor = { mediaType: CiderMediaType.config, digest: sha256(configBytes), size: configBytes.length };
+  await repo.pushBlob({ ...configDescriptor, open: () => configBytes }, { signal: options.signal });
+
+  const title = options.title ?? [facts.os, facts.version, facts.build ? `(${facts.build})` : undefined].filter(Boolean).join(' ');
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    artifactType: CiderMediaType.artifact,
+    config: configDescriptor,
+    layers,
+    annotations: {
+      [Annotation.created]: created,
+      [Annotation.title]: title,
+      ...(facts.version ? { [Annotation.version]: facts.version } : {}),
+      [Annotation.source]: options.source ?? main.name,
+      ...(options.description ? { [Annotation.description]: options.description } : {}),
+      ...options.annotations,
+    },
+  };
+  const encoded = encodeManifest(manifest);
+  await repo.pushManifest(encoded.bytes, encoded.mediaType, encoded.digest);
+  for (const tag of tags) {
+    if (options.immutableTags) {
+      // Someone may have pushed the tag while we uploaded: still never move it.
+      const existing = await existingTag(repo, tag);
+      if (existing && existing.digest !== encoded.digest) throw immutableError(repo, tag, existing.digest);
+    }
+    await repo.pushManifest(encoded.bytes, encoded.mediaType, tag);
+  }
+  return {
+    digest: encoded.digest,
+    manifest,
+    config,
+    references: tags.map((tag) => formatReference({ ...ref, tag, digest: undefined })),
+    size: totalBytes,
+  };
+}
+
+export interface PushIpswOptions extends Omit<PushImageOptions, 'files' | 'facts' | 'tags'> {
+  path: string;
+  /** Tags to set; `<version>` and `<version>-<build>` by default. */
+  tags?: string[];
+}
+
+/**
+ * Publishes an IPSW as it is: its facts read from its plists, the file itself the payload
+ * (darwin/arm64), tagged `<version>` and `<version>-<build>` unless told otherwise.
+ */
+export async function pushIpsw(options: PushIpswOptions): Promise<PushImageResult & { ipsw: IpswInfo }> {
+  const ipsw = await inspectIpsw(options.path);
+  const tags = options.tags?.length ? options.tags : [ipsw.version, `${ipsw.version}-${ipsw.build}`];
+  const result = await pushImage({
+    ...options,
+    files: [{ path: options.path, kind: 'ipsw' }],
+    facts: {
+      os: ipsw.os,
+      version: ipsw.version,
+      build: ipsw.build,
+      architecture: ipsw.architecture,
+      devices: ipsw.devices,
+      platform: { os: 'darwin', architecture: ipsw.architecture },
+    },
+    tags,
+  });
+  return { ...result, ipsw };
+}
