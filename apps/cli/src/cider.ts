@@ -3,6 +3,7 @@
 import { enableMemoryRelief } from '@cider/oci';
 import { Command } from 'commander';
 import { registerCache } from './commands/cache.ts';
+import { registerImage } from './commands/image.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerLogin } from './commands/login.ts';
 import { registerLogout } from './commands/logout.ts';
@@ -21,6 +22,7 @@ const program = new Command('cider')
 
 registerPull(program);
 registerPush(program);
+registerImage(program);
 registerTags(program);
 registerInspect(program);
 registerLogin(program);

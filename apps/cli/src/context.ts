@@ -16,7 +16,7 @@ export function fail(error: unknown, json = false): never {
   const code = isOciError(error) ? error.code : 'ERROR';
   if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
   else process.stderr.write(`cider: ${message}\n`);
-  process.exit(isOciError(error, 'INVALID_REFERENCE') || isOciError(error, 'INVALID_DIGEST') ? 2 : 1);
+  process.exit(isOciError(error, 'INVALID_REFERENCE') || isOciError(error, 'INVALID_DIGEST') || isOciError(error, 'INVALID_IMAGE') ? 2 : 1);
 }
 
 export function output(json: boolean, value: unknown, text: string): void {
