@@ -19,7 +19,7 @@ import {
   type PushImageResult,
   type Reference,
 } from '@cider/oci';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { clientFor, fail, output, type GlobalOptions } from '../context.ts';
 import { fetchTagPolicy } from '../fleet.ts';
 import { createProgress } from '../progress.ts';
