@@ -27,6 +27,8 @@ const policy: Record<string, Policy> = {
   'registries.create': 'admin',
   'registries.test': 'admin',
   'registries.check': 'admin',
+  'registries.setImmutableTags': 'admin',
+  'registries.tagPolicy': 'signed-in',
   'teams.list': 'signed-in',
   'teams.create': 'admin',
   'teams.rename': 'admin',
@@ -115,6 +117,8 @@ describe('every procedure checks the role (real PostgreSQL, Redis)', () => {
     inputs = {
       'pins.set': { projectId: project.id, reference: 'unconnected.example/a/b:1', mode: 'follow' },
       'pins.remove': { pinId: pin.id },
+      'registries.setImmutableTags': { id: registry.id, immutableTags: true },
+      'registries.tagPolicy': { host: registry.host },
     };
   });
   afterAll(async () => {

@@ -5,14 +5,28 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useTestDatabase } from '@cider/db/testing';
-import { CiderMediaType, encodeManifest, MediaType, pushArtifact, RegistryClient, type ImageIndex, type PushResult } from '@cider/oci';
+import {
+  Annotation,
+  CiderMediaType,
+  emptyConfig,
+  encodeManifest,
+  MediaType,
+  pushArtifact,
+  pushReferrer,
+  RegistryClient,
+  sha256,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  type PushResult,
+} from '@cider/oci';
 import { startFaultProxy, type FaultProxy } from '@cider/oci/testing';
 import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createServiceDeps } from '../deps-factory.ts';
 import { createCaller } from '../root.ts';
 import type { TrpcContext } from '../trpc.ts';
-import { listRepositories } from './images.ts';
+import { listRepositories, parseCiderConfig } from './images.ts';
 import { setPin } from './pins.ts';
 import { createProject } from './projects.ts';
 import { createRegistry } from './registries.ts';
@@ -27,9 +41,12 @@ describe('images browser (real docker-registry, PostgreSQL, Redis)', () => {
   let proxy: FaultProxy;
   /** A registry whose catalog is switched off (a proxy answering 404 UNSUPPORTED for it). */
   let closed: FaultProxy;
+  /** A registry that refuses every referrers lookup (API and referrers tag). */
+  let noReferrers: FaultProxy;
   let caller: ReturnType<typeof createCaller>;
   let registryId: string;
   let closedRegistryId: string;
+  let noReferrersRegistryId: string;
   const host = inject('registryHost');
   const prefix = uniqueRepository('browse');
   const repository = `${prefix}/macos`;
@@ -55,7 +72,16 @@ describe('images browser (real docker-registry, PostgreSQL, Redis)', () => {
     client = new RegistryClient();
     const payload = join(work, payloadName);
     await writeFile(payload, randomBytes(4096));
-    const config = { os: 'macOS', version: '15.2', build: '24C101', architecture: 'arm64', devices: ['VirtualMac2,1', 'Mac14,3'], payload: { name: payloadName, size: 4096 } };
+    const config = {
+      os: 'macOS',
+      version: '15.2',
+      build: '24C101',
+      architecture: 'arm64',
+      devices: ['VirtualMac2,1', 'Mac14,3'],
+      payload: { name: payloadName, size: 4096 },
+      created: '2024-12-11T18:00:00Z',
+      files: [{ name: payloadName, kind: 'ipsw', mediaType: CiderMediaType.ipsw, size: 4096, digest: `sha256:${'1'.repeat(64)}`, pieceSize: 67108864, parts: [{ digest: `sha256:${'1'.repeat(64)}`, size: 4096, pieces: [`sha256:${'1'.repeat(64)}`] }] }],
+    };
     cider = await pushArtifact({
       client,
       reference: `${host}/${repository}:15.2`,
@@ -83,7 +109,13 @@ describe('images browser (real docker-registry, PostgreSQL, Redis)', () => {
     closed = await startFaultProxy(inject('registryUrl'), (r) =>
       r.path.startsWith('/v2/_catalog') ? { kind: 'status', status: 404, body: JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }] }) } : undefined,
     );
+    noReferrers = await startFaultProxy(inject('registryUrl'), (r) =>
+      r.path.includes('/referrers/') || /\/manifests\/sha256-/.test(r.path)
+        ? { kind: 'status', status: 403, body: JSON.stringify({ errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' }] }) }
+        : undefined,
+    );
     const actor = { label: 'admin@example.com' };
+    noReferrersRegistryId = (await createRegistry(services.deps, actor, { name: 'no referrers', host: noReferrers.host, plainHttp: true, authKind: 'none' })).id;
     registryId = (await createRegistry(services.deps, actor, { name: 'run registry', host, plainHttp: true, authKind: 'none' })).id;
     closedRegistryId = (await createRegistry(services.deps, actor, { name: 'proxied', host: closed.host, plainHttp: true, authKind: 'none' })).id;
 
@@ -99,6 +131,7 @@ describe('images browser (real docker-registry, PostgreSQL, Redis)', () => {
     await client?.close();
     await proxy?.close();
     await closed?.close();
+    await noReferrers?.close();
     await services?.close();
     await rm(work, { recursive: true, force: true });
   });
@@ -176,10 +209,21 @@ describe('images browser (real docker-registry, PostgreSQL, Redis)', () => {
       annotations: { version: '15.2', title: 'macOS 15.2 (24C101)', created: expect.any(String) },
       config: { mediaType: CiderMediaType.config, digest: cider.manifest.config.digest },
       layers: [{ title: payloadName, mediaType: CiderMediaType.ipsw, size: 4096, digest: layer.digest }],
-      cider: { os: 'macOS', version: '15.2', build: '24C101', architecture: 'arm64', devices: ['VirtualMac2,1', 'Mac14,3'], payload: { name: payloadName, size: 4096 } },
+      cider: {
+        os: 'macOS',
+        version: '15.2',
+        build: '24C101',
+        architecture: 'arm64',
+        devices: ['VirtualMac2,1', 'Mac14,3'],
+        payload: { name: payloadName, size: 4096 },
+        created: '2024-12-11T18:00:00Z',
+        files: [{ name: payloadName, kind: 'ipsw', mediaType: CiderMediaType.ipsw, size: 4096, digest: `sha256:${'1'.repeat(64)}`, parts: 1 }],
+        moreFiles: 0,
+      },
       platforms: [],
       configNote: null,
-      referrers: null,
+      referrers: [],
+      referrersNote: null,
     });
     expect(detail.heldBy).toEqual([expect.objectContaining({ nodeName: 'mac-01', digest: cider.digest, size: 4096, nodeStatus: 'online' })]);
     expect(detail.pins).toEqual([expect.objectContaining({ projectName: 'ios-ci', usesThis: true })]);
@@ -187,6 +231,102 @@ describe('images browser (real docker-registry, PostgreSQL, Redis)', () => {
     // The same content by digest: no tag, same facts.
     const byDigest = await caller.images.detail({ registryId, repository, reference: cider.digest });
     expect(byDigest).toMatchObject({ tag: null, digest: cider.digest, reference: `${host}/${repository}@${cider.digest}`, cider: { build: '24C101' } });
+  });
+
+  /** Attaches a small artifact (release notes, a signature...) to `subject` as the cider CLI would. */
+  async function attach(repository: string, subject: Descriptor, artifactType: string, text: string, annotations: Record<string, string>) {
+    const repo = client.repository(host, repository);
+    const layer = Buffer.from(text);
+    for (const blob of [emptyConfig.bytes, layer]) await repo.pushBlob({ digest: sha256(blob), size: blob.length, open: () => blob });
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      artifactType,
+      config: emptyConfig.descriptor,
+      layers: [{ mediaType: 'text/markdown', digest: sha256(layer), size: layer.length, annotations: { [Annotation.title]: 'notes.md' } }],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+      annotations,
+    };
+    const encoded = encodeManifest(manifest);
+    return pushReferrer(repo, encoded.bytes, encoded.mediaType, subject);
+  }
+
+  it('lists the referrers of an image (the sha256-<hex> tag on distribution 2.8), kept only a few seconds', async () => {
+    const file = join(work, 'signed.bin');
+    await writeFile(file, randomBytes(512));
+    const signedRepository = `${prefix}/signed`;
+    const image = await pushArtifact({
+      client,
+      reference: `${host}/${signedRepository}:1`,
+      files: [{ path: file }],
+      artifactType: CiderMediaType.artifact,
+      config: { mediaType: CiderMediaType.config, bytes: Buffer.from(JSON.stringify({ os: 'macOS', version: '15.3' })) },
+    });
+    const notes = await attach(signedRepository, image.descriptor, 'application/vnd.cider.release-notes.v1+md', '# 15.3\nFixes.', {
+      [Annotation.title]: 'Release notes 15.3',
+      [Annotation.created]: '2025-01-27T10:00:00Z',
+      [Annotation.description]: 'What changed',
+      'org.example.other': 'not returned',
+    });
+    expect(notes.via).toBe('tag');
+
+    const detail = await caller.images.detail({ registryId, repository: signedRepository, reference: '1' });
+    expect(detail.referrersNote).toBeNull();
+    expect(detail.referrers).toEqual([
+      {
+        digest: notes.descriptor.digest,
+        mediaType: MediaType.ociManifest,
+        artifactType: 'application/vnd.cider.release-notes.v1+md',
+        size: notes.descriptor.size,
+        annotations: { title: 'Release notes 15.3', created: '2025-01-27T10:00:00Z', description: 'What changed' },
+      },
+    ]);
+    // No created in the config: the manifest's annotation stands in.
+    expect(detail.cider).toMatchObject({ version: '15.3', created: detail.annotations.created, files: [] });
+    expect(detail.cider?.created).toEqual(expect.any(String));
+
+    // The referrer opens as an image of its own, naming its subject.
+    const referrer = await caller.images.detail({ registryId, repository: signedRepository, reference: notes.descriptor.digest });
+    expect(referrer).toMatchObject({ subject: image.digest, artifactType: 'application/vnd.cider.release-notes.v1+md', referrers: [] });
+
+    // A second referrer shows once the short cache has passed.
+    const signature = await attach(signedRepository, image.descriptor, 'application/vnd.example.signature.v1', 'signed', { [Annotation.created]: '2025-01-28T10:00:00Z' });
+    expect((await caller.images.detail({ registryId, repository: signedRepository, reference: '1' })).referrers).toHaveLength(1);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60_000 });
+    try {
+      const later = await caller.images.detail({ registryId, repository: signedRepository, reference: '1' });
+      expect(later.referrers.map((r) => r.digest)).toEqual([notes.descriptor.digest, signature.descriptor.digest]);
+      expect(later.referrers[1]).toMatchObject({ artifactType: 'application/vnd.example.signature.v1', annotations: { title: null, created: '2025-01-28T10:00:00Z', description: null } });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('still lays out the image when its referrers cannot be listed, with an empty list and a note', async () => {
+    const detail = await caller.images.detail({ registryId: noReferrersRegistryId, repository, reference: '15.2' });
+    expect(detail).toMatchObject({ digest: cider.digest, cider: { build: '24C101' }, referrers: [] });
+    expect(detail.referrersNote).toMatch(/could not be listed/);
+  });
+
+  it('parses Cider configs tolerantly: every field optional, odd values ignored', () => {
+    expect(parseCiderConfig(null, [])).toEqual({ os: null, version: null, build: null, architecture: null, devices: [], payload: null, created: null, files: [], moreFiles: 0 });
+    const parsed = parseCiderConfig(
+      {
+        os: 'macOS',
+        version: 15,
+        devices: ['Mac14,3', 7],
+        payload: { name: 'a.ipsw' },
+        files: [{ name: 'a.ipsw', kind: 'ipsw', size: 10, parts: [{}, {}] }, 'junk', { name: 'disk.img', size: -1 }, null],
+      },
+      [],
+      { [Annotation.created]: '2025-02-01T00:00:00Z' },
+    );
+    expect(parsed).toMatchObject({ os: 'macOS', version: null, devices: ['Mac14,3'], payload: { name: 'a.ipsw', size: 10 }, created: '2025-02-01T00:00:00Z' });
+    expect(parsed.files).toEqual([
+      { name: 'a.ipsw', kind: 'ipsw', mediaType: null, size: 10, digest: null, parts: 2 },
+      { name: 'disk.img', kind: null, mediaType: null, size: null, digest: null, parts: 0 },
+    ]);
+    expect(parseCiderConfig({ created: '2025-03-01T00:00:00Z', files: 'not a list' }, [], { [Annotation.created]: 'ignored' })).toMatchObject({ created: '2025-03-01T00:00:00Z', files: [] });
   });
 
   it('lays out a multi-platform index with each platform manifest', async () => {

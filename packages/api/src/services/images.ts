@@ -9,6 +9,7 @@ import {
   isIndex,
   isIndexMediaType,
   isOciError,
+  listReferrers,
   manifestContentSize,
   MediaType,
   parseReference,
@@ -34,6 +35,12 @@ export const maxConfigBytes = 1024 * 1024;
 /** Tags whose digest is looked up for the tags table (HEAD each); the rest show on their own page. */
 export const maxResolvedTags = 100;
 const maxPlatforms = 32;
+/** Referrers are attached after the image (signatures, SBOMs, release notes): keep the list only briefly. */
+const referrersTtlMs = 5_000;
+/** Referrers shown on an image's page; the rest are counted. */
+export const maxReferrers = 100;
+/** Payload files listed from a Cider config. */
+const maxConfigFiles = 64;
 
 /**
  * Browsing answers a person waiting on a page (refetched on fleet events): a registry that is
@@ -272,6 +279,17 @@ export async function repositoryTags(deps: ServiceDeps, input: { registryId: str
 
 // --- one image ---
 
+/** One payload file of a Cider config (`files[]`), as far as the dashboard shows it. */
+export interface CiderConfigFile {
+  name: string | null;
+  kind: string | null;
+  mediaType: string | null;
+  size: number | null;
+  digest: string | null;
+  /** Layers the file was stored as (more than one when it was split with --chunk-size). */
+  parts: number;
+}
+
 /** Cider's config blob (DESIGN.md "Image format"); every field optional, since others push too. */
 export interface CiderConfig {
   os: string | null;
@@ -280,22 +298,50 @@ export interface CiderConfig {
   architecture: string | null;
   devices: string[];
   payload: { name: string | null; size: number | null } | null;
+  /** `created` from the config, else the manifest's org.opencontainers.image.created annotation. */
+  created: string | null;
+  files: CiderConfigFile[];
+  /** Files beyond the ones listed. */
+  moreFiles: number;
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+const size = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null);
+const record = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
 
-export function parseCiderConfig(json: unknown, layers: Descriptor[]): CiderConfig {
-  const c = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
-  const p = (typeof c.payload === 'object' && c.payload !== null ? c.payload : undefined) as Record<string, unknown> | undefined;
+function parseConfigFile(raw: unknown): CiderConfigFile | undefined {
+  const f = record(raw);
+  if (!f) return undefined;
+  return {
+    name: str(f.name),
+    kind: str(f.kind),
+    mediaType: str(f.mediaType),
+    size: size(f.size),
+    digest: str(f.digest),
+    parts: Array.isArray(f.parts) ? f.parts.length : 0,
+  };
+}
+
+export function parseCiderConfig(json: unknown, layers: Descriptor[], annotations?: Record<string, string>): CiderConfig {
+  const c = record(json) ?? {};
+  const p = record(c.payload);
+  const files = Array.isArray(c.files) ? c.files.flatMap((f) => parseConfigFile(f) ?? []) : [];
   const name = str(p?.name);
   const payloadLayer = layers.find((l) => name !== null && l.annotations?.[Annotation.title] === name) ?? layers.find((l) => l.mediaType === CiderMediaType.ipsw);
+  const payloadFile = name !== null ? files.find((f) => f.name === name) : undefined;
   return {
     os: str(c.os),
     version: str(c.version),
     build: str(c.build),
     architecture: str(c.architecture),
     devices: Array.isArray(c.devices) ? c.devices.filter((d): d is string => typeof d === 'string') : [],
-    payload: p || payloadLayer ? { name: name ?? payloadLayer?.annotations?.[Annotation.title] ?? null, size: typeof p?.size === 'number' ? p.size : (payloadLayer?.size ?? null) } : null,
+    payload:
+      p || payloadLayer
+        ? { name: name ?? payloadLayer?.annotations?.[Annotation.title] ?? null, size: size(p?.size) ?? payloadFile?.size ?? payloadLayer?.size ?? null }
+        : null,
+    created: str(c.created) ?? str(annotations?.[Annotation.created]),
+    files: files.slice(0, maxConfigFiles),
+    moreFiles: Math.max(0, files.length - maxConfigFiles),
   };
 }
 
@@ -348,7 +394,7 @@ async function describeManifest(client: RegistryClient, registry: Registry, repo
   else if (wanted && isJsonMediaType(config.mediaType)) {
     try {
       const json = await fetchConfigJson(client, registry, repository, config);
-      if (config.mediaType === CiderMediaType.config) cider = parseCiderConfig(json, manifest.layers);
+      if (config.mediaType === CiderMediaType.config) cider = parseCiderConfig(json, manifest.layers, manifest.annotations);
       else {
         const c = (json ?? {}) as Record<string, unknown>;
         platform = { os: str(c.os), architecture: str(c.architecture) };
@@ -366,6 +412,48 @@ async function describeManifest(client: RegistryClient, registry: Registry, repo
     platform,
     configNote,
   };
+}
+
+/** What an image's page shows of one referrer (a signature, an SBOM, release notes...). */
+export interface ReferrerView {
+  digest: string;
+  mediaType: string;
+  artifactType: string | null;
+  size: number;
+  annotations: { created: string | null; title: string | null; description: string | null };
+}
+
+export interface Referrers {
+  referrers: ReferrerView[];
+  /** Why the list is empty or short although there may be more: listing failed, or was cut. */
+  referrersNote: string | null;
+}
+
+/**
+ * The referrers of a manifest (the OCI referrers API, else the `sha256-<hex>` tag that
+ * distribution 2.8 needs), kept a few seconds since referrers are attached after the image. A
+ * failure never breaks the page: the list is empty and the note says why.
+ */
+async function referrersOf(client: RegistryClient, registry: Registry, repository: string, digest: Digest): Promise<Referrers> {
+  let descriptors: Descriptor[];
+  try {
+    descriptors = await remember(cacheKey(registry, 'referrers', repository, digest), referrersTtlMs, () => listReferrers(client.repository(registry.host, repository), digest));
+  } catch (error) {
+    return { referrers: [], referrersNote: `The referrers of this image could not be listed: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const referrers = descriptors.slice(0, maxReferrers).map((d) => ({
+    digest: d.digest,
+    mediaType: d.mediaType,
+    artifactType: d.artifactType ?? null,
+    size: d.size,
+    annotations: {
+      created: d.annotations?.[Annotation.created] ?? null,
+      title: d.annotations?.[Annotation.title] ?? null,
+      description: d.annotations?.[Annotation.description] ?? null,
+    },
+  }));
+  const more = descriptors.length - referrers.length;
+  return { referrers, referrersNote: more > 0 ? `${more} more referrers are not shown.` : null };
 }
 
 async function describeIndex(client: RegistryClient, registry: Registry, repository: string, fetched: FetchedManifest) {
@@ -409,12 +497,15 @@ export async function imageDetail(deps: ServiceDeps, input: { registryId: string
     const repo = client.repository(registry.host, repository);
     const digest = byDigest ? (input.reference as Digest) : (await repo.resolve(input.reference)).digest;
     const fetched = await manifestByDigest(client, registry, repository, digest);
-    const shape = isIndex(fetched.manifest)
-      ? { ...(await describeIndex(client, registry, repository, fetched)), config: null, totalSize: null, layers: [], cider: null, platform: null, configNote: null }
-      : { ...(await describeManifest(client, registry, repository, fetched)), platforms: [], morePlatforms: 0 };
-    return { fetched, shape };
+    const [shape, referrers] = await Promise.all([
+      isIndex(fetched.manifest)
+        ? describeIndex(client, registry, repository, fetched).then((index) => ({ ...index, config: null, totalSize: null, layers: [], cider: null, platform: null, configNote: null }))
+        : describeManifest(client, registry, repository, fetched).then((manifest) => ({ ...manifest, platforms: [], morePlatforms: 0 })),
+      referrersOf(client, registry, repository, fetched.descriptor.digest),
+    ]);
+    return { fetched, shape, referrers };
   });
-  const { fetched, shape } = described;
+  const { fetched, shape, referrers } = described;
   const digest = fetched.descriptor.digest;
   const related: string[] = [digest, ...shape.platforms.map((p) => p.digest)];
   const tag = byDigest ? null : input.reference;
@@ -449,7 +540,7 @@ export async function imageDetail(deps: ServiceDeps, input: { registryId: string
       lastUsedAt: h.lastUsedAt,
     })),
     pins: pins.map((p) => ({ id: p.id, projectId: p.project.id, projectName: p.project.name, reference: p.reference, mode: p.mode, digest: p.digest, usesThis: related.includes(p.digest) })),
-    // Signatures, SBOMs and other referrers (listReferrers) come with their own issue.
-    referrers: null,
+    // Signatures, SBOMs, release notes: manifests whose subject is this digest.
+    ...referrers,
   };
 }

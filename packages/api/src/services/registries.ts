@@ -1,7 +1,7 @@
 // Connected registries. Credentials are sealed with AES-256-GCM before they touch the database
 // and opened only in the server process that talks to the registry; list and get never return them.
 import type { Registry, RegistryAuthKind } from '@cider/db';
-import { isOciError, parseReference, RegistryClient, StaticCredentials, type Credential } from '@cider/oci';
+import { dockerHubApiHost, dockerHubDomain, isOciError, parseReference, RegistryClient, StaticCredentials, type Credential } from '@cider/oci';
 import type { RegistryAccess } from '@cider/protocol';
 import { AppError } from '../errors.ts';
 import { open, seal } from '../secrets.ts';
@@ -204,3 +204,45 @@ export async function checkRegistry(deps: ServiceDeps, registryId: string): Prom
   return registryView(updated);
 }
 
+
+/**
+ * Turns immutable tags on or off for a registry. The registry (or its proxy) enforces it on push
+ * and `cider push` checks it first (registries.tagPolicy); the registry watcher flags any tag that
+ * moves anyway (registry-watch.ts).
+ */
+export async function setRegistryImmutableTags(deps: ServiceDeps, actor: Actor, input: { id: string; immutableTags: boolean }): Promise<RegistryView> {
+  const result = await deps.db.$transaction(async (tx) => {
+    const before = await tx.registry.findUnique({ where: { id: input.id } });
+    if (!before) throw new AppError('NOT_FOUND', 'No such registry: it may have been removed.');
+    if (before.immutableTags === input.immutableTags) return { registry: before, changed: false };
+    const after = await tx.registry.update({ where: { id: before.id }, data: { immutableTags: input.immutableTags } });
+    await recordAudit(tx, actor, 'registry.immutable-tags', { type: 'registry', id: before.id }, registryView(before), registryView(after));
+    return { registry: after, changed: true };
+  });
+  if (result.changed) await deps.events.publish({ type: 'registry.updated', registryId: result.registry.id });
+  return registryView(result.registry);
+}
+
+export interface TagPolicy {
+  /** The connected registry for this host, without credentials or settings; null when none is. */
+  registry: { id: string; name: string; host: string } | null;
+  immutableTags: boolean;
+}
+
+const dockerHubAliases = [dockerHubDomain, dockerHubApiHost, 'index.docker.io'];
+
+/**
+ * The tag policy of the registry at `host` (host[:port], case-insensitive), for clients about to
+ * push: `cider push` refuses to overwrite a tag on a registry with immutable tags. A host that is
+ * not connected has no policy: tags may move.
+ */
+export async function registryTagPolicy(deps: ServiceDeps, input: { host: string }): Promise<TagPolicy> {
+  const host = normaliseRegistryHost(input.host).host.toLowerCase();
+  const candidates = dockerHubAliases.includes(host) ? dockerHubAliases : [host];
+  const registry = await deps.db.registry.findFirst({
+    where: { OR: candidates.map((h) => ({ host: { equals: h, mode: 'insensitive' as const } })) },
+    select: { id: true, name: true, host: true, immutableTags: true },
+    orderBy: { createdAt: 'asc' },
+  });
+  return registry ? { registry: { id: registry.id, name: registry.name, host: registry.host }, immutableTags: registry.immutableTags } : { registry: null, immutableTags: false };
+}

@@ -2,6 +2,8 @@ import { router } from '../../trpc.ts';
 import { checkRegistryProcedure } from './check.ts';
 import { createRegistryProcedure } from './create.ts';
 import { listRegistriesProcedure } from './list.ts';
+import { setImmutableTagsProcedure } from './set-immutable-tags.ts';
+import { tagPolicyProcedure } from './tag-policy.ts';
 import { testRegistryProcedure } from './test.ts';
 
 export const registriesRouter = router({
@@ -9,4 +11,6 @@ export const registriesRouter = router({
   create: createRegistryProcedure,
   test: testRegistryProcedure,
   check: checkRegistryProcedure,
+  setImmutableTags: setImmutableTagsProcedure,
+  tagPolicy: tagPolicyProcedure,
 });

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { authedProcedure } from '../../trpc.ts';
+import { registryTagPolicy } from '../../services/registries.ts';
+
+export const tagPolicyInput = z.object({
+  host: z.string().trim().min(1, 'Give the registry host, e.g. registry.example.com or 127.0.0.1:5000').max(300),
+});
+
+/**
+ * Whether the registry at a host keeps its tags immutable, for any signed-in user or API token.
+ * `cider push` calls it before pushing: GET /api/trpc/registries.tagPolicy?input={"json":{"host":...}}.
+ * Keep the name and input shape stable. Never returns credentials.
+ */
+export const tagPolicyProcedure = authedProcedure.input(tagPolicyInput).query(({ ctx, input }) => registryTagPolicy(ctx.deps, input));
