@@ -1,9 +1,10 @@
-// An admin's tour of what the fleet holds: browse the registry down to the demo image's spec
-// sheet, pin it in a project of their own, watch its sync jobs finish on every node, and find it
-// on a node's page. Shares the stack (and database) with the other specs, which run in file
+// An admin's tour of what the fleet holds: mark the registry's tags immutable, browse the registry
+// down to the demo image's spec sheet and the SBOM attached to it, pin it in a project of their
+// own, watch its sync jobs finish on every node, and find it on a node's page. Shares the stack (and database) with the other specs, which run in file
 // order: every name here is its own, and nothing another spec creates is relied on.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Annotation, emptyConfig, encodeManifest, MediaType, pushReferrer, RegistryClient, sha256, type ImageManifest } from '@cider/oci';
 import { expect, test, type Page } from '@playwright/test';
 
 interface StackInfo {
@@ -28,6 +29,30 @@ function shortDigest(digest: string): string {
 
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `test-results/admin-journey-${name}.png`, fullPage: true });
+}
+
+/** Attaches an SBOM to the demo image, as `cider image attach` would; returns the referrer's digest. */
+async function attachSbom(stack: StackInfo): Promise<string> {
+  const client = new RegistryClient();
+  try {
+    const repo = client.repository(stack.registryHost, 'demo/macos');
+    const subject = await repo.resolve(stack.demoDigest);
+    const sbom = Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'macOS 15.2', packages: [] }));
+    for (const blob of [emptyConfig.bytes, sbom]) await repo.pushBlob({ digest: sha256(blob), size: blob.length, open: () => blob });
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      artifactType: 'application/spdx+json',
+      config: emptyConfig.descriptor,
+      layers: [{ mediaType: 'application/spdx+json', digest: sha256(sbom), size: sbom.length, annotations: { [Annotation.title]: 'sbom.spdx.json' } }],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+      annotations: { [Annotation.title]: 'SBOM for macOS 15.2', [Annotation.created]: '2025-01-27T10:00:00Z' },
+    };
+    const encoded = encodeManifest(manifest);
+    return (await pushReferrer(repo, encoded.bytes, encoded.mediaType, subject)).descriptor.digest;
+  } finally {
+    await client.close();
+  }
 }
 
 function nav(page: Page, name: string) {
@@ -68,6 +93,26 @@ test('an admin browses the demo image, pins it, watches its sync jobs finish and
   });
   const reference = stack.demoReference.replace(stack.registryHost, host);
 
+  await test.step('the admin marks the registry "Immutable tags" and sees the badge', async () => {
+    const row = page.locator('tr[data-registry]').filter({ hasText: host });
+    const toggle = row.getByRole('checkbox', { name: /^Immutable tags on / });
+    await expect(toggle).toBeVisible();
+    if (!(await toggle.isChecked())) await toggle.check();
+    await expect(row.locator('[data-badge="immutable-tags"]')).toHaveText('Immutable tags');
+    await expect(page.getByText('Pushing over an existing tag fails; the registry watcher flags any tag that moves anyway.').first()).toBeVisible();
+    // Saved: it survives a reload, and `cider push` gets it from the API.
+    await page.reload();
+    await expect(row.getByRole('checkbox', { name: /^Immutable tags on / })).toBeChecked();
+    await expect(row.locator('[data-badge="immutable-tags"]')).toBeVisible();
+    const input = encodeURIComponent(JSON.stringify({ json: { host: host.toUpperCase() } }));
+    const policy = await page.request.get(`${stack.webUrl}/api/trpc/registries.tagPolicy?input=${input}`);
+    expect(policy.status()).toBe(200);
+    expect(((await policy.json()) as { result: { data: { json: unknown } } }).result.data.json).toMatchObject({ registry: { host }, immutableTags: true });
+    await screenshot(page, 'registries');
+  });
+
+  const sbomDigest = await test.step('an SBOM is attached to the demo image (as `cider image attach` does)', () => attachSbom(stack));
+
   await test.step('Images -> the registry -> demo/macos -> tag 15.2 shows the spec sheet', async () => {
     await nav(page, 'Images').click();
     await expect(page.getByRole('heading', { level: 1, name: 'Images' })).toBeVisible();
@@ -97,6 +142,20 @@ test('an admin browses the demo image, pins it, watches its sync jobs finish and
     await expect(field('artifact-type')).toHaveText('Cider image');
     await expect(page.getByRole('table').filter({ hasText: 'UniversalMac_15.2_24C101_Restore.ipsw' })).toBeVisible();
     await screenshot(page, 'image-detail');
+  });
+
+  await test.step('the Referrers card lists the SBOM, which opens as its own manifest', async () => {
+    const referrers = page.getByRole('region', { name: 'Referrers' });
+    const row = referrers.locator(`tr[data-referrer="${sbomDigest}"]`);
+    await expect(row).toContainText('SPDX SBOM');
+    await expect(row).toContainText('SBOM for macOS 15.2');
+    await expect(row).toContainText(shortDigest(sbomDigest));
+    await referrers.screenshot({ path: 'test-results/admin-journey-referrers.png' });
+    await row.getByRole('link', { name: 'Referrer SBOM for macOS 15.2' }).click();
+    await expect(page.getByRole('heading', { level: 1, name: `demo/macos@${shortDigest(sbomDigest)}` })).toBeVisible();
+    await expect(page.locator('[data-field="subject"] dd')).toContainText(stack.demoDigest);
+    await expect(page.locator('[data-field="artifact-type"] dd')).toHaveText('SPDX SBOM');
+    await expect(page.getByRole('region', { name: 'Referrers' })).toContainText('No signatures, SBOMs or release notes are attached.');
   });
 
   await test.step('the admin creates admin-ci for Platform and pins the demo image', async () => {

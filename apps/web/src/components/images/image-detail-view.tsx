@@ -13,6 +13,7 @@ import { ImageSpec, ManifestSpec } from './image-spec.tsx';
 import { LayerTable } from './layer-table.tsx';
 import { NotFoundNote } from './not-found-note.tsx';
 import { PlatformTable } from './platform-table.tsx';
+import { ReferrerTable } from './referrer-table.tsx';
 import { SpecSheet } from './spec-sheet.tsx';
 
 const knownAnnotations = new Set(['title', 'version', 'created', 'description', 'source'].map((k) => `org.opencontainers.image.${k}`));
@@ -98,7 +99,10 @@ export function ImageDetailView({ registryId, repository, reference }: { registr
           <SpecSheet label="Other annotations" items={otherAnnotations.map(([key, value]) => ({ field: key, label: key, value: <code>{value}</code>, wide: true }))} />
         </section>
       ) : null}
-      {/* Referrers (signatures, SBOMs) get their own card here once images.detail returns them. */}
+      <section className="card" aria-labelledby="referrers-title">
+        <h2 id="referrers-title">Referrers</h2>
+        <ReferrerTable registryId={registryId} detail={detail} />
+      </section>
     </>
   );
 }

@@ -19,7 +19,11 @@ export function ImageSpec({ detail }: { detail: Detail }) {
       { field: 'payload', label: 'Payload', value: cider.payload?.name ? <code>{cider.payload.name}</code> : null, wide: true },
       { field: 'payload-size', label: 'Payload size', value: cider.payload?.size !== null && cider.payload?.size !== undefined ? formatBytes(cider.payload.size) : null },
       { field: 'devices', label: 'Supported devices', value: cider.devices.length ? cider.devices.join(', ') : null },
+      { field: 'image-created', label: 'Created', value: cider.created ? <time dateTime={cider.created}>{formatDateTime(cider.created)}</time> : null },
     ];
+    if (cider.files.length > 1) {
+      items.push({ field: 'files', label: `Files (${cider.files.length + cider.moreFiles})`, wide: true, value: <ConfigFiles cider={cider} /> });
+    }
     return <SpecSheet items={items} label="Image" />;
   }
   if (detail.platform) {
@@ -38,6 +42,28 @@ export function ImageSpec({ detail }: { detail: Detail }) {
     return <p className="muted">An index: one manifest per platform, listed below.</p>;
   }
   return <p className="muted">Not a Cider image: its config ({mediaKind(detail.config?.mediaType ?? 'none')}) carries no OS fields we read.</p>;
+}
+
+type CiderConfig = NonNullable<Detail['cider']>;
+
+/** The payload files an image carries (when more than one), as the config lists them. */
+function ConfigFiles({ cider }: { cider: CiderConfig }) {
+  return (
+    <ul className="file-list">
+      {cider.files.map((file, i) => {
+        const kind = file.kind ?? (file.mediaType ? mediaKind(file.mediaType) : null);
+        return (
+          <li key={`${i}-${file.name ?? ''}`} data-file={file.name ?? ''}>
+            {file.name ? <code>{file.name}</code> : <span className="muted">unnamed file {i + 1}</span>}
+            {kind ? <span className="muted" title={file.mediaType ?? undefined}> · {kind}</span> : null}
+            {file.size !== null ? <span title={exactBytes(file.size)}> · {formatBytes(file.size)}</span> : null}
+            {file.parts > 1 ? <span className="muted"> · {file.parts} parts</span> : null}
+          </li>
+        );
+      })}
+      {cider.moreFiles > 0 ? <li className="muted">{cider.moreFiles} more files</li> : null}
+    </ul>
+  );
 }
 
 /** How it is stored: digest, types, sizes, annotations. */

@@ -3,6 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
 import { ErrorAlert } from '../ui/error-alert.tsx';
+import { immutableTagsExplanation } from './tag-policy.ts';
 
 interface Draft {
   name: string;
@@ -11,9 +12,10 @@ interface Draft {
   authKind: 'none' | 'basic';
   username: string;
   password: string;
+  immutableTags: boolean;
 }
 
-const blank: Draft = { name: '', host: '', plainHttp: false, authKind: 'none', username: '', password: '' };
+const blank: Draft = { name: '', host: '', plainHttp: false, authKind: 'none', username: '', password: '', immutableTags: false };
 
 function toInput(draft: Draft) {
   const { username, password, ...rest } = draft;
@@ -100,6 +102,21 @@ export function RegistryForm() {
         </label>
         <span id={`${id}-plain-http-hint`} className="hint">
           No TLS: only for registries on a trusted local network.
+        </span>
+      </div>
+      <div className="checkbox-row">
+        <label className="checkbox">
+          <input
+            type="checkbox"
+            name="immutableTags"
+            aria-describedby={`${id}-immutable-tags-hint`}
+            checked={draft.immutableTags}
+            onChange={(e) => update({ immutableTags: e.target.checked })}
+          />
+          Immutable tags
+        </label>
+        <span id={`${id}-immutable-tags-hint`} className="hint">
+          {immutableTagsExplanation}
         </span>
       </div>
       <ErrorAlert error={error} />

@@ -1,10 +1,12 @@
 'use client';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useId, useState } from 'react';
 import { timeAgo } from '../../lib/format.ts';
 import { useTRPC } from '../../trpc/react.ts';
 import { useIsAdmin } from '../shell/session-user.tsx';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { QueryState } from '../ui/query-state.tsx';
+import { immutableTagsExplanation } from './tag-policy.ts';
 
 export function RegistryTable() {
   const trpc = useTRPC();
@@ -12,18 +14,36 @@ export function RegistryTable() {
   const registries = useQuery(trpc.registries.list.queryOptions());
   // The fresh outcome arrives through the registry.updated event.
   const check = useMutation(trpc.registries.check.mutationOptions());
+  const queryClient = useQueryClient();
+  const hintId = useId();
+  // The toggle shows the new state at once (a controlled checkbox would otherwise snap back until
+  // the request settles), and the saved state once the list is fresh again.
+  const [toggled, setToggled] = useState<Record<string, boolean>>({});
+  const tagPolicy = useMutation(
+    trpc.registries.setImmutableTags.mutationOptions({
+      onSettled: async (_data, _error, variables) => {
+        await queryClient.invalidateQueries({ queryKey: trpc.registries.list.queryKey() });
+        setToggled(({ [variables.id]: _done, ...rest }) => rest);
+      },
+    }),
+  );
+  function setImmutableTags(id: string, immutableTags: boolean) {
+    setToggled((t) => ({ ...t, [id]: immutableTags }));
+    tagPolicy.mutate({ id, immutableTags });
+  }
 
   if (!registries.data) return <QueryState isPending={registries.isPending} error={registries.error} what="registries" />;
   if (registries.data.length === 0) return <p className="muted">No registries yet. Add the registry your images live in below.</p>;
   return (
     <>
-      <ErrorAlert error={check.error} />
+      <ErrorAlert error={check.error ?? tagPolicy.error} />
       <table className="table">
         <thead>
           <tr>
             <th scope="col">Name</th>
             <th scope="col">Host</th>
             <th scope="col">Authentication</th>
+            <th scope="col">Tags</th>
             <th scope="col">Last check</th>
             {isAdmin ? <th scope="col">
                 <span className="sr-only">Actions</span>
@@ -33,12 +53,38 @@ export function RegistryTable() {
         <tbody>
           {registries.data.map((r) => (
             <tr key={r.id} data-registry={r.name}>
-              <td className="strong">{r.name}</td>
+              <td className="strong">
+                {r.name}
+                {r.immutableTags ? (
+                  <span className="badge badge-info" data-badge="immutable-tags" title={immutableTagsExplanation}>
+                    Immutable tags
+                  </span>
+                ) : null}
+              </td>
               <td>
                 <code>{r.host}</code>
                 {r.plainHttp ? <span className="badge badge-warn">plain HTTP</span> : null}
               </td>
               <td>{r.authKind === 'basic' ? `Username and password (${r.username ?? '?'})` : 'None'}</td>
+              <td data-field="tag-policy">
+                {isAdmin ? (
+                  <label className="checkbox checkbox-small">
+                    <input
+                      type="checkbox"
+                      aria-label={`Immutable tags on ${r.name}`}
+                      aria-describedby={hintId}
+                      checked={toggled[r.id] ?? r.immutableTags}
+                      disabled={r.id in toggled}
+                      onChange={(e) => setImmutableTags(r.id, e.target.checked)}
+                    />
+                    Immutable
+                  </label>
+                ) : r.immutableTags ? (
+                  'Immutable'
+                ) : (
+                  <span className="muted">May move</span>
+                )}
+              </td>
               <td>
                 {r.lastError ? <span className="text-error">{r.lastError}</span> : <span className="text-ok">OK</span>}{' '}
                 <span className="muted">{timeAgo(r.lastCheckedAt)}</span>
@@ -60,6 +106,9 @@ export function RegistryTable() {
           ))}
         </tbody>
       </table>
+      <p id={hintId} className="hint table-note">
+        <span className="strong">Immutable tags:</span> {immutableTagsExplanation}
+      </p>
     </>
   );
 }
