@@ -28,7 +28,7 @@ export {
 } from './http/docker-config.ts';
 export { CredentialHelperError, ProcessCredentialHelperRunner, type CredentialHelperRunner, type HelperResult } from './http/credential-helper.ts';
 export { BlobUploader, defaultChunkSize, defaultMonolithicThreshold, type PushBlobResult, type UploadOptions, type UploadSession } from './registry/upload.ts';
-export { deleteReferrer, listReferrers, pushReferrer, referrerDescriptor, referrersTag, type ListReferrersOptions, type PushedReferrer } from './registry/referrers.ts';
+export { deleteReferrer, isReferrersTag, listReferrers, pushReferrer, referrerDescriptor, referrersTag, type ListReferrersOptions, type PushedReferrer } from './registry/referrers.ts';
 export { enableMemoryRelief, setMemoryRelief } from './memory.ts';
 export { inspectIpsw, osForDevices, type IpswInfo } from './image/ipsw.ts';
 export {

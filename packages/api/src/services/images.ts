@@ -9,6 +9,7 @@ import {
   isIndex,
   isIndexMediaType,
   isOciError,
+  isReferrersTag,
   listReferrers,
   manifestContentSize,
   MediaType,
@@ -55,7 +56,7 @@ function browseClient(deps: ServiceDeps, registry: Registry): RegistryClient {
 const cache = new Map<string, { at: number; ttl: number; value: Promise<unknown> }>();
 const maxCacheEntries = 2_000;
 /** Manifests and configs above this are not kept, so the cache stays a few MiB at most. */
-const maxCachedBytes = 16 * 1024;
+const maxCachedBytes = 64 * 1024; // a Cider config with piece digests: about 18 KB per 15 GB
 
 /** `keep` decides, once the value is there, whether it is worth keeping beyond this call. */
 function remember<T>(key: string, ttlMs: number, load: () => Promise<T>, keep: (value: T) => boolean = () => true): Promise<T> {
@@ -245,7 +246,8 @@ export async function repositoryTags(deps: ServiceDeps, input: { registryId: str
   const repository = checkRepository(registry, input.repository);
   const { tags, resolved } = await withClient(deps, registry, `Listing the tags of ${repository}`, async (client) => {
     const repo = client.repository(registry.host, repository);
-    const tags = (await remember(cacheKey(registry, 'tags', repository), listTtlMs, () => repo.listTags({ pageSize: 1000 }))).slice();
+    // Referrers fallback tags (`sha256-<hex>`) are bookkeeping, listed on the image they refer to instead.
+    const tags = (await remember(cacheKey(registry, 'tags', repository), listTtlMs, () => repo.listTags({ pageSize: 1000 }))).filter((tag) => !isReferrersTag(tag));
     tags.sort((a, b) => byVersionDescending(b, a));
     const resolved = await mapConcurrent(tags.slice(0, maxResolvedTags), 8, (tag) =>
       remember(cacheKey(registry, 'tag', repository, tag), listTtlMs, () => repo.resolve(tag)).catch(() => undefined),

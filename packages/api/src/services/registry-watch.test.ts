@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useTestDatabase } from '@cider/db/testing';
-import { pushArtifact, RegistryClient } from '@cider/oci';
+import { attachReferrer, pushArtifact, RegistryClient } from '@cider/oci';
 import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServiceDeps } from '../deps-factory.ts';
@@ -79,6 +79,15 @@ describe('registry watch on immutable tags (real PostgreSQL, Redis, docker-regis
     expect(third.immutableViolations).toEqual([]);
     expect(await services.deps.db.tagRecord.count({ where: { registryId: registry.id } })).toBe(3);
     expect(await services.deps.db.auditEvent.count({ where: { action: 'tag.moved' } })).toBe(1);
+
+    // Attaching SBOMs moves the referrers fallback tag (distribution 2.8): bookkeeping, not a violation.
+    const sbom = join(work, 'sbom.json');
+    await writeFile(sbom, '{}');
+    await attachReferrer({ client, subject: `${host()}/${repository}:15.2`, path: sbom, artifactType: 'application/spdx+json' });
+    expect((await watchRegistries(services.deps)).immutableViolations).toEqual([]);
+    await attachReferrer({ client, subject: `${host()}/${repository}:15.2`, path: sbom, artifactType: 'application/vnd.example.notes', annotations: { note: 'second' } });
+    expect((await watchRegistries(services.deps)).immutableViolations).toEqual([]);
+    expect(await services.deps.db.tagRecord.count({ where: { registryId: registry.id, tag: { startsWith: 'sha256-' } } })).toBe(0);
 
     // Registries without the policy are not listed at all.
     await services.deps.db.registry.update({ where: { id: registry.id }, data: { immutableTags: false } });

@@ -4,6 +4,7 @@
 // of the repositories pinned there is recorded, so a move of any of them (pinned or not, pushed by
 // any tool) lands in the audit log as `tag.moved`.
 import type { Pin, Registry } from '@cider/db';
+import { isReferrersTag } from '@cider/oci';
 import { recordAudit } from './audit.ts';
 import { systemActor, type ServiceDeps } from './deps.ts';
 import { clientFor, fromOciError } from './registries.ts';
@@ -101,7 +102,8 @@ async function watchRepositoryTags(deps: ServiceDeps, client: ReturnType<typeof 
   const repo = client.repository(registry.host, repository);
   let tags: string[];
   try {
-    tags = await repo.listTags();
+    // Referrers fallback tags move by design each time something is attached.
+    tags = (await repo.listTags()).filter((tag) => !isReferrersTag(tag));
   } catch (error) {
     summary.errors.push({ registry: registry.host, reference: `${registry.host}/${repository}`, error: fromOciError(error, 'listing tags').message });
     return;

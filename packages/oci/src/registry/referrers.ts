@@ -38,6 +38,11 @@ function header(response: HttpResponse, name: string): string | undefined {
  * The referrers tag of a digest ("Referrers Tag Schema"): the algorithm truncated to 32 characters,
  * `-`, the encoded part truncated to 64, and any character a tag cannot hold replaced by `-`.
  */
+/** Whether a tag is a referrers fallback tag (`<alg>-<hex>`), which moves whenever a referrer is attached. */
+export function isReferrersTag(tag: string): boolean {
+  return /^(sha256|sha512)-[0-9a-f]{64}$/.test(tag);
+}
+
 export function referrersTag(digest: Digest): string {
   const colon = digest.indexOf(':');
   return `${digest.slice(0, colon).slice(0, 32)}-${digest.slice(colon + 1).slice(0, 64)}`.replace(/[^a-zA-Z0-9._-]/g, '-');
