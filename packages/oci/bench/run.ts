@@ -5,6 +5,9 @@
 //   2. 1 GiB through a proxy capping each connection at 25 MB/s: cider vs skopeo.
 //   3. 4 GiB direct: peak RSS (memory must not grow with the blob).
 //   4. Kill at about 50% and resume: bytes the resumed pull fetches.
+//   5. A 1 GiB IPSW published with `cider image push` (payload hashed once while uploading)
+//      vs `skopeo copy oci:... docker://...` of the same image.
+//   6. Pulling that image, every 64 MiB piece checked before the whole digest: cider vs skopeo.
 // Prints a table and writes bench-results/oci.json. Options: --quick (smaller sizes),
 // --runs N (repeats of scenario 1, median reported).
 import { execFileSync, spawn } from 'node:child_process';
@@ -15,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '@cider/services';
 import { digestFile, formatBytes, pushArtifact, RegistryClient } from '../src/index.ts';
-import { startFaultProxy, writeRandomFile, type FaultProxy } from '../src/testing/index.ts';
+import { makeSyntheticIpsw, startFaultProxy, writeRandomFile, type FaultProxy } from '../src/testing/index.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'apps/cli/dist/cider.js');
@@ -162,6 +165,30 @@ async function main(): Promise<void> {
       resumeSeconds: resumed.seconds,
     };
 
+    // 5. Publish an IPSW: cider reads it once (hash and pieces while uploading); skopeo pushes the
+    //    same image from an OCI layout (the cache cider pulls it into).
+    const ipsw = await makeSyntheticIpsw({ dir: work, payloadBytes: small, name: 'UniversalMac_bench_Restore.ipsw' });
+    syncDisks();
+    const publishCider = await timed(process.execPath, [cli, 'image', 'push', ipsw, `${registry.host}/bench/ipsw`, '--tag', 'v1']);
+    await rm(ipsw);
+    const layout = join(work, 'layout');
+    await fresh(layout);
+    await timed(process.execPath, [cli, 'pull', `${registry.host}/bench/ipsw:v1`, '--cache', layout, '--platform', 'darwin/arm64', '--no-materialize']);
+    syncDisks();
+    const publishSkopeo = await timed('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${registry.host}/bench/ipsw-skopeo:v1`]);
+    await rm(layout, { recursive: true, force: true });
+    results.publish = { cider: publishCider, skopeo: publishSkopeo };
+
+    // 6. Pull the IPSW image: piece digests checked as the in-order hash passes them.
+    const ipswRef = `${registry.host}/bench/ipsw:v1`;
+    await fresh(pullDir);
+    syncDisks();
+    const piecesCider = await cider(ipswRef, ['--platform', 'darwin/arm64']);
+    await fresh(pullDir);
+    syncDisks();
+    const piecesSkopeo = await skopeo(ipswRef);
+    results.pieces = { cider: piecesCider, skopeo: piecesSkopeo };
+
     report(results, d, cappedCider, cappedSkopeo, largeCider, largeSkopeo, results.resume as { resumedShare: number; fetchedTwiceBytes: number });
     await mkdir(join(root, 'bench-results'), { recursive: true });
     await writeFile(join(root, 'bench-results', 'oci.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -207,6 +234,26 @@ function report(
     [`3. ${formatBytes(sizes.large)} direct, peak RSS`, `${f(largeCider.peakRssMB ?? 0, 0)} MB (${f(largeCider.seconds)} s)`, `${f(largeSkopeo.peakRssMB ?? 0, 0)} MB (${f(largeSkopeo.seconds)} s)`, '-', '-', '<= 150 MB'],
     ['4. kill at ~50%, resume: fetched by resume', `${f(resume.resumedShare * 100, 1)}% of blob`, '-', '-', `${formatBytes(resume.fetchedTwiceBytes)} fetched twice`, '<= 55%'],
   ];
+  const publish = results.publish as { cider: Measured; skopeo: Measured };
+  const pieces = results.pieces as { cider: Measured; skopeo: Measured };
+  rows.push(
+    [
+      `5. publish ${formatBytes(sizes.small)} IPSW`,
+      `${f(publish.cider.seconds)} s, ${f(publish.cider.peakRssMB ?? 0, 0)} MB`,
+      `${f(publish.skopeo.seconds)} s, ${f(publish.skopeo.peakRssMB ?? 0, 0)} MB`,
+      '-',
+      `${f(publish.cider.seconds / publish.skopeo.seconds)}x skopeo`,
+      'one read of the IPSW',
+    ],
+    [
+      `6. pull it, 64 MiB pieces checked`,
+      `${f(pieces.cider.seconds)} s, ${f(pieces.cider.peakRssMB ?? 0, 0)} MB`,
+      `${f(pieces.skopeo.seconds)} s, ${f(pieces.skopeo.peakRssMB ?? 0, 0)} MB`,
+      '-',
+      `${f(pieces.cider.seconds / pieces.skopeo.seconds)}x skopeo`,
+      '-',
+    ],
+  );
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log(`\n${rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')).join('\n')}`);
 }

@@ -1,9 +1,9 @@
 // Seed data for a fresh system: an admin account, a team, a demo image in the registry, and an
 // enrollment token for the demo agents. Safe to run again: it adds only what is missing.
-import { join } from 'node:path';
 import { createEnrollmentToken, createUser, type ServiceDeps } from '@cider/api/services';
-import { CiderMediaType, isOciError, pushArtifact, RegistryClient } from '@cider/oci';
-import { writeRandomFile } from '@cider/oci/testing';
+import { rm } from 'node:fs/promises';
+import { isOciError, pushIpsw, RegistryClient } from '@cider/oci';
+import { makeSyntheticIpsw } from '@cider/oci/testing';
 
 export interface SeedOptions {
   deps: ServiceDeps;
@@ -52,19 +52,15 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     demoDigest = (await client.repository(options.registryHost, demoRepository).resolve(demoTag)).digest;
   } catch (error) {
     if (!isOciError(error, 'NOT_FOUND')) throw error;
-    // Until IPSW import lands, the demo payload is random bytes under a real IPSW's name.
-    const payload = join(options.workDir, 'UniversalMac_15.2_24C101_Restore.ipsw');
-    await writeRandomFile(payload, options.demoPayloadBytes ?? 32 * 1024 * 1024);
-    const config = { os: 'macOS', version: '15.2', build: '24C101', architecture: 'arm64', devices: ['VirtualMac2,1'], payload: { name: 'UniversalMac_15.2_24C101_Restore.ipsw' } };
-    const pushed = await pushArtifact({
-      client,
-      reference: demoReference,
-      files: [{ path: payload, mediaType: CiderMediaType.ipsw }],
-      artifactType: CiderMediaType.artifact,
-      config: { mediaType: CiderMediaType.config, bytes: Buffer.from(JSON.stringify(config)) },
-      annotations: { 'org.opencontainers.image.version': '15.2', 'org.opencontainers.image.title': 'macOS 15.2 (24C101) demo' },
-    });
-    demoDigest = pushed.digest;
+    // A synthetic IPSW (a real zip with Apple's plists and a random restore image), published the
+    // way an admin publishes a real one: `cider image push`.
+    const payload = await makeSyntheticIpsw({ dir: options.workDir, version: demoTag, build: '24C101', payloadBytes: options.demoPayloadBytes ?? 32 * 1024 * 1024 });
+    try {
+      const pushed = await pushIpsw({ client, path: payload, repository: `${options.registryHost}/${demoRepository}`, description: 'Demo image: a synthetic IPSW made by the seed' });
+      demoDigest = pushed.digest;
+    } finally {
+      await rm(payload, { force: true });
+    }
     log(`pushed demo image ${demoReference} (${demoDigest})`);
   } finally {
     await client.close();

@@ -1,0 +1,102 @@
+// Publishing a base image the way an admin does it from a workstation: `cider image push` of an
+// IPSW into a registry that Cider Fleet marks "immutable tags". The CLI asks the running server
+// for the policy with an API token, so pushing over an existing tag fails; the dashboard shows
+// the image's facts from its plists and the SBOM attached with `cider image attach`.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeSyntheticIpsw } from '@cider/oci/testing';
+import { expect, request, test } from '@playwright/test';
+
+interface StackInfo {
+  webUrl: string;
+  adminEmail: string;
+  adminPassword: string;
+  registryHost: string;
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function stackInfo(): StackInfo {
+  return JSON.parse(readFileSync(join(process.cwd(), 'test-results', 'stack.json'), 'utf8')) as StackInfo;
+}
+
+function cider(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', join(process.cwd(), 'apps/cli/src/cider.ts'), ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+type TrpcBody<T> = { result: { data: { json: T } } };
+
+test('cider image push follows the immutable-tags policy set in the dashboard; the image shows its facts and SBOM', async ({ page }) => {
+  test.setTimeout(90_000);
+  const stack = stackInfo();
+  // The same registry under its localhost name, as the other journeys use it (created if missing).
+  const host = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  const repository = `e2e/macos-${Date.now().toString(36)}`;
+  const work = await mkdtemp(join(tmpdir(), 'cider-e2e-publish-'));
+  const api = await request.newContext({ baseURL: stack.webUrl });
+  try {
+    expect((await api.post('/api/trpc/auth.signIn', { data: { json: { email: stack.adminEmail, password: stack.adminPassword } } })).ok()).toBe(true);
+    const listed = (await (await api.get('/api/trpc/registries.list')).json()) as TrpcBody<{ id: string; host: string }[]>;
+    let registryId = listed.result.data.json.find((r) => r.host === host)?.id;
+    if (!registryId) {
+      const created = await api.post('/api/trpc/registries.create', { data: { json: { name: 'localhost (publish)', host, plainHttp: true, authKind: 'none' } } });
+      expect(created.ok()).toBe(true);
+      registryId = ((await created.json()) as TrpcBody<{ id: string }>).result.data.json.id;
+    }
+    expect((await api.post('/api/trpc/registries.setImmutableTags', { data: { json: { id: registryId, immutableTags: true } } })).ok()).toBe(true);
+    const token = ((await (await api.post('/api/trpc/tokens.api.create', { data: { json: { name: 'publisher workstation' } } })).json()) as TrpcBody<{ token: string }>).result.data.json.token;
+    const env = { CIDER_SERVER: stack.webUrl, CIDER_TOKEN: token, DOCKER_CONFIG: join(work, 'docker') };
+
+    const ipsw = await makeSyntheticIpsw({ dir: work, payloadBytes: 2 * 1024 * 1024 });
+    const first = await cider(['image', 'push', ipsw, `${host}/${repository}`], env);
+    expect(first.stderr).not.toMatch(/\n\s+at /);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`pushed ${host}/${repository}:15.2-24C101`);
+
+    const again = await cider(['image', 'push', ipsw, `${host}/${repository}`], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^cider: Tag "15\.2" already exists in .* this registry has immutable tags: nothing was pushed/);
+    expect(again.stderr).not.toMatch(/\n\s+at /);
+
+    const revoked = await cider(['image', 'push', ipsw, `${host}/${repository}`, '--tag', 'other'], { ...env, CIDER_TOKEN: 'cat_not-a-real-token' });
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toMatch(/refused CIDER_TOKEN \(HTTP 401\)/);
+
+    const sbom = join(work, 'sbom.spdx.json');
+    await writeFile(sbom, JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'macOS 15.2' }));
+    const attached = await cider(['image', 'attach', `${host}/${repository}:15.2`, sbom, '--artifact-type', 'application/spdx+json'], env);
+    expect(attached.code).toBe(0);
+
+    await page.goto(`${stack.webUrl}/sign-in`);
+    const form = page.getByRole('form', { name: 'Sign in' });
+    await form.getByLabel('Email').fill(stack.adminEmail);
+    await form.getByLabel('Password').fill(stack.adminPassword);
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((url) => !url.pathname.startsWith('/sign-in'));
+    await page.goto(`${stack.webUrl}/images/${registryId}/${repository}/-/tags/15.2`);
+    const main = page.getByRole('main');
+    await expect(main).toContainText('macOS');
+    await expect(main).toContainText('24C101');
+    await expect(main).toContainText('arm64');
+    await expect(main).toContainText('VirtualMac2,1');
+    await expect(main).toContainText('sbom.spdx.json');
+    await page.screenshot({ path: 'test-results/image-publish.png', fullPage: true });
+  } finally {
+    await api.dispose();
+    await rm(work, { recursive: true, force: true });
+  }
+});
