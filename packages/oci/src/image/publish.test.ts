@@ -12,6 +12,7 @@ import { fsck } from '../cache/maintenance.ts';
 import { isOciError } from '../errors.ts';
 import type { ImageIndex, ImageManifest } from '../manifest.ts';
 import { CiderMediaType } from '../media-types.ts';
+import { hostPlatform } from '../platform.ts';
 import { pull } from '../pull.ts';
 import { digestFile } from '../push.ts';
 import type { RegistryClient } from '../registry/client.ts';
@@ -241,6 +242,12 @@ describe('image packaging (real docker-registry)', () => {
     expect(pulled.get('linux/amd64')).toBe(pushedByArch.get('amd64')!.digest);
     expect(pulled.get('linux/arm64')).toBe(pushedByArch.get('arm64')!.digest);
     expect(pulled.get('darwin/arm64')).toBe(ipsw.digest);
+
+    // Without --platform a pull takes the host's own (this Linux machine: linux/amd64 or linux/arm64).
+    const host_ = hostPlatform();
+    const own = await pull({ client, cache: await HostCache.open(join(work, 'cache-host')), reference: `${host()}/${repository}:stable` });
+    expect(host_.os).toBe('linux');
+    expect(own.manifestDigest).toBe(pushedByArch.get(host_.architecture)!.digest);
 
     // Two images of one platform cannot share an index.
     const clash = await pushIndex({ client, reference: `${host()}/${repository}:clash`, images: [`${host()}/${repository}:1592.4-amd64`, `${host()}/${repository}:1592.4-amd64`] }).catch((e: unknown) => e as Error);
