@@ -31,7 +31,7 @@ export interface PushArtifactOptions {
   /** Extra tags to point at the same manifest. */
   extraTags?: string[];
   onProgress?: (event: { file: string; bytesDone: number; bytesTotal: number; phase: 'hashing' | 'uploading' }) => void;
-  /** Bytes per PATCH for files uploaded in chunks (registry/upload.ts). Default 64 MiB. */
+  /** Bytes per PATCH for files uploaded in chunks (registry/upload.ts). Default 32 MiB. */
   chunkSize?: number;
   /** Files smaller than this are uploaded in one PUT, larger ones in resumable chunks. Default 64 MiB. */
   monolithicThreshold?: number;

@@ -64,7 +64,7 @@ export interface PushImageOptions {
   /** Split files larger than this into ordered layers of at most this size (registries that cap a layer). */
   chunkSize?: number;
   pieceSize?: number;
-  /** Bytes per PATCH while uploading. Default 64 MiB. */
+  /** Bytes per PATCH while uploading. Default 32 MiB. */
   uploadChunkSize?: number;
   /** Refuse to move a tag that already exists (the registry's tag policy in Cider Fleet). */
   immutableTags?: boolean;

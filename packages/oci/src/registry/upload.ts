@@ -1,7 +1,7 @@
 // Blob uploads (distribution-spec v1.1 "Push"): monolithic POST + PUT, chunked POST + PATCH… + PUT
-// that resumes from the upload status, and cross-repository mounts. A chunked upload holds one
-// chunk in memory whatever the blob's size, and can hash while it sends (the closing PUT is the
-// first request that needs the digest).
+// that resumes from the upload status, and cross-repository mounts. A chunked upload holds two
+// chunks in memory whatever the blob's size (one on the wire, the next being read), and can hash
+// while it sends (the closing PUT is the first request that needs the digest).
 import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { parseDigest, type Digest } from '../digest.ts';
@@ -11,7 +11,8 @@ import type { HttpResponse, RegistryTransport } from '../http/transport.ts';
 import { MediaType } from '../media-types.ts';
 
 const MiB = 1024 * 1024;
-export const defaultChunkSize = 64 * MiB;
+/** Two chunk buffers are held at once (one on the wire, one being read), so 64 MiB in all. */
+export const defaultChunkSize = 32 * MiB;
 export const defaultMonolithicThreshold = 64 * MiB;
 /** Consecutive failures of one chunk (or of the status request after it) before giving up. */
 const chunkAttempts = 5;
@@ -21,7 +22,7 @@ const retryBaseMs = 200;
 const retryMaxMs = 10_000;
 
 export interface UploadOptions {
-  /** Bytes per PATCH, raised to the registry's OCI-Chunk-Min-Length. Default 64 MiB (the memory used). */
+  /** Bytes per PATCH, raised to the registry's OCI-Chunk-Min-Length. Default 32 MiB; twice that is held in memory. */
   chunkSize?: number;
   /** Blobs smaller than this go in one PUT; larger ones in chunks. Default 64 MiB. */
   monolithicThreshold?: number;
@@ -260,7 +261,12 @@ export class BlobUploader {
    * chunk) it starts a fresh one from byte 0. Without `digest`, the content is hashed as it is read.
    */
   async putChunked(session: UploadSession, open: Source, options: UploadOptions & { digest?: Digest; size?: number } = {}): Promise<{ digest: Digest; size: number }> {
-    const buffer = Buffer.allocUnsafe(Math.max(options.chunkSize ?? defaultChunkSize, session.minChunkLength, 1));
+    const bufferSize = Math.max(options.chunkSize ?? defaultChunkSize, session.minChunkLength, 1);
+    // Two buffers: while one chunk is on the wire, the next is read (and hashed) into the other,
+    // so reading the source and the registry taking the bytes overlap instead of taking turns.
+    let buffer: Buffer = Buffer.allocUnsafe(bufferSize);
+    let spare: Buffer | undefined;
+    let prefetch: Promise<number> | undefined; // reader.fill(spare): the chunk after `buffer`
     const reader = new SourceReader(open, options.digest === undefined);
     let chunkStart = 0; // `buffer` holds bytes [chunkStart, chunkStart + chunkLength)
     let chunkLength = 0;
@@ -269,6 +275,11 @@ export class BlobUploader {
     let restarts = 0;
     let resync = false;
     const overclaim = (claimed: number) => new NotFoundError(`Registry ${this.transport.registry} claims ${claimed} bytes of an upload that sent ${chunkStart + chunkLength}`);
+    /** Drops the read-ahead (the reader is about to start over); waits for it so reads never overlap. */
+    const dropPrefetch = async () => {
+      if (prefetch) await prefetch.catch(() => 0);
+      prefetch = undefined;
+    };
     try {
       for (;;) {
         try {
@@ -281,13 +292,26 @@ export class BlobUploader {
           }
           if (offset === chunkStart + chunkLength) {
             chunkStart = offset;
-            chunkLength = await reader.fill(buffer);
+            if (prefetch) {
+              chunkLength = await prefetch;
+              prefetch = undefined;
+              [buffer, spare] = [spare!, buffer];
+            } else {
+              chunkLength = await reader.fill(buffer);
+            }
             if (chunkLength === 0) break;
           } else if (offset < chunkStart) {
             // The registry holds less than the buffered chunk starts at: read the source again.
+            await dropPrefetch();
             await reader.rewindTo(offset, buffer);
             chunkStart = offset;
             chunkLength = await reader.fill(buffer);
+          }
+          // Read ahead only when the reader stands right after this chunk and the source may have more.
+          if (!prefetch && reader.position === chunkStart + chunkLength && chunkLength === buffer.length) {
+            spare ??= Buffer.allocUnsafe(bufferSize);
+            prefetch = reader.fill(spare);
+            prefetch.catch(() => {}); // awaited later; a failure surfaces there
           }
           const accepted = await this.patch(session, offset, buffer.subarray(offset - chunkStart, chunkLength), options.signal);
           session = { ...session, location: accepted.location };
@@ -318,6 +342,7 @@ export class BlobUploader {
       await this.cancel(session.location);
       throw error;
     } finally {
+      await dropPrefetch();
       reader.close();
     }
   }
