@@ -177,9 +177,31 @@ export async function createRegistry(deps: ServiceDeps, actor: Actor, input: Reg
   return registryView(registry);
 }
 
-export async function listRegistries(deps: ServiceDeps): Promise<RegistryView[]> {
+/** Tags the registry watcher saw move on a registry with immutable tags (audit `tag.moved`). */
+export interface MovedTags {
+  count: number;
+  lastReference: string | null;
+  lastAt: Date | null;
+}
+
+export async function listRegistries(deps: ServiceDeps): Promise<(RegistryView & { movedTags: MovedTags })[]> {
   const registries = await deps.db.registry.findMany({ orderBy: { name: 'asc' } });
-  return registries.map(registryView);
+  const moves = await deps.db.auditEvent.findMany({
+    where: { action: 'tag.moved', targetType: 'registry', targetId: { in: registries.map((r) => r.id) } },
+    orderBy: { at: 'desc' },
+    select: { targetId: true, at: true, after: true },
+    take: 1_000,
+  });
+  const moved = new Map<string, MovedTags>();
+  for (const move of moves) {
+    const entry = moved.get(move.targetId!);
+    if (entry) entry.count++;
+    else {
+      const reference = (move.after as { reference?: unknown } | null)?.reference;
+      moved.set(move.targetId!, { count: 1, lastReference: typeof reference === 'string' ? reference : null, lastAt: move.at });
+    }
+  }
+  return registries.map((registry) => ({ ...registryView(registry), movedTags: moved.get(registry.id) ?? { count: 0, lastReference: null, lastAt: null } }));
 }
 
 /** Re-checks a stored registry and records the outcome. */

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServiceDeps } from '../deps-factory.ts';
 import { setPin } from './pins.ts';
 import { createProject } from './projects.ts';
-import { createRegistry } from './registries.ts';
+import { createRegistry, listRegistries } from './registries.ts';
 import { watchRegistries } from './registry-watch.ts';
 
 const database = useTestDatabase();
@@ -72,6 +72,9 @@ describe('registry watch on immutable tags (real PostgreSQL, Redis, docker-regis
       before: { reference: `${host()}/${repository}:15.1`, digest: other },
       after: { reference: `${host()}/${repository}:15.1`, digest: moved, immutableTagsViolated: true },
     });
+
+    // The Registries page says so.
+    expect((await listRegistries(services.deps)).find((r) => r.id === registry.id)?.movedTags).toMatchObject({ count: 1, lastReference: `${host()}/${repository}:15.1` });
 
     // A new tag is recorded, not flagged; a tag that stays put is not flagged again.
     await push(repository, '15.3', 'new');

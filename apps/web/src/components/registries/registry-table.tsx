@@ -84,6 +84,17 @@ export function RegistryTable() {
                 ) : (
                   <span className="muted">May move</span>
                 )}
+                {r.movedTags.count > 0 ? (
+                  <p className="text-error table-cell-note" data-field="moved-tags">
+                    {r.movedTags.count === 1 ? '1 tag moved' : `${r.movedTags.count} tags moved`} anyway
+                    {r.movedTags.lastReference ? (
+                      <>
+                        , latest <code>{r.movedTags.lastReference}</code> {timeAgo(r.movedTags.lastAt)}
+                      </>
+                    ) : null}
+                    . See the audit log (<code>tag.moved</code>).
+                  </p>
+                ) : null}
               </td>
               <td>
                 {r.lastError ? <span className="text-error">{r.lastError}</span> : <span className="text-ok">OK</span>}{' '}
