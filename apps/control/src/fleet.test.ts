@@ -35,6 +35,9 @@ describe('fleet rollouts converge (real control plane, 3 agents, PostgreSQL, Red
   /** Nothing lost, nothing duplicated: one done job per node for the digest, no job left open, caches intact. */
   async function expectClean(digest: string): Promise<void> {
     const jobs = await fleet.deps.db.syncJob.findMany({ where: { digest } });
+    // Nodes without a done job first: on failure this says which job did not finish, and how.
+    const doneNodes = new Set(jobs.filter((j) => j.state === 'done').map((j) => j.nodeId));
+    expect(Object.fromEntries(jobs.filter((j) => !doneNodes.has(j.nodeId)).map((j) => [j.nodeId, `${j.state}: ${j.error ?? ''}`]))).toEqual({});
     expect(jobs.filter((j) => j.state === 'done').map((j) => j.nodeId).sort()).toEqual([...new Set(jobs.map((j) => j.nodeId))].sort());
     expect(jobs.filter((j) => j.state === 'done')).toHaveLength(fleet.configs.size);
     expect(jobs.filter((j) => ['queued', 'dispatched', 'pulling'].includes(j.state))).toEqual([]);

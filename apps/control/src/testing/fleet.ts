@@ -113,12 +113,19 @@ export class TestFleet {
   }
 
   /** Waits until every node serving the project holds every pinned digest. */
+  /**
+   * Every node holds what the project pins and no sync job is still open. An agent reports its new
+   * inventory a moment before its `sync.done` is recorded, so "in sync" alone can be seen while the
+   * job that got it there is still closing.
+   */
   async converged(projectId: string, timeoutMs = 60_000) {
     return until(
-      'every node in sync',
+      'every node in sync, every job closed',
       async () => {
         const rollout = await projectRollout(this.deps, projectId);
-        return rollout.rows.length === this.configs.size && rollout.rows.every((r) => r.inSync) ? rollout : undefined;
+        if (rollout.rows.length !== this.configs.size || !rollout.rows.every((r) => r.inSync)) return undefined;
+        const open = await this.deps.db.syncJob.count({ where: { state: { in: ['queued', 'dispatched', 'pulling'] } } });
+        return open === 0 ? rollout : undefined;
       },
       timeoutMs,
     );
