@@ -140,7 +140,7 @@ export function registerImage(program: Command): void {
     .option('--immutable-tags', 'refuse to move a tag that already exists')
     .option('--server <url>', 'Cider Fleet server whose tag policy applies (default: $CIDER_SERVER)');
   const kinds = (Object.keys(imageKinds) as ImageKind[]).filter((kind) => kind !== 'ipsw');
-  for (const kind of kinds) importCommand.option(`--${kind} <file>`, `a ${kind} file (repeatable)`, collect, []);
+  for (const kind of kinds) importCommand.option(`--${kind} <file>`, `${kind} file (repeatable)`, collect, []);
   importCommand.action(async (repository: string, options: PolicyOptions & Record<string, unknown>, command: Command) => {
     const globals = command.optsWithGlobals<GlobalOptions>();
     const json = globals.json === true;
