@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { projectTestOptions } from './vitest.shared.ts';
 
 // One run over every workspace. The global setup finds or starts PostgreSQL and Redis, migrates
 // a template database once, and starts a throwaway registry; each test file then clones its own
@@ -7,8 +8,7 @@ export default defineConfig({
   test: {
     projects: ['packages/*', 'apps/*', 'tooling/*'],
     globalSetup: ['./vitest.global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    ...projectTestOptions,
     teardownTimeout: 30_000,
   },
 });

@@ -1,3 +1,4 @@
 import { defineProject } from 'vitest/config';
+import { projectTestOptions } from '../../vitest.shared.ts';
 
-export default defineProject({ test: { name: 'control' } });
+export default defineProject({ test: { name: 'control', ...projectTestOptions } });

@@ -39,7 +39,7 @@ function cider(args: string[], env: Record<string, string>): Promise<Run> {
 const lastLine = (text: string) => text.trim().split('\n').at(-1)!;
 const noStack = (run: Run) => expect(run.stderr).not.toMatch(/\n\s+at /);
 
-describe('cider image (real process, real docker-registry)', { timeout: 30_000 }, () => {
+describe('cider image (real process, real docker-registry)', () => {
   let work: string;
   let env: Record<string, string>;
   let ipsw: string;

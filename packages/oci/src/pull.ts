@@ -53,6 +53,14 @@ export interface PullResult {
  */
 function filesOf(manifest: ImageManifest, payload: PayloadFile[] | undefined): ImageRecord['files'] {
   if (payload) {
+    // The config is verified by its digest, but must still agree with the layers it describes.
+    const layers = new Set(manifest.layers.map((l) => l.digest));
+    for (const file of payload) {
+      const unknown = file.parts.find((p) => !layers.has(p.digest));
+      if (unknown || (file.parts.length === 1 && file.parts[0]!.digest !== file.digest)) {
+        throw new OciError('INVALID_MANIFEST', `The image's config describes ${file.name} with ${unknown ? `a part (${unknown.digest}) that is not one of its layers` : 'a digest that is not its layer'}: the image was built wrong; publish it again.`);
+      }
+    }
     return payload.map((file) => ({
       name: file.name,
       digest: file.digest,

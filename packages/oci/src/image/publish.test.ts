@@ -14,7 +14,7 @@ import type { ImageIndex, ImageManifest } from '../manifest.ts';
 import { CiderMediaType } from '../media-types.ts';
 import { hostPlatform } from '../platform.ts';
 import { pull } from '../pull.ts';
-import { digestFile } from '../push.ts';
+import { digestFile, pushArtifact } from '../push.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { assertValidOci, makeSyntheticIpsw, useRegistryFixture, writeRandomFile, type FaultProxy } from '../testing/index.ts';
 import { payloadFilesOf } from './config.ts';
@@ -271,6 +271,19 @@ describe('image packaging (real docker-registry)', () => {
     // Without the policy the tag moves, as registries do.
     const moved = await pushIpsw({ client, path: rebuilt, repository: `${host()}/${repository}` });
     expect((await manifestOf(client, `${host()}/${repository}:15.2`)).digest).toBe(moved.digest);
+  });
+
+  it('refuses to pull an image whose config describes files that are not its layers', async () => {
+    const path = join(work, 'liar.img');
+    await writeRandomFile(path, 1024);
+    const { digest, size } = await digestFile(path);
+    const stranger = `sha256:${'ab'.repeat(32)}`;
+    const config = { os: 'linux', architecture: 'amd64', platform: { os: 'linux', architecture: 'amd64' }, created: new Date().toISOString(), payload: { name: 'liar.img', size }, files: [{ name: 'liar.img', kind: 'disk', mediaType: 'application/vnd.ironcore.image.disk.img', size, digest, pieceSize: 1024 * 1024, parts: [{ digest: stranger, size, pieces: [stranger] }] }] };
+    const repository = uniqueRepository('liar');
+    await pushArtifact({ client, reference: `${host()}/${repository}:v1`, files: [{ path }], artifactType: CiderMediaType.artifact, config: { mediaType: CiderMediaType.config, bytes: Buffer.from(JSON.stringify(config)) } });
+    const cache = await HostCache.open(join(work, 'cache-liar'));
+    await expect(pull({ client, cache, reference: `${host()}/${repository}:v1` })).rejects.toThrow(/describes liar\.img with a part \(sha256:abab.*\) that is not one of its layers/);
+    expect(await cache.listImages()).toEqual([]);
   });
 
   it('says what is wrong with bad input', async () => {
