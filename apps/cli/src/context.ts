@@ -1,4 +1,4 @@
-import { DockerConfigCredentials, isOciError, RegistryClient, type RegistryClientOptions } from '@cider/oci';
+import { DockerConfigCredentials, isOciError, OciError, RegistryClient, type RegistryClientOptions } from '@cider/oci';
 
 export interface GlobalOptions {
   plainHttp?: boolean;
@@ -21,4 +21,15 @@ export function fail(error: unknown, json = false): never {
 
 export function output(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+}
+
+/** `--annotation key=value` options as a map. */
+export function parseAnnotations(values: string[]): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq < 1) throw new OciError('INVALID_MANIFEST', `--annotation ${value}: use key=value`);
+    result[value.slice(0, eq)] = value.slice(eq + 1);
+  }
+  return result;
 }

@@ -39,10 +39,11 @@ export {
   payloadFilesOf,
   piecesByLayer,
   type CiderImageConfig,
+  type ImageFacts,
   type ImageKind,
   type PayloadFile,
   type PayloadPart,
 } from './image/config.ts';
-export { assertTagsFree, partAnnotation, partOfAnnotation, pushImage, pushIpsw, type PushIpswOptions, type ImageFacts, type ImageFileInput, type PublishProgress, type PushImageOptions, type PushImageResult } from './image/publish.ts';
+export { assertTagsFree, partAnnotation, partOfAnnotation, pushImage, pushIpsw, type PushIpswOptions, type ImageFileInput, type PublishProgress, type PushImageOptions, type PushImageResult } from './image/publish.ts';
 export { fetchSmallBlob, platformOfImage, pushIndex, type PushIndexOptions, type PushIndexResult } from './image/multi-platform.ts';
 export { attachReferrer, referrersOf, type AttachOptions, type AttachResult } from './image/attach.ts';

@@ -77,6 +77,9 @@ function filesOf(manifest: ImageManifest, payload: PayloadFile[] | undefined): I
   }));
 }
 
+/** Configs up to this size are read (for piece digests and image.json). */
+const maxConfigBytes = 1024 * 1024;
+
 function parseJson(bytes: Buffer, what: string): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
@@ -124,21 +127,26 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     progress.phase = 'downloading';
     report();
 
+    // The config, parsed once when first needed (it is in the cache by then).
+    let configJson: unknown;
+    const readConfig = async () => (configJson ??= parseJson(await cache.readBlob(image.config.digest), `config ${image.config.digest}`));
+
     const seen = new Set<string>();
     let payload: PayloadFile[] | undefined;
+    let piecesOf: ReturnType<typeof piecesByLayer> | undefined;
     for (const descriptor of content) {
       if (!seen.has(descriptor.digest)) {
         seen.add(descriptor.digest);
-        if (!(await cache.hasBlob(descriptor.digest))) await fetchLayer(descriptor, payload);
+        if (!(await cache.hasBlob(descriptor.digest))) await fetchLayer(descriptor, piecesOf?.get(descriptor.digest));
       }
       // The config comes first: Cider's lists piece digests that every layer after it is checked against.
-      if (descriptor === image.config && image.config.mediaType === CiderMediaType.config && image.config.size <= 1024 * 1024) {
-        payload = payloadFilesOf(parseJson(await cache.readBlob(image.config.digest), `config ${image.config.digest}`));
+      if (descriptor === image.config && image.config.mediaType === CiderMediaType.config && image.config.size <= maxConfigBytes) {
+        payload = payloadFilesOf(await readConfig());
+        if (payload) piecesOf = piecesByLayer(payload);
       }
     }
 
-    async function fetchLayer(descriptor: Descriptor, files: PayloadFile[] | undefined): Promise<void> {
-      const pieces = files ? piecesByLayer(files).get(descriptor.digest) : undefined;
+    async function fetchLayer(descriptor: Descriptor, pieces: { pieceSize: number; pieces: Digest[] } | undefined): Promise<void> {
       await fetchBlobToCache(repo, cache, descriptor, {
         ...options.blobFetch,
         ...(pieces ? { pieces: { size: pieces.pieceSize, digests: pieces.pieces } } : {}),
@@ -160,9 +168,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       progress.phase = 'materializing';
       report();
       let config: unknown;
-      if (image.config.mediaType === CiderMediaType.config || image.config.mediaType.endsWith('+json')) {
-        if (image.config.size <= 1024 * 1024) config = JSON.parse((await cache.readBlob(image.config.digest)).toString('utf8'));
-      }
+      if ((image.config.mediaType === CiderMediaType.config || image.config.mediaType.endsWith('+json')) && image.config.size <= maxConfigBytes) config = await readConfig();
       const record: ImageRecord = {
         manifest: manifestDescriptor.digest,
         mediaType: manifestDescriptor.mediaType,

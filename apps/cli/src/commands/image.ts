@@ -20,7 +20,7 @@ import {
   type Reference,
 } from '@cider/oci';
 import type { Command } from 'commander';
-import { clientFor, fail, output, type GlobalOptions } from '../context.ts';
+import { clientFor, fail, output, parseAnnotations, type GlobalOptions } from '../context.ts';
 import { fetchTagPolicy } from '../fleet.ts';
 import { createProgress } from '../progress.ts';
 
@@ -32,16 +32,6 @@ export function parseSize(value: string): number {
   const factor = match ? units[match[2]!.toLowerCase()] : undefined;
   if (!match || factor === undefined) throw new OciError('INVALID_IMAGE', `"${value}" is not a size: use bytes or a unit, e.g. 8GiB or 500MB`);
   return Math.floor(Number(match[1]) * factor);
-}
-
-function annotations(values: string[]): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const value of values) {
-    const eq = value.indexOf('=');
-    if (eq < 1) throw new OciError('INVALID_MANIFEST', `--annotation ${value}: use key=value`);
-    result[value.slice(0, eq)] = value.slice(eq + 1);
-  }
-  return result;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -110,7 +100,7 @@ export function registerImage(program: Command): void {
           chunkSize: options.chunkSize ? parseSize(options.chunkSize) : undefined,
           source: options.source,
           description: options.description,
-          annotations: annotations(options.annotation),
+          annotations: parseAnnotations(options.annotation),
           immutableTags,
           onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, `push ${p.file}`),
         });
@@ -161,7 +151,7 @@ export function registerImage(program: Command): void {
         chunkSize: typeof options.chunkSize === 'string' ? parseSize(options.chunkSize) : undefined,
         source: typeof options.source === 'string' ? options.source : undefined,
         description: typeof options.description === 'string' ? options.description : undefined,
-        annotations: annotations(options.annotation as string[]),
+        annotations: parseAnnotations(options.annotation as string[]),
         immutableTags: await immutableTagsFor(ref, options),
         onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, `import ${p.file}`),
       });
@@ -207,7 +197,7 @@ export function registerImage(program: Command): void {
       const json = globals.json === true;
       const client = clientFor(globals);
       try {
-        const result = await attachReferrer({ client, subject: reference, path: file, artifactType: options.artifactType, mediaType: options.mediaType, annotations: annotations(options.annotation) });
+        const result = await attachReferrer({ client, subject: reference, path: file, artifactType: options.artifactType, mediaType: options.mediaType, annotations: parseAnnotations(options.annotation) });
         const how = result.via === 'api' ? 'the registry indexes it (referrers API)' : 'listed under the referrers tag (this registry has no referrers API)';
         output(json, result, `attached ${file} to ${result.subject.digest}: ${how}\n${result.descriptor.digest}`);
       } catch (error) {

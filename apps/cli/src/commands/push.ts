@@ -1,17 +1,7 @@
 import { pushArtifact } from '@cider/oci';
 import type { Command } from 'commander';
-import { clientFor, fail, output, type GlobalOptions } from '../context.ts';
+import { clientFor, fail, output, parseAnnotations, type GlobalOptions } from '../context.ts';
 import { createProgress } from '../progress.ts';
-
-function annotations(values: string[]): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const value of values) {
-    const eq = value.indexOf('=');
-    if (eq < 1) throw new Error(`--annotation ${value}: use key=value`);
-    result[value.slice(0, eq)] = value.slice(eq + 1);
-  }
-  return result;
-}
 
 export function registerPush(program: Command): void {
   program
@@ -31,7 +21,7 @@ export function registerPush(program: Command): void {
           reference,
           files: files.map((path) => ({ path, mediaType: options.mediaType })),
           artifactType: options.artifactType,
-          annotations: annotations(options.annotation),
+          annotations: parseAnnotations(options.annotation),
           onProgress: (event) => progress.update(event.bytesDone, event.bytesTotal, `${event.phase} ${event.file}`),
         });
         progress.stop();

@@ -52,7 +52,8 @@ export interface PayloadFile {
   parts: PayloadPart[];
 }
 
-export interface CiderImageConfig {
+/** What an image is, as its publisher says (read from an IPSW, or given to `cider image import`). */
+export interface ImageFacts {
   /** For people: macOS, iOS, linux... */
   os: string;
   version?: string;
@@ -61,6 +62,9 @@ export interface CiderImageConfig {
   devices?: string[];
   /** The OCI platform this image is for (used when it joins a multi-platform index). */
   platform: Platform;
+}
+
+export interface CiderImageConfig extends ImageFacts {
   created: string;
   /** The main payload, as DESIGN.md names it (the IPSW, or the largest file). */
   payload: { name: string; size: number };

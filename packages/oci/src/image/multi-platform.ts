@@ -21,17 +21,10 @@ export async function fetchSmallBlob(repo: Repository, descriptor: Descriptor, l
   }
   if (descriptor.size > limit) throw new OciError('INVALID_MANIFEST', `Blob ${descriptor.digest} is ${descriptor.size} bytes; only ${limit} are read here`);
   const response = await repo.fetchBlob(descriptor.digest);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of response.body) {
-    total += (chunk as Buffer).length;
-    if (total > limit) {
-      response.body.destroy();
-      throw new OciError('INVALID_MANIFEST', `Blob ${descriptor.digest} is larger than its descriptor says`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const bytes = Buffer.concat(chunks, total);
+  const bytes = await response.body.buffer(limit).catch((error: unknown) => {
+    if ((error as { code?: string }).code === 'EBODYTOOLARGE') throw new OciError('INVALID_MANIFEST', `Blob ${descriptor.digest} is larger than its descriptor says`);
+    throw error;
+  });
   const actual = sha256(bytes);
   if (actual !== descriptor.digest) throw new DigestMismatchError(descriptor.digest, actual, `blob of ${repo.name}`);
   return bytes;

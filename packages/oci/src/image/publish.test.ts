@@ -102,10 +102,10 @@ describe('image packaging (real docker-registry)', () => {
     },
   );
 
-  it('verifies each piece as it lands and fetches only a bad piece again', async () => {
-    const path = join(work, 'disk.img');
-    await writeRandomFile(path, 40 * MiB + 123);
-    const repository = uniqueRepository('pieces');
+  /** Pushes a random linux/amd64 disk image of `size` bytes in 4 MiB pieces as `<repository>:v1`; returns its one layer. */
+  async function pushDisk(name: string, size: number, repository: string) {
+    const path = join(work, name);
+    await writeRandomFile(path, size);
     const pushed = await pushImage({
       client,
       repository: `${host()}/${repository}`,
@@ -114,7 +114,12 @@ describe('image packaging (real docker-registry)', () => {
       tags: ['v1'],
       pieceSize: 4 * MiB,
     });
-    const part = pushed.config.files[0]!.parts[0]!;
+    return pushed.config.files[0]!.parts[0]!;
+  }
+
+  it('verifies each piece as it lands and fetches only a bad piece again', async () => {
+    const repository = uniqueRepository('pieces');
+    const part = await pushDisk('disk.img', 40 * MiB + 123, repository);
     expect(part.pieces).toHaveLength(11);
 
     // The first response that carries byte 21 MiB + 5 has it flipped; the whole-blob digest alone
@@ -140,18 +145,8 @@ describe('image packaging (real docker-registry)', () => {
   });
 
   it('gives up with a clear error when a piece keeps coming back wrong, keeping nothing unverified', async () => {
-    const path = join(work, 'always-bad.img');
-    await writeRandomFile(path, 40 * MiB);
     const repository = uniqueRepository('bad-piece');
-    const pushed = await pushImage({
-      client,
-      repository: `${host()}/${repository}`,
-      files: [{ path, kind: 'disk' }],
-      facts: { os: 'linux', architecture: 'amd64', platform: { os: 'linux', architecture: 'amd64' } },
-      tags: ['v1'],
-      pieceSize: 4 * MiB,
-    });
-    const digest = pushed.config.files[0]!.parts[0]!.digest;
+    const { digest } = await pushDisk('always-bad.img', 40 * MiB, repository);
     proxy.setRule((request) => (request.method === 'GET' && request.path.includes(`/blobs/${digest}`) ? { kind: 'flip-byte', at: 9 * MiB } : undefined));
     const cache = await HostCache.open(join(work, 'cache-bad-piece'));
     const error = await pull({ client, cache, reference: `${proxy.host}/${repository}:v1`, platform: { os: 'linux', architecture: 'amd64' } }).catch((e: unknown) => e as Error);

@@ -9,13 +9,13 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { sha256, type Digest } from '../digest.ts';
 import { NotFoundError, OciError, SizeMismatchError } from '../errors.ts';
-import { encodeManifest, type Descriptor, type ImageManifest, type Platform } from '../manifest.ts';
+import { encodeManifest, type Descriptor, type ImageManifest } from '../manifest.ts';
 import { Annotation, CiderMediaType, MediaType } from '../media-types.ts';
 import { formatReference, parseReference, type Reference } from '../reference.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import type { Repository } from '../registry/repository.ts';
 import { inspectIpsw, type IpswInfo } from './ipsw.ts';
-import { defaultPieceSize, imageKinds, type CiderImageConfig, type ImageKind, type PayloadFile, type PayloadPart } from './config.ts';
+import { defaultPieceSize, imageKinds, type CiderImageConfig, type ImageFacts, type ImageKind, type PayloadFile, type PayloadPart } from './config.ts';
 
 /** Annotation on the layers of a split file: `<n>/<count>`. */
 export const partAnnotation = 'io.ciderfleet.part';
@@ -31,15 +31,6 @@ export interface ImageFileInput {
   kind: ImageKind;
   /** The file's name in the image; its base name by default. */
   name?: string;
-}
-
-export interface ImageFacts {
-  os: string;
-  version?: string;
-  build?: string;
-  architecture: string;
-  devices?: string[];
-  platform: Platform;
 }
 
 export interface PublishProgress {
@@ -267,17 +258,7 @@ export async function pushImage(options: PushImageOptions): Promise<PushImageRes
   const created = new Date().toISOString();
   const main = files.find((f) => f.kind === 'ipsw') ?? [...files].sort((a, b) => b.size - a.size)[0]!;
   const facts = options.facts;
-  const config: CiderImageConfig = {
-    os: facts.os,
-    ...(facts.version ? { version: facts.version } : {}),
-    ...(facts.build ? { build: facts.build } : {}),
-    architecture: facts.architecture,
-    ...(facts.devices ? { devices: facts.devices } : {}),
-    platform: facts.platform,
-    created,
-    payload: { name: main.name, size: main.size },
-    files,
-  };
+  const config: CiderImageConfig = { ...facts, created, payload: { name: main.name, size: main.size }, files };
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDescriptor: Descriptor = { mediaType: CiderMediaType.config, digest: sha256(configBytes), size: configBytes.length };
   await repo.pushBlob({ ...configDescriptor, open: () => configBytes }, { signal: options.signal });
