@@ -6,7 +6,10 @@ import {
   controlMessage,
   decode,
   encode,
+  grantContext,
+  openSealedBox,
   protocolVersion,
+  registryGrant,
   type AgentMessage,
   type ControlMessage,
   type HeldImage,
@@ -20,6 +23,7 @@ import {
   RegistryClient,
   StaticCredentials,
   type CachedImage,
+  type Credential,
   type OciErrorCode,
   type RegistryClientOptions,
 } from '@cider/oci';
@@ -176,6 +180,7 @@ export class Agent {
         type: 'hello',
         protocol: protocolVersion,
         agentVersion,
+        publicKey: this.config.publicKey,
         facts: await this.facts(),
         images: await this.inventory(),
         activeJobs: [...this.jobs.keys()],
@@ -268,7 +273,7 @@ export class Agent {
     const { registry } = job;
     const client = new RegistryClient({
       ...this.options.registryClientOptions,
-      credentials: new StaticCredentials(registry.credential ? { [registry.host]: { kind: 'basic', ...registry.credential } } : {}),
+      credentials: new StaticCredentials(this.credentialsFor(job)),
       plainHttp: registry.plainHttp ? [registry.host] : false,
     });
     // Exactly the digest the job names; the tag is kept for the cache's index.
@@ -305,6 +310,15 @@ export class Agent {
     } finally {
       await client.close();
     }
+  }
+
+  /** The job's registry grant, opened with this node's private key (it was sealed to it). */
+  private credentialsFor(job: Extract<ControlMessage, { type: 'sync' }>): Record<string, Credential> {
+    const { registry } = job;
+    if (!registry.grant) return {};
+    const grant = registryGrant.parse(JSON.parse(openSealedBox(this.config, registry.grant, grantContext(job.jobId))));
+    if (grant.kind === 'basic') return { [registry.host]: { kind: 'basic', username: grant.username, password: grant.password } };
+    return { [registry.host]: { kind: 'registry-token', token: grant.token } };
   }
 
   /** Digests a pull in progress is taking: never evicted. */

@@ -3,6 +3,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { publicKeyPattern } from '@cider/protocol';
 import { z } from 'zod';
 
 export const agentConfig = z.object({
@@ -11,6 +12,9 @@ export const agentConfig = z.object({
   nodeId: z.string(),
   nodeName: z.string(),
   secret: z.string(),
+  /** The node's X25519 key pair (raw keys, base64url): registry grants arrive sealed to it. */
+  publicKey: z.string().regex(publicKeyPattern),
+  privateKey: z.string().regex(publicKeyPattern),
   cacheDir: z.string(),
   /** Evict unpinned images (least recently used first) above this many bytes. */
   quotaBytes: z.number().int().positive().optional(),

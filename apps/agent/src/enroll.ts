@@ -1,4 +1,4 @@
-import { enrollPath, enrollResponse, type HostFacts } from '@cider/protocol';
+import { enrollPath, enrollResponse, generateNodeKeyPair, type HostFacts } from '@cider/protocol';
 import type { AgentConfig } from './config.ts';
 
 export interface EnrollOptions {
@@ -19,12 +19,14 @@ export async function enroll(options: EnrollOptions): Promise<AgentConfig> {
   } catch {
     throw new Error(`"${options.server}" is not a URL; give the control plane's address, e.g. http://cider.example.com:4000`);
   }
+  // The private key never leaves this Mac; the control plane seals what it sends to the public one.
+  const keys = generateNodeKeyPair();
   let response: Response;
   try {
     response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: options.token, name: options.name, labels: options.labels, facts: options.facts }),
+      body: JSON.stringify({ token: options.token, name: options.name, labels: options.labels, publicKey: keys.publicKey, facts: options.facts }),
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
@@ -39,6 +41,7 @@ export async function enroll(options: EnrollOptions): Promise<AgentConfig> {
     nodeId: identity.nodeId,
     nodeName: identity.nodeName,
     secret: identity.secret,
+    ...keys,
     cacheDir: options.cacheDir,
     ...(options.quotaBytes ? { quotaBytes: options.quotaBytes } : {}),
   };

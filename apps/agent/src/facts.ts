@@ -37,5 +37,6 @@ export async function collectFacts(cacheDir: string, cacheBytes: number, quotaBy
     memoryBytes: os.totalmem(),
     disk: { totalBytes: disk.blocks * disk.bsize, freeBytes: disk.bavail * disk.bsize },
     cache: { path: cacheDir, bytes: cacheBytes, ...(quotaBytes ? { quotaBytes } : {}) },
+    conditions: [],
   };
 }

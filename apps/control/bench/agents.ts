@@ -13,7 +13,7 @@ import { createServiceDeps } from '@cider/api';
 import { createProject, createRegistry, hashToken, setPin } from '@cider/api/services';
 import { findMigrationsDir, migrate } from '@cider/db/migrate';
 import { pushArtifact, RegistryClient } from '@cider/oci';
-import { agentPath, decode, controlMessage, encode, protocolVersion, type HostFacts } from '@cider/protocol';
+import { agentPath, decode, controlMessage, encode, generateNodeKeyPair, protocolVersion, type HostFacts } from '@cider/protocol';
 import { deleteKeys, ensurePostgres, ensureRedis, freePort, startProcess, startRegistry, waitFor, withDatabase } from '@cider/services';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -31,7 +31,10 @@ const facts: HostFacts = {
   memoryBytes: 16 * 1024 ** 3,
   disk: { totalBytes: 1024 ** 4, freeBytes: 512 * 1024 ** 3 },
   cache: { path: '/Library/Caches/Cider', bytes: 0 },
+  conditions: [],
 };
+// One key pair for every simulated agent: the benchmark never opens what is sealed to it.
+const keys = generateNodeKeyPair();
 
 interface SimAgent {
   socket: WebSocket;
@@ -45,7 +48,7 @@ function connect(controlUrl: string, nodeId: string, secret: string, onSync: () 
     url.protocol = 'ws:';
     const socket = new WebSocket(url, { headers: { authorization: `Bearer ${nodeId}.${secret}` } });
     const agent: SimAgent = { socket, welcomed: false };
-    socket.on('open', () => socket.send(encode({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', facts, images: [], activeJobs: [] })));
+    socket.on('open', () => socket.send(encode({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts, images: [], activeJobs: [] })));
     socket.on('message', (data) => {
       const decoded = decode(controlMessage, data.toString());
       if (!decoded.ok) return;

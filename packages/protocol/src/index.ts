@@ -2,82 +2,157 @@
 // (no inbound port on the Mac). The agent authenticates in the upgrade request
 // (`Authorization: Bearer <nodeId>.<secret>`) and names the protocol version it speaks in
 // `hello`; the control plane answers `welcome` or an `error` and closes.
+//
+// Every field is bounded: both ends treat the other as possibly hostile, so a frame that parses
+// is one a handler can store without further checks (sizes fit the database, dates are dates,
+// strings hold no NUL, which PostgreSQL refuses in text).
 import { z } from 'zod';
+import { publicKeyPattern } from './sealed-box.ts';
 
-export const protocolVersion = 1;
+export { generateNodeKeyPair, open as openSealedBox, publicKeyPattern, seal as sealBox, type NodeKeyPair } from './sealed-box.ts';
+
+/** Version 2: agents name their X25519 public key in hello; credentials travel sealed to it. */
+export const protocolVersion = 2;
 /** WebSocket path on the control plane. */
 export const agentPath = '/agent/v1';
 /** Enrollment endpoint on the control plane (HTTP POST, JSON). */
 export const enrollPath = '/agent/v1/enroll';
 
+/** Largest frame either side accepts; bigger ones close the socket (1009). */
+export const maxFrameBytes = 1024 * 1024;
+/** Largest enrollment request body. */
+export const maxEnrollBodyBytes = 64 * 1024;
+
+/** Bytes, counts and sizes: whole numbers a JavaScript number and a PostgreSQL bigint both hold. */
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** A string of at most `max` characters, with NUL characters removed. */
+export const text = (max: number) => z.string().max(max).transform((value) => value.replaceAll('\u0000', ''));
+const isoDate = z.iso.datetime({ offset: true });
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'a sha256 digest');
+/** Sync job ids are the control plane's UUIDs. */
+const jobId = z.string().max(64).regex(/^[0-9A-Za-z-]+$/, 'a job id');
+const reference = text(512);
+
+export const nodeName = z.string().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"');
+/** Node labels choose which projects a node serves: a few short key=value pairs. */
+export const labels = z
+  .record(z.string().min(1).max(63).regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'label keys: letters, digits, ".", "_", "/" and "-"'), text(255))
+  .refine((value) => Object.keys(value).length <= 32, 'at most 32 labels');
+
+/** Something on the node that needs a person, shown on the dashboard until it clears. */
+export const nodeCondition = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('insufficient-space'),
+    /** The image that did not fit. */
+    digest: digest.optional(),
+    reference: reference.optional(),
+    neededBytes: count,
+    freeBytes: count,
+    since: isoDate,
+  }),
+]);
+export type NodeCondition = z.infer<typeof nodeCondition>;
 
 export const hostFacts = z.object({
-  hostname: z.string(),
-  os: z.object({ platform: z.string(), release: z.string(), version: z.string().optional() }),
-  architecture: z.string(),
-  cpu: z.object({ model: z.string(), cores: z.number().int().nonnegative() }),
-  memoryBytes: z.number().nonnegative(),
-  disk: z.object({ totalBytes: z.number().nonnegative(), freeBytes: z.number().nonnegative() }),
-  cache: z.object({ path: z.string(), bytes: z.number().nonnegative(), quotaBytes: z.number().nonnegative().optional() }),
+  hostname: text(255),
+  os: z.object({ platform: text(64), release: text(128), version: text(128).optional() }),
+  architecture: text(32),
+  cpu: z.object({ model: text(255), cores: z.number().int().nonnegative().max(4096) }),
+  memoryBytes: count,
+  disk: z.object({ totalBytes: count, freeBytes: count }),
+  cache: z.object({ path: text(1024), bytes: count, quotaBytes: count.optional() }),
+  conditions: z.array(nodeCondition).max(8).default([]),
 });
 export type HostFacts = z.infer<typeof hostFacts>;
 
 /** One image the agent holds: every blob present and verified. */
 export const heldImage = z.object({
   digest,
-  reference: z.string().optional(),
-  tags: z.array(z.string()).default([]),
-  sizeBytes: z.number().nonnegative(),
-  verifiedAt: z.string(),
-  lastUsedAt: z.string().optional(),
+  reference: reference.optional(),
+  tags: z.array(text(128)).max(64).default([]),
+  sizeBytes: count,
+  verifiedAt: isoDate,
+  lastUsedAt: isoDate.optional(),
 });
 export type HeldImage = z.infer<typeof heldImage>;
 
+/** An agent reports at most this many held images in one message. */
+export const maxHeldImages = 4096;
+
 export const syncPhase = z.enum(['queued', 'resolving', 'downloading', 'materializing', 'done']);
 
-/** What the agent needs to pull one image, and nothing more: one registry's credential. */
+/**
+ * What the agent needs to pull one image, and nothing more. `grant`, when present, is a sealed
+ * box (to the node's key, context `grantContext(jobId)`) holding a RegistryGrant as JSON: a
+ * short-lived pull-only token where the registry speaks token auth, else the Basic credential.
+ */
 export const registryAccess = z.object({
-  host: z.string(),
+  host: text(255),
   plainHttp: z.boolean(),
-  credential: z.object({ username: z.string(), password: z.string() }).optional(),
+  grant: z.string().max(32 * 1024).optional(),
 });
 export type RegistryAccess = z.infer<typeof registryAccess>;
+
+export const registryGrant = z.discriminatedUnion('kind', [
+  /** A bearer token from the registry's token service, scoped to pull one repository. */
+  z.object({ kind: z.literal('bearer'), token: z.string().max(16 * 1024), expiresAt: isoDate, scope: text(1024) }),
+  /** The registry speaks only Basic: the credential itself, sealed so only this node reads it. */
+  z.object({ kind: z.literal('basic'), username: z.string().max(1024), password: z.string().max(4096) }),
+]);
+export type RegistryGrant = z.infer<typeof registryGrant>;
+
+/** The sealed-box context of a job's registry grant: a box cannot be moved to another job. */
+export function grantContext(syncJobId: string): string {
+  return `cider grant ${syncJobId}`;
+}
+
+/** The sealed-box context of a rotated node secret. */
+export function secretContext(nodeId: string): string {
+  return `cider node secret ${nodeId}`;
+}
 
 export const agentMessage = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('hello'),
-    protocol: z.number().int(),
-    agentVersion: z.string(),
+    protocol: z.number().int().min(0).max(1000),
+    agentVersion: text(64),
+    /** The node's X25519 public key: credentials for it are sealed to this key. */
+    publicKey: z.string().regex(publicKeyPattern, 'an X25519 public key (base64url)'),
     facts: hostFacts,
-    images: z.array(heldImage),
+    images: z.array(heldImage).max(maxHeldImages),
     /** Jobs the agent is still working on (after a reconnect). */
-    activeJobs: z.array(z.string()).default([]),
+    activeJobs: z.array(jobId).max(256).default([]),
   }),
   z.object({ type: z.literal('heartbeat'), facts: hostFacts }),
-  z.object({ type: z.literal('inventory'), images: z.array(heldImage), reason: z.string().optional() }),
+  z.object({ type: z.literal('inventory'), images: z.array(heldImage).max(maxHeldImages), reason: text(200).optional() }),
   z.object({
     type: z.literal('sync.progress'),
-    jobId: z.string(),
+    jobId,
     phase: syncPhase,
-    bytesDone: z.number().nonnegative(),
-    bytesTotal: z.number().nonnegative(),
+    bytesDone: count,
+    bytesTotal: count,
   }),
-  z.object({ type: z.literal('sync.done'), jobId: z.string(), digest, image: heldImage, bytesFetched: z.number().nonnegative() }),
+  z.object({ type: z.literal('sync.done'), jobId, digest, image: heldImage, bytesFetched: count }),
   z.object({
     type: z.literal('sync.failed'),
-    jobId: z.string(),
-    code: z.string(),
-    message: z.string(),
+    jobId,
+    code: text(64),
+    message: text(2000),
     /** False when retrying cannot help (not found, digest mismatch, no space). */
     retryable: z.boolean(),
+    /** For INSUFFICIENT_SPACE: what the pull needs and what the disk has. */
+    space: z.object({ neededBytes: count, freeBytes: count }).optional(),
   }),
+  /** The registry grant of a running job expired mid-pull: the agent asks for a fresh one. */
+  z.object({ type: z.literal('grant.renew'), jobId }),
+  /** The agent stored a rotated secret and will use it from its next connection. */
+  z.object({ type: z.literal('secret.stored') }),
   z.object({
     type: z.literal('eviction'),
     digest,
-    reference: z.string().optional(),
-    reason: z.string(),
-    freedBytes: z.number().nonnegative(),
+    reference: reference.optional(),
+    reason: text(500),
+    freedBytes: count,
   }),
 ]);
 export type AgentMessage = z.infer<typeof agentMessage>;
@@ -85,43 +160,55 @@ export type AgentMessage = z.infer<typeof agentMessage>;
 export const controlMessage = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('welcome'),
-    nodeId: z.string(),
-    nodeName: z.string(),
-    heartbeatIntervalMs: z.number().int().positive(),
+    nodeId: z.string().max(64),
+    nodeName: z.string().max(100),
+    heartbeatIntervalMs: z.number().int().positive().max(3_600_000),
     /** Digests the node must keep (its pins); eviction never touches them. */
-    pinned: z.array(digest).default([]),
+    pinned: z.array(digest).max(maxHeldImages).default([]),
   }),
   z.object({
     type: z.literal('sync'),
-    jobId: z.string(),
+    jobId,
     digest,
-    reference: z.string(),
+    reference,
     registry: registryAccess,
   }),
-  z.object({ type: z.literal('cancel'), jobId: z.string(), reason: z.string() }),
-  z.object({ type: z.literal('pinned'), digests: z.array(digest) }),
-  z.object({ type: z.literal('error'), code: z.string(), message: z.string() }),
+  /** A fresh registry grant for a running job (answer to grant.renew). */
+  z.object({ type: z.literal('grant'), jobId, registry: registryAccess }),
+  z.object({ type: z.literal('cancel'), jobId, reason: text(500) }),
+  z.object({ type: z.literal('pinned'), digests: z.array(digest).max(maxHeldImages) }),
+  /** An admin rotated this node's secret: a sealed box (context `secretContext(nodeId)`) holding the new one. */
+  z.object({ type: z.literal('secret'), sealed: z.string().max(4096) }),
+  z.object({ type: z.literal('error'), code: text(64), message: text(2000) }),
 ]);
 export type ControlMessage = z.infer<typeof controlMessage>;
 
 export const enrollRequest = z.object({
-  token: z.string().min(1),
-  name: z.string().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"'),
-  labels: z.record(z.string(), z.string()).default({}),
+  token: z.string().min(1).max(200),
+  name: nodeName,
+  labels: labels.default({}),
+  /** The node's X25519 public key (the private key never leaves the Mac). */
+  publicKey: z.string().regex(publicKeyPattern, 'an X25519 public key (base64url)').optional(),
   facts: hostFacts.optional(),
 });
 export type EnrollRequest = z.infer<typeof enrollRequest>;
 
-export const enrollResponse = z.object({ nodeId: z.string(), nodeName: z.string(), secret: z.string() });
+export const enrollResponse = z.object({ nodeId: z.string().max(64), nodeName: z.string().max(100), secret: z.string().max(200) });
 export type EnrollResponse = z.infer<typeof enrollResponse>;
 
 /** WebSocket close codes the control plane uses (4000-4999 are the application's). */
 export const CloseCode = {
+  badMessage: 4400,
   unauthorized: 4401,
   revoked: 4403,
   protocolMismatch: 4426,
   replaced: 4409,
+  tooManyMessages: 4429,
+  /** The node's secret was rotated: reconnect with the new one. */
+  secretRotated: 4410,
   shuttingDown: 1001,
+  /** ws's own code for a frame over maxPayload. */
+  tooLarge: 1009,
 } as const;
 
 export function encode(message: AgentMessage | ControlMessage): string {
@@ -137,7 +224,7 @@ export function decode<T extends z.ZodTypeAny>(schema: T, raw: string): { ok: tr
     return { ok: false, error: 'frame is not JSON' };
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) return { ok: false, error: z.prettifyError(parsed.error) };
+  if (!parsed.success) return { ok: false, error: z.prettifyError(parsed.error).slice(0, 1000) };
   return { ok: true, value: parsed.data };
 }
 

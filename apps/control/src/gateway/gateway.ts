@@ -220,7 +220,7 @@ export class AgentGateway {
     const previous = this.connections.get(nodeId);
     this.connections.set(nodeId, connection);
     if (previous && previous !== connection) previous.socket.close(CloseCode.replaced, 'replaced by a newer connection');
-    await markNodeOnline(this.options.deps, nodeId, hello.facts, hello.agentVersion);
+    await markNodeOnline(this.options.deps, nodeId, hello);
     await replaceInventory(this.options.deps, nodeId, hello.images);
     const pinned = [...((await desiredImages(this.options.deps, [nodeId])).get(nodeId)?.keys() ?? [])];
     socket.send(encode({ type: 'welcome', nodeId, nodeName: connection.nodeName, heartbeatIntervalMs: this.options.heartbeatIntervalMs, pinned }));

@@ -76,7 +76,7 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
         throw new UnrecoverableError('registry removed');
       }
       await markDispatched(deps, row, job.attemptsMade + 1);
-      const outcome = await dispatchAndWait(job, registryAccess(deps, registry));
+      const outcome = await dispatchAndWait(job, registryAccess(deps, registry, { syncJobId, nodePublicKey: node.publicKey }));
       switch (outcome.kind) {
         case 'done':
         case 'cancelled':

@@ -23,6 +23,7 @@ const facts: HostFacts = {
   memoryBytes: 32 * 2 ** 30,
   disk: { totalBytes: 1000e9, freeBytes: 400e9 },
   cache: { path: '/Library/Caches/Cider', bytes: 30e9, quotaBytes: 200e9 },
+  conditions: [],
 };
 
 describe('nodes.get (real PostgreSQL, Redis)', () => {

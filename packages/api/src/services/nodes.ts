@@ -37,7 +37,7 @@ export async function createEnrollmentToken(
  */
 export async function enrollNode(
   deps: ServiceDeps,
-  input: { token: string; name: string; labels: Record<string, string>; facts?: HostFacts },
+  input: { token: string; name: string; labels: Record<string, string>; publicKey?: string; facts?: HostFacts },
 ): Promise<{ nodeId: string; nodeName: string; secret: string }> {
   const secret = newToken('cns');
   return deps.db.$transaction(async (tx) => {
@@ -53,6 +53,7 @@ export async function enrollNode(
       labels,
       secretHash: hashToken(secret),
       facts: (input.facts ?? undefined) as Prisma.InputJsonValue | undefined,
+      publicKey: input.publicKey ?? null,
       revokedAt: null,
       state: 'offline' as const,
     };
@@ -79,10 +80,10 @@ export async function authenticateNode(deps: ServiceDeps, credentials: string | 
   return node;
 }
 
-export async function markNodeOnline(deps: ServiceDeps, nodeId: string, facts: HostFacts, agentVersion: string): Promise<void> {
+export async function markNodeOnline(deps: ServiceDeps, nodeId: string, hello: { facts: HostFacts; agentVersion: string; publicKey: string }): Promise<void> {
   await deps.db.node.update({
     where: { id: nodeId },
-    data: { state: 'online', lastSeenAt: new Date(), facts: facts as unknown as Prisma.InputJsonValue, agentVersion },
+    data: { state: 'online', lastSeenAt: new Date(), facts: hello.facts as unknown as Prisma.InputJsonValue, agentVersion: hello.agentVersion, publicKey: hello.publicKey },
   });
   await deps.events.publish({ type: 'node.updated', nodeId });
 }

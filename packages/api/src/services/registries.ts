@@ -2,7 +2,7 @@
 // and opened only in the server process that talks to the registry; list and get never return them.
 import type { Registry, RegistryAuthKind } from '@cider/db';
 import { dockerHubApiHost, dockerHubDomain, isOciError, parseReference, RegistryClient, StaticCredentials, type Credential } from '@cider/oci';
-import type { RegistryAccess } from '@cider/protocol';
+import { grantContext, sealBox, type RegistryAccess, type RegistryGrant } from '@cider/protocol';
 import { AppError } from '../errors.ts';
 import { open, seal } from '../secrets.ts';
 import { recordAudit } from './audit.ts';
@@ -103,14 +103,17 @@ export function clientFor(deps: ServiceDeps, registry: Registry): RegistryClient
   });
 }
 
-/** What an agent gets to pull from a registry for one job. */
-export function registryAccess(deps: ServiceDeps, registry: Registry): RegistryAccess {
+/**
+ * What an agent gets to pull from a registry for one job: the registry's address and, when it
+ * needs credentials, a grant sealed to the node's own key for this job only.
+ */
+export function registryAccess(deps: ServiceDeps, registry: Registry, job: { syncJobId: string; nodePublicKey: string | null }): RegistryAccess {
   const credential = credentialOf(deps, registry);
-  return {
-    host: registry.host,
-    plainHttp: registry.plainHttp,
-    ...(credential?.kind === 'basic' ? { credential: { username: credential.username, password: credential.password } } : {}),
-  };
+  const access: RegistryAccess = { host: registry.host, plainHttp: registry.plainHttp };
+  if (credential?.kind !== 'basic') return access;
+  if (!job.nodePublicKey) throw new AppError('FORBIDDEN', 'This node has no public key to seal registry credentials to; upgrade and restart its agent.');
+  const grant: RegistryGrant = { kind: 'basic', username: credential.username, password: credential.password };
+  return { ...access, grant: sealBox(job.nodePublicKey, JSON.stringify(grant), grantContext(job.syncJobId)) };
 }
 
 async function ping(deps: ServiceDeps, input: { host: string; plainHttp: boolean; authKind: RegistryAuthKind; username?: string; password?: string }): Promise<void> {
