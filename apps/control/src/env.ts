@@ -1,4 +1,5 @@
 // The control plane's configuration, parsed once from the environment.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const number = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -19,16 +20,37 @@ export const controlEnv = z.object({
   CIDER_HEARTBEAT_INTERVAL_S: number(15),
   /** A dispatched sync job with no word from its agent for this long is retried. */
   CIDER_SYNC_STALL_TIMEOUT_S: number(120),
+  /** PEM files: with both, the gateway serves https and wss on its port. */
+  CIDER_TLS_CERT: z.string().min(1).optional(),
+  CIDER_TLS_KEY: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type ControlEnv = z.infer<typeof controlEnv>;
 
+const withTlsPair = controlEnv.refine((env) => !env.CIDER_TLS_CERT === !env.CIDER_TLS_KEY, {
+  message: 'set both CIDER_TLS_CERT and CIDER_TLS_KEY (PEM files), or neither',
+  path: ['CIDER_TLS_CERT'],
+});
+
 export function parseControlEnv(env: NodeJS.ProcessEnv = process.env): ControlEnv {
-  const parsed = controlEnv.safeParse(env);
+  const parsed = withTlsPair.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new Error(`The control plane's configuration is incomplete:\n${problems}`);
   }
   return parsed.data;
+}
+
+/** The certificate and key named by CIDER_TLS_CERT/CIDER_TLS_KEY, read once at start. */
+export function readTlsFiles(env: Pick<ControlEnv, 'CIDER_TLS_CERT' | 'CIDER_TLS_KEY'>): { cert: Buffer; key: Buffer } | undefined {
+  if (!env.CIDER_TLS_CERT || !env.CIDER_TLS_KEY) return undefined;
+  const read = (variable: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  };
+  return { cert: read('CIDER_TLS_CERT', env.CIDER_TLS_CERT), key: read('CIDER_TLS_KEY', env.CIDER_TLS_KEY) };
 }

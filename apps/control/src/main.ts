@@ -3,7 +3,8 @@
 import { findMigrationsDir, migrate, pendingMigrationNames } from '@cider/db/migrate';
 import { Command } from 'commander';
 import pino from 'pino';
-import { parseControlEnv } from './env.ts';
+import { parseControlEnv, readTlsFiles } from './env.ts';
+import { installProcessHandlers } from './process-handlers.ts';
 import { startControl } from './server.ts';
 
 function fail(error: unknown): never {
@@ -39,6 +40,14 @@ program
       fail(error);
     }
     const log = pino({ name: 'cider-control', level: env.LOG_LEVEL });
+    const running: { control?: { close(): Promise<void> } } = {};
+    installProcessHandlers(log, async () => running.control?.close());
+    let tls;
+    try {
+      tls = readTlsFiles(env);
+    } catch (error) {
+      fail(error);
+    }
     if (options.migrate) await migrate({ url: env.DATABASE_URL, migrationsDir: findMigrationsDir(), log: (line) => log.info(line) }).catch(fail);
     const pending = await pendingMigrationNames(env.DATABASE_URL, findMigrationsDir()).catch(fail);
     if (pending.length > 0) fail(`The database lacks migrations (${pending.join(', ')}). Run \`cider-control migrate\` first, or start with --migrate.`);
@@ -55,8 +64,10 @@ program
       registryWatchIntervalMs: env.CIDER_REGISTRY_WATCH_INTERVAL_S * 1000,
       heartbeatIntervalMs: env.CIDER_HEARTBEAT_INTERVAL_S * 1000,
       syncStallTimeoutMs: env.CIDER_SYNC_STALL_TIMEOUT_S * 1000,
+      tls,
       log,
     }).catch(fail);
+    running.control = control;
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;

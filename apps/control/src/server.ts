@@ -6,7 +6,7 @@ import { Worker, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { CommandBus } from './gateway/commands.ts';
-import { AgentGateway } from './gateway/gateway.ts';
+import { AgentGateway, type GatewayOptions } from './gateway/gateway.ts';
 import { NodeSlots } from './workers/node-slots.ts';
 import { createReconcileProcessor } from './workers/reconcile.ts';
 import { createRegistryWatchProcessor } from './workers/registry-watch.ts';
@@ -21,6 +21,10 @@ export interface ControlConfig extends ServiceDepsConfig {
   registryWatchIntervalMs: number;
   heartbeatIntervalMs: number;
   syncStallTimeoutMs: number;
+  /** PEM certificate and key: the gateway serves https and wss instead of http and ws. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Overrides of the gateway's per-agent limits (tests). */
+  gatewayLimits?: GatewayOptions['limits'];
   log?: Logger;
 }
 
@@ -63,6 +67,8 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     commands,
     log,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
+    tls: config.tls,
+    limits: config.gatewayLimits,
     async onNodeConnected(nodeId) {
       // Jobs that waited for this node run now rather than at their next recheck.
       const waiting = await deps.db.syncJob.findMany({ where: { nodeId, state: { in: ['queued', 'dispatched', 'pulling'] } } });
@@ -92,7 +98,7 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
   log.info({ port, host: config.host }, 'control plane listening');
   return {
     port,
-    url: `http://${config.host}:${port}`,
+    url: `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     gateway,
     async close() {
       clearInterval(timer);

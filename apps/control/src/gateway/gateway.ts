@@ -1,113 +1,114 @@
 // The agent gateway: agents connect out to it over WebSocket (no inbound port on the Mac),
 // authenticate with their node secret in the upgrade request, say hello with their protocol
 // version, facts and inventory, and then stream heartbeats and sync job reports.
+//
+// Everything here is reachable by anyone who can reach the port: every handler catches its own
+// errors and answers with a status, credential checks are bounded so a storm of bad upgrades
+// cannot take the database pool, and agents that misbehave are cut off (agent-session.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import {
-  agentMessage,
-  agentPath,
-  CloseCode,
-  decode,
-  encode,
-  enrollPath,
-  enrollRequest,
-  protocolVersion,
-  type AgentMessage,
-  type ControlMessage,
-} from '@cider/protocol';
-import {
-  authenticateNode,
-  desiredImages,
-  enrollNode,
-  isAppError,
-  markNodeOffline,
-  markNodeOnline,
-  recordDone,
-  recordEviction,
-  recordFailure,
-  recordHeartbeat,
-  recordProgress,
-  replaceInventory,
-  type ServiceDeps,
-} from '@cider/api/services';
+import { authenticateNode, enrollNode, markNodeOffline, type NodeNotice, type ServiceDeps } from '@cider/api/services';
+import { agentPath, CloseCode, enrollPath, enrollRequest, maxEnrollBodyBytes, maxFrameBytes, type ControlMessage } from '@cider/protocol';
 import type { Logger } from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
+import { AgentSession, defaultSessionLimits, type SessionHost, type SessionLimits } from './agent-session.ts';
 import type { CommandBus } from './commands.ts';
+import { errorAnswer, HttpError, nodeCredentials, readJson, refuseUpgrade, requestPath, sendJson } from './http.ts';
+import { SaturatedError, Semaphore } from './limits.ts';
 
 export interface GatewayOptions {
   deps: ServiceDeps;
   commands: CommandBus;
   log: Logger;
   heartbeatIntervalMs: number;
+  /** PEM certificate and key: serve https and wss instead of http and ws. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  limits?: Partial<SessionLimits>;
+  /** Credential checks and enrollments running against the database at once (the rest wait). */
+  maxConcurrentAuth?: number;
+  /** Callers allowed to wait for one; beyond that they get 503 at once. */
+  maxWaitingAuth?: number;
   /** Called when an agent (re)connects: its jobs may run now. */
   onNodeConnected(nodeId: string): Promise<void>;
 }
 
-interface AgentConnection {
-  nodeId: string;
-  nodeName: string;
-  socket: WebSocket;
-  alive: boolean;
-}
-
-const helloTimeoutMs = 10_000;
-
-function readJson(req: IncomingMessage, limit = 64 * 1024): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new Error('request body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch {
-        reject(new Error('request body is not JSON'));
-      }
-    });
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
 export class AgentGateway {
   readonly server: Server;
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
-  private readonly connections = new Map<string, AgentConnection>();
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes });
+  private readonly sessions = new Map<string, AgentSession>();
+  private readonly auth: Semaphore;
+  private readonly sessionHost: SessionHost;
   private pingTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: GatewayOptions) {
-    this.server = createServer((req, res) => void this.handleHttp(req, res));
-    this.server.on('upgrade', (req, socket, head) => void this.handleUpgrade(req, socket, head));
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      this.handleHttp(req, res).catch((error: unknown) => this.answerError(res, error, req));
+    };
+    this.server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
+    // Slow-loris and stuck uploads: headers within 15 s, a whole request within 30 s.
+    this.server.headersTimeout = 15_000;
+    this.server.requestTimeout = 30_000;
+    this.server.keepAliveTimeout = 5_000;
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // A socket error on a half-open upgrade (peer reset) must not become an uncaught error.
+      socket.on('error', (error) => options.log.debug({ err: error }, 'upgrade socket error'));
+      this.handleUpgrade(req, socket, head).catch((error: unknown) => {
+        const answer = errorAnswer(error);
+        if (!answer.expected) options.log.error({ err: error, url: req.url?.slice(0, 200) }, 'agent upgrade failed');
+        refuseUpgrade(socket, answer.status, answer.message);
+      });
+    });
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // Requests Node's parser refuses (garbage, oversized headers) get a status, not a crash.
+      if (!socket.writable) return socket.destroy();
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+    this.auth = new Semaphore(options.maxConcurrentAuth ?? 8, options.maxWaitingAuth ?? 4096);
+    this.sessionHost = {
+      deps: options.deps,
+      log: options.log,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      limits: { ...defaultSessionLimits, ...options.limits },
+      register: (session) => {
+        const previous = this.sessions.get(session.nodeId);
+        this.sessions.set(session.nodeId, session);
+        if (previous && previous !== session) previous.close(CloseCode.replaced, 'replaced by a newer connection');
+      },
+      unregister: (session) => {
+        if (this.sessions.get(session.nodeId) !== session) return;
+        this.sessions.delete(session.nodeId);
+        options.log.info({ node: session.nodeName }, 'agent disconnected');
+        markNodeOffline(options.deps, session.nodeId).catch((error: unknown) => options.log.error({ err: error, node: session.nodeName }, 'marking node offline failed'));
+      },
+      onNodeConnected: (nodeId) => options.onNodeConnected(nodeId),
+    };
   }
 
   get connectedNodes(): number {
-    return this.connections.size;
+    return this.sessions.size;
   }
 
   async listen(port: number, host: string): Promise<number> {
-    await this.options.commands.onCommand((nodeId, message) => this.deliver(nodeId, message));
-    await new Promise<void>((resolve) => this.server.listen(port, host, resolve));
+    await this.options.commands.listen({ onCommand: (nodeId, message) => this.deliver(nodeId, message), onNotice: (notice) => this.onNotice(notice) });
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server.on('error', (error) => this.options.log.error({ err: error }, 'gateway server error'));
     // Dead TCP connections (a Mac that lost power) are found by missing pongs.
     this.pingTimer = setInterval(() => {
-      for (const connection of this.connections.values()) {
-        if (!connection.alive) {
-          connection.socket.terminate();
+      for (const session of this.sessions.values()) {
+        if (!session.alive) {
+          session.socket.terminate();
           continue;
         }
-        connection.alive = false;
-        connection.socket.ping();
+        session.alive = false;
+        session.socket.ping();
       }
     }, Math.max(5_000, this.options.heartbeatIntervalMs * 2));
     const address = this.server.address();
@@ -115,147 +116,73 @@ export class AgentGateway {
   }
 
   private deliver(nodeId: string, message: ControlMessage): void {
-    const connection = this.connections.get(nodeId);
-    if (connection?.socket.readyState === WebSocket.OPEN) connection.socket.send(encode(message));
+    this.sessions.get(nodeId)?.send(message);
+  }
+
+  private onNotice(notice: NodeNotice): void {
+    const session = this.sessions.get(notice.nodeId);
+    if (!session) return;
+    if (notice.enrolledBefore && session.enrolledAt.getTime() >= Date.parse(notice.enrolledBefore)) return;
+    this.options.log.info({ node: session.nodeName, reason: notice.reason }, 'closing an agent connection');
+    session.close(notice.code, notice.reason);
+  }
+
+  private answerError(res: ServerResponse, error: unknown, req: IncomingMessage): void {
+    const answer = errorAnswer(error);
+    if (!answer.expected) this.options.log.error({ err: error, method: req.method, url: req.url?.slice(0, 200) }, 'gateway request failed');
+    sendJson(res, answer.status, { error: answer.message });
   }
 
   private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://control');
-    if (req.method === 'GET' && url.pathname === '/healthz') {
-      sendJson(res, 200, { ok: true, agents: this.connections.size });
-      return;
+    const path = requestPath(req);
+    if (path === '/healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'Method not allowed' }, { allow: 'GET, HEAD' });
+      return sendJson(res, 200, { ok: true });
     }
-    if (req.method === 'POST' && url.pathname === enrollPath) {
-      try {
-        const parsed = enrollRequest.safeParse(await readJson(req));
-        if (!parsed.success) {
-          sendJson(res, 400, { error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
-          return;
-        }
-        const enrolled = await enrollNode(this.options.deps, parsed.data);
-        this.options.log.info({ node: enrolled.nodeName }, 'node enrolled');
-        sendJson(res, 200, enrolled);
-      } catch (error) {
-        const status = isAppError(error) && error.code === 'UNAUTHENTICATED' ? 401 : 400;
-        if (!isAppError(error)) this.options.log.error({ err: error }, 'enrollment failed');
-        sendJson(res, status, { error: isAppError(error) ? error.message : 'Enrollment failed on the server; see its log.' });
-      }
-      return;
+    if (path === enrollPath) {
+      if (req.method !== 'POST') return sendJson(res, 405, { error: 'Method not allowed' }, { allow: 'POST' });
+      const parsed = enrollRequest.safeParse(await readJson(req, maxEnrollBodyBytes));
+      if (!parsed.success) throw new HttpError(400, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 1000));
+      const enrolled = await this.authSlot(() => enrollNode(this.options.deps, parsed.data));
+      this.options.log.info({ node: enrolled.nodeName }, 'node enrolled');
+      return sendJson(res, 200, enrolled);
     }
-    sendJson(res, 404, { error: 'not found' });
+    throw new HttpError(404, 'Not found');
+  }
+
+  /** Database work on behalf of someone not yet authenticated: bounded, and refused when too many wait. */
+  private async authSlot<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await this.auth.run(work);
+    } catch (error) {
+      if (error instanceof SaturatedError) throw new HttpError(503, 'The control plane is busy; retry shortly');
+      throw error;
+    }
   }
 
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://control');
-    const refuse = (status: number, message: string) => {
-      socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${message}\n`);
-    };
-    if (url.pathname !== agentPath) {
-      refuse(404, 'Not Found');
-      return;
-    }
-    const auth = req.headers.authorization;
-    const credentials = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-    let node;
-    try {
-      node = await authenticateNode(this.options.deps, credentials);
-    } catch (error) {
-      const status = isAppError(error) && error.code === 'FORBIDDEN' ? 403 : 401;
-      refuse(status, isAppError(error) ? error.message : 'Unauthorized');
-      return;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, node.id, node.name));
-  }
-
-  private accept(socket: WebSocket, nodeId: string, nodeName: string): void {
-    const log = this.options.log.child({ node: nodeName });
-    const connection: AgentConnection = { nodeId, nodeName, socket, alive: true };
-    let greeted = false;
-    const helloTimer = setTimeout(() => {
-      if (!greeted) socket.close(CloseCode.protocolMismatch, 'no hello');
-    }, helloTimeoutMs);
-    socket.on('pong', () => (connection.alive = true));
-    // Messages are handled one at a time per agent, in order (a done after its progress).
-    let chain = Promise.resolve();
-    socket.on('message', (data) => {
-      connection.alive = true;
-      chain = chain.then(async () => {
-        const decoded = decode(agentMessage, data.toString());
-        if (!decoded.ok) {
-          log.warn({ error: decoded.error }, 'malformed agent message');
-          socket.send(encode({ type: 'error', code: 'BAD_MESSAGE', message: decoded.error }));
-          return;
-        }
-        const message = decoded.value;
-        if (!greeted) {
-          if (message.type !== 'hello') {
-            socket.close(CloseCode.protocolMismatch, 'expected hello');
-            return;
-          }
-          greeted = true;
-          clearTimeout(helloTimer);
-          await this.greet(connection, message, log);
-          return;
-        }
-        await this.handle(connection, message).catch((error: unknown) => log.error({ err: error, type: message.type }, 'handling agent message failed'));
-      });
+    if (requestPath(req) !== agentPath) throw new HttpError(404, 'Not Found');
+    if (req.method !== 'GET') throw new HttpError(405, 'Method Not Allowed');
+    // Checked before any query: malformed credentials cost nothing.
+    const credentials = nodeCredentials(req.headers.authorization);
+    if (!credentials) throw new HttpError(401, 'Unauthorized: expected Authorization: Bearer <node id>.<secret>');
+    const node = await this.authSlot(async () => {
+      // The caller may have gone while waiting for a slot.
+      if (socket.destroyed) return undefined;
+      return authenticateNode(this.options.deps, credentials);
     });
-    socket.on('close', () => {
-      clearTimeout(helloTimer);
-      if (this.connections.get(nodeId) !== connection) return;
-      this.connections.delete(nodeId);
-      log.info('agent disconnected');
-      void markNodeOffline(this.options.deps, nodeId).catch((error: unknown) => log.error({ err: error }, 'marking node offline failed'));
+    if (!node || socket.destroyed) return;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      new AgentSession(this.sessionHost, ws, node.id, node.name, node.enrolledAt);
     });
-    socket.on('error', (error) => log.warn({ err: error }, 'agent socket error'));
-  }
-
-  private async greet(connection: AgentConnection, hello: Extract<AgentMessage, { type: 'hello' }>, log: Logger): Promise<void> {
-    const { socket, nodeId } = connection;
-    if (hello.protocol !== protocolVersion) {
-      socket.send(encode({ type: 'error', code: 'PROTOCOL', message: `This control plane speaks protocol ${protocolVersion}; the agent speaks ${hello.protocol}. Upgrade the agent.` }));
-      socket.close(CloseCode.protocolMismatch, 'protocol version');
-      return;
-    }
-    const previous = this.connections.get(nodeId);
-    this.connections.set(nodeId, connection);
-    if (previous && previous !== connection) previous.socket.close(CloseCode.replaced, 'replaced by a newer connection');
-    await markNodeOnline(this.options.deps, nodeId, hello);
-    await replaceInventory(this.options.deps, nodeId, hello.images);
-    const pinned = [...((await desiredImages(this.options.deps, [nodeId])).get(nodeId)?.keys() ?? [])];
-    socket.send(encode({ type: 'welcome', nodeId, nodeName: connection.nodeName, heartbeatIntervalMs: this.options.heartbeatIntervalMs, pinned }));
-    log.info({ images: hello.images.length, agentVersion: hello.agentVersion }, 'agent connected');
-    await this.options.onNodeConnected(nodeId);
-  }
-
-  private async handle(connection: AgentConnection, message: AgentMessage): Promise<void> {
-    const { deps } = this.options;
-    const { nodeId } = connection;
-    switch (message.type) {
-      case 'hello':
-        return;
-      case 'heartbeat':
-        return recordHeartbeat(deps, nodeId, message.facts);
-      case 'inventory':
-        await replaceInventory(deps, nodeId, message.images);
-        return;
-      case 'sync.progress':
-        return recordProgress(deps, nodeId, message);
-      case 'sync.done':
-        return recordDone(deps, nodeId, message);
-      case 'sync.failed':
-        return recordFailure(deps, nodeId, message);
-      case 'eviction':
-        this.options.log.info({ node: connection.nodeName, digest: message.digest, reason: message.reason }, 'agent evicted an image');
-        return recordEviction(deps, nodeId, message);
-    }
   }
 
   async close(): Promise<void> {
     clearInterval(this.pingTimer);
-    for (const connection of this.connections.values()) connection.socket.close(CloseCode.shuttingDown, 'control plane shutting down');
-    this.connections.clear();
+    for (const session of this.sessions.values()) session.close(CloseCode.shuttingDown, 'control plane shutting down');
+    this.sessions.clear();
     this.wss.close();
+    this.server.closeAllConnections?.();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

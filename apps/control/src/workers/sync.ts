@@ -13,6 +13,8 @@ import {
   type ServiceDeps,
 } from '@cider/api/services';
 import type { Registry } from '@cider/db';
+import { parseReference } from '@cider/oci';
+import type { RegistryAccess } from '@cider/protocol';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CommandBus } from '../gateway/commands.ts';
@@ -75,8 +77,10 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
         await finishJob(deps, row, 'failed', 'The registry of this image is no longer connected.');
         throw new UnrecoverableError('registry removed');
       }
+      // A short-lived grant for this job alone (sealed to the node's key), made before dispatch.
+      const access = await registryAccess(deps, registry, { syncJobId, nodePublicKey: node.publicKey, repository: parseReference(job.data.reference).repository });
       await markDispatched(deps, row, job.attemptsMade + 1);
-      const outcome = await dispatchAndWait(job, registryAccess(deps, registry, { syncJobId, nodePublicKey: node.publicKey }));
+      const outcome = await dispatchAndWait(job, access);
       switch (outcome.kind) {
         case 'done':
         case 'cancelled':
@@ -104,7 +108,7 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
     }
   }
 
-  async function dispatchAndWait(job: Job<JobPayload<'sync'>>, registry: ReturnType<typeof registryAccess>): Promise<Outcome> {
+  async function dispatchAndWait(job: Job<JobPayload<'sync'>>, registry: RegistryAccess): Promise<Outcome> {
     const { syncJobId, nodeId, digest, reference } = job.data;
     let settle: (outcome: Outcome) => void = () => {};
     const settled = new Promise<Outcome>((resolve) => (settle = resolve));
@@ -113,11 +117,16 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
       clearTimeout(stallTimer);
       stallTimer = setTimeout(() => settle({ kind: 'stalled' }), options.stallTimeoutMs);
     };
+    // A database error while waiting is logged and the wait goes on: the row is read again at
+    // the next event or poll, and the stall timer still bounds the wait.
     const readRow = async () => {
-      const current = await deps.db.syncJob.findUnique({ where: { id: syncJobId } });
-      if (current?.state === 'done') settle({ kind: 'done' });
-      else if (current?.state === 'cancelled' || current?.state === 'failed') settle({ kind: 'cancelled' });
-      return current;
+      try {
+        const current = await deps.db.syncJob.findUnique({ where: { id: syncJobId } });
+        if (current?.state === 'done') settle({ kind: 'done' });
+        else if (current?.state === 'cancelled' || current?.state === 'failed') settle({ kind: 'cancelled' });
+      } catch (error) {
+        log.warn({ err: error, syncJobId }, 'reading a sync job failed; still waiting');
+      }
     };
     const stop = await events.listen([syncJobId, nodeId], (event: FleetEvent) => {
       if (event.type === 'sync.progress' && event.syncJobId === syncJobId) {
@@ -128,14 +137,21 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
         armStall();
         if (event.state === 'attempt-failed' || event.state === 'attempt-failed-permanent') {
           const permanent = event.state === 'attempt-failed-permanent';
-          void deps.db.syncJob
-            .findUnique({ where: { id: syncJobId } })
-            .then((r) => settle({ kind: 'attempt-failed', error: r?.error ?? 'the agent reported a failure', permanent }));
+          deps.db.syncJob.findUnique({ where: { id: syncJobId } }).then(
+            (r) => settle({ kind: 'attempt-failed', error: r?.error ?? 'the agent reported a failure', permanent }),
+            (error: unknown) => {
+              log.warn({ err: error, syncJobId }, 'reading a failed sync job; failing the attempt without its message');
+              settle({ kind: 'attempt-failed', error: 'the agent reported a failure', permanent });
+            },
+          );
         } else void readRow();
       } else if (event.type === 'node.updated' && event.nodeId === nodeId) {
-        void deps.db.node.findUnique({ where: { id: nodeId } }).then((n) => {
-          if (!n || nodeStatus(n) !== 'online') settle({ kind: 'offline' });
-        });
+        deps.db.node.findUnique({ where: { id: nodeId } }).then(
+          (n) => {
+            if (!n || nodeStatus(n) !== 'online') settle({ kind: 'offline' });
+          },
+          (error: unknown) => log.warn({ err: error, nodeId }, 'reading a node failed; still waiting'),
+        );
       }
     });
     // Events can be missed (a Redis blip); the row is the truth, so look at it now and then.
