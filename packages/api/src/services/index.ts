@@ -6,6 +6,8 @@ export * from './projects.ts';
 export * from './pins.ts';
 export * from './reconcile.ts';
 export * from './nodes.ts';
+export * from './node-admin.ts';
+export * from './node-notices.ts';
 export * from './inventory.ts';
 export * from './sync-jobs.ts';
 export * from './fleet.ts';

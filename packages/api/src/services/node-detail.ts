@@ -45,6 +45,9 @@ export async function nodeDetail(deps: ServiceDeps, nodeId: string) {
     lastSeenAt: node.lastSeenAt,
     enrolledAt: node.enrolledAt,
     revokedAt: node.revokedAt,
+    /** An admin allowed a new enrollment to take this node's name until then. */
+    replaceAllowedUntil: node.replaceAllowedUntil && node.replaceAllowedUntil.getTime() > Date.now() ? node.replaceAllowedUntil : null,
+    secretRotationPending: node.pendingSecretHash !== null,
     facts: facts
       ? {
           hostname: facts.hostname,

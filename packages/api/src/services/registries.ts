@@ -107,7 +107,11 @@ export function clientFor(deps: ServiceDeps, registry: Registry): RegistryClient
  * What an agent gets to pull from a registry for one job: the registry's address and, when it
  * needs credentials, a grant sealed to the node's own key for this job only.
  */
-export function registryAccess(deps: ServiceDeps, registry: Registry, job: { syncJobId: string; nodePublicKey: string | null }): RegistryAccess {
+export async function registryAccess(
+  deps: ServiceDeps,
+  registry: Registry,
+  job: { syncJobId: string; nodePublicKey: string | null; repository: string },
+): Promise<RegistryAccess> {
   const credential = credentialOf(deps, registry);
   const access: RegistryAccess = { host: registry.host, plainHttp: registry.plainHttp };
   if (credential?.kind !== 'basic') return access;

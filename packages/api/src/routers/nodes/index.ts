@@ -1,8 +1,14 @@
 import { authedProcedure, router } from '../../trpc.ts';
 import { listNodes } from '../../services/fleet.ts';
+import { allowNodeReplacementProcedure } from './allow-replace.ts';
 import { getNodeProcedure } from './get.ts';
+import { revokeNodeProcedure } from './revoke.ts';
+import { rotateNodeSecretProcedure } from './rotate-secret.ts';
 
 export const nodesRouter = router({
   list: authedProcedure.query(({ ctx }) => listNodes(ctx.deps)),
   get: getNodeProcedure,
+  revoke: revokeNodeProcedure,
+  rotateSecret: rotateNodeSecretProcedure,
+  allowReplace: allowNodeReplacementProcedure,
 });
