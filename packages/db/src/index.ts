@@ -1,4 +1,6 @@
-export { createDb, type Db, type DbOptions } from './client.ts';
+export { createDb, defaultConnectionTimeoutMs, defaultStatementTimeoutMs, type Db, type DbOptions } from './client.ts';
+export { databaseOutage, type DatabaseOutage } from './outage.ts';
+export { redactDatabaseUrl, waitForDatabase, type WaitForDatabaseOptions } from './wait.ts';
 export { Prisma } from './generated/prisma/client.ts';
 export type {
   ApiToken,

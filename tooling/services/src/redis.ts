@@ -46,19 +46,52 @@ export async function ensureRedis(options: { url?: string; log?: (line: string) 
   if (!binary) {
     throw new Error(`No Redis on 127.0.0.1:6379 and no redis-server on PATH. Install it with ${installHint()}, or set REDIS_URL.`);
   }
-  const port = await freePort();
+  options.log?.('No Redis on 127.0.0.1:6379; starting a redis-server');
+  const server = await startRedisServer({ binary });
+  options.log?.(`redis-server on port ${server.port}`);
+  return { url: server.url, origin: 'started', stop: () => server.remove() };
+}
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  /** True until the server exits, whatever the reason. */
+  running(): boolean;
+  /** Sends `signal` (SIGKILL: a crash) and waits for the server to exit; its data (none persisted) is gone. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Stops it and removes its working directory. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Starts a redis-server of our own on loopback without persistence. Pass the previous `port` to
+ * restart one after a kill: clients reconnect to the same address and find it empty, as after a
+ * crash of a Redis without persistence.
+ */
+export async function startRedisServer(options: { port?: number; binary?: string } = {}): Promise<RedisServer> {
+  const binary = options.binary ?? which('redis-server');
+  if (!binary) throw new Error(`No redis-server on PATH. Install it with ${installHint()}.`);
+  const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'cider-redis-'));
-  options.log?.(`No Redis on 127.0.0.1:6379; starting redis-server on port ${port}`);
   const server = startProcess(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
   const url = `redis://127.0.0.1:${port}`;
-  await waitFor(`redis-server on port ${port}`, async () => {
-    if (server.child.exitCode !== null) throw new Error(`redis-server exited: ${server.output().trim()}`);
-    return pingRedis(url);
-  });
+  const running = () => server.child.exitCode === null && server.child.signalCode === null;
+  try {
+    await waitFor(`redis-server on port ${port}`, async () => {
+      if (!running()) throw new Error(`redis-server exited: ${server.output().trim()}`);
+      return pingRedis(url);
+    });
+  } catch (error) {
+    await server.stop('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url,
-    origin: 'started',
-    async stop() {
+    port,
+    running,
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => server.stop(signal),
+    async remove() {
       await server.stop();
       await rm(dir, { recursive: true, force: true });
     },

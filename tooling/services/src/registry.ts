@@ -25,7 +25,8 @@ export interface RunningRegistry {
   host: string;
   port: number;
   storageDir: string;
-  stop(): Promise<void>;
+  /** Stops it (SIGKILL: a crash) and removes its config; a `storageDir` passed in is kept, so a registry started again on it serves the same content. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const candidates = ['docker-registry', 'registry'];
@@ -109,8 +110,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     host: `127.0.0.1:${port}`,
     port,
     storageDir,
-    async stop() {
-      await registry?.stop();
+    async stop(signal?: NodeJS.Signals) {
+      await registry?.stop(signal);
       registry = undefined;
       await rm(workDir, { recursive: true, force: true });
     },
