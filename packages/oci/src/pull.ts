@@ -1,10 +1,17 @@
 // Pulling an image into a host cache: resolve, pick the platform, check free space, fetch every
 // missing blob through the verifying ingest, record the manifest in index.json, materialize.
+//
+// Space: the pre-check counts what is still to be written (missing blobs less their partial
+// downloads, plus files joined from parts at materialization) against the disk's free space
+// less what other pulls in this process have reserved. A disk that fills up anyway fails the
+// pull with InsufficientSpaceError (partial downloads kept for a resume), and the digest is
+// remembered: asked again while the disk still lacks the room, it fails before any request.
 import type { HostCache, ImageRecord } from './cache/cache.ts';
-import { ensureSpace, type FreeSpaceProbe } from './cache/space.ts';
+import { isNoSpace } from './cache/fsutil.ts';
+import { defaultHeadroomBytes, statfsFreeSpace, type FreeSpaceProbe, type Reservation } from './cache/space.ts';
 import { fetchBlobToCache, type BlobFetchOptions } from './blob-fetch.ts';
 import type { Digest } from './digest.ts';
-import { OciError } from './errors.ts';
+import { InsufficientSpaceError, OciError } from './errors.ts';
 import { payloadFilesOf, piecesByLayer, type PayloadFile } from './image/config.ts';
 import { Annotation, CiderMediaType } from './media-types.ts';
 import { isIndex, type Descriptor, type ImageManifest, type Platform } from './manifest.ts';
@@ -32,6 +39,8 @@ export interface PullOptions {
   /** Link the payload into images/<hex>/ for VM creation. Default true. */
   materialize?: boolean;
   freeSpace?: FreeSpaceProbe;
+  /** Bytes kept free beyond what the pull needs (default 256 MiB). */
+  headroomBytes?: number;
   blobFetch?: Omit<BlobFetchOptions, 'signal' | 'onBytes'>;
 }
 
@@ -90,13 +99,18 @@ function parseJson(bytes: Buffer, what: string): unknown {
 
 export async function pull(options: PullOptions): Promise<PullResult> {
   const { client, cache, signal } = options;
+  const probe = options.freeSpace ?? statfsFreeSpace;
+  const headroom = options.headroomBytes ?? defaultHeadroomBytes;
   const ref = typeof options.reference === 'string' ? parseReference(options.reference) : options.reference;
   const repo = client.repositoryOf(ref);
   const progress: PullProgress = { phase: 'resolving', bytesDone: 0, bytesTotal: 0, bytesFetched: 0 };
   const report = () => options.onProgress?.({ ...progress });
   report();
 
+  // Refused for want of space, and the disk still lacks it: fail before the network.
+  if (ref.digest) await cache.space.recheck(ref.digest, probe);
   const top = await repo.fetchManifest(referenceTarget(ref));
+  await cache.space.recheck(top.descriptor.digest, probe);
   let manifestDescriptor = top.descriptor;
   let manifestBytes = top.bytes;
   let manifest = top.manifest;
@@ -117,33 +131,42 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     [top.descriptor.digest, manifestDescriptor.digest, ...content.map((d) => d.digest)],
     `pull ${formatReference(ref)}`,
   );
-  try {
-    let missing = 0;
-    for (const d of content) {
-      if (await cache.hasBlob(d.digest)) progress.bytesDone += d.size;
-      else missing += d.size;
+  let reservation: Reservation | undefined;
+  // The config, parsed once when first needed (it is in the cache by then).
+  let configJson: unknown;
+  const readConfig = async () => (configJson ??= parseJson(await cache.readBlob(image.config.digest), `config ${image.config.digest}`));
+  let payload: PayloadFile[] | undefined;
+  /** Bytes still to be written: missing blobs less their partial downloads, plus joined files. */
+  const stillNeeded = async (): Promise<number> => {
+    let bytes = 0;
+    for (const d of new Map(content.map((c) => [c.digest, c])).values()) {
+      if (!(await cache.hasBlob(d.digest))) bytes += d.size - (await cache.partialBytes(d.digest, d.size));
     }
-    await ensureSpace(cache.root, missing, options.freeSpace);
+    if (options.materialize !== false && !(await cache.readImageRecord(manifestDescriptor.digest))) {
+      for (const file of payload ?? []) if (file.parts.length > 1) bytes += file.size;
+    }
+    return bytes;
+  };
+  try {
+    for (const d of content) if (await cache.hasBlob(d.digest)) progress.bytesDone += d.size;
+    // The config comes first: a Cider config lists piece digests that every layer after it is
+    // checked against, and the files joined from parts that need room of their own.
+    if (!(await cache.hasBlob(image.config.digest))) {
+      await (await cache.space.reserve(cache.root, image.config.size, probe, headroom)).release();
+      progress.phase = 'downloading';
+      await fetchLayer(image.config, undefined);
+    }
+    if (image.config.mediaType === CiderMediaType.config && image.config.size <= maxConfigBytes) payload = payloadFilesOf(await readConfig());
+    const piecesOf = payload ? piecesByLayer(payload) : undefined;
+    reservation = await cache.space.reserve(cache.root, await stillNeeded(), probe, headroom);
     progress.phase = 'downloading';
     report();
 
-    // The config, parsed once when first needed (it is in the cache by then).
-    let configJson: unknown;
-    const readConfig = async () => (configJson ??= parseJson(await cache.readBlob(image.config.digest), `config ${image.config.digest}`));
-
-    const seen = new Set<string>();
-    let payload: PayloadFile[] | undefined;
-    let piecesOf: ReturnType<typeof piecesByLayer> | undefined;
-    for (const descriptor of content) {
-      if (!seen.has(descriptor.digest)) {
-        seen.add(descriptor.digest);
-        if (!(await cache.hasBlob(descriptor.digest))) await fetchLayer(descriptor, piecesOf?.get(descriptor.digest));
-      }
-      // The config comes first: Cider's lists piece digests that every layer after it is checked against.
-      if (descriptor === image.config && image.config.mediaType === CiderMediaType.config && image.config.size <= maxConfigBytes) {
-        payload = payloadFilesOf(await readConfig());
-        if (payload) piecesOf = piecesByLayer(payload);
-      }
+    const seen = new Set<string>([image.config.digest]);
+    for (const descriptor of image.layers) {
+      if (seen.has(descriptor.digest)) continue;
+      seen.add(descriptor.digest);
+      if (!(await cache.hasBlob(descriptor.digest))) await fetchLayer(descriptor, piecesOf?.get(descriptor.digest));
     }
 
     async function fetchLayer(descriptor: Descriptor, pieces: { pieceSize: number; pieces: Digest[] } | undefined): Promise<void> {
@@ -153,7 +176,10 @@ export async function pull(options: PullOptions): Promise<PullResult> {
         signal,
         onBytes: (delta, fetched) => {
           progress.bytesDone += delta;
-          if (fetched) progress.bytesFetched += delta;
+          if (fetched) {
+            progress.bytesFetched += delta;
+            if (delta > 0) reservation?.consume(delta);
+          }
           report();
         },
       });
@@ -183,6 +209,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     }
 
     await cache.addToIndex(top.descriptor, { tag: ref.tag, reference: formatReference(ref) });
+    cache.space.forget(top.descriptor.digest);
     progress.phase = 'done';
     report();
     return {
@@ -193,7 +220,17 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       bytesFetched: progress.bytesFetched,
       imagePath,
     };
+  } catch (error) {
+    if (!(error instanceof InsufficientSpaceError) && !isNoSpace(error)) throw error;
+    // Said with this pull's numbers (what it still needs, what the disk has), and remembered.
+    reservation?.release();
+    reservation = undefined;
+    const needed = (await stillNeeded().catch(() => 0)) + headroom;
+    const free = Math.max(0, (await probe(cache.root).catch(() => 0)) - cache.space.reservedBytes);
+    cache.space.refuse({ digest: top.descriptor.digest, reference: formatReference(ref), neededBytes: needed, freeBytes: free, path: cache.root, since: new Date().toISOString() });
+    throw Object.assign(new InsufficientSpaceError(needed, free, cache.root), { cause: error });
   } finally {
+    reservation?.release();
     await lease.release();
   }
 }

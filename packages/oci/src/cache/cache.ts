@@ -2,17 +2,19 @@
 // images materialized for VM creation. Safe for several processes at once: index.json changes
 // happen under a lock and land atomically; blobs appear only through Ingest.commit().
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, link, lstat, mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256, type Digest } from '../digest.ts';
 import { DigestMismatchError, OciError } from '../errors.ts';
 import { parseManifest, type Descriptor, type ImageIndex } from '../manifest.ts';
 import { Annotation, isIndexMediaType, MediaType } from '../media-types.ts';
-import { exists, writeFileAtomic } from './fsutil.ts';
+import { CacheLinkError, exists, isNoSpace, noFollow, openNoFollow, readFileNoFollow, writeFileAtomic } from './fsutil.ts';
 import { Ingest, type IngestOptions } from './ingest.ts';
 import { CacheLayout } from './layout.ts';
 import { acquireLock, lockHeld, processAlive } from './lock.ts';
+import { assertSafeCacheDirectory, currentOwnerRule, type CacheOwnerRule } from './ownership.ts';
+import { asNoSpaceError, SpaceLedger } from './space.ts';
 
 /** Our annotation on index.json entries: the full reference an image was pulled as. */
 export const referenceAnnotation = 'io.ciderfleet.reference';
@@ -29,7 +31,7 @@ export interface ImageRecord {
    * Files by name. A file stored as several layers lists them in `parts` (in order); it is joined
    * into one file (a copy, checked against `digest`) instead of hard-linked.
    */
-  files: { name: string; digest: Digest; size: number; mediaType: string; parts?: Digest[] }[];
+  files: { name: string; digest: Digest; size: number; mediaType: string; parts?: Digest[]; placement?: Placement }[];
   /** Bytes of config and layers together. */
   size: number;
   pulledAt: string;
@@ -82,16 +84,53 @@ export interface Lease {
   release(): Promise<void>;
 }
 
+/**
+ * How a payload file sits in images/<hex>/: a copy-on-write clone of its blob (APFS, XFS,
+ * btrfs: no extra space, and writes to it never reach the blob), a read-only hard link to the
+ * blob where the filesystem cannot clone, or a file joined from several part blobs.
+ */
+export type Placement = 'clone' | 'link' | 'joined';
+
+/** The two filesystem calls materialization places payloads with; tests can stand in for clone. */
+export interface PayloadPlacer {
+  /** A copy-on-write clone; throws where the filesystem cannot make one (it never copies). */
+  clone(source: string, target: string): Promise<void>;
+  link(source: string, target: string): Promise<void>;
+}
+
+export const filesystemPlacer: PayloadPlacer = {
+  clone: (source, target) => copyFile(source, target, constants.COPYFILE_FICLONE_FORCE),
+  link: (source, target) => link(source, target),
+};
+
+export interface HostCacheOptions {
+  /** Who may own the cache directory (this process's uid by default). */
+  owner?: CacheOwnerRule;
+  placer?: PayloadPlacer;
+}
+
 export class HostCache {
   readonly layout: CacheLayout;
+  /** Reservations of pulls in flight and digests refused for want of space (this process). */
+  readonly space = new SpaceLedger();
+  private readonly placer: PayloadPlacer;
 
-  private constructor(root: string) {
+  private constructor(root: string, options: HostCacheOptions) {
     this.layout = new CacheLayout(root);
+    this.placer = options.placer ?? filesystemPlacer;
   }
 
-  static async open(root: string): Promise<HostCache> {
-    const cache = new HostCache(root);
+  /**
+   * Opens (creating if needed) a cache. Refuses a directory someone else could write into
+   * (see ownership.ts), before and after laying it out.
+   */
+  static async open(root: string, options: HostCacheOptions = {}): Promise<HostCache> {
+    const cache = new HostCache(root, options);
+    const owner = options.owner ?? currentOwnerRule();
+    await mkdir(root, { recursive: true, mode: 0o755 });
+    await assertSafeCacheDirectory(root, owner);
     await cache.layout.init();
+    for (const dir of cache.layout.directories) await assertSafeCacheDirectory(dir, owner, false);
     return cache;
   }
 
@@ -109,10 +148,15 @@ export class HostCache {
 
   /** Reads a small blob (manifest, config) and re-verifies it: the disk may have rotted. */
   async readBlob(digest: Digest): Promise<Buffer> {
-    const bytes = await readFile(this.layout.blobPath(digest));
+    const bytes = await readFileNoFollow(this.layout.blobPath(digest));
     const actual = sha256(bytes);
     if (actual !== digest) throw new DigestMismatchError(digest, actual, `cached blob (run cache fsck)`);
     return bytes;
+  }
+
+  /** Bytes of `digest` already downloaded in a partial download (resumed, not fetched again). */
+  partialBytes(digest: Digest, size: number): Promise<number> {
+    return Ingest.partialBytes(this.layout, digest, size);
   }
 
   openIngest(digest: Digest, size: number, options?: IngestOptions): Promise<Ingest | 'exists'> {
@@ -134,7 +178,7 @@ export class HostCache {
   }
 
   async readIndex(): Promise<ImageIndex> {
-    return JSON.parse(await readFile(this.layout.indexFile, 'utf8')) as ImageIndex;
+    return JSON.parse(await readFileNoFollow(this.layout.indexFile, 'utf8')) as ImageIndex;
   }
 
   /** Read-modify-write of index.json under the cache's index lock, written atomically. */
@@ -180,42 +224,78 @@ export class HostCache {
   }
 
   /**
-   * Materializes an image for VM creation: each file hard-linked by its title into
-   * images/<hex>/ (same inode as the blob, no second copy), plus image.json. Built in a
-   * temporary directory and renamed into place, so the folder is complete or absent.
+   * Materializes an image for VM creation: each file placed by its title into images/<hex>/
+   * at no extra disk (a clone where the filesystem has them, else a read-only hard link; see
+   * Placement), plus image.json saying which. Built in a temporary directory and renamed into
+   * place, so the folder is complete or absent.
    */
   async materialize(record: ImageRecord): Promise<string> {
     const target = this.layout.imagePath(record.manifest);
     if (await exists(join(target, 'image.json'))) return target;
     const building = `${target}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
     await mkdir(building, { recursive: true });
+    const placed: ImageRecord = { ...record, files: [] };
     try {
       for (const file of record.files) {
         if (file.name.includes('/') || file.name === '..' || file.name === '.' || file.name === '') {
           throw new OciError('INVALID_MANIFEST', `Refusing to materialize a file named ${JSON.stringify(file.name)}`);
         }
-        if (file.parts && file.parts.length > 1) await this.join(file.parts, join(building, file.name), file.digest, file.size);
-        else await link(this.layout.blobPath(file.parts?.[0] ?? file.digest), join(building, file.name));
+        let placement: Placement;
+        if (file.parts && file.parts.length > 1) {
+          await this.join(file.parts, join(building, file.name), file.digest, file.size);
+          placement = 'joined';
+        } else placement = await this.place(this.layout.blobPath(file.parts?.[0] ?? file.digest), join(building, file.name));
+        placed.files.push({ ...file, placement });
       }
-      await writeFileAtomic(join(building, 'image.json'), `${JSON.stringify(record, null, 2)}\n`);
+      await writeFileAtomic(join(building, 'image.json'), `${JSON.stringify(placed, null, 2)}\n`);
       await rm(target, { recursive: true, force: true });
       await rename(building, target);
     } catch (error) {
       await rm(building, { recursive: true, force: true });
-      throw error;
+      throw await asNoSpaceError(error, this.root, record.files.filter((f) => f.parts && f.parts.length > 1).reduce((sum, f) => sum + f.size, 0));
     }
     await this.touch(record.manifest);
     return target;
   }
 
+  /**
+   * A clone of the blob if the filesystem makes one, else a hard link to it. Either way the name
+   * is read-only (0444); and with a clone even a root process writing to it leaves the blob as
+   * verified.
+   */
+  private async place(blob: string, target: string): Promise<Placement> {
+    // link(2) follows a link on macOS: only ever place a regular file.
+    const info = await lstat(blob);
+    if (info.isSymbolicLink()) throw new CacheLinkError(blob);
+    if (!info.isFile()) throw new OciError('CACHE_CORRUPT', `Refusing to place ${blob}: it is not a regular file (run cache fsck)`);
+    let placement: Placement = 'clone';
+    try {
+      await this.placer.clone(blob, target);
+    } catch (error) {
+      if (isNoSpace(error)) throw error;
+      // Not a cloning filesystem (ENOTSUP, EXDEV, EINVAL...): a read-only hard link instead.
+      await rm(target, { force: true });
+      await this.placer.link(blob, target);
+      placement = 'link';
+    }
+    const handle = await openNoFollow(target);
+    try {
+      await handle.chmod(0o444);
+    } finally {
+      await handle.close();
+    }
+    return placement;
+  }
+
   /** Concatenates verified part blobs into `target`, hashing as it goes; the result must match `digest`. */
   private async join(parts: Digest[], target: string, digest: Digest, size: number): Promise<void> {
     const hash = createHash('sha256');
-    const out = await open(target, 'wx', 0o644);
+    const out = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | noFollow, 0o644);
     let written = 0;
     try {
       for (const part of parts) {
-        for await (const chunk of createReadStream(this.layout.blobPath(part), { highWaterMark: 1 << 20 })) {
+        const input = await openNoFollow(this.layout.blobPath(part));
+        for await (const chunk of input.createReadStream({ highWaterMark: 1 << 20 })) {
           hash.update(chunk as Buffer);
           await out.write(chunk as Buffer);
           written += (chunk as Buffer).length;
@@ -227,12 +307,17 @@ export class HostCache {
     }
     const actual = `sha256:${hash.digest('hex')}`;
     if (written !== size || actual !== digest) throw new DigestMismatchError(digest, actual, `file joined from ${parts.length} parts (${written} bytes)`);
-    await chmod(target, 0o444);
+    const handle = await openNoFollow(target);
+    try {
+      await handle.chmod(0o444);
+    } finally {
+      await handle.close();
+    }
   }
 
   async readImageRecord(manifest: Digest): Promise<ImageRecord | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.layout.imagePath(manifest), 'image.json'), 'utf8')) as ImageRecord;
+      return JSON.parse(await readFileNoFollow(join(this.layout.imagePath(manifest), 'image.json'), 'utf8')) as ImageRecord;
     } catch {
       return undefined;
     }
@@ -323,7 +408,7 @@ export class HostCache {
     for (const name of files) {
       const path = join(this.layout.leasesDir, name);
       try {
-        const lease = JSON.parse(await readFile(path, 'utf8')) as { pid: number; digests: string[] };
+        const lease = JSON.parse(await readFileNoFollow(path, 'utf8')) as { pid: number; digests: string[] };
         if (!processAlive(lease.pid)) {
           await rm(path, { force: true });
           continue;

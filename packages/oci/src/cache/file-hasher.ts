@@ -4,7 +4,7 @@
 // network. Large blobs hash on a worker thread: on a busy host the main thread is parsing HTTP
 // and writing, and the two run side by side.
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { openNoFollow } from './fsutil.ts';
 import { Worker } from 'node:worker_threads';
 
 export interface FileHasher {
@@ -52,7 +52,7 @@ let checkpoint = pieces ? hash.copy() : undefined;
 let piece = pieces ? createHash('sha256') : undefined;
 let pieceStart = 0;
 let epoch = 0;
-const fd = fs.openSync(workerData.path, 'r');
+const fd = fs.openSync(workerData.path, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW || 0));
 const buffer = Buffer.allocUnsafe(workerData.readBytes);
 let position = 0;
 parentPort.on('message', (message) => {
@@ -188,7 +188,7 @@ class InlineHasher implements FileHasher {
   }
 
   async finish(): Promise<string> {
-    const handle = await open(this.path, 'r');
+    const handle = await openNoFollow(this.path);
     try {
       const buffer = Buffer.allocUnsafe(Math.min(readBytes, Math.max(1, this.requested)));
       let position = 0;

@@ -3,13 +3,16 @@
 // records how much of each segment is written. The blob becomes visible only through commit(),
 // which checks size and digest, fsyncs, makes the file read-only and renames it into blobs/.
 // A killed download leaves data + journal behind; the next open() resumes from the journal.
-import { chmod, mkdir, open, readdir, readFile, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
+// A full disk (ENOSPC) is InsufficientSpaceError; the journal only ever claims bytes a write
+// call confirmed, so the partial data stays resumable once space is freed.
+import { mkdir, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseDigest, type Digest } from '../digest.ts';
 import { DigestMismatchError, SizeMismatchError } from '../errors.ts';
-import { exists, fsyncDir, writeFileAtomic } from './fsutil.ts';
+import { assertRealDirectory, blobWrites, exists, fsyncDir, openForWriteNoFollow, openNoFollow, readFileNoFollow, writeFileAtomic } from './fsutil.ts';
 import type { CacheLayout } from './layout.ts';
 import { acquireLock, type Lock } from './lock.ts';
+import { asNoSpaceError } from './space.ts';
 
 export interface IngestOptions {
   signal?: AbortSignal;
@@ -48,6 +51,7 @@ export class Ingest {
     if (await exists(layout.blobPath(digest))) return 'exists';
     const dir = layout.ingestPath(digest);
     await mkdir(dir, { recursive: true });
+    await assertRealDirectory(dir);
     const lock = await acquireLock(join(dir, 'lock'), `fetch ${digest}`, { signal: options.signal, onWait: options.onWait });
     if (await exists(layout.blobPath(digest))) {
       await clearExceptLock(dir);
@@ -56,6 +60,21 @@ export class Ingest {
       return 'exists';
     }
     return new Ingest(digest, size, layout, dir, lock);
+  }
+
+  /**
+   * Bytes of a partial download of `digest` already on disk, by its journal (0 when there is
+   * none): what a resumed pull need not find room for again.
+   */
+  static async partialBytes(layout: CacheLayout, digest: Digest, size: number): Promise<number> {
+    try {
+      const saved = JSON.parse(await readFileNoFollow(join(layout.ingestPath(digest), 'segments.json'), 'utf8')) as Partial<Journal>;
+      if (saved.size !== size || !Array.isArray(saved.done)) return 0;
+      const done = saved.done.reduce((sum: number, d: unknown) => sum + (Number.isSafeInteger(d) && (d as number) > 0 ? (d as number) : 0), 0);
+      return Math.min(size, done);
+    } catch {
+      return 0;
+    }
   }
 
   get dataPath(): string {
@@ -73,7 +92,7 @@ export class Ingest {
   async prepare(segmentSize: number): Promise<{ segmentSize: number; done: readonly number[] }> {
     let journal: Journal | undefined;
     try {
-      const saved = JSON.parse(await readFile(this.journalPath, 'utf8')) as Journal;
+      const saved = JSON.parse(await readFileNoFollow(this.journalPath, 'utf8')) as Journal;
       const segments = Math.max(1, Math.ceil(this.size / saved.segmentSize));
       const valid =
         saved.version === 1 &&
@@ -86,7 +105,7 @@ export class Ingest {
       // no journal, or unreadable: start over
     }
     if (journal) {
-      this.handle = await open(this.dataPath, 'r+');
+      this.handle = await openNoFollow(this.dataPath, 'r+');
       const { size } = await this.handle.stat();
       if (size !== this.size) {
         await this.handle.close();
@@ -96,9 +115,13 @@ export class Ingest {
     if (!journal) {
       const segments = Math.max(1, Math.ceil(this.size / segmentSize));
       journal = { version: 1, size: this.size, segmentSize, done: new Array<number>(segments).fill(0) };
-      this.handle = await open(this.dataPath, 'w+', 0o644);
-      await this.handle.truncate(this.size);
-      await this.saveJournal(journal);
+      this.handle = await openForWriteNoFollow(this.dataPath, 0o644);
+      try {
+        await this.handle.truncate(this.size);
+        await this.saveJournal(journal);
+      } catch (error) {
+        throw await asNoSpaceError(error, this.layout.root, this.size);
+      }
     }
     this.journal = journal;
     return { segmentSize: journal.segmentSize, done: journal.done };
@@ -146,9 +169,16 @@ export class Ingest {
     }
     const position = index * journal.segmentSize + done;
     let written = 0;
-    while (written < data.length) {
-      const { bytesWritten } = await this.handle!.write(data, written, data.length - written, position + written);
-      written += bytesWritten;
+    try {
+      while (written < data.length) {
+        const { bytesWritten } = await blobWrites.write(this.handle!, data, written, data.length - written, position + written);
+        written += bytesWritten;
+      }
+    } catch (error) {
+      // A short write before the failure (the disk filled up mid-batch): those bytes are on
+      // disk and count; the ones the call never confirmed do not, so the journal can't claim them.
+      journal.done[index] = done + written;
+      throw await asNoSpaceError(error, this.layout.root, this.size - this.bytesWritten);
     }
     journal.done[index] = done + data.length;
   }
@@ -181,9 +211,13 @@ export class Ingest {
     }
     const handle = this.handle!;
     this.handle = undefined;
-    await handle.sync();
-    await handle.close();
-    await chmod(this.dataPath, 0o444);
+    try {
+      await handle.sync();
+      // Through the handle (fchmod), so a name swapped for a link meanwhile changes nothing else.
+      await handle.chmod(0o444);
+    } finally {
+      await handle.close();
+    }
     const target = this.layout.blobPath(this.digest);
     await mkdir(dirname(target), { recursive: true });
     await rename(this.dataPath, target);

@@ -8,12 +8,12 @@
 //   <cache>/images/<hex>/         materialized images: payload hard-linked by file name + image.json
 //   <cache>/locks/                cross-process locks (index.json updates, prune)
 //   <cache>/leases/               what running pulls need, so prune leaves it alone
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDigest, type Digest } from '../digest.ts';
 import { MediaType } from '../media-types.ts';
 import type { ImageIndex } from '../manifest.ts';
-import { exists, writeFileAtomic } from './fsutil.ts';
+import { assertRealDirectory, exists, readFileNoFollow, writeFileAtomic } from './fsutil.ts';
 
 export const layoutVersion = '1.0.0';
 
@@ -45,6 +45,11 @@ export class CacheLayout {
     return join(this.root, 'quarantine');
   }
 
+  /** The layout's own directories (each must be a real directory, never a link). */
+  get directories(): string[] {
+    return [this.blobsDir, join(this.blobsDir, 'sha256'), this.ingestDir, this.imagesDir, this.locksDir, this.leasesDir];
+  }
+
   /** blobs/<alg>/<hex>; the digest is validated first, so no path escapes the cache. */
   blobPath(digest: string): string {
     const { algorithm, hex } = parseDigest(digest);
@@ -63,10 +68,12 @@ export class CacheLayout {
 
   /** Creates the layout if missing; checks the version if present. */
   async init(): Promise<void> {
-    await mkdir(join(this.blobsDir, 'sha256'), { recursive: true });
-    for (const dir of [this.ingestDir, this.imagesDir, this.locksDir, this.leasesDir]) await mkdir(dir, { recursive: true });
+    for (const dir of this.directories) {
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      await assertRealDirectory(dir);
+    }
     if (await exists(this.ociLayoutFile)) {
-      const layout = JSON.parse(await readFile(this.ociLayoutFile, 'utf8')) as { imageLayoutVersion?: string };
+      const layout = JSON.parse(await readFileNoFollow(this.ociLayoutFile, 'utf8')) as { imageLayoutVersion?: string };
       if (layout.imageLayoutVersion !== layoutVersion) {
         throw new Error(`${this.root} is an OCI layout of version ${layout.imageLayoutVersion}; this cache needs ${layoutVersion}`);
       }

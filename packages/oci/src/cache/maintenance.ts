@@ -1,12 +1,12 @@
 // Cache maintenance: fsck re-hashes everything and quarantines what is bad; prune removes what
 // nothing references, never what a running operation has leased.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../digest.ts';
 import { isIndex, parseManifest, type Descriptor } from '../manifest.ts';
-import type { HostCache } from './cache.ts';
+import type { HostCache, ImageRecord } from './cache.ts';
+import { openNoFollow, readFileNoFollow } from './fsutil.ts';
 import { acquireLock, lockHeld } from './lock.ts';
 
 export interface FsckProblem {
@@ -29,7 +29,8 @@ export interface FsckReport {
 
 async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  const handle = await openNoFollow(path);
+  for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return `sha256:${hash.digest('hex')}`;
 }
 
@@ -52,7 +53,7 @@ export async function referencedDigests(cache: HostCache, missing: FsckProblem[]
     if (descriptor.size > 4 * 1024 * 1024 || !/json/.test(descriptor.mediaType) || descriptor.mediaType.includes('config')) return;
     let manifest;
     try {
-      manifest = parseManifest(await readFile(cache.blobPath(descriptor.digest)), descriptor.mediaType);
+      manifest = parseManifest(await readFileNoFollow(cache.blobPath(descriptor.digest)), descriptor.mediaType);
     } catch {
       return;
     }
@@ -91,16 +92,16 @@ export async function fsck(cache: HostCache, options: { onBlob?: (digest: string
   for (const name of await readdir(cache.layout.imagesDir).catch(() => [] as string[])) {
     if (name.endsWith('.tmp')) continue;
     const dir = join(cache.layout.imagesDir, name);
-    const record = await readFile(join(dir, 'image.json'), 'utf8').then((t) => JSON.parse(t) as { files?: { name: string; digest: string; parts?: string[] }[] }, () => undefined);
+    const record = await readFileNoFollow(join(dir, 'image.json'), 'utf8').then((t) => JSON.parse(t) as Partial<Pick<ImageRecord, 'files'>>, () => undefined);
     if (!record?.files) {
       report.brokenImages.push({ path: dir, problem: 'image.json is missing or unreadable' });
       continue;
     }
     for (const file of record.files) {
-      if (file.parts && file.parts.length > 1) {
-        // Joined from parts: a copy, so it is re-hashed like a blob.
+      if ((file.parts && file.parts.length > 1) || file.placement === 'clone') {
+        // Joined from parts, or a clone: a file of its own, so it is re-hashed like a blob.
         const actual = await hashFile(join(dir, file.name)).catch(() => undefined);
-        if (actual !== file.digest) report.brokenImages.push({ digest: file.digest as Digest, path: join(dir, file.name), problem: actual ? `content hashes to ${actual}` : 'the joined file is missing' });
+        if (actual !== file.digest) report.brokenImages.push({ digest: file.digest as Digest, path: join(dir, file.name), problem: actual ? `content hashes to ${actual}` : `the ${file.placement === 'clone' ? 'cloned' : 'joined'} file is missing` });
         continue;
       }
       const [linked, blob] = await Promise.all([stat(join(dir, file.name)).catch(() => undefined), stat(cache.blobPath(file.digest)).catch(() => undefined)]);

@@ -6,3 +6,4 @@ export { writeHtpasswd } from './htpasswd.ts';
 export { startTokenServer, type TokenRequestRecord, type TokenServer, type TokenServerOptions, type TokenUser } from './token-server.ts';
 export { useRegistryFixture, type RegistryFixture } from './fixture.ts';
 export { makeSyntheticIpsw, defaultMacDevices, type SyntheticIpswOptions } from './ipsw.ts';
+export { mountReflinkDisk, mountTmpfs, type SmallDisk } from './small-disk.ts';
