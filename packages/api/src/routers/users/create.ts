@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { adminProcedure } from '../../trpc.ts';
+import { sessionAdminProcedure } from './session-admin.ts';
 import { addUser } from '../../services/users.ts';
 import { passwordInput, roleInput } from './input.ts';
 
@@ -11,4 +11,4 @@ export const createUserInput = z.object({
 });
 
 /** An admin creates an account with an initial password to hand over. */
-export const createUserProcedure = adminProcedure.input(createUserInput).mutation(({ ctx, input }) => addUser(ctx.deps, ctx.actor, input));
+export const createUserProcedure = sessionAdminProcedure.input(createUserInput).mutation(({ ctx, input }) => addUser(ctx.deps, ctx.actor, input));

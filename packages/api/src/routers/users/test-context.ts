@@ -7,6 +7,7 @@ import { useTestDatabase } from '@cider/db/testing';
 import { useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { createServiceDeps } from '../../deps-factory.ts';
+import type { EventHub } from '../../events.ts';
 import { createCaller } from '../../root.ts';
 import { createUser, type SessionUser } from '../../services/auth.ts';
 import type { ServiceDeps } from '../../services/deps.ts';
@@ -16,11 +17,13 @@ export const testPassword = 'a long enough password';
 
 export interface RouterHarness {
   readonly deps: ServiceDeps;
+  readonly hub: EventHub;
   /** A user with `testPassword`; `teams` gives memberships (team id -> role there). */
   user(role: Role, options?: { email?: string; teams?: Record<string, Role> }): Promise<SessionUser>;
   /** The user as a fresh session would see them (role and teams re-read). */
   reload(user: SessionUser): Promise<SessionUser>;
-  caller(user: SessionUser | undefined): ReturnType<typeof createCaller>;
+  /** `extra` sets more of the context, e.g. `apiToken` for a caller that came with an API token. */
+  caller(user: SessionUser | undefined, extra?: Partial<TrpcContext>): ReturnType<typeof createCaller>;
 }
 
 export function useRouterHarness(): RouterHarness {
@@ -47,6 +50,9 @@ export function useRouterHarness(): RouterHarness {
     get deps() {
       return current().deps;
     },
+    get hub() {
+      return current().hub;
+    },
     async user(role, options = {}) {
       const email = options.email ?? `${role}-${randomBytes(4).toString('hex')}@example.com`;
       const { id } = await createUser(current().deps, { email, name: email.split('@')[0]!, password: testPassword, role });
@@ -56,8 +62,8 @@ export function useRouterHarness(): RouterHarness {
       return reload({ id, email, name: '', role, teams: [] });
     },
     reload,
-    caller(user) {
-      const ctx: TrpcContext = { deps: current().deps, hub: current().hub, user, sessionToken: undefined, userAgent: undefined, setSessionCookie: () => {} };
+    caller(user, extra = {}) {
+      const ctx: TrpcContext = { deps: current().deps, hub: current().hub, user, sessionToken: undefined, userAgent: undefined, setSessionCookie: () => {}, ...extra };
       return createCaller(ctx);
     },
   };

@@ -1,6 +1,7 @@
 // The users router against real PostgreSQL and Redis: admin-only access, the last-admin guard,
 // disabled accounts and password resets ending sessions, the audit trail, and no hash in any answer.
 import { describe, expect, it } from 'vitest';
+import { apiTokenSession, createApiToken, revokeApiToken, userForApiToken } from '../../services/api-tokens.ts';
 import { signIn, userForSession } from '../../services/auth.ts';
 import { failure, invalid, leaks, storedSecrets, testPassword, useRouterHarness } from './test-context.ts';
 
@@ -85,21 +86,34 @@ describe('users router (real PostgreSQL, Redis)', () => {
     expect(actions.map((a) => a.action)).toEqual(['user.disable', 'user.enable']);
   });
 
-  it('resetting a password ends every session; only the new password signs in', async () => {
+  it('resetting a password ends every session and revokes every API token (audited); only the new password signs in', async () => {
     const admin = await harness.user('admin');
     const member = await harness.user('member');
+    const bystander = await harness.user('member');
     await signIn(harness.deps, { email: member.email, password: testPassword });
     await signIn(harness.deps, { email: member.email, password: testPassword });
+    const first = await createApiToken(harness.deps, { userId: member.id, label: member.email }, { userId: member.id, name: 'laptop' });
+    const second = await createApiToken(harness.deps, { userId: member.id, label: member.email }, { userId: member.id, name: 'ci' });
+    const already = await createApiToken(harness.deps, { userId: member.id, label: member.email }, { userId: member.id, name: 'old' });
+    await revokeApiToken(harness.deps, { userId: member.id, label: member.email }, { tokenId: already.apiToken.id });
+    const theirs = await createApiToken(harness.deps, { userId: bystander.id, label: bystander.email }, { userId: bystander.id, name: 'theirs' });
     await expect(harness.caller(admin).users.resetPassword({ userId: member.id, password: 'short' })).rejects.toEqual(invalid(/at least 10/));
+    expect(await userForApiToken(harness.deps, first.token)).toMatchObject({ id: member.id });
 
     const result = await harness.caller(admin).users.resetPassword({ userId: member.id, password: 'a brand new password' });
     responses.push(result);
-    expect(result).toEqual({ sessionsEnded: 2 });
+    expect(result).toEqual({ sessionsEnded: 2, apiTokensRevoked: 2 });
     expect(await harness.deps.db.session.count({ where: { userId: member.id } })).toBe(0);
+    expect(await userForApiToken(harness.deps, first.token)).toBeUndefined();
+    expect(await userForApiToken(harness.deps, second.token)).toBeUndefined();
+    expect(await userForApiToken(harness.deps, theirs.token)).toMatchObject({ id: bystander.id });
+    const revocations = await harness.deps.db.auditEvent.findMany({ where: { action: 'api-token.revoke', actorId: admin.id }, select: { targetId: true } });
+    expect(revocations.map((r) => r.targetId).sort()).toEqual([first.apiToken.id, second.apiToken.id].sort());
     await expect(signIn(harness.deps, { email: member.email, password: testPassword })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     await expect(signIn(harness.deps, { email: member.email, password: 'a brand new password' })).resolves.toMatchObject({ user: { id: member.id } });
     const audit = await harness.deps.db.auditEvent.findFirstOrThrow({ where: { action: 'user.reset-password', targetId: member.id } });
     expect(JSON.stringify(audit.after)).not.toContain('a brand new password');
+    expect(audit.after).toMatchObject({ sessionsEnded: 2, apiKeysRevoked: 2 });
   });
 
   it('never demotes or disables the last active admin', async () => {
@@ -136,6 +150,23 @@ describe('users router (real PostgreSQL, Redis)', () => {
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(await harness.deps.db.user.count({ where: { role: 'admin', disabledAt: null } })).toBe(1);
+  });
+
+  it('an admin calling with an API token may list users but not change accounts', async () => {
+    const admin = await harness.user('admin');
+    const member = await harness.user('member');
+    const { token } = await createApiToken(harness.deps, { userId: admin.id, label: admin.email }, { userId: admin.id, name: 'admin script', expiresInDays: 7 });
+    const session = await apiTokenSession(harness.deps, token);
+    const api = harness.caller(session!.user, { apiToken: session!.apiToken });
+    expect((await api.users.list()).map((u) => u.id)).toContain(member.id);
+    const before = await harness.deps.db.user.findUniqueOrThrow({ where: { id: member.id } });
+    const refused = failure('FORBIDDEN', /needs an admin signed in to the dashboard/);
+    await expect(api.users.create({ email: 'minted@example.com', name: 'Minted', password: testPassword, role: 'admin' })).rejects.toEqual(refused);
+    await expect(api.users.setRole({ userId: member.id, role: 'admin' })).rejects.toEqual(refused);
+    await expect(api.users.setDisabled({ userId: member.id, disabled: true })).rejects.toEqual(refused);
+    await expect(api.users.resetPassword({ userId: member.id, password: 'known to the token holder' })).rejects.toEqual(refused);
+    expect(await harness.deps.db.user.findUniqueOrThrow({ where: { id: member.id } })).toEqual(before);
+    expect(await harness.deps.db.user.count({ where: { email: 'minted@example.com' } })).toBe(0);
   });
 
   it('no answer carries a password hash or token hash', async () => {
