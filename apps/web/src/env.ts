@@ -1,17 +1,45 @@
 // The dashboard's configuration, parsed once from the environment. Parsing is lazy because
 // `next build` imports route modules without a database to talk to.
+import { parseTrustProxy } from '@cider/api/request-facts';
 import { z } from 'zod';
+
+const days = (name: string, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number of days` })
+    .int(`${name} must be a whole number of days`)
+    .min(1, `${name} must be at least 1`)
+    .max(3650, `${name} can be at most 3650`)
+    .default(fallback);
+
+/** CIDER_TRUST_PROXY: how many reverse proxies stand in front (true = 1), whose X-Forwarded-* count. */
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    try {
+      return parseTrustProxy(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
 
 const webEnv = z.object({
   DATABASE_URL: z.string({ error: 'is required, e.g. postgresql://user@host:5432/cider' }).min(1),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   CIDER_REDIS_PREFIX: z.string().min(1).default('cider'),
   CIDER_SECRET_KEY: z.string({ error: 'is required (it encrypts registry credentials): generate one with `openssl rand -base64 32`' }).min(1),
-  /** 'true' marks the session cookie Secure; local runs are plain http, so it is off by default. */
+  /** 'true' marks the session cookie Secure always; without it, Secure whenever the request came over https. */
   CIDER_SECURE_COOKIES: z
     .string()
     .optional()
     .transform((value) => value === 'true'),
+  CIDER_TRUST_PROXY: trustProxy,
+  CIDER_API_TOKEN_DEFAULT_DAYS: days('CIDER_API_TOKEN_DEFAULT_DAYS', 90),
+  CIDER_API_TOKEN_MAX_DAYS: days('CIDER_API_TOKEN_MAX_DAYS', 365),
+}).refine((env) => env.CIDER_API_TOKEN_DEFAULT_DAYS <= env.CIDER_API_TOKEN_MAX_DAYS, {
+  message: 'CIDER_API_TOKEN_DEFAULT_DAYS cannot be more than CIDER_API_TOKEN_MAX_DAYS',
+  path: ['CIDER_API_TOKEN_DEFAULT_DAYS'],
 });
 
 export type WebEnv = z.infer<typeof webEnv>;
@@ -27,4 +55,12 @@ export function env(): WebEnv {
   }
   parsed = result.data;
   return parsed;
+}
+
+/**
+ * Just the proxy setting, for proxy.ts (security headers): it runs on every request, including
+ * /healthz, and must not need the database settings to answer.
+ */
+export function trustedProxyHops(): number {
+  return parseTrustProxy(process.env.CIDER_TRUST_PROXY);
 }

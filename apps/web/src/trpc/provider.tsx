@@ -1,14 +1,17 @@
 'use client';
 // One QueryClient and tRPC client per browser tab. Subscriptions go over SSE (httpSubscriptionLink),
-// everything else over batched HTTP.
+// sign-in calls (auth.*) one per request (the server refuses them in batches), everything else over
+// batched HTTP, at most as many calls per batch as the server accepts.
 import type { AppRouter } from '@cider/api';
 import { QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, TRPCClientError } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink, splitLink, TRPCClientError } from '@trpc/client';
 import { useState, type ReactNode } from 'react';
 import superjson from 'superjson';
 import { TRPCProvider } from './react.ts';
 
 const url = '/api/trpc';
+/** The server's cap (defaultMaxBatchSize in @cider/api/http). */
+const maxBatchItems = 20;
 
 function isClientError(error: unknown): boolean {
   const status = error instanceof TRPCClientError ? (error.data as { httpStatus?: number } | undefined)?.httpStatus : undefined;
@@ -41,7 +44,11 @@ export function TrpcQueryProvider({ children }: { children: ReactNode }) {
         splitLink({
           condition: (op) => op.type === 'subscription',
           true: httpSubscriptionLink({ url, transformer: superjson }),
-          false: httpBatchLink({ url, transformer: superjson }),
+          false: splitLink({
+            condition: (op) => op.path.startsWith('auth.'),
+            true: httpLink({ url, transformer: superjson }),
+            false: httpBatchLink({ url, transformer: superjson, maxItems: maxBatchItems }),
+          }),
         }),
       ],
     }),

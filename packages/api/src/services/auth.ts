@@ -39,7 +39,7 @@ export class RetryLaterError extends AppError {
 
 // The hash of a random password nobody knows, checked for unknown emails so they cost the same
 // scrypt work (same parameters) as a wrong password for a real account.
-const unknownUserHash = 'scrypt$32768$8$1$w+hrt2vZLIkNmRFkxTf25A==$WDB7FyIxP2Z8ZzLoZXHZs93FF6QVDXnJArv9bYOvcSDCIHZ7hedUIL47GlF9LIVIcUGTfvf/0aS8N/r1sTh3bQ==';
+export const unknownUserHash = 'scrypt$32768$8$1$w+hrt2vZLIkNmRFkxTf25A==$WDB7FyIxP2Z8ZzLoZXHZs93FF6QVDXnJArv9bYOvcSDCIHZ7hedUIL47GlF9LIVIcUGTfvf/0aS8N/r1sTh3bQ==';
 
 /** Per-deployment rules the HTTP layer hands to procedures (from web's environment). */
 export interface AuthPolicy {
@@ -59,6 +59,10 @@ function seconds(ms: number): number {
   return Math.max(1, Math.ceil(ms / 1000));
 }
 
+function inSeconds(s: number): string {
+  return s === 1 ? '1 second' : `${s} seconds`;
+}
+
 export async function signIn(
   deps: ServiceDeps,
   input: { email: string; password: string; userAgent?: string },
@@ -72,7 +76,7 @@ export async function signIn(
     const keys = attemptKeys(deps, email, options.clientAddress);
     const waitMs = await claimSignInAttempt(deps, options.policy ?? defaultSignInPolicy, keys);
     // Same words whether or not the account exists, and whichever counter refused.
-    if (waitMs > 0) throw new RetryLaterError(seconds(waitMs), `Too many failed sign-ins. Try again in ${seconds(waitMs)} seconds.`);
+    if (waitMs > 0) throw new RetryLaterError(seconds(waitMs), `Too many failed sign-ins. Try again in ${inSeconds(seconds(waitMs))}.`);
     const user = await deps.db.user.findUnique({ where: { email } });
     const valid = await verifyPassword(input.password, user?.passwordHash ?? unknownUserHash);
     if (!user || !valid || user.disabledAt) {

@@ -1,42 +1,35 @@
-// The tRPC endpoint: queries and mutations (batched POST/GET) and the live event stream (SSE).
-import { appRouter, readCookie, serializeSessionCookie, sessionCookieName, type TrpcContext } from '@cider/api';
-import { userForApiToken, userForSession } from '@cider/api/services';
-import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+// The tRPC endpoint: queries and mutations (batched POST/GET; auth.* never batched), and the live
+// event stream (SSE). The handler and its guards live in @cider/api/http; this file gives it the
+// process's connections and the deployment's settings.
+import { createTrpcHandler } from '@cider/api/http';
 import { env } from '../../../../env.ts';
 import { services } from '../../../../server/services.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
 
-async function createContext(req: Request, resHeaders: Headers): Promise<TrpcContext> {
-  const { deps, hub } = services();
-  const sessionToken = readCookie(req.headers.get('cookie'), sessionCookieName);
-  // Scripts and CI call the API with `Authorization: Bearer cat_...` (Settings -> API tokens).
-  const apiToken = /^Bearer\s+(cat_\S+)$/i.exec(req.headers.get('authorization') ?? '')?.[1];
-  return {
-    deps,
-    hub,
-    user: apiToken ? await userForApiToken(deps, apiToken) : await userForSession(deps, sessionToken),
-    sessionToken,
-    userAgent: req.headers.get('user-agent') ?? undefined,
-    setSessionCookie(token, expiresAt) {
-      resHeaders.append('set-cookie', serializeSessionCookie(token, { expiresAt, secure: env().CIDER_SECURE_COOKIES }));
-    },
-  };
-}
+let handler: ((req: Request) => Promise<Response>) | undefined;
 
-function handler(req: Request): Promise<Response> {
-  return fetchRequestHandler({
+function trpcHandler(): (req: Request) => Promise<Response> {
+  if (handler) return handler;
+  const config = env();
+  handler = createTrpcHandler({
     endpoint: '/api/trpc',
-    req,
-    router: appRouter,
-    createContext: ({ req, resHeaders }) => createContext(req, resHeaders),
-    onError({ error, path }) {
+    services,
+    trustedProxyHops: config.CIDER_TRUST_PROXY,
+    forceSecureCookies: config.CIDER_SECURE_COOKIES,
+    authPolicy: { apiTokenExpiry: { defaultDays: config.CIDER_API_TOKEN_DEFAULT_DAYS, maxDays: config.CIDER_API_TOKEN_MAX_DAYS } },
+    onError(path, error) {
       // Expected failures (bad input, unreachable registry) already carry a message for the user;
       // only unexpected ones need the server log, with their cause.
       if (error.code === 'INTERNAL_SERVER_ERROR') console.error(`tRPC ${path ?? '?'} failed:`, error.cause ?? error);
     },
   });
+  return handler;
 }
 
-export { handler as GET, handler as POST };
+function handle(req: Request): Promise<Response> {
+  return trpcHandler()(req);
+}
+
+export { handle as GET, handle as POST };
