@@ -19,7 +19,8 @@ export function ApiTokenForm() {
     event.preventDefault();
     setCreated(undefined);
     create.mutate(
-      { name, expiresInDays: optionalNumber(days) },
+      // Empty asks for the server's default: every API token expires.
+      { name, expiresInDays: optionalNumber(days) ?? undefined },
       {
         onSuccess({ token, apiToken }) {
           setCreated({ name: apiToken.name, token });
@@ -44,7 +45,7 @@ export function ApiTokenForm() {
           </label>
           <input id={`${id}-days`} name="days" type="number" min={1} step={1} aria-describedby={`${id}-days-hint`} value={days} onChange={(e) => setDays(e.target.value)} />
           <span id={`${id}-days-hint`} className="hint">
-            Empty = never expires
+            Empty = the server&apos;s default (90 days unless configured); tokens always expire
           </span>
         </div>
       </div>
