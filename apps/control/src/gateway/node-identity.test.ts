@@ -1,0 +1,136 @@
+// Node identity on live sockets (control plane in process, real PostgreSQL and Redis): revocation
+// closes the socket at once and the agent gets 403 after; a rotated secret reaches the agent
+// sealed, the socket closes when it is stored, and the next connection retires the old secret;
+// a replacement cuts off the old agent but not the new one; grant.renew only for the node's own
+// unfinished jobs.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServiceDeps } from '@cider/api';
+import { allowNodeReplacement, createEnrollmentToken, enrollNode, revokeNode, rotateNodeSecret } from '@cider/api/services';
+import { useTestDatabase } from '@cider/db/testing';
+import { CloseCode, generateNodeKeyPair, openSealedBox, secretContext, syncJobKey, type NodeKeyPair } from '@cider/protocol';
+import { useRedisPrefix } from '@cider/services/testing';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startControl, type RunningControl } from '../server.ts';
+import { SimAgent, simFacts } from '../testing/wire.ts';
+
+const database = useTestDatabase();
+const redis = useRedisPrefix();
+const admin = { label: 'admin@example.com' };
+
+describe('node identity on live sockets (real PostgreSQL, Redis)', () => {
+  let services: ReturnType<typeof createServiceDeps>;
+  let control: RunningControl;
+  let token: string;
+  const sockets: SimAgent[] = [];
+
+  async function enrolled(name: string): Promise<{ nodeId: string; secret: string; keys: NodeKeyPair }> {
+    const keys = generateNodeKeyPair();
+    const node = await enrollNode(services.deps, { token, name, labels: {}, publicKey: keys.publicKey });
+    return { ...node, keys };
+  }
+  async function connect(nodeId: string, secret: string, keys: NodeKeyPair): Promise<SimAgent> {
+    const agent = await SimAgent.connect(control.url, `${nodeId}.${secret}`, keys);
+    sockets.push(agent);
+    return agent;
+  }
+  const refusedWith = (nodeId: string, secret: string) =>
+    SimAgent.open(control.url, `${nodeId}.${secret}`).then(
+      (agent) => (agent.close(), 101),
+      (error: { status?: number }) => error.status,
+    );
+
+  beforeAll(async () => {
+    const config = { databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey: randomBytes(32).toString('base64') };
+    services = createServiceDeps(config);
+    control = await startControl({
+      ...config,
+      host: '127.0.0.1',
+      port: 0,
+      maxConcurrentPulls: 10,
+      maxPullsPerNode: 2,
+      reconcileIntervalMs: 60_000,
+      registryWatchIntervalMs: 60_000,
+      heartbeatIntervalMs: 5_000,
+      syncStallTimeoutMs: 30_000,
+      log: pino({ level: process.env.CIDER_TEST_LOG ?? 'silent' }),
+    });
+    ({ token } = await createEnrollmentToken(services.deps, admin, { name: 'identity' }));
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    await control?.close();
+    await services?.close();
+  });
+
+  it('revocation closes the live socket at once (4403) and the agent gets 403 on reconnect', async () => {
+    const node = await enrolled('revoked-mac');
+    const agent = await connect(node.nodeId, node.secret, node.keys);
+    await revokeNode(services.deps, admin, { nodeId: node.nodeId });
+    expect(await agent.closed).toMatchObject({ code: CloseCode.revoked });
+    expect(await refusedWith(node.nodeId, node.secret)).toBe(403);
+  });
+
+  it('rotation: the sealed secret reaches the agent, secret.stored closes the socket (4410), the new secret works and the old one no longer does', async () => {
+    const node = await enrolled('rotating-mac');
+    const agent = await connect(node.nodeId, node.secret, node.keys);
+    await rotateNodeSecret(services.deps, admin, { nodeId: node.nodeId });
+    const message = await agent.next((m) => m.type === 'secret');
+    const secret = openSealedBox(node.keys, (message as { sealed: string }).sealed, secretContext(node.nodeId));
+    agent.send({ type: 'secret.stored' });
+    expect(await agent.closed).toMatchObject({ code: CloseCode.secretRotated });
+
+    await connect(node.nodeId, secret, node.keys);
+    expect(await refusedWith(node.nodeId, node.secret)).toBe(401);
+    expect((await services.deps.db.node.findUniqueOrThrow({ where: { id: node.nodeId } })).pendingSecretHash).toBeNull();
+  });
+
+  it("a replacement cuts off the old agent (4401) and keeps the new one connected; the old secret is refused", async () => {
+    const old = await enrolled('reinstalled-mac');
+    const oldAgent = await connect(old.nodeId, old.secret, old.keys);
+    await allowNodeReplacement(services.deps, admin, { nodeId: old.nodeId });
+    const fresh = await enrolled('reinstalled-mac');
+    expect(fresh.nodeId).toBe(old.nodeId);
+    expect(await oldAgent.closed).toMatchObject({ code: CloseCode.unauthorized });
+    const newAgent = await connect(fresh.nodeId, fresh.secret, fresh.keys);
+    expect(await refusedWith(old.nodeId, old.secret)).toBe(401);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(newAgent.open).toBe(true);
+  });
+
+  it('an agent naming a node key other than its enrolled one is refused (4401)', async () => {
+    const node = await enrolled('key-swapper');
+    const agent = await SimAgent.open(control.url, `${node.nodeId}.${node.secret}`);
+    sockets.push(agent);
+    const before = await services.deps.db.node.findUniqueOrThrow({ where: { id: node.nodeId } });
+    agent.send({ type: 'hello', protocol: 2, agentVersion: 'sim', publicKey: generateNodeKeyPair().publicKey, facts: simFacts, images: [], activeJobs: [] });
+    expect(await agent.next((m) => m.type === 'error')).toMatchObject({ code: 'NODE_KEY' });
+    expect(await agent.closed).toMatchObject({ code: CloseCode.unauthorized });
+    expect((await services.deps.db.node.findUniqueOrThrow({ where: { id: node.nodeId } })).publicKey).toBe(before.publicKey);
+  });
+
+  it("grant.renew answers only for the node's own unfinished jobs", async () => {
+    const node = await enrolled('renewing-mac');
+    const other = await enrolled('other-mac');
+    const agent = await connect(node.nodeId, node.secret, node.keys);
+    const registry = await services.deps.db.registry.create({ data: { name: 'open', host: '127.0.0.1:9', plainHttp: true } });
+    const digest = `sha256:${'cd'.repeat(32)}`;
+    const job = (nodeId: string, state: 'pulling' | 'done') =>
+      services.deps.db.syncJob.create({ data: { key: syncJobKey(nodeId, digest), nodeId, digest, reference: `${registry.host}/demo/macos:15.2`, state } });
+    const running = await job(node.nodeId, 'pulling');
+    const finished = await job(node.nodeId, 'done');
+    const foreign = await job(other.nodeId, 'pulling');
+
+    agent.send({ type: 'grant.renew', jobId: running.id });
+    expect(await agent.next((m) => m.type === 'grant')).toEqual({ type: 'grant', jobId: running.id, registry: { host: registry.host, plainHttp: true } });
+    for (const [jobId, code] of [
+      [finished.id, 'CONFLICT'],
+      [foreign.id, 'NOT_FOUND'],
+      [randomUUID(), 'NOT_FOUND'],
+    ] as const) {
+      agent.send({ type: 'grant.renew', jobId });
+      expect(await agent.next((m) => m.type === 'error')).toMatchObject({ code });
+    }
+    expect(agent.open).toBe(true);
+  });
+});
