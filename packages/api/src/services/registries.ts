@@ -116,7 +116,22 @@ export async function registryAccess(
   const access: RegistryAccess = { host: registry.host, plainHttp: registry.plainHttp };
   if (credential?.kind !== 'basic') return access;
   if (!job.nodePublicKey) throw new AppError('FORBIDDEN', 'This node has no public key to seal registry credentials to; upgrade and restart its agent.');
-  const grant: RegistryGrant = { kind: 'basic', username: credential.username, password: credential.password };
+  // Where the registry speaks token auth, the password stays here: the agent gets a token that
+  // can pull this one repository for a few minutes. Only a Basic-only registry gets the password.
+  const client = clientFor(deps, registry);
+  let pull: Awaited<ReturnType<RegistryClient['pullGrant']>>;
+  try {
+    pull = await client.pullGrant(registry.host, job.repository);
+  } catch (error) {
+    throw fromOciError(error, `Getting a pull grant for ${job.repository} from ${registry.host}`);
+  } finally {
+    await client.close();
+  }
+  if (pull.kind === 'anonymous') return access;
+  const grant: RegistryGrant =
+    pull.kind === 'bearer'
+      ? { kind: 'bearer', token: pull.token, expiresAt: pull.expiresAt, scope: pull.scope }
+      : { kind: 'basic', username: credential.username, password: credential.password };
   return { ...access, grant: sealBox(job.nodePublicKey, JSON.stringify(grant), grantContext(job.syncJobId)) };
 }
 
