@@ -1,5 +1,7 @@
 // The agent daemon: keeps one outbound WebSocket to the control plane (reconnecting with
 // backoff), reports facts and inventory, and pulls what sync jobs ask for into the host cache.
+// Every message handler catches its own errors: nothing the control plane (or something posing
+// as it) sends can stop the agent.
 import {
   agentPath,
   CloseCode,
@@ -7,21 +9,25 @@ import {
   decode,
   encode,
   grantContext,
+  maxFrameBytes,
   openSealedBox,
   protocolVersion,
   registryGrant,
   type AgentMessage,
   type ControlMessage,
   type HeldImage,
+  type HostFacts,
+  type NodeCondition,
+  type RegistryAccess,
 } from '@cider/protocol';
 import {
+  formatBytes,
   HostCache,
   InsufficientSpaceError,
   isOciError,
   parseReference,
   pull,
   RegistryClient,
-  StaticCredentials,
   type CachedImage,
   type Credential,
   type OciErrorCode,
@@ -31,19 +37,32 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
 import { enforceQuota, makeRoom, type Eviction } from './eviction.ts';
-import { collectFacts, defaultOsVersionSource, type OsVersionSource } from './facts.ts';
+import { JobCredential } from './job-credentials.ts';
+import { printable } from './printable.ts';
+import { collectFacts, defaultOsVersionSource, spaceConditions, type OsVersionSource } from './facts.ts';
+import { storeRotatedSecret } from './secret-rotation.ts';
+import { assertSecureServer } from './transport-policy.ts';
 
 export const agentVersion = '0.1.0';
 
 export interface AgentOptions {
   config: AgentConfig;
+  /** Where the config lives: a rotated secret is stored there. */
+  configPath?: string;
   log: Logger;
   osVersions?: OsVersionSource;
   registryClientOptions?: Partial<RegistryClientOptions>;
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   progressIntervalMs?: number;
+  /** Bytes a pull leaves free on the cache's disk (default 256 MiB). */
+  headroomBytes?: number;
+  /** How long a pull waits for a renewed registry grant (default 30 s). */
+  grantRenewTimeoutMs?: number;
 }
+
+/** Bytes of error text kept from a refused WebSocket upgrade. */
+const maxRefusalBody = 4096;
 
 /** Errors that another attempt cannot fix; the control plane should not retry them soon. */
 const permanentErrors: OciErrorCode[] = [
@@ -76,6 +95,11 @@ interface RunningJob {
   abort: AbortController;
 }
 
+/** What the control plane is told when a pull does not fit: the words the dashboard shows. */
+export function insufficientSpaceMessage(error: InsufficientSpaceError): string {
+  return `Disk full: needs ${formatBytes(error.needed)}, ${formatBytes(error.available)} free in ${error.path}. Free space on this node or unpin images; the node tries again once there is room.`;
+}
+
 export class Agent {
   private socket: WebSocket | undefined;
   private cache: HostCache | undefined;
@@ -89,23 +113,31 @@ export class Agent {
   private cacheBytes = 0;
   private readonly osVersions: OsVersionSource;
   private connectedListeners: (() => void)[] = [];
+  /** Pulls waiting for a renewed registry grant, by job id. */
+  private readonly grantWaiters = new Map<string, (registry: RegistryAccess) => void>();
+  private currentConfig: AgentConfig;
   readonly log: Logger;
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log;
     this.osVersions = options.osVersions ?? defaultOsVersionSource();
+    this.currentConfig = options.config;
   }
 
   get config(): AgentConfig {
-    return this.options.config;
+    return this.currentConfig;
   }
 
   get connected(): boolean {
     return this.socket?.readyState === WebSocket.OPEN;
   }
 
-  /** Opens the cache and starts connecting; returns once the cache is ready. */
+  /**
+   * Checks the control plane's address (TLS unless loopback or --insecure) and the cache
+   * directory (ours, writable by no one else), opens the cache and starts connecting.
+   */
   async start(): Promise<void> {
+    assertSecureServer(this.config.server, this.config.insecure);
     this.cache = await HostCache.open(this.config.cacheDir);
     this.cacheBytes = await this.cache.blobBytes();
     this.connect();
@@ -127,6 +159,7 @@ export class Agent {
     const socket = new WebSocket(this.wsUrl(), {
       headers: { authorization: `Bearer ${this.config.nodeId}.${this.config.secret}` },
       handshakeTimeout: 15_000,
+      maxPayload: maxFrameBytes,
     });
     this.socket = socket;
     socket.on('open', () => void this.hello(socket));
@@ -134,10 +167,14 @@ export class Agent {
     socket.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
       let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('data', (chunk: Buffer) => {
+        if (body.length < maxRefusalBody) body += chunk.toString().slice(0, maxRefusalBody - body.length);
+      });
+      res.on('error', () => {});
       res.on('end', () => {
+        const reason = printable(body, 500);
         if (status === 401 || status === 403) {
-          this.log.error({ status }, `The control plane refused this node: ${body.trim() || 'unauthorized'}. Enroll again with cider-agent enroll.`);
+          this.log.error({ status }, `The control plane refused this node: ${reason || 'unauthorized'}. Enroll again with cider-agent enroll.`);
         } else this.log.warn({ status }, 'control plane refused the connection');
       });
       socket.terminate();
@@ -148,7 +185,11 @@ export class Agent {
       if (this.socket === socket) this.socket = undefined;
       if (this.stopping) return;
       if (code === CloseCode.replaced) this.log.warn('another agent connected as this node; reconnecting');
-      else if (code !== 1006) this.log.info({ code, reason: reason.toString() }, 'disconnected from the control plane');
+      else if (code === CloseCode.secretRotated) {
+        // The new secret is stored: reconnect with it at once.
+        this.log.info('node secret rotated; reconnecting with the new one');
+        this.reconnectAttempt = 0;
+      } else if (code !== 1006) this.log.info({ code, reason: reason.toString().slice(0, 200) }, 'disconnected from the control plane');
       this.scheduleReconnect();
     });
   }
@@ -165,8 +206,18 @@ export class Agent {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(encode(message));
   }
 
-  private async facts() {
-    return collectFacts(this.config.cacheDir, this.cacheBytes, this.config.quotaBytes, this.osVersions);
+  /** Host facts, with the node's standing conditions (pulls refused for want of space). */
+  async facts(): Promise<HostFacts> {
+    const conditions: NodeCondition[] = this.cache ? spaceConditions(await this.cache.space.standing()) : [];
+    return collectFacts(this.config.cacheDir, this.cacheBytes, this.config.quotaBytes, this.osVersions, conditions);
+  }
+
+  private async sendHeartbeat(): Promise<void> {
+    try {
+      this.send({ type: 'heartbeat', facts: await this.facts() });
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not collect host facts');
+    }
   }
 
   async inventory(): Promise<HeldImage[]> {
@@ -207,9 +258,7 @@ export class Agent {
         this.reconnectAttempt = 0;
         this.pinned = new Set(message.pinned);
         clearInterval(this.heartbeatTimer);
-        this.heartbeatTimer = setInterval(() => {
-          void this.facts().then((facts) => this.send({ type: 'heartbeat', facts }), (error: unknown) => this.log.warn({ err: error }, 'facts'));
-        }, message.heartbeatIntervalMs);
+        this.heartbeatTimer = setInterval(() => void this.sendHeartbeat(), message.heartbeatIntervalMs);
         this.log.info({ node: message.nodeName }, 'connected to the control plane');
         for (const listener of this.connectedListeners.splice(0)) listener();
         await this.applyQuota();
@@ -223,6 +272,17 @@ export class Agent {
         return this.sync(message);
       case 'cancel':
         this.jobs.get(message.jobId)?.abort.abort(new Error(`cancelled: ${message.reason}`));
+        return;
+      case 'grant': {
+        const waiter = this.grantWaiters.get(message.jobId);
+        if (!waiter) this.log.debug({ jobId: message.jobId }, 'registry grant for no pull waiting on one');
+        waiter?.(message.registry);
+        return;
+      }
+      case 'secret':
+        this.currentConfig = await storeRotatedSecret(this.config, this.options.configPath, message.sealed);
+        this.log.info('stored the rotated node secret');
+        this.send({ type: 'secret.stored' });
         return;
       case 'error':
         this.log.error({ code: message.code }, message.message);
@@ -259,6 +319,21 @@ export class Agent {
       await this.applyQuota();
     } catch (error) {
       if (this.stopping) return; // the next agent run resumes it; no failure to report
+      if (error instanceof InsufficientSpaceError) {
+        // Facts first: the control plane holds the condition before it sees the failure, so its
+        // next reconcile does not queue the digest again while the disk lacks the room.
+        log.warn({ neededBytes: error.needed, freeBytes: error.available }, 'sync refused: not enough disk');
+        await this.sendHeartbeat();
+        this.send({
+          type: 'sync.failed',
+          jobId: job.jobId,
+          code: 'INSUFFICIENT_SPACE',
+          message: insufficientSpaceMessage(error),
+          retryable: false,
+          space: { neededBytes: error.needed, freeBytes: error.available },
+        });
+        return;
+      }
       const code = isOciError(error) ? error.code : 'INTERNAL';
       const message = error instanceof Error ? error.message : String(error);
       log.warn({ code }, `sync failed: ${message}`);
@@ -271,9 +346,10 @@ export class Agent {
 
   private async runPull(job: Extract<ControlMessage, { type: 'sync' }>, signal: AbortSignal, onFetched: (bytes: number) => void): Promise<void> {
     const { registry } = job;
+    const credentials = new JobCredential(registry.host, this.credentialFor(job.jobId, registry), () => this.renewGrant(job.jobId, registry.host));
     const client = new RegistryClient({
       ...this.options.registryClientOptions,
-      credentials: new StaticCredentials(this.credentialsFor(job)),
+      credentials,
       plainHttp: registry.plainHttp ? [registry.host] : false,
     });
     // Exactly the digest the job names; the tag is kept for the cache's index.
@@ -286,6 +362,7 @@ export class Agent {
         cache: this.cache!,
         reference,
         signal,
+        headroomBytes: this.options.headroomBytes,
         onProgress: (progress) => {
           onFetched(progress.bytesFetched);
           const now = Date.now();
@@ -312,13 +389,54 @@ export class Agent {
     }
   }
 
-  /** The job's registry grant, opened with this node's private key (it was sealed to it). */
-  private credentialsFor(job: Extract<ControlMessage, { type: 'sync' }>): Record<string, Credential> {
-    const { registry } = job;
-    if (!registry.grant) return {};
-    const grant = registryGrant.parse(JSON.parse(openSealedBox(this.config, registry.grant, grantContext(job.jobId))));
-    if (grant.kind === 'basic') return { [registry.host]: { kind: 'basic', username: grant.username, password: grant.password } };
-    return { [registry.host]: { kind: 'registry-token', token: grant.token } };
+  /** A job's registry grant, opened with this node's private key (it was sealed to it for this job). */
+  private credentialFor(jobId: string, registry: RegistryAccess): Credential | undefined {
+    if (!registry.grant) return undefined;
+    let json: unknown;
+    try {
+      json = JSON.parse(openSealedBox(this.config, registry.grant, grantContext(jobId)));
+    } catch (error) {
+      throw new Error(`The registry grant of job ${jobId} does not open with this node's key: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const parsed = registryGrant.safeParse(json);
+    if (!parsed.success) throw new Error(`The registry grant of job ${jobId} is not a grant this agent understands.`);
+    const grant = parsed.data;
+    if (grant.kind === 'basic') return { kind: 'basic', username: grant.username, password: grant.password };
+    return { kind: 'registry-token', token: grant.token };
+  }
+
+  /**
+   * The registry refused the job's token mid-pull (it expired): ask the control plane for a new
+   * grant and wait for it, a bounded time. Undefined when none comes; the pull then fails as
+   * unauthorized.
+   */
+  private async renewGrant(jobId: string, host: string): Promise<Credential | undefined> {
+    if (!this.connected || this.grantWaiters.has(jobId)) return undefined;
+    const log = this.log.child({ jobId });
+    const registry = await new Promise<RegistryAccess | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        this.grantWaiters.delete(jobId);
+        resolve(undefined);
+      }, this.options.grantRenewTimeoutMs ?? 30_000);
+      this.grantWaiters.set(jobId, (access) => {
+        clearTimeout(timer);
+        this.grantWaiters.delete(jobId);
+        resolve(access);
+      });
+      log.info('registry token expired mid-pull; asking the control plane for a new grant');
+      this.send({ type: 'grant.renew', jobId });
+    });
+    if (!registry) {
+      log.warn('no renewed registry grant came from the control plane');
+      return undefined;
+    }
+    try {
+      // The job's registry, whatever host the message names: a grant is for this job's pull only.
+      return this.credentialFor(jobId, { ...registry, host });
+    } catch (error) {
+      log.warn({ err: error }, 'the renewed registry grant could not be used');
+      return undefined;
+    }
   }
 
   /** Digests a pull in progress is taking: never evicted. */

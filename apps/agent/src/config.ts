@@ -1,6 +1,8 @@
 // The agent's identity and settings, in a JSON file only its owner can read (0600): it holds
 // the node secret.
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { publicKeyPattern } from '@cider/protocol';
@@ -18,6 +20,8 @@ export const agentConfig = z.object({
   cacheDir: z.string(),
   /** Evict unpinned images (least recently used first) above this many bytes. */
   quotaBytes: z.number().int().positive().optional(),
+  /** Chosen at enroll (--insecure): plain http/ws to a control plane that is not on loopback. */
+  insecure: z.boolean().optional(),
 });
 export type AgentConfig = z.infer<typeof agentConfig>;
 
@@ -52,11 +56,24 @@ export async function readAgentConfig(path: string): Promise<AgentConfig> {
   return parsed.data;
 }
 
-/** Written to a temporary file with mode 0600 first, then renamed: never readable by others, never half-written. */
+/**
+ * Written to a new temporary file with mode 0600 first (O_EXCL: never through a link left at
+ * that name), synced, then renamed: never readable by others, never half-written.
+ */
 export async function writeAgentConfig(path: string, config: AgentConfig): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  await chmod(tmp, 0o600);
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
+  try {
+    await handle.writeFile(`${JSON.stringify(config, null, 2)}\n`);
+    await handle.chmod(0o600);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await rm(tmp, { force: true });
+    throw error;
+  } finally {
+    await handle.close().catch(() => {});
+  }
   await rename(tmp, path);
 }

@@ -61,15 +61,20 @@ describe('quota and room on a real cache (real registry)', () => {
     expect(await enforceQuota(cache, 9 * MiB, new Set([digests.a!]), new Set())).toEqual([]);
   });
 
-  it('makes room for a pull from unpinned images, and stops when nothing more may go', async () => {
+  it('makes room for a pull from unpinned images, never pinned or busy ones, and evicts nothing when that would not be enough', async () => {
     const cache = await cacheWithAll('room');
     // A small disk: 1 MiB free with three images held, 4 MiB more for each one gone (the
     // reading is simulated; the files really go).
     const freeSpace = async (path: string) => 1 * MiB + (3 - (await (await HostCache.open(path)).listImages()).length) * 4 * MiB;
-    // c is pinned and b is being pulled: only a may go, which is not enough for 6 MiB.
-    const evictions = await makeRoom(cache, 6 * MiB, new Set([digests.c!]), new Set([digests.b!]), freeSpace);
+    // c is pinned and b is being pulled: only a may go. 6 MiB needs more than a frees, so
+    // nothing goes (evicting a would lose it for nothing).
+    expect(await makeRoom(cache, 6 * MiB, new Set([digests.c!]), new Set([digests.b!]), freeSpace)).toEqual([]);
+    expect((await cache.listImages()).map((i) => i.digest).sort()).toEqual([digests.a, digests.b, digests.c].sort());
+    // 4.5 MiB: a is enough.
+    const evictions = await makeRoom(cache, 4.5 * MiB, new Set([digests.c!]), new Set([digests.b!]), freeSpace);
     expect(evictions.map((e) => e.digest)).toEqual([digests.a]);
     expect(evictions[0]!.reason).toMatch(/disk too full for a new pull/);
     expect((await cache.listImages()).map((i) => i.digest).sort()).toEqual([digests.b, digests.c].sort());
+    expect((await fsck(cache)).ok).toBe(true);
   });
 });

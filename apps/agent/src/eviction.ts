@@ -1,7 +1,11 @@
 // Cache quota: when the cache is over its quota (or a pull needs room), the least recently used
 // images that no pin asks for go first. Pinned images are never evicted, nor an image a pull in
-// progress is taking. Every eviction is reported with its reason.
-import { prune, statfsFreeSpace, type CachedImage, type HostCache } from '@cider/oci';
+// progress is taking. Every eviction is reported with its reason. To make room for a pull, images
+// go only if together they free enough: evicting some and failing anyway would lose them for
+// nothing.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isIndex, parseManifest, prune, statfsFreeSpace, type CachedImage, type Digest, type HostCache } from '@cider/oci';
 
 export interface Eviction {
   digest: string;
@@ -19,9 +23,12 @@ export function evictionOrder(images: CachedImage[], pinned: ReadonlySet<string>
   return images.filter((i) => !pinned.has(i.digest) && !busy.has(i.digest)).sort((a, b) => lastUse(a) - lastUse(b));
 }
 
+/** Partial downloads touched this recently stay through an eviction: the pull that made room resumes them. */
+const keepRecentIngestMs = 60 * 60_000;
+
 async function evictOne(cache: HostCache, image: CachedImage, reason: string): Promise<Eviction> {
   await cache.removeFromIndex(image.digest);
-  const report = await prune(cache);
+  const report = await prune(cache, { keepIngestNewerThanMs: keepRecentIngestMs });
   return { digest: image.digest, ...(image.reference ? { reference: image.reference } : {}), reason, freedBytes: report.freedBytes };
 }
 
@@ -39,7 +46,62 @@ export async function enforceQuota(cache: HostCache, quotaBytes: number, pinned:
   return evictions;
 }
 
-/** Evicts until `neededBytes` are free on the cache's disk (for a pull that would not fit). */
+/** Blobs an image holds in the cache (manifest, index, configs, layers), with their sizes. */
+async function blobsOf(cache: HostCache, image: CachedImage): Promise<Map<string, number>> {
+  const blobs = new Map<string, number>();
+  const visit = async (digest: Digest, mediaType: string, depth: number): Promise<void> => {
+    const info = await stat(cache.blobPath(digest)).catch(() => undefined);
+    if (!info || blobs.has(digest)) return;
+    blobs.set(digest, info.size);
+    if (depth > 1 || info.size > 4 * 1024 * 1024) return;
+    let manifest;
+    try {
+      manifest = parseManifest(await cache.readBlob(digest), mediaType);
+    } catch {
+      return;
+    }
+    if (isIndex(manifest)) for (const child of manifest.manifests) await visit(child.digest, child.mediaType, depth + 1);
+    else for (const d of [manifest.config, ...manifest.layers]) blobs.set(d.digest, (await stat(cache.blobPath(d.digest)).catch(() => undefined))?.size ?? 0);
+  };
+  await visit(image.digest, image.mediaType, 0);
+  return blobs;
+}
+
+/** Bytes of files joined from parts in the image's folder (a copy each, freed with the folder). */
+async function joinedBytes(cache: HostCache, image: CachedImage): Promise<number> {
+  const record = await cache.readImageRecord(image.digest);
+  let total = 0;
+  for (const file of record?.files ?? []) {
+    if (file.placement !== 'joined' && !(file.parts && file.parts.length > 1)) continue;
+    total += (await stat(join(cache.layout.imagePath(image.digest), file.name)).catch(() => undefined))?.size ?? 0;
+  }
+  return total;
+}
+
+/**
+ * The fewest images, in eviction order, whose going frees `shortfall` bytes (blobs no image that
+ * stays shares, plus joined files); undefined if even all of them would not.
+ */
+export async function planRoom(cache: HostCache, images: CachedImage[], candidates: CachedImage[], shortfall: number): Promise<CachedImage[] | undefined> {
+  const blobs = new Map<string, Map<string, number>>();
+  for (const image of images) blobs.set(image.digest, await blobsOf(cache, image));
+  for (let count = 1; count <= candidates.length; count++) {
+    const going = new Set(candidates.slice(0, count).map((i) => i.digest));
+    const kept = new Set<string>();
+    for (const image of images) if (!going.has(image.digest)) for (const digest of blobs.get(image.digest)!.keys()) kept.add(digest);
+    const freed = new Map<string, number>();
+    for (const digest of going) for (const [blob, size] of blobs.get(digest)!) if (!kept.has(blob)) freed.set(blob, size);
+    let bytes = [...freed.values()].reduce((a, b) => a + b, 0);
+    for (const image of candidates.slice(0, count)) bytes += await joinedBytes(cache, image);
+    if (bytes >= shortfall) return candidates.slice(0, count);
+  }
+  return undefined;
+}
+
+/**
+ * Evicts until `neededBytes` are free on the cache's disk (for a pull that would not fit), if
+ * the images that may go free enough together; otherwise evicts nothing.
+ */
 export async function makeRoom(
   cache: HostCache,
   neededBytes: number,
@@ -47,10 +109,14 @@ export async function makeRoom(
   busy: ReadonlySet<string>,
   freeSpace: (path: string) => Promise<number> = statfsFreeSpace,
 ): Promise<Eviction[]> {
+  const free = await freeSpace(cache.root);
+  if (free >= neededBytes) return [];
+  const images = await cache.listImages();
+  const plan = await planRoom(cache, images, evictionOrder(images, pinned, busy), neededBytes - free);
   const evictions: Eviction[] = [];
-  for (const image of evictionOrder(await cache.listImages(), pinned, busy)) {
+  for (const image of plan ?? []) {
     if ((await freeSpace(cache.root)) >= neededBytes) break;
-    evictions.push(await evictOne(cache, image, `disk too full for a new pull (needs ${gib(neededBytes)}); least recently used unpinned image`));
+    evictions.push(await evictOne(cache, image, `disk too full for a new pull (needs ${gib(neededBytes)}, ${gib(free)} free); least recently used unpinned image`));
   }
   return evictions;
 }

@@ -3,7 +3,8 @@
 import { execFile } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import os from 'node:os';
-import type { HostFacts } from '@cider/protocol';
+import type { SpaceRefusal } from '@cider/oci';
+import type { HostFacts, NodeCondition } from '@cider/protocol';
 
 export interface OsVersionSource {
   /** e.g. "15.2" on macOS (sw_vers -productVersion); undefined when unknown. */
@@ -25,7 +26,31 @@ export function defaultOsVersionSource(): OsVersionSource {
   return process.platform === 'darwin' ? swVers : kernelVersion;
 }
 
-export async function collectFacts(cacheDir: string, cacheBytes: number, quotaBytes: number | undefined, versions: OsVersionSource): Promise<HostFacts> {
+/** Heartbeats carry at most this many conditions (the protocol's bound). */
+const maxConditions = 8;
+
+/**
+ * Pulls refused for want of space that the disk still cannot take, as node conditions: the
+ * control plane holds their digests back and the dashboard shows them until the disk has room.
+ */
+export function spaceConditions(refusals: SpaceRefusal[]): NodeCondition[] {
+  return refusals.slice(0, maxConditions).map((refusal) => ({
+    type: 'insufficient-space' as const,
+    digest: refusal.digest,
+    ...(refusal.reference ? { reference: refusal.reference.slice(0, 512) } : {}),
+    neededBytes: refusal.neededBytes,
+    freeBytes: refusal.freeBytes,
+    since: refusal.since,
+  }));
+}
+
+export async function collectFacts(
+  cacheDir: string,
+  cacheBytes: number,
+  quotaBytes: number | undefined,
+  versions: OsVersionSource,
+  conditions: NodeCondition[] = [],
+): Promise<HostFacts> {
   const disk = await statfs(cacheDir);
   const cpus = os.cpus();
   const version = await versions.productVersion();
@@ -37,6 +62,6 @@ export async function collectFacts(cacheDir: string, cacheBytes: number, quotaBy
     memoryBytes: os.totalmem(),
     disk: { totalBytes: disk.blocks * disk.bsize, freeBytes: disk.bavail * disk.bsize },
     cache: { path: cacheDir, bytes: cacheBytes, ...(quotaBytes ? { quotaBytes } : {}) },
-    conditions: [],
+    conditions: conditions.slice(0, maxConditions),
   };
 }

@@ -10,6 +10,8 @@ import { Agent } from './agent.ts';
 import { defaultCacheDir, defaultConfigPath, readAgentConfig, writeAgentConfig } from './config.ts';
 import { enroll } from './enroll.ts';
 import { install, installPlan } from './install.ts';
+import { handleProcessFaults } from './process-faults.ts';
+import { readEnrollmentToken } from './token-input.ts';
 
 function fail(error: unknown): never {
   console.error(`cider-agent: ${error instanceof Error ? error.message : String(error)}`);
@@ -31,23 +33,28 @@ const program = new Command('cider-agent').description('Cider Fleet agent: keeps
 program
   .command('enroll')
   .description('enroll this host with the control plane and store its identity')
-  .requiredOption('--server <url>', 'control plane address, e.g. http://cider.example.com:4000')
-  .requiredOption('--token <token>', 'enrollment token from the dashboard (Settings -> Enrollment tokens)')
+  .requiredOption('--server <url>', 'control plane address, e.g. https://cider.example.com:4000')
+  .option('--token-file <path>', 'read the enrollment token (from the dashboard: Settings -> Enrollment tokens) from this file')
+  .option('--token-stdin', 'read the enrollment token from standard input (also: --token -)')
+  .option('--token <token>', 'the enrollment token itself; it shows in `ps` and shell history, so prefer --token-file or --token-stdin')
+  .option('--insecure', 'allow plain http:// (and ws://) to a control plane that is not on this machine: the token, node secret and registry grants then cross the network in clear')
   .option('--name <name>', 'node name', hostname().split('.')[0])
   .option('--label <key=value...>', 'labels that choose which projects this node serves', [])
   .option('--cache <dir>', 'cache directory', defaultCacheDir())
   .option('--quota <GiB>', 'evict unpinned images above this size', (v) => Math.round(Number(v) * 1024 ** 3))
   .option('--config <path>', 'where to store the identity', defaultConfigPath())
-  .action(async (options: { server: string; token: string; name: string; label: string[]; cache: string; quota?: number; config: string }) => {
+  .action(async (options: { server: string; token?: string; tokenStdin?: boolean; tokenFile?: string; insecure?: boolean; name: string; label: string[]; cache: string; quota?: number; config: string }) => {
     try {
-      await mkdir(options.cache, { recursive: true });
+      const token = await readEnrollmentToken(options);
+      await mkdir(options.cache, { recursive: true, mode: 0o755 });
       const config = await enroll({
         server: options.server,
-        token: options.token,
+        token,
         name: options.name,
         labels: parseLabels(options.label),
         cacheDir: options.cache,
         quotaBytes: options.quota,
+        insecure: options.insecure,
       });
       await writeAgentConfig(options.config, config);
       console.log(`Enrolled as node "${config.nodeName}" (${config.nodeId}); identity stored in ${options.config}`);
@@ -64,8 +71,9 @@ program
   .action(async (options: { config: string; logLevel: string }) => {
     const config = await readAgentConfig(options.config).catch(fail);
     const log = pino({ name: 'cider-agent', level: options.logLevel });
+    handleProcessFaults(log);
     enableMemoryRelief();
-    const agent = new Agent({ config, log });
+    const agent = new Agent({ config, configPath: options.config, log });
     await agent.start().catch(fail);
     let stopping = false;
     const stop = (signal: string) => {

@@ -43,6 +43,14 @@ export interface SpaceRefusal {
 }
 
 /**
+ * Free space moves a little all the time (logs, journals, temporary files): a refusal's numbers
+ * change only when it moves more than this, so an unchanged disk gives the same answer.
+ */
+function noticeable(before: number, now: number, needed: number): boolean {
+  return Math.abs(now - before) > Math.max(1024 * 1024, needed / 100);
+}
+
+/**
  * The space bookkeeping of one cache in one process: reservations of the pulls in flight, and
  * the digests refused for want of space (until the disk has what they needed).
  */
@@ -98,8 +106,9 @@ export class SpaceLedger {
       this.refused.delete(digest);
       return;
     }
-    this.refused.set(digest, { ...refusal, freeBytes: available });
-    throw new InsufficientSpaceError(refusal.neededBytes, available, refusal.path);
+    const freeBytes = noticeable(refusal.freeBytes, available, refusal.neededBytes) ? available : refusal.freeBytes;
+    this.refused.set(digest, { ...refusal, freeBytes });
+    throw new InsufficientSpaceError(refusal.neededBytes, freeBytes, refusal.path);
   }
 
   /** Refusals the disk still cannot satisfy (with today's free space); the others are forgotten. */
@@ -108,7 +117,7 @@ export class SpaceLedger {
     for (const refusal of [...this.refused.values()]) {
       const available = Math.max(0, (await probe(refusal.path)) - this.reservedBytes);
       if (available >= refusal.neededBytes) this.refused.delete(refusal.digest);
-      else result.push({ ...refusal, freeBytes: available });
+      else result.push(noticeable(refusal.freeBytes, available, refusal.neededBytes) ? { ...refusal, freeBytes: available } : refusal);
     }
     return result;
   }
