@@ -16,14 +16,20 @@ export interface DesiredImage {
 
 export type ReconcileAction =
   | { kind: 'queue'; digest: string; job: SyncJob | undefined }
+  /** Wanted and missing, but the node said its disk lacks the room for it: no new job until it has. */
+  | { kind: 'held-back'; digest: string }
   | { kind: 'arrived'; job: SyncJob }
   | { kind: 'cancel'; job: SyncJob }
   | { kind: 'none' };
 
 export const unfinishedStates = ['queued', 'dispatched', 'pulling'] as const;
 
-/** The decision table for one digest on one node. */
-export function decide(desired: boolean, held: boolean, unfinished: SyncJob | undefined, digest: string): ReconcileAction {
+/**
+ * The decision table for one digest on one node. `noRoom`: the node's facts carry an
+ * insufficient-space condition for the digest.
+ */
+export function decide(desired: boolean, held: boolean, unfinished: SyncJob | undefined, digest: string, noRoom = false): ReconcileAction {
+  if (desired && !held && !unfinished && noRoom) return { kind: 'held-back', digest };
   if (desired && !held) return { kind: 'queue', digest, job: unfinished };
   if (held && unfinished) return { kind: 'arrived', job: unfinished };
   if (!desired && unfinished) return { kind: 'cancel', job: unfinished };
@@ -49,9 +55,24 @@ export async function desiredImages(deps: ServiceDeps, nodeIds?: string[]): Prom
   return result;
 }
 
+/** Digests each node reported it has no room for (insufficient-space conditions in its facts). */
+function noRoomByNode(nodes: { id: string; facts: unknown }[]): Map<string, Set<string>> {
+  const result = new Map<string, Set<string>>();
+  for (const node of nodes) {
+    const conditions = (node.facts as { conditions?: unknown } | null)?.conditions;
+    if (!Array.isArray(conditions)) continue;
+    const digests = new Set<string>();
+    for (const c of conditions as { type?: unknown; digest?: unknown }[]) if (c?.type === 'insufficient-space' && typeof c.digest === 'string') digests.add(c.digest);
+    if (digests.size > 0) result.set(node.id, digests);
+  }
+  return result;
+}
+
 export interface ReconcileSummary {
   nodes: number;
   queued: number;
+  /** Wanted digests not queued because the node has no room for them. */
+  heldBack: number;
   arrived: number;
   cancelled: number;
 }
@@ -77,21 +98,23 @@ async function reconcileUnlocked(deps: ServiceDeps, nodeIds?: string[]): Promise
   // Read concurrently, a job could close in between unseen by both, and be queued twice.
   const unfinished = await deps.db.syncJob.findMany({ where: { nodeId: { in: ids }, state: { in: [...unfinishedStates] } } });
   const held = await deps.db.nodeImage.findMany({ where: { nodeId: { in: ids } }, select: { nodeId: true, digest: true } });
+  const noRoom = noRoomByNode(await deps.db.node.findMany({ where: { id: { in: ids } }, select: { id: true, facts: true } }));
   const heldByNode = new Map<string, Set<string>>();
   for (const image of held) {
     let set = heldByNode.get(image.nodeId);
     if (!set) heldByNode.set(image.nodeId, (set = new Set()));
     set.add(image.digest);
   }
-  const summary: ReconcileSummary = { nodes: ids.length, queued: 0, arrived: 0, cancelled: 0 };
+  const summary: ReconcileSummary = { nodes: ids.length, queued: 0, heldBack: 0, arrived: 0, cancelled: 0 };
   const toQueue: { nodeId: string; image: DesiredImage; existing: SyncJob | undefined }[] = [];
   for (const [nodeId, desired] of desiredByNode) {
     const heldHere = heldByNode.get(nodeId) ?? new Set<string>();
     const jobs = new Map(unfinished.filter((j) => j.nodeId === nodeId).map((j) => [j.digest, j]));
     const digests = new Set([...desired.keys(), ...heldHere, ...jobs.keys()]);
     for (const digest of digests) {
-      const action = decide(desired.has(digest), heldHere.has(digest), jobs.get(digest), digest);
-      if (action.kind === 'queue') {
+      const action = decide(desired.has(digest), heldHere.has(digest), jobs.get(digest), digest, noRoom.get(nodeId)?.has(digest));
+      if (action.kind === 'held-back') summary.heldBack++;
+      else if (action.kind === 'queue') {
         toQueue.push({ nodeId, image: desired.get(digest)!, existing: action.job });
         summary.queued++;
       } else if (action.kind === 'arrived') {
