@@ -43,7 +43,7 @@ async function dumpRedis(client: Redis, prefix: string): Promise<string> {
       else if (type === 'hash') out.push(JSON.stringify(await client.hgetall(key)));
       else if (type === 'list') out.push(...(await client.lrange(key, 0, -1)));
       else if (type === 'set') out.push(...(await client.smembers(key)));
-      else if (type === 'zset') out.push(...(await client.zrange(key, 0, -1)));
+      else if (type === 'zset') out.push(...(await client.zrange(key, '0', '-1')));
       else if (type === 'stream') out.push(JSON.stringify(await client.xrange(key, '-', '+')));
     }
   } while (cursor !== '0' && ++rounds < 1_000);

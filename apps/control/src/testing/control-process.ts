@@ -15,7 +15,15 @@ export interface ControlProcess {
   stop(): Promise<void>;
 }
 
-export async function startControlProcess(env: Record<string, string>, options: { fetch?: typeof fetch; scheme?: 'http' | 'https' } = {}): Promise<ControlProcess> {
+/** GETs a URL and returns status and body; https tests pass one that trusts their CA. */
+export type Getter = (url: string) => Promise<{ status: number; body: string }>;
+
+const plainGet: Getter = async (url) => {
+  const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  return { status: response.status, body: await response.text() };
+};
+
+export async function startControlProcess(env: Record<string, string>, options: { get?: Getter; scheme?: 'http' | 'https' } = {}): Promise<ControlProcess> {
   const port = await freePort();
   const proc = startProcess(process.execPath, ['--import', 'tsx', main, 'run'], {
     cwd: root,
@@ -29,11 +37,11 @@ export async function startControlProcess(env: Record<string, string>, options: 
     },
   });
   const url = `${options.scheme ?? 'http'}://127.0.0.1:${port}`;
-  const get = options.fetch ?? fetch;
+  const get = options.get ?? plainGet;
   const alive = async () => {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) return false;
-    const response = await get(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
-    return response?.status === 200 && (await response.text()) === '{"ok":true}';
+    const response = await get(`${url}/healthz`).catch(() => undefined);
+    return response?.status === 200 && response.body === '{"ok":true}';
   };
   try {
     await waitFor(
