@@ -2,6 +2,7 @@
 // browsers as tRPC subscriptions (SSE). Events say what to refresh; the data stays in PostgreSQL.
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { ServiceUnavailableError, withTimeout, type OutageReporter } from './outage.ts';
 
 export const fleetEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('node.updated'), nodeId: z.string() }),
@@ -35,69 +36,152 @@ export function eventsChannel(prefix: string): string {
 }
 
 export interface EventPublisher {
+  /** Never throws and never waits long: events are hints, and the change they announce is already committed. */
   publish(event: FleetEvent): Promise<void>;
   /** Several events in one round trip. */
   publishMany(events: FleetEvent[]): Promise<void>;
 }
 
+export interface RedisEventPublisherOptions {
+  /** The longest a publish may take before it is given up (default 1 s). */
+  timeoutMs?: number;
+  /** Where dropped events are reported (a few lines per outage). */
+  reporter?: OutageReporter;
+}
+
+/**
+ * Publishes on Redis pub/sub, fire-and-forget: a publish that fails or takes longer than
+ * `timeoutMs` is dropped and reported, never thrown, so a mutation that committed is never
+ * failed or held up by Redis. While Redis is known to be down, events are dropped at once
+ * rather than queued (memory would grow for as long as the outage lasts); open pages refetch
+ * everything when their event stream reconnects, so nothing they show stays stale.
+ */
 export class RedisEventPublisher implements EventPublisher {
+  private connectedOnce: boolean;
+  private readonly timeoutMs: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
-  async publish(event: FleetEvent): Promise<void> {
-    await this.redis.publish(eventsChannel(this.prefix), JSON.stringify(event));
+    private readonly options: RedisEventPublisherOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 1_000;
+    this.connectedOnce = redis.status === 'ready';
+    redis.on('ready', () => (this.connectedOnce = true));
   }
 
-  async publishMany(events: FleetEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const event of events) pipeline.publish(eventsChannel(this.prefix), JSON.stringify(event));
-    await pipeline.exec();
+  publish(event: FleetEvent): Promise<void> {
+    return this.send([event]);
+  }
+
+  publishMany(events: FleetEvent[]): Promise<void> {
+    return events.length === 0 ? Promise.resolve() : this.send(events);
+  }
+
+  private async send(events: FleetEvent[]): Promise<void> {
+    const channel = eventsChannel(this.prefix);
+    try {
+      // Before the first connection, commands wait briefly in ioredis's queue (a process that
+      // just started); after it, a connection that is not ready means Redis is down.
+      if (this.connectedOnce && this.redis.status !== 'ready') throw new ServiceUnavailableError('redis', `Redis connection is ${this.redis.status}`);
+      const sent: Promise<unknown> =
+        events.length === 1
+          ? this.redis.publish(channel, JSON.stringify(events[0]))
+          : events.reduce((pipeline, event) => pipeline.publish(channel, JSON.stringify(event)), this.redis.pipeline()).exec();
+      await withTimeout(sent, this.timeoutMs, () => new ServiceUnavailableError('redis', `publishing took longer than ${this.timeoutMs} ms`));
+      this.options.reporter?.recovered();
+    } catch (error) {
+      this.options.reporter?.failed(error, 'live events are dropped until it is back; open pages refresh when their stream reconnects');
+    }
   }
 }
 
 /**
  * One Redis subscription per process, shared by every listener (browser streams, waiting
  * dispatchers). `subscriber` must be a connection of its own: Redis puts it in subscriber mode.
+ * ioredis resubscribes by itself after a reconnect; browser streams, which cannot know what they
+ * missed meanwhile, are ended when the connection drops, so the browser shows "reconnecting" and
+ * refetches everything when its new stream starts.
  */
 export class EventHub {
   private readonly listeners = new Set<(event: FleetEvent) => void>();
-  private started: Promise<unknown> | undefined;
+  private readonly lossHandlers = new Set<(error: Error) => void>();
+  private subscribed: Promise<unknown> | undefined;
 
   constructor(
     private readonly subscriber: Redis,
     private readonly prefix: string,
-  ) {}
-
-  private start(): Promise<unknown> {
-    this.started ??= (async () => {
-      this.subscriber.on('message', (_channel: string, raw: string) => {
-        let parsed;
-        try {
-          parsed = fleetEvent.safeParse(JSON.parse(raw));
-        } catch {
-          return;
-        }
-        if (!parsed.success) return;
-        for (const listener of this.listeners) listener(parsed.data);
-      });
-      await this.subscriber.subscribe(eventsChannel(this.prefix));
-    })();
-    return this.started;
+    private readonly options: { readyTimeoutMs?: number } = {},
+  ) {
+    subscriber.on('message', (channel: string, raw: string) => {
+      if (channel !== eventsChannel(this.prefix)) return;
+      let parsed;
+      try {
+        parsed = fleetEvent.safeParse(JSON.parse(raw));
+      } catch {
+        return;
+      }
+      if (!parsed.success) return;
+      for (const listener of this.listeners) listener(parsed.data);
+    });
+    subscriber.on('close', () => {
+      if (this.lossHandlers.size === 0) return;
+      const lost = new ServiceUnavailableError('redis', 'Live updates were interrupted: Redis is unreachable. Reconnecting.');
+      for (const handler of this.lossHandlers) handler(lost);
+    });
   }
 
-  /** Calls `listener` for every event until the returned function is called. */
+  private subscribe(): Promise<unknown> {
+    this.subscribed ??= this.subscriber.subscribe(eventsChannel(this.prefix)).catch((error: unknown) => {
+      this.subscribed = undefined;
+      throw error;
+    });
+    return this.subscribed;
+  }
+
+  /** Calls `listener` for every event until the returned function is called; waits for Redis if it is down. */
   async listen(listener: (event: FleetEvent) => void): Promise<() => void> {
     this.listeners.add(listener);
-    await this.start();
+    try {
+      await this.subscribe();
+    } catch (error) {
+      this.listeners.delete(listener);
+      throw error;
+    }
     return () => this.listeners.delete(listener);
   }
 
-  /** An async iterator of events, ended by `signal`. */
+  /** Resolves when the subscription is live, or rejects with a ServiceUnavailableError after `readyTimeoutMs`. */
+  private async live(): Promise<void> {
+    const timeoutMs = this.options.readyTimeoutMs ?? 3_000;
+    const unavailable = () => new ServiceUnavailableError('redis', 'Live updates are unavailable: Redis is unreachable. Reconnecting.');
+    if (this.subscriber.status !== 'ready') {
+      let onReady: (() => void) | undefined;
+      const ready = new Promise<void>((resolve) => this.subscriber.once('ready', (onReady = resolve)));
+      try {
+        await withTimeout(ready, timeoutMs, unavailable);
+      } finally {
+        if (onReady) this.subscriber.off('ready', onReady);
+      }
+    }
+    await withTimeout(this.subscribe(), timeoutMs, unavailable);
+  }
+
+  /**
+   * An async iterator of events, ended by `signal`. For browsers: it throws a
+   * ServiceUnavailableError (their cue to reconnect) when Redis is down at the start, within
+   * `readyTimeoutMs`, or when the connection drops while it runs.
+   */
   async *stream(signal?: AbortSignal): AsyncGenerator<FleetEvent> {
     const queue: FleetEvent[] = [];
     let wake: (() => void) | undefined;
+    let lost: Error | undefined;
+    const onLost = (error: Error) => {
+      lost = error;
+      wake?.();
+    };
+    await this.live();
+    this.lossHandlers.add(onLost);
     const stop = await this.listen((event) => {
       queue.push(event);
       wake?.();
@@ -106,12 +190,14 @@ export class EventHub {
     signal?.addEventListener('abort', onAbort);
     try {
       while (!signal?.aborted) {
-        if (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+        if (queue.length === 0 && !lost) await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
         while (queue.length > 0) yield queue.shift()!;
+        if (lost) throw lost;
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      this.lossHandlers.delete(onLost);
       stop();
     }
   }

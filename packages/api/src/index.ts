@@ -2,3 +2,5 @@ export { appRouter, createCaller, type AppRouter } from './root.ts';
 export { toTrpcError, type TrpcContext } from './trpc.ts';
 export { createServiceDeps, type ServiceDepsConfig } from './deps-factory.ts';
 export { sessionCookieName, serializeSessionCookie, readCookie } from './cookies.ts';
+export { consoleOutageLogger, OutageReporter, serviceOutage, ServiceUnavailableError, withTimeout, type OutageLogger, type Service } from './outage.ts';
+export { createRedisConnection, redisOptions, waitForRedis, type RedisRole } from './redis-connections.ts';

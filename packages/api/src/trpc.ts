@@ -5,6 +5,7 @@ import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import { AppError, isAppError, type AppErrorCode } from './errors.ts';
 import type { EventHub } from './events.ts';
+import { serviceOutage } from './outage.ts';
 import type { ApiTokenIdentity } from './services/api-tokens.ts';
 import type { AuthPolicy, SessionUser } from './services/auth.ts';
 import type { Actor, ServiceDeps } from './services/deps.ts';
@@ -43,6 +44,9 @@ export function toTrpcError(error: unknown): TRPCError {
   // Input that failed validation is the caller's mistake, said in sentences by the formatter.
   if (error instanceof ZodError) return new TRPCError({ code: 'BAD_REQUEST', message: error.issues.map((i) => i.message).join('; '), cause: error });
   if (isAppError(error)) return new TRPCError({ code: trpcCodes[error.code], message: error.message, cause: error });
+  // PostgreSQL or Redis down: a 503 that says which, rather than a 500 (or a hang).
+  const outage = serviceOutage(error);
+  if (outage) return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: outage.message, cause: error });
   return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on the server; it has been logged.', cause: error as Error });
 }
 
@@ -69,7 +73,8 @@ const mapErrors = t.middleware(async ({ ctx, next, type, path }) => {
   const result = await next();
   if (!result.ok) throw toTrpcError(result.error.cause ?? result.error);
   if (type === 'mutation' && !path.startsWith('auth.')) {
-    await ctx.deps.events.publish({ type: 'data.changed', path }).catch(() => {});
+    // Fire-and-forget: the change is committed; publish never throws and gives up within a second.
+    void ctx.deps.events.publish({ type: 'data.changed', path });
   }
   return result;
 });
