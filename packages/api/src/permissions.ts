@@ -15,3 +15,8 @@ export function canEditTeam(user: PermissionSubject, teamId: string): boolean {
   if (rank[user.role] < rank.member) return false;
   return user.teams.some((m) => m.teamId === teamId && rank[m.role] >= rank.member);
 }
+
+/** Node identity (revoke, rotate its secret, allow its replacement): admins only. */
+export function canManageNodes(user: Pick<PermissionSubject, 'role'>): boolean {
+  return user.role === 'admin';
+}

@@ -6,6 +6,8 @@ import { JobTable } from '../jobs/job-table.tsx';
 import { PageHeader } from '../ui/page-header.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
+import { NodeActions } from './node-actions.tsx';
+import { NodeConditions } from './node-conditions.tsx';
 import { NodeFacts } from './node-facts.tsx';
 import { NodeImages } from './node-images.tsx';
 import { NodeProjects } from './node-projects.tsx';
@@ -49,10 +51,12 @@ export function NodeView({ nodeId }: { nodeId: string }) {
           </>
         }
       />
+      <NodeConditions conditions={node.conditions} />
       <section className="card" aria-labelledby="node-facts-title">
         <h2 id="node-facts-title">Host</h2>
         <NodeFacts node={node} />
       </section>
+      <NodeActions node={node} />
       <section className="card" aria-labelledby="node-images-title">
         <h2 id="node-images-title">Images in the cache</h2>
         <NodeImages node={node} />
