@@ -1,6 +1,7 @@
 // Read models for the dashboard: nodes, projects and their rollout, in the shapes pages render.
 import type { Node, SyncJob } from '@cider/db';
-import type { HostFacts } from '@cider/protocol';
+import { nodeCondition, type HostFacts, type NodeCondition } from '@cider/protocol';
+import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { ServiceDeps } from './deps.ts';
 import { asLabels, formatSelector, selectorMatches } from './projects.ts';
@@ -118,6 +119,12 @@ export function factsOf(node: Pick<Node, 'facts'>): HostFacts | null {
   return (node.facts as HostFacts | null) ?? null;
 }
 
+/** The node's standing conditions (e.g. a disk with no room for a pinned image), as its agent last reported them. */
+export function conditionsOf(facts: HostFacts | null): NodeCondition[] {
+  const parsed = z.array(nodeCondition).max(8).safeParse(facts?.conditions ?? []);
+  return parsed.success ? parsed.data : [];
+}
+
 export async function listNodes(deps: ServiceDeps) {
   const [nodes, images, activeJobs] = await Promise.all([
     deps.db.node.findMany({ where: { revokedAt: null }, orderBy: { name: 'asc' } }),
@@ -140,6 +147,7 @@ export async function listNodes(deps: ServiceDeps) {
       diskTotalBytes: facts?.disk.totalBytes ?? null,
       diskFreeBytes: facts?.disk.freeBytes ?? null,
       cacheBytes: facts?.cache.bytes ?? null,
+      conditions: conditionsOf(facts),
       images: imageStats.get(node.id)?._count.digest ?? 0,
       activeJobs: jobStats.get(node.id) ?? 0,
     };
@@ -166,5 +174,6 @@ export async function fleetOverview(deps: ServiceDeps) {
     const desired = projects.filter((p) => selectorMatches(asLabels(p.nodeSelector), labels)).flatMap((p) => p.pins.map((pin) => pin.digest));
     if (desired.every((d) => heldSet.has(`${node.id} ${d}`))) inSync++;
   }
-  return { nodes: nodes.length, online, inSync, jobsInFlight: inFlight, projects: projects.length, cacheUse };
+  const conditions = nodes.flatMap((node) => conditionsOf(factsOf(node)).map((condition) => ({ nodeId: node.id, node: node.name, ...condition })));
+  return { nodes: nodes.length, online, inSync, jobsInFlight: inFlight, projects: projects.length, cacheUse, conditions };
 }

@@ -2,7 +2,7 @@
 // projects pin, and its latest sync jobs.
 import { AppError } from '../errors.ts';
 import type { ServiceDeps } from './deps.ts';
-import { factsOf, nodeStatus } from './fleet.ts';
+import { conditionsOf, factsOf, nodeStatus } from './fleet.ts';
 import { jobView } from './jobs.ts';
 import { asLabels, formatSelector, selectorMatches } from './projects.ts';
 
@@ -48,6 +48,8 @@ export async function nodeDetail(deps: ServiceDeps, nodeId: string) {
     /** An admin allowed a new enrollment to take this node's name until then. */
     replaceAllowedUntil: node.replaceAllowedUntil && node.replaceAllowedUntil.getTime() > Date.now() ? node.replaceAllowedUntil : null,
     secretRotationPending: node.pendingSecretHash !== null,
+    /** What needs a person on this node (e.g. no room for a pinned image), from its last heartbeat. */
+    conditions: conditionsOf(facts),
     facts: facts
       ? {
           hostname: facts.hostname,

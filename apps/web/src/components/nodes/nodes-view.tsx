@@ -6,6 +6,7 @@ import { useTRPC } from '../../trpc/react.ts';
 import { PageHeader } from '../ui/page-header.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
+import { NodeConditionBadges } from './node-condition-badges.tsx';
 
 // A node that stops talking sends no event; the slow refresh turns it offline on screen.
 const refreshMs = 30_000;
@@ -49,6 +50,7 @@ export function NodesView() {
                   </td>
                   <td>
                     <StatusBadge value={node.status} />
+                    <NodeConditionBadges conditions={node.conditions} />
                   </td>
                   <td>{Object.keys(node.labels).length ? <code>{formatLabels(node.labels)}</code> : <span className="muted">none</span>}</td>
                   <td>{node.os ? `${node.os} / ${node.architecture ?? '?'}` : <span className="muted">unknown</span>}</td>

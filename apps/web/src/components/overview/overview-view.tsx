@@ -4,6 +4,7 @@ import { percent } from '../../lib/format.ts';
 import { useTRPC } from '../../trpc/react.ts';
 import { PageHeader } from '../ui/page-header.tsx';
 import { QueryState } from '../ui/query-state.tsx';
+import { FleetConditions } from '../nodes/fleet-conditions.tsx';
 import { CacheChart } from './cache-chart.tsx';
 import { StatCard } from './stat-card.tsx';
 
@@ -31,6 +32,7 @@ export function OverviewView() {
             <StatCard label="Sync jobs in flight" value={String(data.jobsInFlight)} />
             <StatCard label="Projects" value={String(data.projects)} />
           </section>
+          <FleetConditions conditions={data.conditions} />
           <section className="card">
             <h2>Cache use per node</h2>
             <CacheChart nodes={data.cacheUse} />
