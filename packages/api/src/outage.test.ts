@@ -8,7 +8,9 @@ import { freePort, startRedisServer, type RedisServer } from '@cider/services';
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionCookieName } from './cookies.ts';
 import { createServiceDeps } from './deps-factory.ts';
+import { createTrpcHandler } from './http/trpc-handler.ts';
 import type { FleetEvent } from './events.ts';
 import { serviceOutage, ServiceUnavailableError } from './outage.ts';
 import { createCaller } from './root.ts';
@@ -155,6 +157,16 @@ describe('outages of Redis (killed and restarted) and PostgreSQL (unreachable)',
         expect503(result.error, /^The database is unreachable; the dashboard will work again when it is back\.$/);
         expect(result.ms).toBeLessThan(5_000);
       }
+      // Over HTTP, where the caller's session is looked up before any procedure runs.
+      const handler = createTrpcHandler({ endpoint: '/api/trpc', services: () => offline, trustedProxyHops: 0, forceSecureCookies: false });
+      const started = Date.now();
+      const response = await handler(new Request('http://127.0.0.1/api/trpc/nodes.list', { headers: { cookie: `${sessionCookieName}=cs_whatever` } }));
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      const body = JSON.stringify(await response.json());
+      expect(body).toContain('The database is unreachable; the dashboard will work again when it is back.');
+      expect(body).not.toMatch(/prisma|127\.0\.0\.1|ECONNREFUSED/i);
     } finally {
       await offline.close();
     }

@@ -10,7 +10,7 @@ import { appRouter } from '../root.ts';
 import { apiTokenSession } from '../services/api-tokens.ts';
 import { RetryLaterError, userForSession, type AuthPolicy } from '../services/auth.ts';
 import type { ServiceDeps } from '../services/deps.ts';
-import type { TrpcContext } from '../trpc.ts';
+import { toTrpcError, type TrpcContext } from '../trpc.ts';
 import { clientAddress, isHttps } from './request-facts.ts';
 import { refuseBatch, refuseCrossSite } from './request-guards.ts';
 
@@ -54,7 +54,7 @@ async function createContext(options: TrpcHandlerOptions, req: Request, resHeade
 
 /** Seconds to wait, when any error of the response is a "try again later". */
 function retryAfter(errors: readonly TRPCError[]): number | undefined {
-  const waits = errors.map((error) => (error.cause instanceof RetryLaterError ? error.cause.retryAfterS : 0)).filter((s) => s > 0);
+  const waits = errors.map((error) => (error.cause instanceof RetryLaterError ? error.cause.retryAfterS : error.code === 'SERVICE_UNAVAILABLE' ? 5 : 0)).filter((s) => s > 0);
   return waits.length ? Math.max(...waits) : undefined;
 }
 
@@ -68,7 +68,8 @@ export function createTrpcHandler(options: TrpcHandlerOptions): (req: Request) =
       req,
       router: appRouter,
       maxBatchSize,
-      createContext: ({ req, resHeaders }) => createContext(options, req, resHeaders),
+      // Looking up the caller needs PostgreSQL: when it is down, a 503 that says so (not a 500 quoting Prisma).
+      createContext: ({ req, resHeaders }) => createContext(options, req, resHeaders).catch((error: unknown) => Promise.reject(toTrpcError(error))),
       responseMeta({ errors }) {
         const seconds = retryAfter(errors);
         return seconds ? { headers: new Headers({ 'retry-after': String(seconds) }) } : {};
