@@ -1,6 +1,9 @@
 import Link from 'next/link';
+import { connection } from 'next/server';
 
-export default function NotFound() {
+// Rendered per request, like every other page, so its scripts carry the request's CSP nonce.
+export default async function NotFound() {
+  await connection();
   return (
     <main className="content">
       <h1>Not found</h1>
