@@ -13,7 +13,9 @@ import {
   listReferrers,
   manifestContentSize,
   MediaType,
+  paginate,
   parseReference,
+  readJsonPage,
   RegistryError,
   sha256,
   type Descriptor,
@@ -92,16 +94,15 @@ async function mapConcurrent<T, R>(items: readonly T[], limit: number, run: (ite
 
 // --- the catalog ---
 
-function nextLink(link: string | string[] | undefined, base: string): string | undefined {
-  const value = Array.isArray(link) ? link[0] : link;
-  const next = value ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(value)?.[1] : undefined;
-  return next ? new URL(next, base).toString() : undefined;
-}
+/** Repository names are at most this long in practice (distribution limits the whole reference to 255). */
+const maxRepositoryNameLength = 255;
 
 /**
  * Repository names from `GET /v2/_catalog` (distribution's catalog extension; the OCI spec leaves
- * it optional), following pagination: `n` and `last`, and the Link header when the registry sends
- * one. Registries that ignore `n` or never advance cannot loop: a page adding nothing ends it.
+ * it optional), following pagination: the Link header, else `n` and `last`. Bounded by @cider/oci's
+ * paginate: a page cap, a Link loop or a Link to another origin is an error, and past `limit`
+ * names the list is cut and flagged `truncated`. A page adding nothing new ends it, so registries
+ * that ignore `n` or `last` cannot loop either.
  */
 export async function listRepositories(
   client: RegistryClient,
@@ -109,36 +110,20 @@ export async function listRepositories(
   options: { pageSize?: number; limit?: number } = {},
 ): Promise<{ repositories: string[]; truncated: boolean }> {
   const pageSize = options.pageSize ?? 100;
-  const limit = options.limit ?? 10_000;
-  const transport = client.transport(registry);
-  const repositories: string[] = [];
-  const seen = new Set<string>();
-  let url: string | undefined = `/v2/_catalog?n=${pageSize}`;
-  while (url) {
-    const response = await transport.send({ method: 'GET', url, scopes: ['registry:catalog:*'], expect: [200], what: 'the repository catalog (GET /v2/_catalog)' });
-    let page: { repositories?: unknown };
-    try {
-      page = (await response.body.json()) as { repositories?: unknown };
-    } catch (error) {
-      throw new AppError('REGISTRY_ERROR', `Registry ${registry} answered the repository catalog with something that is not JSON.`, { cause: error });
-    }
-    const names = Array.isArray(page.repositories) ? page.repositories.filter((n): n is string => typeof n === 'string') : [];
-    let added = 0;
-    for (const name of names) {
-      if (seen.has(name)) continue;
-      seen.add(name);
-      repositories.push(name);
-      added++;
-    }
-    if (repositories.length >= limit) return { repositories: repositories.slice(0, limit), truncated: true };
-    const last = names.at(-1);
-    url =
-      added === 0
-        ? undefined
-        : (nextLink(response.headers.link, response.url) ??
-          (names.length >= pageSize && last ? `/v2/_catalog?n=${pageSize}&last=${encodeURIComponent(last)}` : undefined));
-  }
-  return { repositories, truncated: false };
+  const what = 'the repository catalog (GET /v2/_catalog)';
+  const listed = await paginate<string>({
+    transport: client.transport(registry),
+    first: `/v2/_catalog?n=${pageSize}`,
+    scopes: ['registry:catalog:*'],
+    what,
+    readPage: async (response) => {
+      const page = await readJsonPage(response, registry, what);
+      return Array.isArray(page.repositories) ? page.repositories.filter((n): n is string => typeof n === 'string' && n.length > 0 && n.length <= maxRepositoryNameLength) : [];
+    },
+    nextWithoutLink: (names) => (names.length >= pageSize ? `/v2/_catalog?n=${pageSize}&last=${encodeURIComponent(names.at(-1)!)}` : undefined),
+    maxItems: options.limit ?? 10_000,
+  });
+  return { repositories: listed.items, truncated: listed.truncated };
 }
 
 /** Why a registry's catalog can't be listed, when the reason is "it doesn't offer one to us". */

@@ -1,11 +1,16 @@
 // Registry authentication: anonymous, Basic, and the Bearer token flow (distribution's
 // docs/spec/auth/token.md and oauth.md). Tokens are cached per host and scope set, with at
 // most one fetch in flight per key; the challenge learned from a host's first 401 lets later
-// requests send a token up front instead of paying a 401 round trip each time.
-import { UnauthorizedError, UnreachableError, RegistryError } from '../errors.ts';
+// requests send a token up front instead of paying a 401 round trip each time. Credentials go
+// to the registry's own origin (./transport.ts) and to the realm it names, once that realm
+// passes ./realm.ts. A `registry-token` refused mid-pull (expired) is renewed through the
+// credential store's `refresh`, once per request.
+import { UnauthorizedError } from '../errors.ts';
 import { parseChallenges, type Challenge } from './challenge.ts';
-import type { HttpClient, HttpResponseData } from './http-client.ts';
+import type { HttpClient } from './http-client.ts';
 import type { Credential, CredentialStore } from './credentials.ts';
+import { printable } from './remote-text.ts';
+import { requestToken, type IssuedToken } from './token-service.ts';
 
 interface CachedToken {
   token: string;
@@ -16,14 +21,17 @@ interface CachedToken {
 
 /** Tokens are renewed this long before they expire (or at half their life, if shorter). */
 const renewMarginMs = 10_000;
-/** distribution's token spec: without expires_in, assume 60 seconds. */
-const defaultTokenLifetimeS = 60;
 
 export interface AuthOptions {
   credentials: CredentialStore;
   http: HttpClient;
   userAgent: string;
+  /** The base URL of a registry (`https://host:port`): realms are judged against it. Default https. */
+  baseUrlOf?: (registry: string) => string;
 }
+
+/** What the transport does after a 401 that onUnauthorized did not turn into an error. */
+export type UnauthorizedOutcome = 'retry' | 'refreshed';
 
 function basicHeader(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
@@ -73,6 +81,8 @@ export class AuthManager {
    * Kept per key, not per host, so one repository's scope never leaks into another's tokens.
    */
   private readonly extraScopes = new Map<string, string[]>();
+  /** Renewals of a registry token under way, by host: parallel refusals of one token share one. */
+  private readonly renewals = new Map<string, { replaced: string; done: Promise<boolean> }>();
 
   constructor(private readonly options: AuthOptions) {}
 
@@ -86,7 +96,13 @@ export class AuthManager {
     }
     if (challenge.scheme === 'bearer') {
       if (credential?.kind === 'registry-token') return `Bearer ${credential.token}`;
-      return `Bearer ${await this.token(host, challenge, scopes, credential)}`;
+      try {
+        return `Bearer ${await this.token(host, challenge, scopes, credential)}`;
+      } catch (error) {
+        // The next request asks the registry afresh: its realm or token service may have been fixed.
+        if (this.challenges.get(host) === challenge) this.challenges.delete(host);
+        throw error;
+      }
     }
     return undefined;
   }
@@ -100,6 +116,10 @@ export class AuthManager {
    *
    * `sent` is the Authorization header the refused request carried: a 401 for a request sent
    * before a newer token arrived must not throw that newer token away.
+   *
+   * When the refused header carried the store's `registry-token` and `mayRefresh` is set (the
+   * request has not renewed it yet), the store's `refresh` is asked for a new one: the answer is
+   * `refreshed`, and the request is worth one more try whatever `isRetry` says.
    */
   async onUnauthorized(
     host: string,
@@ -107,12 +127,20 @@ export class AuthManager {
     scopes: string[],
     isRetry: boolean,
     sent?: string,
-  ): Promise<void> {
+    mayRefresh = false,
+  ): Promise<UnauthorizedOutcome> {
     const challenges = parseChallenges(wwwAuthenticate);
     const challenge = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
     const credential = await this.options.credentials.get(host);
     if (!challenge) {
       throw new UnauthorizedError(`Registry ${host} requires authentication but sent no usable WWW-Authenticate challenge.`);
+    }
+    const lacksScope = challenge.scheme === 'bearer' && challenge.params.error === 'insufficient_scope';
+    if (mayRefresh && !lacksScope && sent?.startsWith('Bearer ') && credential?.kind === 'registry-token' && this.options.credentials.refresh) {
+      this.challenges.set(host, challenge);
+      // Someone else renewed it while this request was out: try again with the new one.
+      if (sent !== `Bearer ${credential.token}`) return 'refreshed';
+      if (await this.renew(host, credential.token)) return 'refreshed';
     }
     const key = this.tokenKey(host, scopes);
     const asked = scopes.map(canonicalScope);
@@ -141,6 +169,45 @@ export class AuthManager {
         `Registry ${host} requires a username and password. Add credentials for it (cider login ${host}, or the registry's settings in the dashboard).`,
       );
     }
+    return 'retry';
+  }
+
+  /** Asks the store for a new registry token in place of `replaced`; parallel callers share one request. */
+  private renew(host: string, replaced: string): Promise<boolean> {
+    const pending = this.renewals.get(host);
+    if (pending?.replaced === replaced) return pending.done;
+    const done: Promise<boolean> = Promise.resolve()
+      .then(() => this.options.credentials.refresh!(host))
+      .catch((error: unknown) => {
+        throw new UnauthorizedError(`Registry ${host} refused its pull token (it may have expired), and renewing it failed: ${(error as Error)?.message ?? String(error)}`);
+      })
+      .finally(() => {
+        if (this.renewals.get(host)?.done === done) this.renewals.delete(host);
+      });
+    this.renewals.set(host, { replaced, done });
+    return done;
+  }
+
+  /**
+   * A token for `scopes` exactly, fetched now from the realm `challenge` names with the stored
+   * credential, bypassing the cache (for grants handed to someone else: ../registry/grant.ts).
+   */
+  async issueToken(host: string, challenge: Challenge, scopes: string[]): Promise<IssuedToken> {
+    const credential = await this.options.credentials.get(host);
+    return this.requestToken(host, challenge, scopes, credential);
+  }
+
+  private requestToken(host: string, challenge: Challenge, scopes: string[], credential: Credential | undefined): Promise<IssuedToken> {
+    return requestToken({
+      http: this.options.http,
+      userAgent: this.options.userAgent,
+      host,
+      registryBase: new URL(this.options.baseUrlOf?.(host) ?? `https://${host}`),
+      challenge,
+      scopes,
+      credential,
+      refused: () => this.refused(host, credential),
+    });
   }
 
   /** The error for credentials (or their absence) that a host refused even after a fresh attempt. */
@@ -151,7 +218,7 @@ export class AuthManager {
     if (tokenChallenge) {
       // The token service accepted the credentials, yet the registry refused its token.
       return new UnauthorizedError(
-        `Registry ${host} refused the token issued by its token service (${tokenChallenge.params.realm ?? 'unknown realm'})${who(credential)}. The registry and the token service may disagree on the service name, issuer or signing certificate, or their clocks differ.`,
+        `Registry ${host} refused the token issued by its token service (${printable(tokenChallenge.params.realm ?? 'unknown realm', 200)})${who(credential)}. The registry and the token service may disagree on the service name, issuer or signing certificate, or their clocks differ.`,
       );
     }
     return new UnauthorizedError(`Registry ${host} rejected the credentials${who(credential)}: check the username and password (or token) and that they may access this repository.`);
@@ -179,67 +246,7 @@ export class AuthManager {
   }
 
   private async fetchToken(host: string, challenge: Challenge, scopes: string[], credential: Credential | undefined): Promise<CachedToken> {
-    const realm = challenge.params.realm;
-    if (!realm) throw new UnauthorizedError(`Registry ${host} asked for a bearer token without saying where to get one (no realm).`);
-    let realmUrl: URL;
-    try {
-      realmUrl = new URL(realm);
-    } catch {
-      throw new UnauthorizedError(`Registry ${host} named an invalid token realm: ${realm}`);
-    }
-    const headers: Record<string, string> = { 'user-agent': this.options.userAgent, accept: 'application/json' };
-    let method: 'GET' | 'POST' = 'GET';
-    let body: string | undefined;
-    if (credential?.kind === 'identity-token') {
-      // OAuth2 refresh-token grant (distribution docs/spec/auth/oauth.md).
-      method = 'POST';
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: credential.token, client_id: 'cider' });
-      if (challenge.params.service) form.set('service', challenge.params.service);
-      if (scopes.length) form.set('scope', scopes.join(' '));
-      body = form.toString();
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-    } else {
-      if (challenge.params.service) realmUrl.searchParams.set('service', challenge.params.service);
-      for (const scope of scopes) realmUrl.searchParams.append('scope', scope);
-      if (credential?.kind === 'basic') {
-        headers.authorization = basicHeader(credential.username, credential.password);
-        realmUrl.searchParams.set('account', credential.username);
-      }
-    }
-    let response: HttpResponseData;
-    try {
-      response = await this.options.http.request(realmUrl, { method, headers, body, idleTimeoutMs: 30_000 });
-    } catch (error) {
-      throw new UnreachableError(`Cannot reach the token service of ${host} at ${realmUrl.origin}: ${(error as Error).message}`, {
-        method,
-        url: realmUrl.origin + realmUrl.pathname,
-      }, { cause: error });
-    }
-    const text = await response.body.text();
-    if (response.statusCode === 401 || response.statusCode === 403) throw this.refused(host, credential);
-    if (response.statusCode !== 200) {
-      throw new RegistryError(`The token service of ${host} answered ${response.statusCode}: ${text.slice(0, 200)}`, {
-        method,
-        url: realmUrl.origin + realmUrl.pathname,
-        status: response.statusCode,
-      });
-    }
-    let json: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new RegistryError(`The token service of ${host} sent a body that is not JSON`, {
-        method,
-        url: realmUrl.origin + realmUrl.pathname,
-        status: response.statusCode,
-      });
-    }
-    const token = json.token ?? json.access_token;
-    if (!token) throw new UnauthorizedError(`The token service of ${host} sent no token.`);
-    const lifetimeMs = (typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : defaultTokenLifetimeS) * 1000;
-    const issued = json.issued_at ? Date.parse(json.issued_at) : Number.NaN;
-    const start = Number.isNaN(issued) ? Date.now() : Math.min(issued, Date.now());
-    const expiresAt = start + lifetimeMs;
-    return { token, expiresAt, renewAt: expiresAt - Math.min(renewMarginMs, lifetimeMs / 2) };
+    const issued = await this.requestToken(host, challenge, scopes, credential);
+    return { token: issued.token, expiresAt: issued.expiresAt, renewAt: issued.expiresAt - Math.min(renewMarginMs, issued.lifetimeMs / 2) };
   }
 }

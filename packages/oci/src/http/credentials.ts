@@ -12,6 +12,12 @@ export type Credential =
 export interface CredentialStore {
   /** Credentials for a registry host (`host[:port]`), or undefined for anonymous access. */
   get(registry: string): Promise<Credential | undefined>;
+  /**
+   * Optional: the registry refused this store's `registry-token` for `registry` (it expired in
+   * the middle of a long pull). Get a new one, so that `get` returns it, and say whether that
+   * worked. Called at most once per request; parallel refusals of one token share one call.
+   */
+  refresh?(registry: string): Promise<boolean>;
 }
 
 export const anonymous: CredentialStore = { get: async () => undefined };
@@ -36,5 +42,34 @@ export class ChainedCredentials implements CredentialStore {
       if (found) return found;
     }
     return undefined;
+  }
+  /** Renewal is asked of the store whose credential was used. */
+  async refresh(registry: string): Promise<boolean> {
+    for (const store of this.stores) {
+      if (await store.get(registry)) return (await store.refresh?.(registry)) ?? false;
+    }
+    return false;
+  }
+}
+
+/**
+ * One registry's credential that can be renewed: an agent's short-lived pull grant, renewed by
+ * `renew` (a round trip to the control plane) when the registry refuses it.
+ */
+export class RenewableCredential implements CredentialStore {
+  constructor(
+    private readonly registry: string,
+    private current: Credential | undefined,
+    private readonly renew: () => Promise<Credential | undefined>,
+  ) {}
+  async get(registry: string): Promise<Credential | undefined> {
+    return registry === this.registry ? this.current : undefined;
+  }
+  async refresh(registry: string): Promise<boolean> {
+    if (registry !== this.registry) return false;
+    const next = await this.renew();
+    if (!next) return false;
+    this.current = next;
+    return true;
   }
 }

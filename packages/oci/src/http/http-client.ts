@@ -6,6 +6,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, t
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { forbiddenAddressError, forbiddenHostReason, guardedLookup } from './address-policy.ts';
 
 export type Headers = IncomingHttpHeaders;
 
@@ -14,7 +15,14 @@ export interface HttpClientOptions {
   maxSocketsPerOrigin?: number;
   /** Give up on a connection attempt after this long. */
   connectTimeoutMs?: number;
+  /** Certificate authorities to trust for https, instead of Node's bundled ones (a private registry's CA, a test's). */
+  ca?: string | Buffer | (string | Buffer)[];
 }
+
+/** What a body read takes by default: enough for any error, token or JSON answer; blobs are streamed, never read whole. */
+export const defaultBodyLimit = 1024 * 1024;
+/** What a response to be thrown away is read to: past this the connection is closed instead of drained. */
+const discardLimit = 64 * 1024;
 
 export interface SendOptions {
   method: string;
@@ -23,11 +31,20 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Abort when neither headers nor body bytes arrive for this long: stalls are found by lack of progress. */
   idleTimeoutMs?: number;
+  /**
+   * The URL was named by a registry, not configured by a person: refuse link-local and cloud
+   * metadata addresses, in the URL and in what its host name resolves to (./address-policy.ts).
+   */
+  guardAddresses?: boolean;
 }
 
 /** A response body: a byte stream with the few conveniences the registry client needs. */
 export class ResponseBody implements AsyncIterable<Buffer> {
-  constructor(private readonly message: IncomingMessage) {}
+  constructor(
+    private readonly message: IncomingMessage,
+    /** A HEAD, 204 or 304 answer: no body follows, whatever Content-Length says. */
+    private readonly bodiless = false,
+  ) {}
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
     return this.message[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -71,7 +88,8 @@ export class ResponseBody implements AsyncIterable<Buffer> {
     });
   }
 
-  async buffer(limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
+  /** The whole body, refused (and the connection closed) past `limit` bytes. */
+  async buffer(limit = defaultBodyLimit): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of this.message) {
@@ -85,23 +103,59 @@ export class ResponseBody implements AsyncIterable<Buffer> {
     return Buffer.concat(chunks, size);
   }
 
-  async text(): Promise<string> {
-    return (await this.buffer()).toString('utf8');
+  async text(limit = defaultBodyLimit): Promise<string> {
+    return (await this.buffer(limit)).toString('utf8');
   }
 
-  async json(): Promise<unknown> {
-    return JSON.parse(await this.text());
+  async json(limit = defaultBodyLimit): Promise<unknown> {
+    return JSON.parse(await this.text(limit));
   }
 
-  /** Reads and discards the rest, so the connection can be reused. */
-  async dump(): Promise<void> {
-    if (this.message.readableEnded || this.message.destroyed) return;
-    this.message.resume();
-    await new Promise<void>((resolve) => {
-      this.message.once('end', resolve);
-      this.message.once('close', resolve);
-      this.message.once('error', () => resolve());
+  /**
+   * At most the first `max` bytes, for an error message: a longer body is cut off and its
+   * connection closed rather than read on (a hostile registry may send gigabytes). Never throws.
+   */
+  prefix(max: number): Promise<Buffer> {
+    const message = this.message;
+    if (message.readableEnded || message.destroyed) return Promise.resolve(Buffer.alloc(0));
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const finish = () => {
+        message.off('data', onData);
+        resolve(Buffer.concat(chunks, size));
+      };
+      const onData = (chunk: Buffer) => {
+        const room = max - size;
+        if (chunk.length >= room) {
+          chunks.push(chunk.subarray(0, room));
+          size += room;
+          if (chunk.length > room || !message.complete) message.destroy();
+          finish();
+          return;
+        }
+        chunks.push(chunk);
+        size += chunk.length;
+      };
+      message.on('data', onData);
+      message.once('end', finish);
+      message.once('close', finish);
+      message.once('error', finish);
     });
+  }
+
+  /**
+   * Throws the rest away. A short rest is read, so the connection can be reused; past `limit`
+   * bytes the connection is closed instead, so a huge body is never pulled over the network.
+   */
+  async dump(limit = discardLimit): Promise<void> {
+    if (this.message.readableEnded || this.message.destroyed) return;
+    const declared = this.bodiless ? 0 : Number(this.message.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      this.destroy();
+      return;
+    }
+    await this.prefix(limit);
   }
 
   destroy(): void {
@@ -127,7 +181,7 @@ export class HttpClient {
   constructor(options: HttpClientOptions = {}) {
     const agentOptions = { keepAlive: true, maxSockets: options.maxSocketsPerOrigin ?? 16, maxFreeSockets: options.maxSocketsPerOrigin ?? 16, scheduling: 'lifo' as const };
     this.http = new HttpAgent(agentOptions);
-    this.https = new HttpsAgent(agentOptions);
+    this.https = new HttpsAgent(options.ca === undefined ? agentOptions : { ...agentOptions, ca: options.ca });
     this.connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
   }
 
@@ -135,12 +189,22 @@ export class HttpClient {
     const target = typeof url === 'string' ? new URL(url) : url;
     const secure = target.protocol === 'https:';
     if (!secure && target.protocol !== 'http:') return Promise.reject(new Error(`unsupported URL scheme ${target.protocol}`));
+    if (options.guardAddresses) {
+      const reason = forbiddenHostReason(target);
+      if (reason) return Promise.reject(forbiddenAddressError(target.host, reason));
+    }
     const headers: Record<string, string> = { ...options.headers };
     if (options.body !== undefined && typeof options.body !== 'object') headers['content-length'] ??= String(Buffer.byteLength(options.body));
     else if (Buffer.isBuffer(options.body)) headers['content-length'] ??= String(options.body.length);
     return new Promise((resolve, reject) => {
       const send = secure ? httpsRequest : httpRequest;
-      const req = send(target, { method: options.method, headers, agent: secure ? this.https : this.http, signal: options.signal });
+      const req = send(target, {
+        method: options.method,
+        headers,
+        agent: secure ? this.https : this.http,
+        signal: options.signal,
+        ...(options.guardAddresses ? { lookup: guardedLookup() } : {}),
+      });
       let settled = false;
       const fail = (error: Error) => {
         if (settled) return;
@@ -169,7 +233,9 @@ export class HttpClient {
           const idle = options.idleTimeoutMs;
           response.setTimeout(idle, () => response.destroy(stalledError(idle)));
         }
-        resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, body: new ResponseBody(response) });
+        const status = response.statusCode ?? 0;
+        const bodiless = options.method === 'HEAD' || status === 204 || status === 304;
+        resolve({ statusCode: status, headers: response.headers, body: new ResponseBody(response, bodiless) });
       });
       const body = options.body;
       if (body === undefined) req.end();

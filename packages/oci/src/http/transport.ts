@@ -1,6 +1,8 @@
 // One registry's HTTP transport: authentication (./auth.ts), redirects that never carry
-// Authorization to another host, retries with jittered backoff on network errors and 5xx,
-// Retry-After on 429, and the distribution-spec error body turned into typed errors.
+// Authorization to another host and never lead from https to plain http, retries with jittered
+// backoff on network errors and 5xx, Retry-After on 429, and the distribution-spec error body
+// turned into typed errors. Whatever the registry sends is bounded: error bodies are read to a
+// few KiB (then the connection is closed), and their text is cleaned before it reaches a message.
 import type { Readable } from 'node:stream';
 import {
   NotFoundError,
@@ -11,9 +13,11 @@ import {
   type RegistryErrorEntry,
   type RequestInfo,
 } from '../errors.ts';
+import { forbiddenAddressCode } from './address-policy.ts';
 import type { AuthManager } from './auth.ts';
 import { backoffDelay, parseRetryAfter, sleep } from './backoff.ts';
 import type { HttpClient, HttpResponseData, ResponseBody } from './http-client.ts';
+import { errorCodeOf, printable } from './remote-text.ts';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -40,6 +44,8 @@ export interface HttpRequest {
   /** What is being asked for, for error messages: `manifest demo/macos:15.2`. */
   what: string;
   signal?: AbortSignal;
+  /** Send no Authorization, even when one is known (to see what the registry asks of a stranger). */
+  withoutCredentials?: boolean;
 }
 
 export interface HttpResponse {
@@ -64,6 +70,10 @@ export interface TransportOptions {
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 const retryableStatuses = new Set([408, 429, 500, 502, 503, 504]);
 const maxRedirects = 10;
+/** What is read of an error body for its message; the rest is not read, the connection closed. */
+export const maxErrorBodyBytes = 4096;
+/** Distribution-spec error entries kept from one error body. */
+const maxErrorEntries = 10;
 
 /** Network-level failures worth retrying: the next attempt may well succeed. */
 const transientCodes = new Set([
@@ -123,6 +133,8 @@ export function describeNetworkError(error: unknown): string {
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
     case 'CERT_HAS_EXPIRED':
       return `the registry's TLS certificate is not trusted (${errorCode(error)}); add its CA to NODE_EXTRA_CA_CERTS`;
+    case forbiddenAddressCode:
+      return (error as Error).message;
     case 'EPROTO':
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
       return 'TLS handshake failed (a plain-HTTP registry? use --plain-http)';
@@ -131,14 +143,18 @@ export function describeNetworkError(error: unknown): string {
   }
 }
 
-/** Parses `{"errors":[{"code","message","detail"}]}`; tolerates anything else. */
+/**
+ * Parses `{"errors":[{"code","message","detail"}]}`; tolerates anything else. Codes and messages
+ * come from the registry: they are kept short and printable, and only the first few entries.
+ */
 export function parseErrorBody(text: string): RegistryErrorEntry[] {
   try {
     const json = JSON.parse(text) as { errors?: unknown };
     if (!Array.isArray(json.errors)) return [];
     return json.errors
+      .slice(0, maxErrorEntries)
       .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
-      .map((e) => ({ code: String(e.code ?? 'UNKNOWN'), message: String(e.message ?? ''), detail: e.detail }));
+      .map((e) => ({ code: errorCodeOf(e.code ?? 'UNKNOWN'), message: printable(typeof e.message === 'string' ? e.message : ''), detail: e.detail }));
   } catch {
     return [];
   }
@@ -153,12 +169,15 @@ export class RegistryTransport {
   readonly registry: string;
   readonly baseUrl: string;
   private readonly origin: string;
+  private readonly secure: boolean;
   private readonly retry: RetryPolicy;
 
   constructor(private readonly options: TransportOptions) {
     this.registry = options.registry;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.origin = new URL(this.baseUrl).origin;
+    const base = new URL(this.baseUrl);
+    this.origin = base.origin;
+    this.secure = base.protocol === 'https:';
     this.retry = options.retry ?? defaultRetryPolicy;
   }
 
@@ -174,18 +193,25 @@ export class RegistryTransport {
     let body = req.body;
     let attempt = 0;
     let authRetried = false;
+    let refreshed = false;
     let redirects = 0;
+    /** Whether the URL that named the current one was https: set by a redirect. */
+    let cameFromHttps = this.secure;
     for (;;) {
       const target = new URL(url);
+      if (target.protocol === 'http:' && cameFromHttps) throw this.downgrade(req.what, method, url, redirects > 0);
       const sameOrigin = target.origin === this.origin;
       const headers: Record<string, string> = { 'user-agent': this.options.userAgent, ...req.headers };
-      if (sameOrigin) {
+      if (sameOrigin && !req.withoutCredentials) {
         const authorization = await this.options.auth.authorization(this.registry, req.scopes);
         if (authorization) headers.authorization = authorization;
       }
       let response: HttpResponseData;
       try {
-        response = await this.options.http.request(url, { method, headers, body, signal: req.signal, idleTimeoutMs: this.options.stallTimeoutMs });
+        // Another origin was named by the registry (a redirect, an upload or page URL): it must
+        // not lead into the host's own network (./address-policy.ts).
+        const guardAddresses = !sameOrigin;
+        response = await this.options.http.request(url, { method, headers, body, signal: req.signal, idleTimeoutMs: this.options.stallTimeoutMs, guardAddresses });
       } catch (error) {
         if (req.signal?.aborted) throw error;
         if (replayable && isTransientNetworkError(error) && attempt < this.retry.retries) {
@@ -210,7 +236,12 @@ export class RegistryTransport {
         await response.body.dump();
         if (!location) throw new RegistryError(`Registry ${this.registry} redirected ${req.what} without a Location`, info);
         if (++redirects > maxRedirects) throw new RegistryError(`Registry ${this.registry} redirected ${req.what} too many times`, info);
-        url = new URL(location, url).toString();
+        try {
+          url = new URL(location, url).toString();
+        } catch {
+          throw new RegistryError(`Registry ${this.registry} redirected ${req.what} to an invalid URL (${printable(location, 100)})`, info);
+        }
+        cameFromHttps = target.protocol === 'https:';
         if (status === 303 && method !== 'HEAD') {
           method = 'GET';
           body = undefined;
@@ -218,13 +249,17 @@ export class RegistryTransport {
         continue;
       }
 
-      const text = method === 'HEAD' ? '' : await response.body.text().catch(() => '');
+      // Only the start of an error body is read: enough for distribution's error codes. A longer
+      // body's connection is closed, so a 1 GiB answer costs 4 KiB, not a gigabyte of traffic.
+      const text = method === 'HEAD' ? '' : (await response.body.prefix(maxErrorBodyBytes)).toString('utf8');
       if (method === 'HEAD') await response.body.dump().catch(() => {});
 
-      if (status === 401 && sameOrigin) {
-        await this.options.auth.onUnauthorized(this.registry, response.headers['www-authenticate'], req.scopes, authRetried, headers.authorization);
+      if (status === 401 && sameOrigin && !req.withoutCredentials) {
+        const outcome = await this.options.auth.onUnauthorized(this.registry, response.headers['www-authenticate'], req.scopes, authRetried, headers.authorization, !refreshed);
         if (!replayable) throw new UnauthorizedError(`Registry ${this.registry} asked for authentication in the middle of an upload of ${req.what}`, info);
-        authRetried = true;
+        // A renewed credential earns one more try of its own; anything else, one retry in all.
+        if (outcome === 'refreshed') refreshed = true;
+        else authRetried = true;
         continue;
       }
 
@@ -239,12 +274,19 @@ export class RegistryTransport {
       throw statusError(this.registry, req.what, info, parseErrorBody(text), text);
     }
   }
+
+  /** A URL that would take a request from https to plain http: refused before anything is sent. */
+  private downgrade(what: string, method: string, url: string, redirected: boolean): RegistryError {
+    const how = redirected ? `redirected ${what} from https to plain http` : `named a plain-http URL for ${what}`;
+    return new RegistryError(
+      `Registry ${this.registry} ${how} (${printable(url, 200)}): refused, so content and credentials never travel unencrypted. Fix the registry's (or its storage's) redirect URL to use https.`,
+      { method, url: printable(url, 200), status: 0 },
+    );
+  }
 }
 
 function statusError(registry: string, what: string, info: RequestInfo & { status: number }, errors: RegistryErrorEntry[], text: string): OciError {
-  const detail = errors.length
-    ? errors.map((e) => `${e.code}${e.message ? `: ${e.message}` : ''}`).join('; ')
-    : text.trim().slice(0, 200) || `HTTP ${info.status}`;
+  const detail = errors.length ? errors.map((e) => `${e.code}${e.message ? `: ${e.message}` : ''}`).join('; ') : printable(text) || `HTTP ${info.status}`;
   if (info.status === 404) return new NotFoundError(`Not found at ${registry}: ${what} (${detail})`, info, errors);
   if (info.status === 401) return new UnauthorizedError(`Registry ${registry} refused ${what}: authentication required (${detail})`, info, errors);
   if (info.status === 403) {

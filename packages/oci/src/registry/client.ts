@@ -5,6 +5,7 @@ import { HttpClient } from '../http/http-client.ts';
 import { anonymous, type CredentialStore } from '../http/credentials.ts';
 import { RegistryTransport, type RetryPolicy } from '../http/transport.ts';
 import { apiHost, isLoopbackHost, parseReference, type Reference } from '../reference.ts';
+import { issuePullGrant, type PullGrant } from './grant.ts';
 import { Repository } from './repository.ts';
 
 export const defaultUserAgent = 'cider/0.1 (+https://github.com/cider-fleet)';
@@ -16,6 +17,10 @@ export interface RegistryClientOptions {
    * Loopback registries (localhost, 127.0.0.0/8, ::1) always use plain HTTP.
    */
   plainHttp?: boolean | string[] | ((registry: string) => boolean);
+  /** Loopback registries use plain HTTP (default true); false for one serving TLS on loopback. */
+  loopbackPlainHttp?: boolean;
+  /** Certificate authorities to trust for https registries instead of Node's bundled ones. */
+  ca?: string | Buffer | (string | Buffer)[];
   userAgent?: string;
   /** Share one connection pool between clients; by default each client has its own. */
   http?: HttpClient;
@@ -33,6 +38,7 @@ export class RegistryClient {
   private readonly http: HttpClient;
   private readonly ownsHttp: boolean;
   private readonly auth: AuthManager;
+  private readonly credentials: CredentialStore;
   readonly userAgent: string;
   readonly maxManifestBytes: number;
 
@@ -40,29 +46,34 @@ export class RegistryClient {
     this.userAgent = options.userAgent ?? defaultUserAgent;
     this.maxManifestBytes = options.maxManifestBytes ?? 4 * 1024 * 1024;
     this.ownsHttp = options.http === undefined;
-    this.http = options.http ?? new HttpClient({ maxSocketsPerOrigin: options.connectionsPerHost ?? 16 });
+    this.http = options.http ?? new HttpClient({ maxSocketsPerOrigin: options.connectionsPerHost ?? 16, ca: options.ca });
+    this.credentials = options.credentials ?? anonymous;
     this.auth = new AuthManager({
-      credentials: options.credentials ?? anonymous,
+      credentials: this.credentials,
       http: this.http,
       userAgent: this.userAgent,
+      baseUrlOf: (registry) => this.baseUrl(registry),
     });
   }
 
   usesPlainHttp(registry: string): boolean {
-    if (isLoopbackHost(registry)) return true;
+    if (isLoopbackHost(registry) && this.options.loopbackPlainHttp !== false) return true;
     const setting = this.options.plainHttp;
     if (typeof setting === 'function') return setting(registry);
     if (Array.isArray(setting)) return setting.includes(registry);
     return setting === true;
   }
 
+  private baseUrl(registry: string): string {
+    return `${this.usesPlainHttp(registry) ? 'http' : 'https'}://${apiHost(registry)}`;
+  }
+
   transport(registry: string): RegistryTransport {
     let transport = this.transports.get(registry);
     if (!transport) {
-      const scheme = this.usesPlainHttp(registry) ? 'http' : 'https';
       transport = new RegistryTransport({
         registry,
-        baseUrl: `${scheme}://${apiHost(registry)}`,
+        baseUrl: this.baseUrl(registry),
         auth: this.auth,
         http: this.http,
         userAgent: this.userAgent,
@@ -98,6 +109,16 @@ export class RegistryClient {
       what: 'the API version check (GET /v2/)',
     });
     await response.body.dump();
+  }
+
+  /**
+   * A short-lived grant to pull `repository` from `registry`, for handing to someone who must not
+   * hold this client's credential (the control plane to an agent; ./grant.ts): a pull-only bearer
+   * token where the registry speaks token auth, `basic` where it speaks only Basic, `anonymous`
+   * where it asks for nothing (or no credential is stored for it).
+   */
+  pullGrant(registry: string, repository: string): Promise<PullGrant> {
+    return issuePullGrant(this.transport(registry), this.auth, this.credentials, repository);
   }
 
   async close(): Promise<void> {

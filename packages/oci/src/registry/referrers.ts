@@ -7,10 +7,13 @@ import { DigestMismatchError, NotFoundError, OciError } from '../errors.ts';
 import type { HttpResponse } from '../http/transport.ts';
 import { encodeManifest, isIndex, parseManifest, type Descriptor, type ImageIndex, type Manifest } from '../manifest.ts';
 import { MediaType } from '../media-types.ts';
+import { paginate } from './paginate.ts';
 import type { Repository } from './repository.ts';
 
 /** A referrers page larger than this is refused (manifests are limited alike). */
 const maxPageBytes = 4 * 1024 * 1024;
+/** Referrers read at most; a subject with more is an error, not a silent cut. */
+const maxReferrers = 10_000;
 /** Read-modify-write rounds of the referrers tag before giving up on a concurrent writer. */
 const fallbackRounds = 3;
 
@@ -81,33 +84,42 @@ async function readPage(response: HttpResponse, what: string): Promise<ImageInde
 }
 
 /**
- * GET /v2/<name>/referrers/<digest>[?artifactType=] ("Listing Referrers"), following Link pages.
- * When the server did not apply the filter (no `OCI-Filters-Applied: artifactType`), it is applied
- * here. A 404 means the registry has no referrers API (a registry with it MUST NOT answer 404):
+ * GET /v2/<name>/referrers/<digest>[?artifactType=] ("Listing Referrers"), following Link pages
+ * within ./paginate.ts's limits. When the server did not apply the filter (no
+ * `OCI-Filters-Applied: artifactType`), it is applied here. A 404 means the registry has no referrers API (a registry with it MUST NOT answer 404):
  * the list is then read from the referrers tag, and a missing tag means no referrers.
  */
 export async function listReferrers(repo: Repository, subject: Digest, options: ListReferrersOptions = {}): Promise<Descriptor[]> {
   parseDigest(subject);
   const what = `the referrers of ${repo.name}@${subject}`;
   const query = options.artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType: options.artifactType })}`;
-  let url: string | undefined = `/v2/${repo.name}/referrers/${subject}${query}`;
-  const found: Descriptor[] = [];
-  for (let page = 0; url; page++) {
-    let response: HttpResponse;
-    try {
-      const accept = { accept: MediaType.ociIndex };
-      response = await repo.transport.send({ method: 'GET', url, headers: accept, scopes: [`repository:${repo.name}:pull`], expect: [200], what, signal: options.signal });
-    } catch (error) {
-      if (error instanceof NotFoundError && page === 0) return listFromTag(repo, subject, options.artifactType);
-      throw error;
-    }
-    const index = await readPage(response, what);
-    const applied = (header(response, 'oci-filters-applied') ?? '').split(',').map((f) => f.trim());
-    found.push(...(applied.includes('artifactType') ? index.manifests : byArtifactType(index.manifests, options.artifactType)));
-    const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header(response, 'link') ?? '')?.[1];
-    url = next ? new URL(next, response.url).toString() : undefined;
+  let pagesRead = 0;
+  try {
+    // Every entry counts toward the page (a page whose entries are all filtered out is not an end);
+    // the filter is applied here where the server did not (no `OCI-Filters-Applied: artifactType`).
+    const listed = await paginate<{ descriptor: Descriptor; wanted: boolean }>({
+      transport: repo.transport,
+      first: `/v2/${repo.name}/referrers/${subject}${query}`,
+      headers: { accept: MediaType.ociIndex },
+      scopes: [`repository:${repo.name}:pull`],
+      what,
+      readPage: async (response) => {
+        pagesRead++;
+        const manifests = (await readPage(response, what)).manifests;
+        const applied = (header(response, 'oci-filters-applied') ?? '').split(',').map((f) => f.trim());
+        const wanted = new Set(applied.includes('artifactType') ? manifests : byArtifactType(manifests, options.artifactType));
+        return manifests.map((descriptor) => ({ descriptor, wanted: wanted.has(descriptor) }));
+      },
+      keyOf: (entry) => entry.descriptor.digest,
+      maxItems: maxReferrers,
+      signal: options.signal,
+    });
+    if (listed.truncated) throw new OciError('REGISTRY_ERROR', `Registry ${repo.registry} lists more than ${maxReferrers} referrers of ${repo.name}@${subject}; stopped reading there.`);
+    return listed.items.filter((entry) => entry.wanted).map((entry) => entry.descriptor);
+  } catch (error) {
+    if (error instanceof NotFoundError && pagesRead === 0) return listFromTag(repo, subject, options.artifactType);
+    throw error;
   }
-  return found;
 }
 
 /** The referrers index under the referrers tag; undefined when the tag does not exist. */

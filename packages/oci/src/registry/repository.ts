@@ -6,6 +6,7 @@ import type { HttpResponse, RegistryTransport } from '../http/transport.ts';
 import { parseManifest, type Descriptor, type Manifest } from '../manifest.ts';
 import { manifestMediaTypes, MediaType } from '../media-types.ts';
 import { isValidTag } from '../reference.ts';
+import { paginate, readJsonPage } from './paginate.ts';
 import { listReferrers, pushReferrer, type ListReferrersOptions, type PushedReferrer } from './referrers.ts';
 import { BlobUploader, type PushBlobResult, type UploadOptions } from './upload.ts';
 
@@ -301,24 +302,31 @@ export class Repository {
     return pushReferrer(this, bytes, mediaType, subject);
   }
 
-  /** Lists tags, following pagination (`n`, `last`, and the Link header). */
-  async listTags(options: { pageSize?: number } = {}): Promise<string[]> {
-    const tags: string[] = [];
-    let url: string | undefined = `/v2/${this.name}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
-    while (url) {
-      const response: HttpResponse = await this.transport.send({
-        method: 'GET',
-        url,
-        scopes: this.scope('pull'),
-        expect: [200],
-        what: `the tags of ${this.name}`,
-      });
-      const page = (await response.body.json()) as { tags?: string[] | null };
-      tags.push(...(page.tags ?? []));
-      const link = header(response, 'link');
-      const next = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
-      url = next ? new URL(next, response.url).toString() : undefined;
+  /**
+   * Lists tags ("Listing Tags"), following the Link header's pages (`n` asks for a page size).
+   * Bounded (./paginate.ts): a registry offering more than `limit` tags (default 100,000) is an
+   * error rather than a silent cut, and so is one that loops or never stops. Entries that are not
+   * valid tags are dropped: they could not be pulled, and they would reach terminals and logs.
+   */
+  async listTags(options: { pageSize?: number; limit?: number; maxPages?: number; signal?: AbortSignal } = {}): Promise<string[]> {
+    const what = `the tags of ${this.name}`;
+    const pageSize = options.pageSize;
+    const listed = await paginate<string>({
+      transport: this.transport,
+      first: `/v2/${this.name}/tags/list${pageSize ? `?n=${pageSize}` : ''}`,
+      scopes: this.scope('pull'),
+      what,
+      readPage: async (response) => {
+        const page = await readJsonPage(response, this.registry, what);
+        return Array.isArray(page.tags) ? page.tags.filter((tag): tag is string => typeof tag === 'string' && isValidTag(tag)) : [];
+      },
+      maxItems: options.limit,
+      maxPages: options.maxPages,
+      signal: options.signal,
+    });
+    if (listed.truncated) {
+      throw new OciError('REGISTRY_ERROR', `Registry ${this.registry} lists more than ${listed.items.length} tags for ${this.name}; stopped reading there. Raise the limit if this repository really holds that many.`);
     }
-    return tags;
+    return listed.items;
   }
 }
