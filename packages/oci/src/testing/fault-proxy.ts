@@ -12,7 +12,9 @@ export type Fault =
   /** Stops sending after this many body bytes but keeps the connection open. */
   | { kind: 'stall'; afterBytes: number }
   | { kind: 'ignore-range' }
-  | { kind: 'throttle'; bytesPerSecond: number };
+  | { kind: 'throttle'; bytesPerSecond: number }
+  /** Holds the request this long before passing it on (a request that reaches the registry late). */
+  | { kind: 'delay'; ms: number };
 
 export interface ProxiedRequest {
   method: string;
@@ -22,6 +24,8 @@ export interface ProxiedRequest {
   count: number;
   /** When it arrived (Date.now()). */
   at: number;
+  /** The status answered, once known. */
+  status?: number;
 }
 
 export type FaultRule = (request: ProxiedRequest) => Fault | Fault[] | undefined;
@@ -99,6 +103,7 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
     const status = faults.find((f) => f.kind === 'status');
     if (status?.kind === 'status') {
       req.resume();
+      seen.status = status.status;
       res.writeHead(status.status, { 'content-type': 'application/json', ...status.headers });
       res.end(status.body ?? JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'injected by fault proxy' }] }));
       return;
@@ -106,9 +111,20 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
 
     const headers = { ...req.headers, host: target.host };
     if (faults.some((f) => f.kind === 'ignore-range')) delete headers.range;
+    const delay = faults.find((f) => f.kind === 'delay');
+    if (delay?.kind === 'delay') {
+      req.pause();
+      setTimeout(() => forward(req, res, seen, headers, faults), delay.ms);
+      return;
+    }
+    forward(req, res, seen, headers, faults);
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse, seen: ProxiedRequest, headers: IncomingMessage['headers'], faults: Fault[]) => {
     const upstreamRequest = httpRequest(
       { protocol: target.protocol, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers },
       (upstreamResponse) => {
+        seen.status = upstreamResponse.statusCode;
         const responseHeaders = { ...upstreamResponse.headers };
         if (typeof responseHeaders.location === 'string') {
           responseHeaders.location = responseHeaders.location.replace(target.origin, proxyOrigin);

@@ -6,4 +6,6 @@ export { writeHtpasswd } from './htpasswd.ts';
 export { startTokenServer, type TokenRequestRecord, type TokenServer, type TokenServerOptions, type TokenUser } from './token-server.ts';
 export { useRegistryFixture, type RegistryFixture } from './fixture.ts';
 export { makeSyntheticIpsw, defaultMacDevices, type SyntheticIpswOptions } from './ipsw.ts';
+export { makeTestCertificate, type TestCertificate } from './tls.ts';
+export { sendEndlessBody, startHostileRegistry, type EndlessBody, type HostileHandler, type HostileRegistry, type HostileRequest } from './hostile-registry.ts';
 export { mountReflinkDisk, mountTmpfs, type SmallDisk } from './small-disk.ts';

@@ -51,10 +51,19 @@ export interface TokenServer {
    * while `expires_in` still promises `lifetimeS`: tokens the client trusts and the registry refuses.
    */
   staleTokens: number;
+  /**
+   * distribution accepts a token until 60 s past its `exp` (clock leeway). When set, `exp` is
+   * written 60 s early, so the registry refuses a token exactly `lifetimeS` after it was issued:
+   * tests of tokens expiring mid-pull need not wait a minute.
+   */
+  exactExpiry: boolean;
   /** The `auth` option for startRegistry (@cider/services). */
   registryAuth: { kind: 'token'; realm: string; service: string; issuer: string; rootCertBundle: string };
   close(): Promise<void>;
 }
+
+/** distribution's leeway on `exp` and `nbf` (registry/auth/token/token.go). */
+const registryLeewayS = 60;
 
 function base64url(data: Buffer | string): string {
   return Buffer.from(data).toString('base64url');
@@ -98,7 +107,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       iss: options.issuer,
       sub: account,
       aud: options.service,
-      exp: stale ? now - 3600 : now + state.lifetimeS,
+      exp: stale ? now - 3600 : now + state.lifetimeS - (state.exactExpiry ? registryLeewayS : 0),
       nbf: stale ? now - 7200 : now - 1,
       iat: stale ? now - 7200 : now,
       jti: randomBytes(12).toString('hex'),
@@ -155,6 +164,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     requests,
     lifetimeS: options.lifetimeS ?? 300,
     staleTokens: 0,
+    exactExpiry: false,
     registryAuth: { kind: 'token', realm, service: options.service, issuer: options.issuer, rootCertBundle: certPath },
     async close() {
       server.closeAllConnections();
