@@ -9,7 +9,7 @@ import { CloseCode, enrollPath, generateNodeKeyPair, maxEnrollBodyBytes, maxFram
 import { useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlProcess, type ControlProcess } from '../testing/control-process.ts';
-import { rawExchange, SimAgent, simFacts, statusOf, upgradeRequest } from '../testing/wire.ts';
+import { rawExchange, sendAndReset, SimAgent, simFacts, statusOf, upgradeRequest } from '../testing/wire.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();
@@ -145,6 +145,15 @@ describe('hostile input against the running gateway (real control process, Postg
     const answers = await Promise.all(Array.from({ length: 1_000 }, (_, i) => rawExchange(control.port, upgradeRequest('/agent/v1', headers(i)), 30_000)));
     const statuses = answers.map(statusOf);
     expect(statuses.filter((s) => s !== 401)).toEqual([]);
+    expect(victimSocket.open).toBe(true);
+    await expectAliveAndUnchanged(before);
+  });
+
+  it('survives upgrades whose peers reset the connection while their credentials are checked', async () => {
+    const before = await snapshot();
+    const credentials = () => ({ Authorization: `Bearer ${victim.nodeId}.cns_${randomBytes(32).toString('base64url')}` });
+    await Promise.all(Array.from({ length: 300 }, () => sendAndReset(control.port, upgradeRequest('/agent/v1', credentials()))));
+    await Promise.all(Array.from({ length: 50 }, () => sendAndReset(control.port, `POST ${enrollPath} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"tok`)));
     expect(victimSocket.open).toBe(true);
     await expectAliveAndUnchanged(before);
   });

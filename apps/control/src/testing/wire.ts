@@ -124,3 +124,13 @@ export class SimAgent {
     this.socket.terminate();
   }
 }
+
+/** Sends bytes and resets the connection (TCP RST) at once: a peer that vanishes mid-request. */
+export function sendAndReset(port: number, data: string | Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connectTcp({ host: '127.0.0.1', port });
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+    socket.on('connect', () => socket.write(data, () => socket.resetAndDestroy()));
+  });
+}
