@@ -69,3 +69,32 @@ export function refuseCrossSite(req: Request): Response | undefined {
   }
   return requestHosts(req).includes(host) ? undefined : refuse();
 }
+
+/** The largest request body the endpoint reads: sign-in, pins and forms are a few KiB at most. */
+export const maxRequestBodyBytes = 1024 * 1024;
+
+/**
+ * The request with its body read into memory, at most `maxBytes` of it, or a 413 answer. tRPC
+ * would otherwise read any body whole, however large; a declared Content-Length over the limit is
+ * refused before reading anything.
+ */
+export async function boundedBody(req: Request, maxBytes = maxRequestBodyBytes): Promise<Request | Response> {
+  if (!req.body) return req;
+  const tooLarge = () => trpcRefusal(413, 'PAYLOAD_TOO_LARGE', `Request bodies are limited to ${Math.round(maxBytes / 1024)} KiB.`);
+  const declared = Number(req.headers.get('content-length') ?? '0');
+  if (declared > maxBytes) return tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return tooLarge();
+    }
+    chunks.push(value);
+  }
+  return new Request(req.url, { method: req.method, headers: req.headers, body: Buffer.concat(chunks), signal: req.signal });
+}

@@ -64,6 +64,30 @@ describe('tRPC endpoint (real PostgreSQL, Redis)', () => {
     expect(await harness.deps.db.session.count()).toBe(1);
   });
 
+  it('refuses bodies over 1 MiB with 413, declared or streamed, and stays up', async () => {
+    const handle = handler();
+    const keysBefore = await signInKeys();
+    const big = JSON.stringify(input({ email: 'x@example.com', password: 'p'.repeat(2 * 1024 * 1024) }));
+    const declared = await handle(post('auth.signIn', JSON.parse(big) as unknown));
+    expect(declared.status).toBe(413);
+    const chunk = new TextEncoder().encode('a'.repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // Bounded: at most 64 chunks (4 MiB); the handler must stop reading long before.
+        if (sent >= 64) return controller.close();
+        sent += 1;
+        controller.enqueue(chunk);
+      },
+    });
+    const streamed = await handle(new Request(`${site}/api/trpc/auth.signIn`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit));
+    expect(streamed.status).toBe(413);
+    expect(sent).toBeLessThan(64);
+    expect(await signInKeys()).toEqual(keysBefore);
+    // Still answering.
+    expect((await handle(new Request(`${site}/api/trpc/auth.me`))).status).toBe(200);
+  });
+
   it('caps every batch at 20 calls', async () => {
     const member = await harness.user('member');
     const { token } = await createApiToken(harness.deps, { userId: member.id, label: member.email }, { userId: member.id, name: 'batcher' });

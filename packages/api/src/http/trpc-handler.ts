@@ -12,7 +12,7 @@ import { RetryLaterError, userForSession, type AuthPolicy } from '../services/au
 import type { ServiceDeps } from '../services/deps.ts';
 import { toTrpcError, type TrpcContext } from '../trpc.ts';
 import { clientAddress, isHttps } from './request-facts.ts';
-import { refuseBatch, refuseCrossSite } from './request-guards.ts';
+import { boundedBody, refuseBatch, refuseCrossSite } from './request-guards.ts';
 
 export const defaultMaxBatchSize = 20;
 
@@ -63,9 +63,11 @@ export function createTrpcHandler(options: TrpcHandlerOptions): (req: Request) =
   return async (req) => {
     const refusal = refuseCrossSite(req) ?? refuseBatch(req, options.endpoint, maxBatchSize);
     if (refusal) return refusal;
+    const bounded = await boundedBody(req);
+    if (bounded instanceof Response) return bounded;
     return fetchRequestHandler({
       endpoint: options.endpoint,
-      req,
+      req: bounded,
       router: appRouter,
       maxBatchSize,
       // Looking up the caller needs PostgreSQL: when it is down, a 503 that says so (not a 500 quoting Prisma).
