@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // cider-control: `run` starts the gateway and workers; `migrate` applies database migrations.
+import { waitForRedis } from '@cider/api';
+import { waitForDatabase } from '@cider/db';
 import { findMigrationsDir, migrate, pendingMigrationNames } from '@cider/db/migrate';
 import { Command } from 'commander';
 import pino from 'pino';
@@ -48,6 +50,10 @@ program
     } catch (error) {
       fail(error);
     }
+    // Started while PostgreSQL or Redis is down (a reboot, a failover): wait for them and say so,
+    // rather than exit and be restarted in a loop. Configuration errors still fail at once.
+    await waitForDatabase(env.DATABASE_URL, { log: (line) => log.warn(line) }).catch(fail);
+    await waitForRedis(env.REDIS_URL, log);
     if (options.migrate) await migrate({ url: env.DATABASE_URL, migrationsDir: findMigrationsDir(), log: (line) => log.info(line) }).catch(fail);
     const pending = await pendingMigrationNames(env.DATABASE_URL, findMigrationsDir()).catch(fail);
     if (pending.length > 0) fail(`The database lacks migrations (${pending.join(', ')}). Run \`cider-control migrate\` first, or start with --migrate.`);

@@ -1,9 +1,9 @@
 // The control plane in one process: the agent gateway and the BullMQ workers. Stateless apart
 // from its sockets: run as many as needed behind a load balancer.
-import { createServiceDeps, type ServiceDepsConfig } from '@cider/api';
+import { createRedisConnection, createServiceDeps, isRedisConnectionError, type ServiceDepsConfig } from '@cider/api';
 import { syncJobKey } from '@cider/protocol';
 import { Worker, type ConnectionOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { CommandBus } from './gateway/commands.ts';
 import { AgentGateway, type GatewayOptions } from './gateway/gateway.ts';
@@ -37,8 +37,10 @@ export interface RunningControl {
 
 export async function startControl(config: ControlConfig): Promise<RunningControl> {
   const log = config.log ?? pino({ name: 'cider-control' });
-  const { deps, hub, close: closeDeps } = createServiceDeps(config);
-  const workerConnection = (): Redis => new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const { deps, hub, redisReporter, close: closeDeps } = createServiceDeps({ ...config, log });
+  // BullMQ workers and the command subscriber wait for Redis (maxRetriesPerRequest: null); their
+  // connection errors go to the one outage report, not one log line per retry.
+  const workerConnection = (): Redis => createRedisConnection(config.redisUrl, 'worker', redisReporter);
   const connections: Redis[] = [];
   const own = (redis: Redis) => {
     connections.push(redis);
@@ -60,7 +62,9 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     void onSyncFailedForGood(deps, job, error).catch((e: unknown) => log.error({ err: e }, 'recording a failed sync job'));
   });
   const watchWorker = new Worker('registry-watch', createRegistryWatchProcessor(deps, log), workerOptions(1));
-  for (const worker of [reconcileWorker, syncWorker, watchWorker]) worker.on('error', (error) => log.error({ err: error }, 'worker error'));
+  for (const worker of [reconcileWorker, syncWorker, watchWorker]) {
+    worker.on('error', (error) => (redisReporter.down || isRedisConnectionError(error) ? redisReporter.failed(error, 'workers wait for it') : log.error({ err: error }, 'worker error')));
+  }
 
   const gateway = new AgentGateway({
     deps,
@@ -94,6 +98,9 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
   await deps.queues.add('reconcile', { scope: 'all', reason: 'control plane started' });
   await tick();
   const timer = setInterval(() => void tick().catch((error: unknown) => log.error({ err: error }, 'periodic reconcile')), Math.min(config.reconcileIntervalMs, config.registryWatchIntervalMs));
+  // A Redis that comes back may have come back empty (no persistence, a failover): rebuild its
+  // queues from PostgreSQL now rather than at the next tick.
+  deps.redis.on('ready', () => void tick().catch((error: unknown) => log.warn({ err: error }, 'reconcile after Redis came back')));
 
   log.info({ port, host: config.host }, 'control plane listening');
   return {

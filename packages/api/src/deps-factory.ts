@@ -70,7 +70,13 @@ class DeadlineQueues extends JobQueues {
  * Every connection times out: PostgreSQL (see createDb) and the Redis command connection fail
  * fast while the service is down; only the event subscription waits for Redis to return.
  */
-export function createServiceDeps(config: ServiceDepsConfig): { deps: ServiceDeps; hub: EventHub; close(): Promise<void> } {
+export function createServiceDeps(config: ServiceDepsConfig): {
+  deps: ServiceDeps;
+  hub: EventHub;
+  /** Where this process reports Redis outages: give it the process's other Redis connections too. */
+  redisReporter: OutageReporter;
+  close(): Promise<void>;
+} {
   const log = config.log ?? consoleOutageLogger;
   const redisReporter = new OutageReporter('Redis', log);
   const db = createDb(config.databaseUrl, { max: config.dbPoolSize ?? 10 });
@@ -90,6 +96,7 @@ export function createServiceDeps(config: ServiceDepsConfig): { deps: ServiceDep
   return {
     deps,
     hub,
+    redisReporter,
     async close() {
       // Queues that never reached Redis would wait for it on close: don't let shutdown hang.
       await withTimeout(queues.close(), 5_000, () => new Error('closing the queues timed out')).catch(() => {});

@@ -4,7 +4,7 @@
 // them, and a subscriber has nothing better to do). Every connection reports to one
 // OutageReporter per process, so an outage is logged a few times, not once per retry.
 import { Redis, type RedisOptions } from 'ioredis';
-import type { OutageLogger, OutageReporter } from './outage.ts';
+import { serviceOutage, type OutageLogger, type OutageReporter } from './outage.ts';
 
 /**
  * - `command`: web requests, the gateway, enqueueing (BullMQ Queue is not a worker, so bounded
@@ -33,6 +33,16 @@ export function createRedisConnection(url: string, role: RedisRole, reporter?: O
   redis.on('error', (error: Error) => reporter?.failed(error));
   redis.on('ready', () => reporter?.recovered());
   return redis;
+}
+
+const socketCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** Whether an error a Redis client emitted (ioredis, or BullMQ passing it on) is about the connection rather than a command. */
+export function isRedisConnectionError(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && socketCodes.has(code)) return true;
+  return serviceOutage(error)?.service === 'redis' || (typeof message === 'string' && /connect|Connection/.test(message));
 }
 
 async function ping(url: string): Promise<void> {
