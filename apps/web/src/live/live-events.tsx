@@ -58,7 +58,16 @@ export function LiveEvents() {
   // (Re)connecting may have missed events, so a fresh stream starts with a refresh.
   const subscription = useSubscription(trpc.events.stream.subscriptionOptions(undefined, { onStarted: () => refreshSoon('all'), onData }));
 
-  const live = subscription.status === 'pending';
+  // A stream refused outright (say a 503 while PostgreSQL is down) is not retried by the browser's
+  // EventSource: start a new one after a pause, until one gets through.
+  const { status, reset } = subscription;
+  useEffect(() => {
+    if (status !== 'error') return;
+    const timer = setTimeout(reset, 5_000);
+    return () => clearTimeout(timer);
+  }, [status, reset]);
+
+  const live = status === 'pending';
   return (
     <span className={live ? 'live live-on' : 'live live-off'} title={live ? 'Receiving live updates' : 'Reconnecting to live updates'}>
       <span className="live-dot" aria-hidden="true" />

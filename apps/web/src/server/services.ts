@@ -1,5 +1,7 @@
 // One set of connections (PostgreSQL pool, Redis, the event subscription) per server process.
 // Kept on globalThis so `next dev` hot reloads reuse it instead of leaking connections.
+// Enqueueing is best-effort here: a change a request committed never fails because Redis is
+// down; the control plane's reconcile rebuilds the job from PostgreSQL.
 import { createServiceDeps } from '@cider/api';
 import { env } from '../env.ts';
 
@@ -15,6 +17,7 @@ export function services(): Services {
       redisUrl: config.REDIS_URL,
       redisPrefix: config.CIDER_REDIS_PREFIX,
       secretKey: config.CIDER_SECRET_KEY,
+      enqueue: 'best-effort',
     });
   }
   return holder.__ciderWebServices;
