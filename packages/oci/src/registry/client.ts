@@ -19,7 +19,7 @@ export interface RegistryClientOptions {
   plainHttp?: boolean | string[] | ((registry: string) => boolean);
   /** Loopback registries use plain HTTP (default true); false for one serving TLS on loopback. */
   loopbackPlainHttp?: boolean;
-  /** Certificate authorities to trust for https registries instead of Node's bundled ones. */
+  /** Certificate authorities to trust for https registries instead of Node's bundled ones (with `http`, set them on that client). */
   ca?: string | Buffer | (string | Buffer)[];
   userAgent?: string;
   /** Share one connection pool between clients; by default each client has its own. */

@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream';
 import { parseDigest, sha256, type Digest } from '../digest.ts';
 import { DigestMismatchError, ManifestTooLargeError, NotFoundError, OciError, RegistryError } from '../errors.ts';
+import { printable } from '../http/remote-text.ts';
 import type { HttpResponse, RegistryTransport } from '../http/transport.ts';
 import { parseManifest, type Descriptor, type Manifest } from '../manifest.ts';
 import { manifestMediaTypes, MediaType } from '../media-types.ts';
@@ -206,7 +207,7 @@ export class Repository {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(response, 'content-range') ?? '');
       if (!range || Number(range[1]) !== offset) {
         response.body.destroy();
-        throw new OciError('REGISTRY_ERROR', `Registry ${this.registry} answered a range request for ${digest} with the wrong Content-Range (${header(response, 'content-range')})`);
+        throw new OciError('REGISTRY_ERROR', `Registry ${this.registry} answered a range request for ${digest} with the wrong Content-Range (${printable(header(response, 'content-range') ?? 'none', 100)})`);
       }
       return { status: 206, offset, length: Number.isFinite(length) ? length : undefined, body: response.body };
     }
