@@ -114,7 +114,7 @@ export class Agent {
   private readonly osVersions: OsVersionSource;
   private connectedListeners: (() => void)[] = [];
   /** Pulls waiting for a renewed registry grant, by job id. */
-  private readonly grantWaiters = new Map<string, (registry: RegistryAccess) => void>();
+  private readonly grantWaiters = new Map<string, (registry: RegistryAccess | undefined) => void>();
   private currentConfig: AgentConfig;
   readonly log: Logger;
 
@@ -183,6 +183,8 @@ export class Agent {
     socket.on('close', (code, reason) => {
       clearInterval(this.heartbeatTimer);
       if (this.socket === socket) this.socket = undefined;
+      // A grant asked for on this socket can only arrive on it: the pulls waiting give up now.
+      for (const waiter of [...this.grantWaiters.values()]) waiter(undefined);
       if (this.stopping) return;
       if (code === CloseCode.replaced) this.log.warn('another agent connected as this node; reconnecting');
       else if (code === CloseCode.secretRotated) {
@@ -418,6 +420,7 @@ export class Agent {
         this.grantWaiters.delete(jobId);
         resolve(undefined);
       }, this.options.grantRenewTimeoutMs ?? 30_000);
+      timer.unref();
       this.grantWaiters.set(jobId, (access) => {
         clearTimeout(timer);
         this.grantWaiters.delete(jobId);

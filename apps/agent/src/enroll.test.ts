@@ -174,6 +174,12 @@ describe('cider-agent enroll (a real process)', () => {
   });
 });
 
+/** The agent's JSON log line in a child's output (other output may come first). */
+function logLine(stdout: string): unknown {
+  const line = stdout.split('\n').find((l) => l.startsWith('{'));
+  return line ? JSON.parse(line) : undefined;
+}
+
 describe('process-level fault handlers (a real child process)', () => {
   async function child(script: string): Promise<{ code: number | null; stdout: string }> {
     const source = `
@@ -193,14 +199,14 @@ describe('process-level fault handlers (a real child process)', () => {
   it('logs an unhandled rejection with its context and carries on', async () => {
     const { code, stdout } = await child(`Promise.reject(new Error('lost promise')); setTimeout(() => { console.log('still running'); }, 50);`);
     expect(code).toBe(0);
-    expect(JSON.parse(stdout.split('\n')[0]!)).toMatchObject({ level: 50, fault: 'unhandledRejection', err: { message: 'lost promise' } });
+    expect(logLine(stdout)).toMatchObject({ level: 50, fault: 'unhandledRejection', err: { message: 'lost promise' } });
     expect(stdout).toMatch(/still running/);
   });
 
   it('logs an uncaught exception and exits non-zero for the service manager to restart it', async () => {
     const { code, stdout } = await child(`setTimeout(() => { throw new Error('boom in a timer'); }, 10); setTimeout(() => console.log('not reached'), 500);`);
     expect(code).toBe(70);
-    expect(JSON.parse(stdout.split('\n')[0]!)).toMatchObject({ level: 60, fault: 'uncaughtException', err: { message: 'boom in a timer' } });
+    expect(logLine(stdout)).toMatchObject({ level: 60, fault: 'uncaughtException', err: { message: 'boom in a timer' } });
     expect(stdout).not.toMatch(/not reached/);
   });
 });

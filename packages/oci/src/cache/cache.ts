@@ -3,7 +3,7 @@
 // happen under a lock and land atomically; blobs appear only through Ingest.commit().
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, link, lstat, mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { copyFile, link, lstat, lutimes, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256, type Digest } from '../digest.ts';
 import { DigestMismatchError, OciError } from '../errors.ts';
@@ -343,7 +343,8 @@ export class HostCache {
   async touch(manifest: Digest): Promise<void> {
     const file = join(this.layout.imagePath(manifest), 'image.json');
     const now = new Date();
-    await utimes(file, now, now).catch(() => {});
+    // lutimes: a link planted as image.json has its own times changed, never its target's.
+    await lutimes(file, now, now).catch(() => {});
   }
 
   /** Every held manifest with its tags, size and usage. */

@@ -1,7 +1,7 @@
 // Cache maintenance: fsck re-hashes everything and quarantines what is bad; prune removes what
 // nothing references, never what a running operation has leased.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../digest.ts';
 import { isIndex, parseManifest, type Descriptor } from '../manifest.ts';
@@ -76,8 +76,9 @@ export async function fsck(cache: HostCache, options: { onBlob?: (digest: string
   const report: FsckReport = { blobsChecked: 0, bytesChecked: 0, quarantined: [], missing: [], brokenImages: [], ok: true };
   for (const digest of await blobDigests(cache)) {
     const path = cache.blobPath(digest);
-    const info = await stat(path);
-    const actual = await hashFile(path);
+    const info = await lstat(path);
+    // A link planted where a blob goes is never read through: it goes to quarantine as it is.
+    const actual = info.isFile() ? await hashFile(path) : info.isSymbolicLink() ? 'a symbolic link' : 'not a regular file';
     report.blobsChecked++;
     report.bytesChecked += info.size;
     options.onBlob?.(digest, info.size);
@@ -85,7 +86,7 @@ export async function fsck(cache: HostCache, options: { onBlob?: (digest: string
       await mkdir(cache.layout.quarantineDir, { recursive: true });
       const target = join(cache.layout.quarantineDir, `${digest.slice(7)}.${Date.now()}`);
       await rename(path, target);
-      report.quarantined.push({ digest, path: target, problem: `content hashes to ${actual}` });
+      report.quarantined.push({ digest, path: target, problem: actual.startsWith('sha256:') ? `content hashes to ${actual}` : `it is ${actual}` });
     }
   }
   await referencedDigests(cache, report.missing);

@@ -138,6 +138,10 @@ describe('links planted in the cache', () => {
     const record: ImageRecord = { manifest: sha256(Buffer.from('m')), mediaType: 'm', files: [{ name: 'payload', digest, size: 9, mediaType: 'x' }], size: 9, pulledAt: new Date().toISOString() };
     await expect(cache.materialize(record)).rejects.toThrow(CacheLinkError);
     expect((await stat(target)).nlink).toBe(1);
+    // fsck quarantines the link itself, without reading through it.
+    const report = await fsck(cache);
+    expect(report.quarantined).toEqual([expect.objectContaining({ digest, problem: 'it is a symbolic link' })]);
+    expect(await readFile(target, 'utf8')).toBe('precious\n');
   });
 });
 
