@@ -4,6 +4,12 @@
 // a replacement cuts off the old agent but not the new one; grant.renew only for the node's own
 // unfinished jobs.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from '@cider/agent/agent';
+import { writeAgentConfig } from '@cider/agent/config';
+import { enroll } from '@cider/agent/enroll';
 import { createServiceDeps } from '@cider/api';
 import { allowNodeReplacement, createEnrollmentToken, enrollNode, revokeNode, rotateNodeSecret } from '@cider/api/services';
 import { useTestDatabase } from '@cider/db/testing';
@@ -12,6 +18,7 @@ import { useRedisPrefix } from '@cider/services/testing';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControl, type RunningControl } from '../server.ts';
+import { until } from '../testing/fleet.ts';
 import { SimAgent, simFacts } from '../testing/wire.ts';
 
 const database = useTestDatabase();
@@ -83,6 +90,32 @@ describe('node identity on live sockets (real PostgreSQL, Redis)', () => {
     await connect(node.nodeId, secret, node.keys);
     expect(await refusedWith(node.nodeId, node.secret)).toBe(401);
     expect((await services.deps.db.node.findUniqueOrThrow({ where: { id: node.nodeId } })).pendingSecretHash).toBeNull();
+  });
+
+  it('the real agent stores a rotated secret, reconnects with it, and its old secret is refused', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'cider-rotate-'));
+    const log = pino({ level: process.env.CIDER_TEST_LOG ?? 'silent' });
+    let agent: Agent | undefined;
+    try {
+      const config = await enroll({ server: control.url, token, name: 'real-rotating-mac', labels: {}, cacheDir: join(work, 'cache') });
+      const configPath = join(work, 'agent.json');
+      await writeAgentConfig(configPath, config);
+      agent = new Agent({ config, configPath, log, reconnectBaseMs: 100, reconnectMaxMs: 500 });
+      const connected = agent.whenConnected();
+      await agent.start();
+      await connected;
+      await rotateNodeSecret(services.deps, admin, { nodeId: config.nodeId });
+      const node = await until('the new secret to be in use', async () => {
+        const row = await services.deps.db.node.findUniqueOrThrow({ where: { id: config.nodeId } });
+        return row.pendingSecretHash === null && row.state === 'online' && agent!.connected && agent!.config.secret !== config.secret ? row : undefined;
+      });
+      expect(node.revokedAt).toBeNull();
+      expect(JSON.parse(await readFile(configPath, 'utf8'))).toMatchObject({ secret: agent.config.secret });
+      expect(await refusedWith(config.nodeId, config.secret)).toBe(401);
+    } finally {
+      await agent?.stop();
+      await rm(work, { recursive: true, force: true });
+    }
   });
 
   it("a replacement cuts off the old agent (4401) and keeps the new one connected; the old secret is refused", async () => {
