@@ -1,4 +1,5 @@
 import { createDb } from '@cider/db';
+import type { RegistryClientOptions } from '@cider/oci';
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EventHub, RedisEventPublisher } from './events.ts';
@@ -25,6 +26,8 @@ export interface ServiceDepsConfig {
   enqueue?: 'required' | 'best-effort';
   /** The longest an enqueue may take before it counts as failed (default 2.5 s). */
   enqueueTimeoutMs?: number;
+  /** Registry clients' settings (web shortens retries so a request to a registry that is down answers in seconds). */
+  registryClientOptions?: Partial<RegistryClientOptions>;
 }
 
 /**
@@ -91,6 +94,7 @@ export function createServiceDeps(config: ServiceDepsConfig): {
     queues,
     events: new RedisEventPublisher(redis, config.redisPrefix, { reporter: new OutageReporter('Redis (live events)', log) }),
     secretKey: parseSecretKey(config.secretKey),
+    ...(config.registryClientOptions ? { registryClientOptions: config.registryClientOptions } : {}),
   };
   const hub = new EventHub(subscriber, config.redisPrefix);
   return {

@@ -1,7 +1,8 @@
 // One set of connections (PostgreSQL pool, Redis, the event subscription) per server process.
 // Kept on globalThis so `next dev` hot reloads reuse it instead of leaking connections.
 // Enqueueing is best-effort here: a change a request committed never fails because Redis is
-// down; the control plane's reconcile rebuilds the job from PostgreSQL.
+// down; the control plane's reconcile rebuilds the job from PostgreSQL. Registry calls retry
+// briefly: a person is waiting.
 import { createServiceDeps } from '@cider/api';
 import { env } from '../env.ts';
 
@@ -18,6 +19,9 @@ export function services(): Services {
       redisPrefix: config.CIDER_REDIS_PREFIX,
       secretKey: config.CIDER_SECRET_KEY,
       enqueue: 'best-effort',
+      // A request that asks a registry (resolving a pin, listing tags) answers within a few
+      // seconds when the registry is down, instead of retrying for as long as an agent's pull would.
+      registryClientOptions: { retry: { retries: 2, baseDelayMs: 200, maxDelayMs: 1_000 } },
     });
   }
   return holder.__ciderWebServices;
