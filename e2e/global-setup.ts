@@ -35,6 +35,7 @@ export default async function globalSetup() {
   });
   const info = {
     webUrl: stack.webUrl,
+    controlUrl: stack.controlUrl,
     adminEmail: stack.adminEmail,
     adminPassword: stack.adminPassword,
     registryHost: stack.registryHost,

@@ -51,8 +51,8 @@ export async function revokeNode(deps: ServiceDeps, actor: Actor, input: { nodeI
   const open = await deps.db.syncJob.findMany({ where: { nodeId: node.id, state: { in: [...unfinishedStates] } } });
   for (const job of open) await cancelJob(deps, job, 'the node was revoked');
   await deps.events.publish({ type: 'node.updated', nodeId: node.id }).catch(() => {});
-  const jobs = open.length === 1 ? '1 open sync job was cancelled' : `${open.length} open sync jobs were cancelled`;
-  const socket = disconnected ? 'its agent was disconnected' : 'its agent is disconnected at its next heartbeat';
+  const jobs = open.length === 0 ? 'it had no open sync jobs' : open.length === 1 ? '1 open sync job was cancelled' : `${open.length} open sync jobs were cancelled`;
+  const socket = disconnected ? 'its agent, if connected, was disconnected' : 'its agent, if connected, is disconnected at its next heartbeat';
   return { nodeId: node.id, nodeName: node.name, message: `Revoked ${node.name}: ${socket} and can no longer connect; ${jobs}. To bring this Mac back, allow a replacement and enroll it again.` };
 }
 

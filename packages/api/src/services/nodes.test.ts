@@ -116,7 +116,7 @@ describe('node identity (real PostgreSQL, Redis)', () => {
     published.length = 0;
 
     const result = await revokeNode(deps(), admin, { nodeId: enrolled.nodeId });
-    expect(result.message).toMatch(/Revoked lost-mac: its agent was disconnected.*1 open sync job was cancelled/);
+    expect(result.message).toMatch(/Revoked lost-mac: its agent, if connected, was disconnected and can no longer connect; 1 open sync job was cancelled/);
     expect((await deps().db.syncJob.findUniqueOrThrow({ where: { id: job.id } })).state).toBe('cancelled');
     const node = await deps().db.node.findUniqueOrThrow({ where: { id: enrolled.nodeId } });
     expect(node.revokedAt).not.toBeNull();
