@@ -111,8 +111,8 @@ describe('agent against a stand-in control plane (real registry)', () => {
     const held = (await agent!.inventory()).map((i) => i.digest).sort();
     expect(held).toEqual([digests.pinned, digests.big].sort());
 
-    // Both held images are pinned now: nothing may go, the next 30 MiB image does not fit.
-    control.send({ type: 'pinned', digests: [digests.pinned!, digests.big!] });
+    // Both held images are pinned now (and the next one): nothing may go, and it does not fit.
+    control.send({ type: 'pinned', digests: [digests.pinned!, digests.big!, digests.bigger!] });
     await new Promise((r) => setTimeout(r, 100));
     const before = control.received.length;
     sync(4, 'bigger');

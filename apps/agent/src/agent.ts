@@ -259,6 +259,7 @@ export class Agent {
       case 'welcome': {
         this.reconnectAttempt = 0;
         this.pinned = new Set(message.pinned);
+        this.cache?.space.retainOnly(this.pinned);
         clearInterval(this.heartbeatTimer);
         this.heartbeatTimer = setInterval(() => void this.sendHeartbeat(), message.heartbeatIntervalMs);
         this.log.info({ node: message.nodeName }, 'connected to the control plane');
@@ -268,6 +269,7 @@ export class Agent {
       }
       case 'pinned':
         this.pinned = new Set(message.digests);
+        this.cache?.space.retainOnly(this.pinned);
         await this.applyQuota();
         return;
       case 'sync':

@@ -8,7 +8,7 @@
 // remembered: asked again while the disk still lacks the room, it fails before any request.
 import type { HostCache, ImageRecord } from './cache/cache.ts';
 import { isNoSpace } from './cache/fsutil.ts';
-import { defaultHeadroomBytes, statfsFreeSpace, type FreeSpaceProbe, type Reservation } from './cache/space.ts';
+import { asNoSpaceError, defaultHeadroomBytes, statfsFreeSpace, type FreeSpaceProbe, type Reservation } from './cache/space.ts';
 import { fetchBlobToCache, type BlobFetchOptions } from './blob-fetch.ts';
 import type { Digest } from './digest.ts';
 import { InsufficientSpaceError, OciError } from './errors.ts';
@@ -127,10 +127,11 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const size = content.reduce((sum, d) => sum + d.size, 0);
   progress.bytesTotal = size;
 
-  const lease = await cache.lease(
-    [top.descriptor.digest, manifestDescriptor.digest, ...content.map((d) => d.digest)],
-    `pull ${formatReference(ref)}`,
-  );
+  const lease = await cache
+    .lease([top.descriptor.digest, manifestDescriptor.digest, ...content.map((d) => d.digest)], `pull ${formatReference(ref)}`)
+    .catch(async (error: unknown) => {
+      throw await asNoSpaceError(error, cache.root, size + headroom, probe);
+    });
   let reservation: Reservation | undefined;
   // The config, parsed once when first needed (it is in the cache by then).
   let configJson: unknown;

@@ -125,6 +125,11 @@ export class SpaceLedger {
   forget(digest: string): void {
     this.refused.delete(digest);
   }
+
+  /** Forgets refusals of digests no longer wanted (a pin was removed): nothing will ask for them. */
+  retainOnly(wanted: ReadonlySet<string>): void {
+    for (const digest of [...this.refused.keys()]) if (!wanted.has(digest)) this.refused.delete(digest);
+  }
 }
 
 /**
