@@ -4,7 +4,7 @@
 // server on loopback; the crash handlers are tried in a real child process.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -162,6 +162,17 @@ describe('cider-agent enroll (a real process)', () => {
     expect(JSON.parse(lastBody)).toMatchObject({ token: 'cet_secret_on_stdin' });
     expect((await stat(config)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(config, 'utf8'))).toMatchObject({ nodeId: 'n1', secret: 'cns_s' });
+  });
+
+  it.runIf(process.getuid?.() === 0)('refuses a cache directory another user owns before enrolling, saying how to fix it', async () => {
+    const cache = join(work, 'foreign-cache');
+    await mkdir(cache);
+    await chown(cache, 1234, 1234);
+    const before = lastBody;
+    const result = await cli(['enroll', '--server', url, '--token', 'cet_x', '--cache', cache, '--config', join(work, 'foreign.json')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/owned by uid 1234.*chown -R root/);
+    expect(lastBody).toBe(before);
   });
 
   it('says how to give a token when none is given, and refuses http off loopback without --insecure', async () => {

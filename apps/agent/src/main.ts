@@ -3,7 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
-import { enableMemoryRelief } from '@cider/oci';
+import { assertSafeCacheDirectory, enableMemoryRelief } from '@cider/oci';
 import { Command } from 'commander';
 import pino from 'pino';
 import { Agent } from './agent.ts';
@@ -47,6 +47,8 @@ program
     try {
       const token = await readEnrollmentToken(options);
       await mkdir(options.cache, { recursive: true, mode: 0o755 });
+      // Refused now rather than at the first run: the message says the chown/chmod that fixes it.
+      await assertSafeCacheDirectory(options.cache);
       const config = await enroll({
         server: options.server,
         token,
