@@ -28,6 +28,7 @@ import {
   parseReference,
   pull,
   RegistryClient,
+  RenewableCredential,
   type CachedImage,
   type Credential,
   type OciErrorCode,
@@ -37,7 +38,6 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
 import { enforceQuota, makeRoom, type Eviction } from './eviction.ts';
-import { JobCredential } from './job-credentials.ts';
 import { printable } from './printable.ts';
 import { collectFacts, defaultOsVersionSource, spaceConditions, type OsVersionSource } from './facts.ts';
 import { storeRotatedSecret } from './secret-rotation.ts';
@@ -350,7 +350,7 @@ export class Agent {
 
   private async runPull(job: Extract<ControlMessage, { type: 'sync' }>, signal: AbortSignal, onFetched: (bytes: number) => void): Promise<void> {
     const { registry } = job;
-    const credentials = new JobCredential(registry.host, this.credentialFor(job.jobId, registry), () => this.renewGrant(job.jobId, registry.host));
+    const credentials = new RenewableCredential(registry.host, this.credentialFor(job.jobId, registry), () => this.renewGrant(job.jobId, registry.host));
     const client = new RegistryClient({
       ...this.options.registryClientOptions,
       credentials,
