@@ -6,6 +6,7 @@ import { grantContext, sealBox, type RegistryAccess, type RegistryGrant } from '
 import { AppError } from '../errors.ts';
 import { open, seal } from '../secrets.ts';
 import { recordAudit } from './audit.ts';
+import { PullGrantCache } from './pull-grant-cache.ts';
 import type { Actor, ServiceDeps } from './deps.ts';
 
 export interface RegistryInput {
@@ -107,10 +108,13 @@ export function clientFor(deps: ServiceDeps, registry: Registry): RegistryClient
  * What an agent gets to pull from a registry for one job: the registry's address and, when it
  * needs credentials, a grant sealed to the node's own key for this job only.
  */
+const pullGrants = new PullGrantCache();
+
 export async function registryAccess(
   deps: ServiceDeps,
   registry: Registry,
-  job: { syncJobId: string; nodePublicKey: string | null; repository: string },
+  /** `fresh`: a renewal after the agent's token expired or was refused, so not the shared one. */
+  job: { syncJobId: string; nodePublicKey: string | null; repository: string; fresh?: boolean },
 ): Promise<RegistryAccess> {
   const credential = credentialOf(deps, registry);
   const access: RegistryAccess = { host: registry.host, plainHttp: registry.plainHttp };
@@ -118,14 +122,18 @@ export async function registryAccess(
   if (!job.nodePublicKey) throw new AppError('FORBIDDEN', 'This node has no public key to seal registry credentials to; upgrade and restart its agent.');
   // Where the registry speaks token auth, the password stays here: the agent gets a token that
   // can pull this one repository for a few minutes. Only a Basic-only registry gets the password.
-  const client = clientFor(deps, registry);
-  let pull: Awaited<ReturnType<RegistryClient['pullGrant']>>;
-  try {
-    pull = await client.pullGrant(registry.host, job.repository);
-  } catch (error) {
-    throw fromOciError(error, `Getting a pull grant for ${job.repository} from ${registry.host}`);
-  } finally {
-    await client.close();
+  const cacheKey = `${registry.id} ${credential.username} ${job.repository}`;
+  let pull = job.fresh ? undefined : pullGrants.get(cacheKey);
+  if (!pull) {
+    const client = clientFor(deps, registry);
+    try {
+      pull = await client.pullGrant(registry.host, job.repository);
+    } catch (error) {
+      throw fromOciError(error, `Getting a pull grant for ${job.repository} from ${registry.host}`);
+    } finally {
+      await client.close();
+    }
+    pullGrants.set(cacheKey, pull);
   }
   if (pull.kind === 'anonymous') return access;
   const grant: RegistryGrant =

@@ -93,5 +93,5 @@ export async function grantForJob(deps: ServiceDeps, nodeId: string, jobId: stri
   const reference = parseReference(job.reference);
   const registry = await deps.db.registry.findFirst({ where: { host: { equals: reference.registry, mode: 'insensitive' } }, orderBy: { createdAt: 'asc' } });
   if (!registry) throw new AppError('NOT_FOUND', `The registry of ${job.reference} is no longer connected.`);
-  return registryAccess(deps, registry, { syncJobId: job.id, nodePublicKey: node.publicKey, repository: reference.repository });
+  return registryAccess(deps, registry, { syncJobId: job.id, nodePublicKey: node.publicKey, repository: reference.repository, fresh: true });
 }
