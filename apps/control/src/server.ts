@@ -1,6 +1,6 @@
 // The control plane in one process: the agent gateway and the BullMQ workers. Stateless apart
 // from its sockets: run as many as needed behind a load balancer.
-import { createRedisConnection, createServiceDeps, isRedisConnectionError, type ServiceDepsConfig } from '@cider/api';
+import { createRedisConnection, createServiceDeps, isLostJobStateError, isRedisConnectionError, type ServiceDepsConfig } from '@cider/api';
 import { syncJobKey } from '@cider/protocol';
 import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -62,9 +62,14 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     void onSyncFailedForGood(deps, job, error).catch((e: unknown) => log.error({ err: e }, 'recording a failed sync job'));
   });
   const watchWorker = new Worker('registry-watch', createRegistryWatchProcessor(deps, log), workerOptions(1));
-  for (const worker of [reconcileWorker, syncWorker, watchWorker]) {
-    worker.on('error', (error) => (redisReporter.down || isRedisConnectionError(error) ? redisReporter.failed(error, 'workers wait for it') : log.error({ err: error }, 'worker error')));
-  }
+  // Outages go to the outage report (a few lines each); a job whose Redis state vanished in one is
+  // a warning (PostgreSQL's record stands and reconcile requeues it); anything else is an error.
+  const reportError = (what: string) => (error: unknown) => {
+    if (redisReporter.down || isRedisConnectionError(error)) redisReporter.failed(error, 'workers wait for it');
+    else if (isLostJobStateError(error)) log.warn({ err: (error as Error).message }, 'a job lost its Redis state (Redis restarted or was flushed); reconcile queues it again');
+    else log.error({ err: error }, what);
+  };
+  for (const worker of [reconcileWorker, syncWorker, watchWorker]) worker.on('error', reportError('worker error'));
 
   const gateway = new AgentGateway({
     deps,
@@ -97,7 +102,7 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
   };
   await deps.queues.add('reconcile', { scope: 'all', reason: 'control plane started' });
   await tick();
-  const timer = setInterval(() => void tick().catch((error: unknown) => log.error({ err: error }, 'periodic reconcile')), Math.min(config.reconcileIntervalMs, config.registryWatchIntervalMs));
+  const timer = setInterval(() => void tick().catch(reportError('periodic reconcile')), Math.min(config.reconcileIntervalMs, config.registryWatchIntervalMs));
   // A Redis that comes back may have come back empty (no persistence, a failover): rebuild its
   // queues from PostgreSQL now rather than at the next tick.
   deps.redis.on('ready', () => void tick().catch((error: unknown) => log.warn({ err: error }, 'reconcile after Redis came back')));

@@ -3,4 +3,4 @@ export { toTrpcError, type TrpcContext } from './trpc.ts';
 export { createServiceDeps, type ServiceDepsConfig } from './deps-factory.ts';
 export { sessionCookieName, serializeSessionCookie, readCookie } from './cookies.ts';
 export { consoleOutageLogger, OutageReporter, serviceOutage, ServiceUnavailableError, withTimeout, type OutageLogger, type Service } from './outage.ts';
-export { createRedisConnection, isRedisConnectionError, redisOptions, waitForRedis, type RedisRole } from './redis-connections.ts';
+export { createRedisConnection, isLostJobStateError, isRedisConnectionError, redisOptions, waitForRedis, type RedisRole } from './redis-connections.ts';

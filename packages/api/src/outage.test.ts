@@ -149,6 +149,13 @@ describe('outages of Redis (killed and restarted) and PostgreSQL (unreachable)',
     stopListening();
   });
 
+  it("recognises an outage thrown by another copy of this module (Next bundles one per layer), and nothing else", () => {
+    const foreign = Object.assign(new Error('Live updates were interrupted: Redis is unreachable. Reconnecting.'), { name: 'ServiceUnavailableError', service: 'redis' });
+    expect(serviceOutage(foreign)).toMatchObject({ service: 'redis', message: foreign.message });
+    expect(serviceOutage(new Error('Wrong email or password.'))).toBeUndefined();
+    expect(serviceOutage(Object.assign(new Error('x'), { name: 'ServiceUnavailableError', service: 'mainframe' }))).toBeUndefined();
+  });
+
   it('answers 503 naming the database, quickly, while PostgreSQL is unreachable', async () => {
     const offline = createServiceDeps({ databaseUrl: `postgresql://postgres@127.0.0.1:${await freePort()}/cider`, redisUrl: redis.url, redisPrefix: prefix, secretKey, log: quietLog });
     try {

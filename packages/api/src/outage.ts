@@ -37,11 +37,22 @@ function isRedisOutage(error: Record<string, unknown>): boolean {
   return redisMessages.some((m) => message.includes(m));
 }
 
+/**
+ * By name as well as by class: Next.js bundles this module once per layer (server components,
+ * route handlers), and a connection made in one layer throws its layer's class into the other.
+ */
+function asServiceUnavailable(error: Record<string, unknown>): ServiceUnavailableError | undefined {
+  if (error instanceof ServiceUnavailableError) return error;
+  if (error.name !== 'ServiceUnavailableError' || (error.service !== 'database' && error.service !== 'redis')) return undefined;
+  return new ServiceUnavailableError(error.service, typeof error.message === 'string' ? error.message : undefined, { cause: error });
+}
+
 /** The outage `error` stands for (looking through wrapped causes), or undefined for any other error. */
 export function serviceOutage(error: unknown): ServiceUnavailableError | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
-    if (current instanceof ServiceUnavailableError) return current;
+    const known = asServiceUnavailable(current as Record<string, unknown>);
+    if (known) return known;
     if (isRedisOutage(current as Record<string, unknown>)) return new ServiceUnavailableError('redis', undefined, { cause: error });
     current = (current as { cause?: unknown }).cause;
   }

@@ -45,6 +45,15 @@ export function isRedisConnectionError(error: unknown): boolean {
   return serviceOutage(error)?.service === 'redis' || (typeof message === 'string' && /connect|Connection/.test(message));
 }
 
+/**
+ * BullMQ's complaints about a job whose Redis state vanished under it (Redis restarted empty or
+ * was flushed): PostgreSQL's record of the job stands and the next reconcile queues it again.
+ */
+export function isLostJobStateError(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  return /could not renew lock for job|Missing lock for job|Lock mismatch for job|Missing key for job/.test(message);
+}
+
 async function ping(url: string): Promise<void> {
   const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on('error', () => {});
