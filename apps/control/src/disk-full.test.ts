@@ -62,7 +62,7 @@ describe('a node whose disk is full (real control plane, agent on a tmpfs)', () 
     const node = await deps.db.node.findFirstOrThrow({ where: { name: 'mac-1' } });
     await setPin(deps, actor, { projectId: project.id, reference: `${fleet.registryHost}/${repository}:1`, mode: 'follow' });
 
-    const failed = await until('the sync job to fail', async () => deps.db.syncJob.findFirst({ where: { nodeId: node.id, digest, state: 'failed' } }));
+    const failed = await until('the sync job to fail', async () => (await deps.db.syncJob.findFirst({ where: { nodeId: node.id, digest, state: 'failed' } })) ?? undefined);
     expect(failed.error).toMatch(/^Disk full: needs \d+(\.\d)? MiB, \d+(\.\d)? MiB free/);
     // Not retried: one attempt, and no new job across several reconciles while the condition stands.
     expect(failed.attempts).toBe(1);
