@@ -1,5 +1,6 @@
 // `npm test`: everything CI checks, in order: lint, typecheck, build, unit and integration tests
-// (vitest, real PostgreSQL/Redis/registry), then the end-to-end tests (Playwright + Chromium).
+// (vitest, real PostgreSQL/Redis/registry), the fault suite (services killed under the built
+// apps), then the end-to-end tests (Playwright + Chromium).
 // Services are found or started by the test setups themselves (see tooling/services).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,5 +25,6 @@ function step(label, command, args) {
 if (!existsSync(bin('turbo'))) step('install dependencies', process.platform === 'win32' ? 'npm.cmd' : 'npm', ['install']);
 step('lint, typecheck and build', bin('turbo'), ['run', 'lint', 'typecheck', 'build', '--output-logs=errors-only']);
 step('unit and integration tests (vitest)', bin('vitest'), ['run']);
+step('fault suite (Redis, PostgreSQL and the registry killed mid-rollout; real processes)', bin('vitest'), ['run', '--config', 'faults/vitest.config.ts']);
 step('end-to-end tests (Playwright, Chromium)', bin('playwright'), ['test']);
 console.log('\nAll checks passed.');

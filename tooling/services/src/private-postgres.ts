@@ -19,7 +19,10 @@ export interface PostgresBinaries {
 }
 
 export interface PrivatePostgresOptions {
-  /** Cluster directory; initialised when empty. Defaults to a fresh temporary directory (removed by `remove()`). */
+  /**
+   * Cluster directory; initialised when empty. Defaults to a fresh temporary directory (removed by
+   * `remove()`). As root the server runs as the `postgres` user, which must be able to reach it.
+   */
   dataDir?: string;
   /** Defaults to a free port; pass the previous port to restart a cluster where clients expect it. */
   port?: number;
