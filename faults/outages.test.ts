@@ -167,7 +167,7 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
     onTestFailed(() => void (keepLogs = true));
     await expectMidRollout('the PostgreSQL kill');
     const pinsBefore = await fleet.deps.db.pin.findMany({ orderBy: { reference: 'asc' } });
-    await duringOutage(fleet.killPostgres, fleet.restartPostgres, async () => {
+    const killedAt = await duringOutage(fleet.killPostgres, fleet.restartPostgres, async () => {
       // The page fails on the server (500; Next lets server components set no other status) and
       // carries the outage to the browser's error boundary, which says what is down.
       const page = await session.page('/');
@@ -198,6 +198,10 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
     expect(await tab!.text()).not.toContain('Service unavailable');
     // The refused pin changed nothing.
     expect(await fleet.deps.db.pin.findMany({ orderBy: { reference: 'asc' } })).toEqual(pinsBefore);
+    // The control plane reported the outage a few times, not once per agent message it could not record.
+    const logged = linesBetween(fleet.control, killedAt, Date.now(), /PostgreSQL|agent message failed/);
+    expect(logged.filter((l) => /agent message failed/.test(l.text)).map((l) => l.text)).toEqual([]);
+    expect(logged.length, logged.map((l) => l.text).join('\n')).toBeLessThanOrEqual(12);
     expectAllAlive('the recovery from the PostgreSQL outage');
   });
 

@@ -16,6 +16,7 @@ import {
   replaceInventory,
   type ServiceDeps,
 } from '@cider/api/services';
+import { OutageReporter, serviceOutage } from '@cider/api';
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 import { TokenBucket } from './limits.ts';
@@ -49,6 +50,15 @@ export interface SessionHost {
   register(session: AgentSession): void;
   unregister(session: AgentSession): void;
   onNodeConnected(nodeId: string): Promise<void>;
+}
+
+const outageReports = new WeakMap<Logger, OutageReporter>();
+
+/** The process's report of PostgreSQL outages seen while recording agent messages (one per gateway logger). */
+function databaseOutages(log: Logger): OutageReporter {
+  let reporter = outageReports.get(log);
+  if (!reporter) outageReports.set(log, (reporter = new OutageReporter('PostgreSQL', log)));
+  return reporter;
 }
 
 export class AgentSession {
@@ -142,7 +152,14 @@ export class AgentSession {
     }
     try {
       await this.handle(message);
+      databaseOutages(this.host.log).recovered();
     } catch (error) {
+      if (serviceOutage(error)?.service === 'database') {
+        // One report per outage (start, every 30 s, end), not one line per message of every agent.
+        databaseOutages(this.host.log).failed(error, 'agent reports are not recorded until it is back');
+        this.send({ type: 'error', code: 'INTERNAL', message: `The control plane could not record this ${message.type}; it will be looked at again.` });
+        return;
+      }
       if (isAppError(error)) {
         this.log.warn({ type: message.type, err: error.message }, 'agent message refused');
         this.send({ type: 'error', code: error.code, message: error.message });
