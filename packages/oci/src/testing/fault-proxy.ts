@@ -175,6 +175,11 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
           if (!stalled) res.destroy();
         });
         res.on('close', () => upstreamResponse.destroy());
+        // The registry died mid-body (not a stall we injected): cut the client off as the dead
+        // registry would have, rather than leave it waiting on a transform that never ends.
+        upstreamResponse.on('close', () => {
+          if (!upstreamResponse.complete && !stalled) res.destroy();
+        });
       },
     );
     upstreamRequest.on('error', () => res.destroy());
