@@ -87,13 +87,13 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
     if (keepLogs) console.error(`fault suite: process logs in ${fleet.logDir}, state in ${fleet.work}`);
   });
 
-  it('starts a rollout of a 6 MiB image to 4 agents, pulled slowly', async () => {
+  it('starts a rollout of an 8 MiB image to 4 agents, pulled slowly', async () => {
     onTestFailed(() => void (keepLogs = true));
-    const first = await fleet.push(repository, '15.2', 6 * MiB);
+    const first = await fleet.push(repository, '15.2', 8 * MiB);
     const second = await fleet.push(repository, '15.3', 1 * MiB);
     pins.push({ reference: reference('15.2'), digest: first });
-    // 192 KiB/s per blob request: each agent needs about 30 s, so all three outages land mid-rollout.
-    fleet.proxy.setRule((req) => (req.method === 'GET' && req.path.includes('/blobs/') ? { kind: 'throttle', bytesPerSecond: 192 * 1024 } : undefined));
+    // 160 KiB/s per blob request: each agent needs about 50 s, so all three outages land mid-rollout.
+    fleet.proxy.setRule((req) => (req.method === 'GET' && req.path.includes('/blobs/') ? { kind: 'throttle', bytesPerSecond: 160 * 1024 } : undefined));
     const pinned = await setPin('15.2');
     expect(pinned.status, describeAnswer(pinned)).toBe(200);
     expect(pinned.data?.digest).toBe(first);
@@ -121,6 +121,7 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
       expect(told.event).toMatch(/serialized-error|end/);
       // And the browser says so.
       await expect.poll(badge, { timeout: 10_000, interval: 100 }).toBe('Reconnecting…');
+      await tab!.page.screenshot({ path: join(fleet.logDir, 'redis-outage.png') });
 
       expect((await session.page('/')).status).toBe(200);
       const nodes = await session.query<unknown[]>('nodes.list');
@@ -175,6 +176,7 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
       expect(page.html).toContain('cider-unavailable:database');
       await tab!.page.reload({ waitUntil: 'domcontentloaded', timeout: 5_000 });
       expect(await tab!.shows(/Service unavailable[\s\S]*The database is unreachable; the dashboard will work again when it is back\./, 5_000), await tab!.text().catch(String)).toBe(true);
+      await tab!.page.screenshot({ path: join(fleet.logDir, 'postgres-outage.png') });
 
       const nodes = await session.query('nodes.list');
       expect(nodes.status, describeAnswer(nodes)).toBe(503);
@@ -202,6 +204,11 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
     const logged = linesBetween(fleet.control, killedAt, Date.now(), /PostgreSQL|agent message failed/);
     expect(logged.filter((l) => /agent message failed/.test(l.text)).map((l) => l.text)).toEqual([]);
     expect(logged.length, logged.map((l) => l.text).join('\n')).toBeLessThanOrEqual(12);
+    // Each agent was told once, not once per heartbeat and progress report it sent meanwhile.
+    for (const agent of fleet.agents.values()) {
+      const told = linesBetween(agent, killedAt, Date.now(), /could not record|cannot reach its database/);
+      expect(told.length, `${agent.name}:\n${told.map((l) => l.text).join('\n')}`).toBeLessThanOrEqual(2);
+    }
     expectAllAlive('the recovery from the PostgreSQL outage');
   });
 
@@ -209,7 +216,12 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
     onTestFailed(() => void (keepLogs = true));
     await expectMidRollout('the registry kill');
     const registryId = (await fleet.deps.db.registry.findFirstOrThrow()).id;
-    await duringOutage(fleet.killRegistry, fleet.restartRegistry, async () => {
+    // Once the registry is back, pulls go at full speed: the rest of the suite need not wait for the throttle.
+    const restart = async () => {
+      fleet.proxy.setRule(undefined);
+      await fleet.restartRegistry();
+    };
+    await duringOutage(fleet.killRegistry, restart, async () => {
       const tags = await session.query('images.tags', { registryId, repository });
       expect(tags.status, describeAnswer(tags)).toBe(502);
       expect(tags.message).toContain(fleet.registryHost);
@@ -225,7 +237,6 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
 
   it('afterwards every node holds every pin, with one done sync job per node and image and no pin lost', async () => {
     onTestFailed(() => void (keepLogs = true));
-    fleet.proxy.setRule(undefined);
     const nodes = await fleet.deps.db.node.findMany({ orderBy: { name: 'asc' } });
     expect(nodes.map((n) => n.name)).toEqual(['mac-1', 'mac-2', 'mac-3', 'mac-4']);
     const missing = async () => {

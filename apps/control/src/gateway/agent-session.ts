@@ -67,6 +67,8 @@ export class AgentSession {
   private closed = false;
   private queued = 0;
   private badMessages = 0;
+  /** This agent was told its reports are not recorded while PostgreSQL is down. */
+  private toldOfOutage = false;
   private chain: Promise<void> = Promise.resolve();
   private readonly bucket: TokenBucket;
   private readonly log: Logger;
@@ -153,11 +155,14 @@ export class AgentSession {
     try {
       await this.handle(message);
       databaseOutages(this.host.log).recovered();
+      this.toldOfOutage = false;
     } catch (error) {
       if (serviceOutage(error)?.service === 'database') {
-        // One report per outage (start, every 30 s, end), not one line per message of every agent.
+        // One report per outage (start, every 30 s, end), not one line per message of every agent;
+        // and the agent is told once, not once per report it sends meanwhile.
         databaseOutages(this.host.log).failed(error, 'agent reports are not recorded until it is back');
-        this.send({ type: 'error', code: 'INTERNAL', message: `The control plane could not record this ${message.type}; it will be looked at again.` });
+        if (!this.toldOfOutage) this.send({ type: 'error', code: 'INTERNAL', message: 'The control plane cannot reach its database; reports are not recorded until it is back.' });
+        this.toldOfOutage = true;
         return;
       }
       if (isAppError(error)) {
