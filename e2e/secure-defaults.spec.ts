@@ -3,6 +3,7 @@
 // pages carry the security headers, /healthz says only ok, a batched brute force and a
 // cross-site change are refused by the real route.
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { expect, request, test } from '@playwright/test';
 
@@ -96,4 +97,36 @@ test('the real tRPC route refuses a batched brute force and cross-site changes; 
   expect(health.status()).toBe(200);
   expect(await health.text()).toBe('ok\n');
   await client.dispose();
+});
+
+/** One sign-in attempt over node:http from a loopback address of its own, so other specs' sign-ins from 127.0.0.1 are not slowed. */
+function signInFrom(localAddress: string, webUrl: string, email: string, forwardedFor: string): Promise<{ status: number; retryAfter?: string }> {
+  const body = JSON.stringify({ json: { email, password: 'not the password' } });
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      new URL('/api/trpc/auth.signIn', webUrl),
+      { method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-forwarded-for': forwardedFor, 'x-cider-peer': forwardedFor } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined }));
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(30_000, () => req.destroy(new Error('sign-in attempt timed out')));
+    req.end(body);
+  });
+}
+
+test('a client that forges X-Forwarded-For is still limited by its real address', async () => {
+  const stack = stackInfo();
+  // A fresh account name and a fresh forged address each time: only the real address (the
+  // socket's, stamped by server.mjs whatever the client sends) ties the attempts together.
+  const answers = [];
+  for (let i = 0; i < 11; i++) {
+    answers.push(await signInFrom('127.0.0.77', stack.webUrl, `nobody-${i}@forged.test`, `198.51.100.${i + 1}`));
+  }
+  // The address may fail 10 times freely; the 11th attempt must wait.
+  expect(answers.slice(0, 10).map((a) => a.status)).toEqual(Array(10).fill(401));
+  expect(answers[10]!.status).toBe(429);
+  expect(Number(answers[10]!.retryAfter)).toBeGreaterThan(0);
 });

@@ -200,7 +200,7 @@ export class FaultFleet {
   private async startWeb(): Promise<void> {
     const port = await freePort();
     this.webUrl = `http://127.0.0.1:${port}`;
-    this.web = spawnChild('web', process.execPath, [join(root, 'node_modules/next/dist/bin/next'), 'start', '--port', String(port), '--hostname', '127.0.0.1'], {
+    this.web = spawnChild('web', process.execPath, [join(root, 'apps/web/server.mjs'), '--port', String(port), '--hostname', '127.0.0.1'], {
       cwd: webDir,
       logDir: this.logDir,
       env: this.env(),

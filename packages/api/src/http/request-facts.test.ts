@@ -16,7 +16,11 @@ describe('request facts', () => {
     expect(clientAddress(forwarded, 1)).toBe('10.0.0.2');
     expect(clientAddress(forwarded, 2)).toBe('203.0.113.9');
     expect(clientAddress(forwarded, 5)).toBe('6.6.6.6');
-    // Without a proxy, the last entry: what Next.js put there from the socket, when the client sent none.
+    // Without a proxy: the socket's address as server.mjs stamped it, whatever the client forged.
+    expect(clientAddress(request({ 'x-cider-peer': '::ffff:192.0.2.7', 'x-forwarded-for': '198.51.100.4' }), 0)).toBe('192.0.2.7');
+    // Behind trusted proxies the peer is the proxy itself, so the proxies' entry wins.
+    expect(clientAddress(request({ 'x-cider-peer': '10.0.0.2', 'x-forwarded-for': '6.6.6.6, 203.0.113.9' }), 1)).toBe('203.0.113.9');
+    // Without server.mjs (next dev), the last entry stands in.
     expect(clientAddress(request({ 'x-forwarded-for': '198.51.100.4' }), 0)).toBe('198.51.100.4');
     expect(clientAddress(request({}), 0)).toBeUndefined();
     expect(clientAddress(request({ 'x-forwarded-for': 'not-an-address' }), 1)).toBeUndefined();

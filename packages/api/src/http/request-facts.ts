@@ -1,14 +1,13 @@
 // What a request says about where it came from, believing forwarding headers only as far as the
 // deployment says reverse proxies stand in front of us (`CIDER_TRUST_PROXY`).
 //
-// Why the peer address comes from X-Forwarded-For even without a proxy: a Next.js route handler
-// never sees the socket. Next's server fills `X-Forwarded-For` with the socket's address, but
-// only when the request carries none (`??=`), so without a trusted proxy a client that sends its
-// own header chooses its "address". We take it anyway (an honest or naive client gets its real
-// address) and document the limit: directly exposed, the per-address sign-in limit can be dodged
-// by forging the header, while the per-account limit and the verification slots still hold.
-// Behind a proxy that appends the peer (nginx `$proxy_add_x_forwarded_for`, Caddy, Traefik) and
-// with CIDER_TRUST_PROXY set, the address is the one the outermost trusted proxy saw.
+// A Next.js route handler never sees the socket, so the dashboard runs behind its own node:http
+// server (apps/web/server.mjs), which sets `x-cider-peer` to the socket's address on every
+// request, replacing any the client sent. With no proxy in front that is the caller's address.
+// Behind proxies that append the peer to X-Forwarded-For (nginx `$proxy_add_x_forwarded_for`,
+// Caddy, Traefik) and with CIDER_TRUST_PROXY set, it is the entry the outermost trusted proxy
+// wrote. Only when the dashboard runs without server.mjs (`next dev`) does the last
+// X-Forwarded-For entry stand in, which a client can forge.
 import { isIP } from 'node:net';
 
 /** Parses CIDER_TRUST_PROXY: unset/false = 0 hops, true = 1, or a number of proxies in front. */
@@ -68,8 +67,13 @@ function expandIpv6(address: string): string[] {
   return [...left, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...right].map((group) => group.toLowerCase().replace(/^0+(?=.)/, ''));
 }
 
+/** Set by apps/web/server.mjs to the socket's address; a client's own copy never survives it. */
+export const peerHeader = 'x-cider-peer';
+
 /** The caller's address bucket for throttling; see the header comment for how far it can be trusted. */
 export function clientAddress(req: Request, trustedProxyHops: number): string | undefined {
+  const peer = req.headers.get(peerHeader) ?? undefined;
+  if (trustedProxyHops === 0 && peer) return addressBucket(peer);
   return addressBucket(trustedEntry(entries(req.headers, 'x-forwarded-for'), trustedProxyHops));
 }
 

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The dashboard's HTTP server: Next.js behind node:http, so that the socket's address reaches the
+// app. `next start` hands a route handler no socket, and fills X-Forwarded-For with the peer's
+// address only when the request carries none, so a client could choose the address that sign-in
+// throttling counts. Here every request gets `x-cider-peer` set to the socket's address (any copy
+// the client sent is replaced); packages/api's request facts take it as the caller's address
+// unless CIDER_TRUST_PROXY says reverse proxies stand in front.
+//
+//   node server.mjs [--port 3000] [--hostname 127.0.0.1]      (or PORT / HOSTNAME)
+import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import next from 'next';
+
+const peerHeader = 'x-cider-peer';
+
+function option(name, fallback) {
+  const index = process.argv.indexOf(`--${name}`);
+  return index > 0 && process.argv[index + 1] ? process.argv[index + 1] : fallback;
+}
+
+const port = Number(option('port', process.env.PORT ?? '3000'));
+const hostname = option('hostname', process.env.HOSTNAME ?? '127.0.0.1');
+const dir = fileURLToPath(new URL('.', import.meta.url));
+
+const app = next({ dev: false, dir, hostname, port });
+await app.prepare();
+const handle = app.getRequestHandler();
+
+const server = createServer((req, res) => {
+  req.headers[peerHeader] = req.socket.remoteAddress ?? '';
+  handle(req, res).catch((error) => {
+    console.error('request failed:', error);
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+    res.end('Internal error\n');
+  });
+});
+// A slow client cannot hold a connection open forever (Node's defaults, stated).
+server.headersTimeout = 60_000;
+server.requestTimeout = 300_000;
+server.listen(port, hostname, () => console.log(`Cider Fleet dashboard on http://${hostname}:${port}`));
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.once(signal, () => {
+    server.close(() => process.exit(0));
+    // Live-event streams stay open; do not wait for them.
+    setTimeout(() => process.exit(0), 5_000).unref();
+    server.closeIdleConnections();
+  });
+}
