@@ -8,17 +8,13 @@ import {
   controlMessage,
   decode,
   encode,
-  grantContext,
   maxFrameBytes,
-  openSealedBox,
   protocolVersion,
-  registryGrant,
   type AgentMessage,
   type ControlMessage,
   type HeldImage,
   type HostFacts,
   type NodeCondition,
-  type RegistryAccess,
 } from '@cider/protocol';
 import {
   formatBytes,
@@ -30,13 +26,13 @@ import {
   RegistryClient,
   RenewableCredential,
   type CachedImage,
-  type Credential,
   type OciErrorCode,
   type RegistryClientOptions,
 } from '@cider/oci';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
+import { GrantRenewals, openGrant } from './job-grants.ts';
 import { enforceQuota, makeRoom, type Eviction } from './eviction.ts';
 import { printable } from './printable.ts';
 import { collectFacts, defaultOsVersionSource, spaceConditions, type OsVersionSource } from './facts.ts';
@@ -114,7 +110,7 @@ export class Agent {
   private readonly osVersions: OsVersionSource;
   private connectedListeners: (() => void)[] = [];
   /** Pulls waiting for a renewed registry grant, by job id. */
-  private readonly grantWaiters = new Map<string, (registry: RegistryAccess | undefined) => void>();
+  private readonly grants: GrantRenewals;
   private currentConfig: AgentConfig;
   readonly log: Logger;
 
@@ -122,6 +118,13 @@ export class Agent {
     this.log = options.log;
     this.osVersions = options.osVersions ?? defaultOsVersionSource();
     this.currentConfig = options.config;
+    this.grants = new GrantRenewals({
+      keys: () => this.config,
+      send: (message) => this.send(message),
+      connected: () => this.connected,
+      log: this.log,
+      timeoutMs: options.grantRenewTimeoutMs ?? 30_000,
+    });
   }
 
   get config(): AgentConfig {
@@ -184,7 +187,7 @@ export class Agent {
       clearInterval(this.heartbeatTimer);
       if (this.socket === socket) this.socket = undefined;
       // A grant asked for on this socket can only arrive on it: the pulls waiting give up now.
-      for (const waiter of [...this.grantWaiters.values()]) waiter(undefined);
+      this.grants.abandonAll();
       if (this.stopping) return;
       if (code === CloseCode.replaced) this.log.warn('another agent connected as this node; reconnecting');
       else if (code === CloseCode.secretRotated) {
@@ -277,12 +280,9 @@ export class Agent {
       case 'cancel':
         this.jobs.get(message.jobId)?.abort.abort(new Error(`cancelled: ${message.reason}`));
         return;
-      case 'grant': {
-        const waiter = this.grantWaiters.get(message.jobId);
-        if (!waiter) this.log.debug({ jobId: message.jobId }, 'registry grant for no pull waiting on one');
-        waiter?.(message.registry);
+      case 'grant':
+        this.grants.deliver(message.jobId, message.registry);
         return;
-      }
       case 'secret':
         this.currentConfig = await storeRotatedSecret(this.config, this.options.configPath, message.sealed);
         this.log.info('stored the rotated node secret');
@@ -350,7 +350,7 @@ export class Agent {
 
   private async runPull(job: Extract<ControlMessage, { type: 'sync' }>, signal: AbortSignal, onFetched: (bytes: number) => void): Promise<void> {
     const { registry } = job;
-    const credentials = new RenewableCredential(registry.host, this.credentialFor(job.jobId, registry), () => this.renewGrant(job.jobId, registry.host));
+    const credentials = new RenewableCredential(registry.host, openGrant(this.config, job.jobId, registry), () => this.grants.renew(job.jobId, registry.host));
     const client = new RegistryClient({
       ...this.options.registryClientOptions,
       credentials,
@@ -390,57 +390,6 @@ export class Agent {
       }
     } finally {
       await client.close();
-    }
-  }
-
-  /** A job's registry grant, opened with this node's private key (it was sealed to it for this job). */
-  private credentialFor(jobId: string, registry: RegistryAccess): Credential | undefined {
-    if (!registry.grant) return undefined;
-    let json: unknown;
-    try {
-      json = JSON.parse(openSealedBox(this.config, registry.grant, grantContext(jobId)));
-    } catch (error) {
-      throw new Error(`The registry grant of job ${jobId} does not open with this node's key: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const parsed = registryGrant.safeParse(json);
-    if (!parsed.success) throw new Error(`The registry grant of job ${jobId} is not a grant this agent understands.`);
-    const grant = parsed.data;
-    if (grant.kind === 'basic') return { kind: 'basic', username: grant.username, password: grant.password };
-    return { kind: 'registry-token', token: grant.token };
-  }
-
-  /**
-   * The registry refused the job's token mid-pull (it expired): ask the control plane for a new
-   * grant and wait for it, a bounded time. Undefined when none comes; the pull then fails as
-   * unauthorized.
-   */
-  private async renewGrant(jobId: string, host: string): Promise<Credential | undefined> {
-    if (!this.connected || this.grantWaiters.has(jobId)) return undefined;
-    const log = this.log.child({ jobId });
-    const registry = await new Promise<RegistryAccess | undefined>((resolve) => {
-      const timer = setTimeout(() => {
-        this.grantWaiters.delete(jobId);
-        resolve(undefined);
-      }, this.options.grantRenewTimeoutMs ?? 30_000);
-      timer.unref();
-      this.grantWaiters.set(jobId, (access) => {
-        clearTimeout(timer);
-        this.grantWaiters.delete(jobId);
-        resolve(access);
-      });
-      log.info('registry token expired mid-pull; asking the control plane for a new grant');
-      this.send({ type: 'grant.renew', jobId });
-    });
-    if (!registry) {
-      log.warn('no renewed registry grant came from the control plane');
-      return undefined;
-    }
-    try {
-      // The job's registry, whatever host the message names: a grant is for this job's pull only.
-      return this.credentialFor(jobId, { ...registry, host });
-    } catch (error) {
-      log.warn({ err: error }, 'the renewed registry grant could not be used');
-      return undefined;
     }
   }
 
