@@ -1,6 +1,7 @@
 // Sync dispatch: sends a job to its node's agent, follows its progress, and completes only when
 // the agent reports the expected digest. An offline node's jobs wait (delayed, not failed)
 // until it comes back; a failed attempt is retried with backoff by BullMQ.
+import { setMaxListeners } from 'node:events';
 import {
   cancelJob,
   finishJob,
@@ -49,6 +50,8 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
   const { deps, hub, commands, slots, log } = options;
   const offlineRecheckMs = options.offlineRecheckMs ?? 60_000;
   const shutdown = new AbortController();
+  // Every job in flight listens for the shutdown: hundreds at once are expected, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const events = new EventRouter(hub);
   const registries = new RegistryCache(deps);
 
