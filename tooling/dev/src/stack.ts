@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServiceDeps } from '@cider/api';
+import { allowNodeReplacement, systemActor, type ServiceDeps } from '@cider/api/services';
 import { findMigrationsDir, migrate } from '@cider/db/migrate';
 import {
   canConnect,
@@ -138,9 +139,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const adminPassword = options.adminPassword ?? (await persistedSecret(passwordFile, () => randomBytes(12).toString('base64url')));
 
     const services = createServiceDeps({ databaseUrl, redisUrl: redis.url, redisPrefix, secretKey, dbPoolSize: 2 });
+    const nodes = options.agents ?? ['demo-mac-1', 'demo-mac-2'];
     let seeded: SeedResult;
+    let enrolled: Set<string>;
     try {
       seeded = await seed({ deps: services.deps, registryHost, adminEmail, adminPassword, workDir: options.dataDir, log });
+      enrolled = await demoIdentities(services.deps, nodes, options.dataDir);
     } finally {
       await services.close();
     }
@@ -177,12 +181,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return (await fetch(`${controlUrl}/healthz`).catch(() => undefined))?.ok ?? false;
     }, 30_000);
 
-    const nodes = options.agents ?? ['demo-mac-1', 'demo-mac-2'];
     const agentMain = join(options.root, 'apps/agent/dist/main.js');
     for (const node of nodes) {
       const configPath = join(options.dataDir, 'agents', `${node}.json`);
-      const current = existsSync(configPath) ? (JSON.parse(await readFile(configPath, 'utf8')) as { server?: string }) : undefined;
-      if (current?.server !== controlUrl) {
+      if (enrolled.has(node)) {
+        // Same identity, maybe another control port this time: only the address changes.
+        const config = JSON.parse(await readFile(configPath, 'utf8')) as { server?: string };
+        if (config.server !== controlUrl) await writeFile(configPath, `${JSON.stringify({ ...config, server: controlUrl }, null, 2)}\n`, { mode: 0o600 });
+      } else {
         const enroll = startProcess(process.execPath, [
           agentMain, 'enroll', '--server', controlUrl, '--token', seeded.enrollmentToken, '--name', node,
           '--label', 'pool=demo', '--cache', join(options.dataDir, 'agents', node), '--config', configPath,
@@ -194,8 +200,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
 
     const webPort = options.webPort ?? 3000;
-    const nextBin = join(options.root, 'node_modules/next/dist/bin/next');
-    const web = run('web', process.execPath, [nextBin, 'start', '--port', String(webPort), '--hostname', '127.0.0.1'], {}, join(options.root, 'apps/web'));
+    // server.mjs rather than `next start`: it hands the app each caller's real address.
+    const web = run('web', process.execPath, [join(options.root, 'apps/web/server.mjs'), '--port', String(webPort), '--hostname', '127.0.0.1'], {}, join(options.root, 'apps/web'));
     const webUrl = `http://127.0.0.1:${webPort}`;
     await waitFor('web dashboard', async () => {
       if (web.child.exitCode !== null) throw new Error(`the web dashboard exited:\n${web.output()}`);
@@ -229,4 +235,24 @@ async function preferredPort(port: number): Promise<number> {
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
   return free ? port : freePort();
+}
+
+/**
+ * Which demo agents already hold an identity the database knows. The others enroll again; a node
+ * of that name left in the database (its identity file was deleted) is opened for replacement,
+ * as an admin would do from its page, since enrolling under a taken name is otherwise refused.
+ */
+async function demoIdentities(deps: ServiceDeps, nodes: string[], dataDir: string): Promise<Set<string>> {
+  const enrolled = new Set<string>();
+  for (const name of nodes) {
+    const configPath = join(dataDir, 'agents', `${name}.json`);
+    const config = existsSync(configPath) ? (JSON.parse(await readFile(configPath, 'utf8')) as { nodeId?: string; publicKey?: string }) : undefined;
+    const node = await deps.db.node.findUnique({ where: { name } });
+    if (node && config?.nodeId === node.id && config.publicKey && !node.revokedAt) {
+      enrolled.add(name);
+      continue;
+    }
+    if (node) await allowNodeReplacement(deps, systemActor, { nodeId: node.id });
+  }
+  return enrolled;
 }
