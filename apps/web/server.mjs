@@ -39,6 +39,18 @@ server.headersTimeout = 60_000;
 server.requestTimeout = 300_000;
 server.listen(port, hostname, () => console.log(`Cider Fleet dashboard on http://${hostname}:${port}`));
 
+// A promise nobody awaited: Next.js logs it ("Unhandled Rejection") and the dashboard carries on,
+// since one request's bug must not stop it. An exception nobody caught: Next.js only logs it, but
+// it leaves the process in an unknown state, so we also stop taking connections and exit
+// non-zero for the supervisor (compose, systemd) to start a fresh one.
+process.on('uncaughtException', (error, origin) => {
+  console.error(`cider-web: uncaught exception (${origin}); exiting so the supervisor restarts the dashboard:`, error);
+  // Set first: once the server is closed the event loop may simply run dry and end the process.
+  process.exitCode = 1;
+  server.close();
+  setTimeout(() => process.exit(1), 2_000).unref();
+});
+
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.once(signal, () => {
     server.close(() => process.exit(0));
