@@ -33,4 +33,22 @@ describe('pull grants shared while fresh', () => {
     expect(cache.get('k1', now)).toBeDefined();
     expect(cache.get('k1000', now)).toBeDefined();
   });
+
+  it('issues one grant for many jobs asking at once, and again once a failed issue is over', async () => {
+    const cache = new PullGrantCache();
+    let issued = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const issue = async () => {
+      issued++;
+      await gate;
+      return { kind: 'basic' as const };
+    };
+    const asks = Array.from({ length: 100 }, () => cache.fetch('k', issue));
+    release();
+    expect(await Promise.all(asks)).toEqual(Array(100).fill({ kind: 'basic' }));
+    expect(issued).toBe(1);
+    await expect(cache.fetch('x', () => Promise.reject(new Error('token service down')))).rejects.toThrow('token service down');
+    expect(await cache.fetch('x', async () => ({ kind: 'anonymous' as const }))).toEqual({ kind: 'anonymous' });
+  });
 });

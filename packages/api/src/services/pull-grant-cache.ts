@@ -12,6 +12,25 @@ const maxEntries = 1_000;
 
 export class PullGrantCache {
   private readonly entries = new Map<string, { grant: PullGrant; until: number }>();
+  /** Grants being issued: a thousand jobs dispatched at once wait on one token request. */
+  private readonly issuing = new Map<string, Promise<PullGrant>>();
+
+  /** The shared grant for `key`, issuing one (once, however many ask at the same time) when none is fresh. */
+  async fetch(key: string, issue: () => Promise<PullGrant>): Promise<PullGrant> {
+    const fresh = this.get(key);
+    if (fresh) return fresh;
+    let pending = this.issuing.get(key);
+    if (!pending) {
+      pending = issue()
+        .then((grant) => {
+          this.set(key, grant);
+          return grant;
+        })
+        .finally(() => this.issuing.delete(key));
+      this.issuing.set(key, pending);
+    }
+    return pending;
+  }
 
   get(key: string, now = Date.now()): PullGrant | undefined {
     const entry = this.entries.get(key);

@@ -123,18 +123,17 @@ export async function registryAccess(
   // Where the registry speaks token auth, the password stays here: the agent gets a token that
   // can pull this one repository for a few minutes. Only a Basic-only registry gets the password.
   const cacheKey = `${registry.id} ${credential.username} ${job.repository}`;
-  let pull = job.fresh ? undefined : pullGrants.get(cacheKey);
-  if (!pull) {
+  const issue = async () => {
     const client = clientFor(deps, registry);
     try {
-      pull = await client.pullGrant(registry.host, job.repository);
+      return await client.pullGrant(registry.host, job.repository);
     } catch (error) {
       throw fromOciError(error, `Getting a pull grant for ${job.repository} from ${registry.host}`);
     } finally {
       await client.close();
     }
-    pullGrants.set(cacheKey, pull);
-  }
+  };
+  const pull = job.fresh ? await issue() : await pullGrants.fetch(cacheKey, issue);
   if (pull.kind === 'anonymous') return access;
   const grant: RegistryGrant =
     pull.kind === 'bearer'
