@@ -2,25 +2,11 @@
 // down to the demo image's spec sheet and the SBOM attached to it, pin it in a project of their
 // own, watch its sync jobs finish on every node, and find it on a node's page. Shares the stack (and database) with the other specs, which run in file
 // order: every name here is its own, and nothing another spec creates is relied on.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Annotation, emptyConfig, encodeManifest, MediaType, pushReferrer, RegistryClient, sha256, type ImageManifest } from '@cider/oci';
 import { expect, test, type Page } from '@playwright/test';
-
-interface StackInfo {
-  webUrl: string;
-  adminEmail: string;
-  adminPassword: string;
-  registryHost: string;
-  demoReference: string;
-  demoDigest: string;
-  nodes: string[];
-}
+import { stackInfo, type StackInfo } from './stack-info.ts';
 
 // Read when the test runs: Playwright collects specs before the global setup writes the file.
-function stackInfo(): StackInfo {
-  return JSON.parse(readFileSync(join(process.cwd(), 'test-results', 'stack.json'), 'utf8')) as StackInfo;
-}
 
 function shortDigest(digest: string): string {
   const [algorithm, hex = ''] = digest.split(':');

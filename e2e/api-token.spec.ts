@@ -1,17 +1,10 @@
 // Scripts call the API with a token instead of a session: create one as a signed-in admin, then
 // use it from a client that has no cookie at all.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, request, test } from '@playwright/test';
-
-interface StackInfo {
-  webUrl: string;
-  adminEmail: string;
-  adminPassword: string;
-}
+import { stackInfo } from './stack-info.ts';
 
 test('an API token authenticates tRPC calls without a session; a revoked one does not', async () => {
-  const stack = JSON.parse(readFileSync(join(process.cwd(), 'test-results', 'stack.json'), 'utf8')) as StackInfo;
+  const stack = stackInfo();
   const browser = await request.newContext({ baseURL: stack.webUrl });
   const signIn = await browser.post('/api/trpc/auth.signIn', { data: { json: { email: stack.adminEmail, password: stack.adminPassword } } });
   expect(signIn.ok()).toBe(true);

@@ -1,21 +1,9 @@
 // A node whose disk has no room for a pinned image, as a person sees it: its condition (as its
 // agent reports it in its facts) on the node page, in the nodes list and on the overview, in
 // the words "Disk full: needs 14.2 GiB, 3.1 GiB free". Uses a node of its own.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { enrollPath, generateNodeKeyPair, type HostFacts } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
-
-interface StackInfo {
-  webUrl: string;
-  controlUrl: string;
-  adminEmail: string;
-  adminPassword: string;
-}
-
-function stackInfo(): StackInfo {
-  return JSON.parse(readFileSync(join(process.cwd(), 'test-results', 'stack.json'), 'utf8')) as StackInfo;
-}
+import { stackInfo } from './stack-info.ts';
 
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `test-results/disk-full-${name}.png`, fullPage: true });

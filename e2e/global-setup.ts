@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ensurePostgres, freePort, withDatabase } from '@cider/services';
 import { startStack } from '@cider/dev/stack';
 import pg from 'pg';
+import { stackInfoPath, type StackInfo } from './stack-info.ts';
 
 export default async function globalSetup() {
   const root = process.cwd();
@@ -33,7 +34,7 @@ export default async function globalSetup() {
     log: (line) => lines.push(`[stack] ${line}`),
     onOutput: (name, line) => lines.push(`[${name}] ${line}`),
   });
-  const info = {
+  const info: StackInfo = {
     webUrl: stack.webUrl,
     controlUrl: stack.controlUrl,
     adminEmail: stack.adminEmail,
@@ -44,7 +45,7 @@ export default async function globalSetup() {
     nodes: stack.nodes,
   };
   await mkdir(join(root, 'test-results'), { recursive: true });
-  await writeFile(join(root, 'test-results', 'stack.json'), JSON.stringify(info, null, 2));
+  await writeFile(stackInfoPath, JSON.stringify(info, null, 2));
 
   return async () => {
     await stack.stop();

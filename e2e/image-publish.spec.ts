@@ -3,28 +3,17 @@
 // for the policy with an API token, so pushing over an existing tag fails; the dashboard shows
 // the image's facts from its plists and the SBOM attached with `cider image attach`.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSyntheticIpsw } from '@cider/oci/testing';
 import { expect, request, test } from '@playwright/test';
-
-interface StackInfo {
-  webUrl: string;
-  adminEmail: string;
-  adminPassword: string;
-  registryHost: string;
-}
+import { stackInfo } from './stack-info.ts';
 
 interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-function stackInfo(): StackInfo {
-  return JSON.parse(readFileSync(join(process.cwd(), 'test-results', 'stack.json'), 'utf8')) as StackInfo;
 }
 
 function cider(args: string[], env: Record<string, string>): Promise<Run> {

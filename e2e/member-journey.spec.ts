@@ -3,23 +3,8 @@
 // their team's project and watches it reach every node, but can't pin in another team's; the
 // viewer reads and changes nothing. Shares the stack (and database) with thin-path.spec.ts, so
 // every name here is its own and nothing of the other spec is relied on or taken.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-
-interface StackInfo {
-  webUrl: string;
-  adminEmail: string;
-  adminPassword: string;
-  registryHost: string;
-  demoReference: string;
-  demoDigest: string;
-  nodes: string[];
-}
-
-function stackInfo(): StackInfo {
-  return JSON.parse(readFileSync(join(process.cwd(), 'test-results', 'stack.json'), 'utf8')) as StackInfo;
-}
+import { stackInfo } from './stack-info.ts';
 
 function shortDigest(digest: string): string {
   const [algorithm, hex = ''] = digest.split(':');

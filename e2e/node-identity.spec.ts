@@ -2,21 +2,9 @@
 // endpoint, as an agent would), then on its node page tries to rotate the secret of the offline
 // node (refused, in words), allows a replacement and revokes it, each after a confirmation that
 // says what it does. Uses a node of its own: the demo nodes other specs rely on stay as they are.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { enrollPath, generateNodeKeyPair } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
-
-interface StackInfo {
-  webUrl: string;
-  controlUrl: string;
-  adminEmail: string;
-  adminPassword: string;
-}
-
-function stackInfo(): StackInfo {
-  return JSON.parse(readFileSync(join(process.cwd(), 'test-results', 'stack.json'), 'utf8')) as StackInfo;
-}
+import { stackInfo } from './stack-info.ts';
 
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `test-results/node-identity-${name}.png`, fullPage: true });

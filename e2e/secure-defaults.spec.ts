@@ -2,20 +2,9 @@
 // Content-Security-Policy with no violation and no console error, live updates (SSE) connect,
 // pages carry the security headers, /healthz says only ok, a batched brute force and a
 // cross-site change are refused by the real route.
-import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { expect, request, test } from '@playwright/test';
-
-interface StackInfo {
-  webUrl: string;
-  adminEmail: string;
-  adminPassword: string;
-}
-
-function stackInfo(): StackInfo {
-  return JSON.parse(readFileSync(join(process.cwd(), 'test-results', 'stack.json'), 'utf8')) as StackInfo;
-}
+import { stackInfo } from './stack-info.ts';
 
 test('every page renders under the CSP with no violation, and live updates connect', async ({ page }) => {
   const stack = stackInfo();

@@ -1,25 +1,11 @@
 // The thin path through the dashboard, as an admin would walk it: sign in, connect the registry,
 // create a project, pin the demo image, and watch every demo node reach it live, with no reload.
 // The global setup starts the stack and describes it in test-results/stack.json.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-
-interface StackInfo {
-  webUrl: string;
-  adminEmail: string;
-  adminPassword: string;
-  registryHost: string;
-  demoReference: string;
-  demoDigest: string;
-  nodes: string[];
-}
+import { stackInfo } from './stack-info.ts';
 
 // Read when the test runs, not when the file loads: Playwright collects specs before the
 // global setup has written the file.
-function stackInfo(): StackInfo {
-  return JSON.parse(readFileSync(join(process.cwd(), 'test-results', 'stack.json'), 'utf8')) as StackInfo;
-}
 
 /** How the dashboard shows a digest: the algorithm and the first 12 hex characters. */
 function shortDigest(digest: string): string {

@@ -23,6 +23,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControl, type RunningControl } from './server.ts';
 import { until } from './testing/fleet.ts';
+import { testControlConfig } from './testing/control-config.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();
@@ -82,18 +83,7 @@ describe('registry secrets in transit (real registries with Basic and token auth
     listener.on('pmessage', (_pattern: string, channel: string, message: string) => published.push({ channel, message }));
     await listener.psubscribe(`${redis.prefix}*`);
     const log = pino({ level: process.env.CIDER_TEST_LOG ?? 'silent' });
-    control = await startControl({
-      ...config,
-      host: '127.0.0.1',
-      port: 0,
-      maxConcurrentPulls: 10,
-      maxPullsPerNode: 2,
-      reconcileIntervalMs: 60_000,
-      registryWatchIntervalMs: 60 * 60_000,
-      heartbeatIntervalMs: 5_000,
-      syncStallTimeoutMs: 30_000,
-      log,
-    });
+    control = await startControl(testControlConfig(config, log));
     const { token } = await createEnrollmentToken(services.deps, actor, { name: 'secrets', usesLeft: 1 });
     const agentConfig = await enroll({ server: control.url, token, name: 'mac-1', labels: { pool: 'ci' }, cacheDir: join(work, 'cache') });
     agent = new Agent({ config: agentConfig, log, reconnectBaseMs: 100, progressIntervalMs: 50 });

@@ -15,6 +15,7 @@ import { enroll } from '@cider/agent/enroll';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startControl, type RunningControl } from './server.ts';
+import { testControlConfig } from './testing/control-config.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();
@@ -45,18 +46,7 @@ describe('thin path: pin -> reconcile -> sync jobs -> two agents hold the digest
     const config = { databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey };
     services = createServiceDeps(config);
     deps = services.deps;
-    control = await startControl({
-      ...config,
-      host: '127.0.0.1',
-      port: 0,
-      maxConcurrentPulls: 10,
-      maxPullsPerNode: 2,
-      reconcileIntervalMs: 60_000,
-      registryWatchIntervalMs: 60_000,
-      heartbeatIntervalMs: 5_000,
-      syncStallTimeoutMs: 30_000,
-      log,
-    });
+    control = await startControl(testControlConfig(config, log));
 
     // A demo image in the registry.
     const payload = join(work, 'UniversalMac_15.2_24C101_Restore.ipsw');

@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControl, type RunningControl } from '../server.ts';
 import { until } from '../testing/fleet.ts';
 import { SimAgent, simFacts } from '../testing/wire.ts';
+import { testControlConfig } from '../testing/control-config.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();
@@ -50,18 +51,7 @@ describe('node identity on live sockets (real PostgreSQL, Redis)', () => {
   beforeAll(async () => {
     const config = { databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey: randomBytes(32).toString('base64') };
     services = createServiceDeps(config);
-    control = await startControl({
-      ...config,
-      host: '127.0.0.1',
-      port: 0,
-      maxConcurrentPulls: 10,
-      maxPullsPerNode: 2,
-      reconcileIntervalMs: 60_000,
-      registryWatchIntervalMs: 60_000,
-      heartbeatIntervalMs: 5_000,
-      syncStallTimeoutMs: 30_000,
-      log: pino({ level: process.env.CIDER_TEST_LOG ?? 'silent' }),
-    });
+    control = await startControl(testControlConfig(config, pino({ level: process.env.CIDER_TEST_LOG ?? 'silent' })));
     ({ token } = await createEnrollmentToken(services.deps, admin, { name: 'identity' }));
   });
   afterAll(async () => {

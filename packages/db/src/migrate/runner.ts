@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { scriptMatchesChecksum } from './checksum.ts';
 import { readMigrations, type MigrationFile } from './files.ts';
+import { redactDatabaseUrl } from '../wait.ts';
 
 /** The advisory lock key Prisma's schema engine takes on PostgreSQL, so our runner and theirs exclude each other. */
 const prismaAdvisoryLock = 72707369;
@@ -179,18 +180,8 @@ export async function pendingMigrationNames(url: string, migrationsDir: string):
     records = await migrationRecords(url);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new MigrationError(`Cannot use the database at ${redactUrl(url)}: ${reason}`);
+    throw new MigrationError(`Cannot use the database at ${redactDatabaseUrl(url)}: ${reason}`);
   }
   const applied = new Set(records.filter((r) => r.finishedAt && !r.rolledBackAt).map((r) => r.migrationName));
   return files.filter((f) => !applied.has(f.name)).map((f) => f.name);
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<DATABASE_URL>';
-  }
 }

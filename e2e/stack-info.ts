@@ -1,0 +1,21 @@
+// What the Playwright global setup started, as it wrote it to test-results/stack.json: one
+// description for every spec.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface StackInfo {
+  webUrl: string;
+  controlUrl: string;
+  adminEmail: string;
+  adminPassword: string;
+  registryHost: string;
+  demoReference: string;
+  demoDigest: string;
+  nodes: string[];
+}
+
+export const stackInfoPath = join(process.cwd(), 'test-results', 'stack.json');
+
+export function stackInfo(): StackInfo {
+  return JSON.parse(readFileSync(stackInfoPath, 'utf8')) as StackInfo;
+}
