@@ -38,8 +38,10 @@ import { printable } from './printable.ts';
 import { collectFacts, defaultOsVersionSource, spaceConditions, type OsVersionSource } from './facts.ts';
 import { storeRotatedSecret } from './secret-rotation.ts';
 import { assertSecureServer } from './transport-policy.ts';
+import agentPackage from '../package.json' with { type: 'json' };
 
-export const agentVersion = '0.1.0';
+/** The version agents report in hello: the package's own, so a release bump is the only place to change it. */
+export const agentVersion: string = agentPackage.version;
 
 export interface AgentOptions {
   config: AgentConfig;
