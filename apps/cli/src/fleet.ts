@@ -1,7 +1,12 @@
-// Asking the Cider Fleet server about a registry's tag policy before a push. The server is named
-// by --server or CIDER_SERVER; CIDER_TOKEN is an API token (Settings -> API tokens), read from the
-// environment only so it stays out of shell history and process lists.
+// Talking to the Cider Fleet server: a typed tRPC client over the dashboard's own endpoint, so the
+// CLI and the server share one definition of every call (AppRouter) instead of a hand-built wire
+// envelope. The server is named by --server or CIDER_SERVER; CIDER_TOKEN is an API token
+// (Settings -> API tokens), read from the environment only so it stays out of shell history and
+// process lists.
+import type { AppRouter } from '@cider/api';
 import { OciError } from '@cider/oci';
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import superjson from 'superjson';
 
 export interface TagPolicy {
   immutableTags: boolean;
@@ -9,31 +14,53 @@ export interface TagPolicy {
   registry?: string;
 }
 
+const requestTimeoutMs = 15_000;
+
+/** A client for the server at `base`, authenticated with an API token. */
+export function fleetClient(base: URL, token: string) {
+  return createTRPCClient<AppRouter>({
+    links: [
+      httpLink({
+        url: new URL('/api/trpc', base).toString(),
+        transformer: superjson,
+        headers: { authorization: `Bearer ${token}` },
+        fetch: (url, init) => fetch(url, { ...init, signal: AbortSignal.timeout(requestTimeoutMs) }),
+      }),
+    ],
+  });
+}
+
+function serverUrl(server: string): URL {
+  try {
+    return new URL(server);
+  } catch {
+    throw new OciError('INVALID_REFERENCE', `--server ${server} is not a URL (e.g. https://cider.example.com)`);
+  }
+}
+
+/** The HTTP status behind a tRPC client error, when the server answered at all. */
+function httpStatus(error: TRPCClientError<AppRouter>): number | undefined {
+  const response = (error.meta as { response?: { status?: number } } | undefined)?.response;
+  return response?.status ?? error.data?.httpStatus;
+}
+
 export async function fetchTagPolicy(server: string, registryHost: string, token = process.env.CIDER_TOKEN): Promise<TagPolicy> {
   if (!token) {
     throw new OciError('UNAUTHORIZED', `To read the tag policy from ${server}, set CIDER_TOKEN to an API token (Cider Fleet -> Settings -> API tokens).`);
   }
-  let base: URL;
+  const base = serverUrl(server);
   try {
-    base = new URL(server);
-  } catch {
-    throw new OciError('INVALID_REFERENCE', `--server ${server} is not a URL (e.g. https://cider.example.com)`);
-  }
-  const input = encodeURIComponent(JSON.stringify({ json: { host: registryHost } }));
-  const url = new URL(`/api/trpc/registries.tagPolicy?input=${input}`, base);
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(15_000) });
+    const policy = await fleetClient(base, token).registries.tagPolicy.query({ host: registryHost });
+    return { immutableTags: policy.immutableTags, ...(policy.registry ? { registry: policy.registry.name } : {}) };
   } catch (error) {
-    throw new OciError('UNREACHABLE', `Cannot reach Cider Fleet at ${base.origin} to read the tag policy (${error instanceof Error ? error.message : String(error)}). Nothing was pushed.`);
+    if (!(error instanceof TRPCClientError)) throw error;
+    const status = httpStatus(error);
+    if (status === undefined) {
+      throw new OciError('UNREACHABLE', `Cannot reach Cider Fleet at ${base.origin} to read the tag policy (${error.message}). Nothing was pushed.`);
+    }
+    if (status === 401 || status === 403) {
+      throw new OciError('UNAUTHORIZED', `Cider Fleet at ${base.origin} refused CIDER_TOKEN (HTTP ${status}): it may be revoked or expired. Nothing was pushed.`);
+    }
+    throw new OciError('REGISTRY_ERROR', `Cider Fleet at ${base.origin} did not answer the tag policy question (HTTP ${status}: ${error.message}). Nothing was pushed.`);
   }
-  if (response.status === 401 || response.status === 403) {
-    throw new OciError('UNAUTHORIZED', `Cider Fleet at ${base.origin} refused CIDER_TOKEN (HTTP ${response.status}): it may be revoked or expired. Nothing was pushed.`);
-  }
-  const body = (await response.json().catch(() => undefined)) as { result?: { data?: { json?: { immutableTags?: unknown; registry?: { name?: unknown } | null } } } } | undefined;
-  const data = body?.result?.data?.json;
-  if (!response.ok || !data || typeof data.immutableTags !== 'boolean') {
-    throw new OciError('REGISTRY_ERROR', `Cider Fleet at ${base.origin} did not answer the tag policy question (HTTP ${response.status}). Nothing was pushed.`);
-  }
-  return { immutableTags: data.immutableTags, ...(typeof data.registry?.name === 'string' ? { registry: data.registry.name } : {}) };
 }

@@ -2,6 +2,7 @@
 // with their facts, other OS images imported per platform and combined in one index that pulls as
 // each platform, attachments listed as referrers, and bad input explained without a stack.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
@@ -9,7 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertValidOci, makeSyntheticIpsw, writeRandomFile } from '@cider/oci/testing';
-import { uniqueRepository } from '@cider/services/testing';
+import { createServiceDeps } from '@cider/api';
+import { createTrpcHandler } from '@cider/api/http';
+import { createApiToken, createUser } from '@cider/api/services';
+import { useTestDatabase } from '@cider/db/testing';
+import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseSize } from './commands/image.ts';
 import { fetchTagPolicy } from './fleet.ts';
@@ -179,40 +184,53 @@ describe('cider image (real process, real docker-registry)', () => {
   });
 });
 
-describe('tag policy from the Cider Fleet server', () => {
+describe('tag policy from the Cider Fleet server (the real tRPC endpoint, PostgreSQL, Redis)', () => {
+  const database = useTestDatabase();
+  const redis = useRedisPrefix();
+  let services: ReturnType<typeof createServiceDeps>;
   let server: Server;
   let url: string;
+  let goodToken: string;
   const seen: { url: string; authorization?: string }[] = [];
 
   beforeAll(async () => {
-    // Stands in for the server's HTTP answer only; e2e/image-publish.spec.ts asks the real one.
+    services = createServiceDeps({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey: randomBytes(32).toString('base64') });
+    const { deps, hub } = services;
+    const admin = await createUser(deps, { email: 'cli@fleet.test', name: 'CLI', password: 'a long enough password', role: 'admin' });
+    ({ token: goodToken } = await createApiToken(deps, { userId: admin.id, label: 'cli@fleet.test' }, { userId: admin.id, name: 'cli' }));
+    await deps.db.registry.create({ data: { name: 'Locked', host: 'locked.example.com', immutableTags: true } });
+    // The dashboard's own tRPC handler, served over HTTP as web serves it.
+    const handle = createTrpcHandler({ endpoint: '/api/trpc', services: () => ({ deps, hub }), trustedProxyHops: 0, forceSecureCookies: false });
     server = createServer((req, res) => {
       seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
-      if (req.headers.authorization !== 'Bearer cat_good') {
-        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"json":{"message":"UNAUTHORIZED"}}}');
-        return;
-      }
-      const input = JSON.parse(new URL(req.url ?? '/', 'http://x').searchParams.get('input') ?? '{}');
-      const immutable = input.json?.host === 'locked.example.com';
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ result: { data: { json: { registry: { id: 'r1', name: 'Locked', host: input.json.host }, immutableTags: immutable } } } }));
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
+      void handle(new Request(`${url}${req.url}`, { method: req.method, headers }))
+        .then(async (response) => {
+          res.writeHead(response.status, Object.fromEntries(response.headers));
+          res.end(Buffer.from(await response.arrayBuffer()));
+        })
+        .catch(() => res.writeHead(500).end());
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await services?.close();
   });
 
   it('asks with the API token and reads the answer', async () => {
-    expect(await fetchTagPolicy(url, 'locked.example.com', 'cat_good')).toEqual({ immutableTags: true, registry: 'Locked' });
-    expect(await fetchTagPolicy(url, 'open.example.com', 'cat_good')).toEqual({ immutableTags: false, registry: 'Locked' });
-    expect(seen.at(-1)).toMatchObject({ authorization: 'Bearer cat_good' });
+    expect(await fetchTagPolicy(url, 'locked.example.com', goodToken)).toEqual({ immutableTags: true, registry: 'Locked' });
+    expect(await fetchTagPolicy(url, 'open.example.com', goodToken)).toEqual({ immutableTags: false });
+    expect(seen.at(-1)).toMatchObject({ authorization: `Bearer ${goodToken}` });
     expect(decodeURIComponent(seen.at(-1)!.url)).toContain('/api/trpc/registries.tagPolicy?input={"json":{"host":"open.example.com"}}');
   });
 
-  it('refuses to guess: no token, a refused token or no server stop the push', async () => {
+  it('refuses to guess: no token, a refused token, a server error or no server stop the push', async () => {
     await expect(fetchTagPolicy(url, 'x', '')).rejects.toThrow(/set CIDER_TOKEN to an API token/);
-    await expect(fetchTagPolicy(url, 'x', 'cat_bad')).rejects.toThrow(/refused CIDER_TOKEN \(HTTP 401\).*Nothing was pushed/);
-    await expect(fetchTagPolicy('http://127.0.0.1:9', 'x', 'cat_good')).rejects.toThrow(/Cannot reach Cider Fleet at http:\/\/127\.0\.0\.1:9/);
+    await expect(fetchTagPolicy(url, 'x', 'cat_unknown')).rejects.toThrow(/refused CIDER_TOKEN \(HTTP 401\).*Nothing was pushed/);
+    await expect(fetchTagPolicy(url, 'not a host/with/a path', goodToken)).rejects.toThrow(/did not answer the tag policy question \(HTTP 400.*Nothing was pushed/);
+    await expect(fetchTagPolicy('http://127.0.0.1:9', 'x', goodToken)).rejects.toThrow(/Cannot reach Cider Fleet at http:\/\/127\.0\.0\.1:9/);
   });
 });
