@@ -65,26 +65,38 @@ describe('one cache, several processes (real registry)', () => {
   it('never lets a prune take what a running pull needs', async () => {
     const root = join(work, `cache-${caches++}`);
     const cache = await HostCache.open(root);
-    let pruned = 0;
+    let pulling = true;
+    const prunes: Promise<void>[] = [];
     const removed: string[] = [];
-    const pulling = pull({
+    /** Prunes that finished while the pull was still running: those are the ones that could hurt it. */
+    let finishedMidPull = 0;
+    const pulled = pull({
       client,
       cache,
       reference,
       onProgress: (p) => {
         // Prune again and again while the blob is half there.
-        if (p.phase === 'downloading' && p.bytesDone > 0 && pruned < 5) {
-          pruned++;
-          void HostCache.open(root)
-            .then((other) => prune(other))
-            .then((report) => removed.push(...report.removedBlobs.map((b) => b.digest), ...report.removedIngests));
+        if (p.phase === 'downloading' && p.bytesDone > 0 && p.bytesDone < size && prunes.length < 5) {
+          prunes.push(
+            HostCache.open(root)
+              .then((other) => prune(other))
+              .then((report) => {
+                removed.push(...report.removedBlobs.map((b) => b.digest), ...report.removedImages, ...report.removedIngests);
+                if (pulling) finishedMidPull++;
+              }),
+          );
         }
       },
     });
-    await pulling;
-    expect(pruned).toBeGreaterThan(0);
+    await pulled.finally(() => {
+      pulling = false;
+    });
+    await Promise.all(prunes);
+    expect(prunes.length).toBeGreaterThan(0);
+    expect(finishedMidPull).toBeGreaterThan(0);
     expect(removed).toEqual([]);
     expect((await fsck(cache)).ok).toBe(true);
+    expect(await cache.hasBlob(blobDigest)).toBe(true);
     expect((await cache.listImages()).map((i) => i.tags)).toEqual([['v1']]);
   });
 
