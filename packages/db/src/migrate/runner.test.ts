@@ -2,9 +2,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../testing.ts';
 import { migrationChecksum, scriptMatchesChecksum } from './checksum.ts';
+import { findMigrationsDir, readMigrations } from './index.ts';
 import { migrate, migrationRecords, MigrationError } from './runner.ts';
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
@@ -117,5 +118,74 @@ describe('migration runner (real PostgreSQL)', () => {
     const lines: string[] = [];
     await migrate({ url: database.url, migrationsDir: dir, log: (l) => lines.push(l) });
     expect(lines.join('\n')).toMatch(/20260101000000_a was modified after it was applied/);
+  });
+
+  describe('two runners at once (two control processes starting together)', () => {
+    /** Sessions of this database waiting for a lock: on the gate table, or on an advisory lock (Prisma's). */
+    async function waiters(): Promise<{ gate: number; advisory: number }> {
+      const rows = await query<{ locktype: string; relation: string | null }>(
+        database.url,
+        `SELECT locktype, relation::regclass::text AS relation FROM pg_locks
+         WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      );
+      return { gate: rows.filter((r) => r.relation === 'gate.hold').length, advisory: rows.filter((r) => r.locktype === 'advisory').length };
+    }
+
+    it('applies each migration once while the second runner waits for the first, and both succeed', async () => {
+      // The first migration reads a table this test holds locked, so the runner that gets there
+      // first stays inside it (its row written, unfinished) until the test lets go. Only then is
+      // it certain that the two runs overlap. The gate lives in its own schema: the runner
+      // refuses a database whose own schema already has tables.
+      await query(database.url, 'CREATE SCHEMA gate; CREATE TABLE gate.hold (id INTEGER)');
+      await addMigration('20260101000000_first', 'CREATE TABLE "runs" ("name" TEXT NOT NULL);\nSELECT count(*) FROM gate.hold;\nINSERT INTO "runs" VALUES (\'first\');\n');
+      await addMigration('20260102000000_second', 'INSERT INTO "runs" VALUES (\'second\');\n');
+      const gate = new pg.Client({ connectionString: database.url });
+      await gate.connect();
+      try {
+        await gate.query('BEGIN');
+        await gate.query('LOCK TABLE gate.hold IN ACCESS EXCLUSIVE MODE');
+        const settled = [false, false];
+        const runs = [0, 1].map((i) =>
+          migrate({ url: database.url, migrationsDir: dir }).finally(() => {
+            settled[i] = true;
+          }),
+        );
+        for (const run of runs) run.catch(() => {});
+        // One runner inside the first migration, the other waiting on Prisma's advisory lock
+        // (or already finished, which only a runner without the lock could be).
+        await vi.waitFor(
+          async () => {
+            const waiting = await waiters();
+            expect(waiting.gate).toBe(1);
+            expect(waiting.advisory + settled.filter(Boolean).length).toBe(1);
+          },
+          { timeout: 10_000, interval: 20 },
+        );
+        await gate.query('COMMIT');
+        const results = await Promise.allSettled(runs);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+        const applied = results.map((r) => (r.status === 'fulfilled' ? r.value.applied : []));
+        // One runner applied both; the other found nothing left to do.
+        expect(applied.map((names) => names.length).sort()).toEqual([0, 2]);
+      } finally {
+        await gate.end();
+      }
+      const records = await query<{ migration_name: string; finished_at: Date | null }>(database.url, 'SELECT migration_name, finished_at FROM "_prisma_migrations" ORDER BY migration_name');
+      expect(records.map((r) => r.migration_name)).toEqual(['20260101000000_first', '20260102000000_second']);
+      expect(records.every((r) => r.finished_at instanceof Date)).toBe(true);
+      expect((await query<{ name: string }>(database.url, 'SELECT name FROM "runs" ORDER BY name')).map((r) => r.name)).toEqual(['first', 'second']);
+    });
+
+    it('migrates a fresh database with the real migrations from two runners at once', async () => {
+      const migrationsDir = findMigrationsDir();
+      const names = (await readMigrations(migrationsDir)).map((m) => m.name);
+      const results = await Promise.allSettled([migrate({ url: database.url, migrationsDir }), migrate({ url: database.url, migrationsDir })]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+      const applied = results.flatMap((r) => (r.status === 'fulfilled' ? r.value.applied : []));
+      expect(applied.sort()).toEqual(names);
+      const records = await migrationRecords(database.url);
+      expect(records.map((r) => r.migrationName).sort()).toEqual(names);
+      expect(records.every((r) => r.finishedAt !== null && r.appliedStepsCount === 1)).toBe(true);
+    });
   });
 });
