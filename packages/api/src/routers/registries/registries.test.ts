@@ -2,7 +2,7 @@
 // admins turn immutable tags on and off (audited, announced), and anyone signed in, or a script
 // with an API token, asks a host's policy the way `cider push` does over HTTP.
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { eventsChannel, type FleetEvent } from '../../events.ts';
 import { appRouter } from '../../root.ts';
 import { createApiToken, userForApiToken } from '../../services/api-tokens.ts';
@@ -12,16 +12,20 @@ import { failure, invalid, useRouterHarness } from '../users/test-context.ts';
 const harness = useRouterHarness();
 const host = inject('registryHost');
 
-/** Collects the fleet events published while `run` runs. */
-async function eventsDuring(run: () => Promise<unknown>): Promise<FleetEvent[]> {
+/**
+ * Runs `run` while subscribed to fleet events and returns what arrived once every `expected`
+ * event has (within 5 s). Some are published after the call returns: the router announces a
+ * change fire-and-forget once it has committed.
+ */
+async function eventsDuring(run: () => Promise<unknown>, expected: FleetEvent[]): Promise<FleetEvent[]> {
   const subscriber = harness.deps.redis.duplicate();
   const seen: FleetEvent[] = [];
   subscriber.on('message', (_channel: string, raw: string) => seen.push(JSON.parse(raw) as FleetEvent));
   try {
+    // Resolves once Redis confirmed the subscription: nothing published after it is missed.
     await subscriber.subscribe(eventsChannel(harness.deps.prefix));
     await run();
-    // Published before the call returned; give the subscriber connection a moment to read them.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await vi.waitFor(() => expect(seen).toEqual(expect.arrayContaining(expected)), { timeout: 5_000, interval: 10 });
     return seen;
   } finally {
     subscriber.disconnect();
@@ -52,11 +56,12 @@ describe('registries tag policy (real docker-registry, PostgreSQL, Redis)', () =
     expect((await harness.deps.db.registry.findUniqueOrThrow({ where: { id: registryId } })).immutableTags).toBe(false);
 
     let view: Awaited<ReturnType<ReturnType<typeof harness.caller>['registries']['setImmutableTags']>> | undefined;
+    const announced: FleetEvent[] = [{ type: 'registry.updated', registryId }, { type: 'data.changed', path: 'registries.setImmutableTags' }];
     const events = await eventsDuring(async () => {
       view = await harness.caller(admin).registries.setImmutableTags({ id: registryId, immutableTags: true });
-    });
+    }, announced);
     expect(view).toMatchObject({ id: registryId, host, immutableTags: true });
-    expect(events).toEqual(expect.arrayContaining([{ type: 'registry.updated', registryId }, { type: 'data.changed', path: 'registries.setImmutableTags' }]));
+    expect(events).toEqual(expect.arrayContaining(announced));
     expect((await harness.deps.db.registry.findUniqueOrThrow({ where: { id: registryId } })).immutableTags).toBe(true);
 
     const audit = await harness.deps.db.auditEvent.findMany({ where: { targetType: 'registry', targetId: registryId, action: 'registry.immutable-tags' } });
