@@ -10,6 +10,7 @@ export { describeNetworkError, type RetryPolicy } from './http/transport.ts';
 export { RegistryClient, defaultUserAgent, type RegistryClientOptions } from './registry/client.ts';
 export { type PullGrant } from './registry/grant.ts';
 export { nextLink, paginate, readJsonPage, type Paginated, type PaginateOptions } from './registry/paginate.ts';
+export { listCatalog, type CatalogOptions, type CatalogPage } from './registry/catalog.ts';
 export { printable } from './http/remote-text.ts';
 export { Repository, type BlobSource, type FetchedManifest } from './registry/repository.ts';
 export { filesystemPlacer, HostCache, referenceAnnotation, type CachedImage, type HostCacheOptions, type ImageRecord, type Lease, type PayloadPlacer, type Placement } from './cache/cache.ts';
@@ -37,10 +38,14 @@ export { deleteReferrer, isReferrersTag, listReferrers, pushReferrer, referrerDe
 export { enableMemoryRelief, setMemoryRelief } from './memory.ts';
 export { inspectIpsw, osForDevices, type IpswInfo } from './image/ipsw.ts';
 export {
+  checkCiderImageConfig,
+  ciderImageConfigFields,
   defaultPieceSize,
+  imageFactsSchema,
   imageKinds,
   isImageKind,
   kindOfMediaType,
+  payloadFileFields,
   payloadFilesOf,
   piecesByLayer,
   type CiderImageConfig,

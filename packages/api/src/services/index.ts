@@ -11,7 +11,7 @@ export * from './node-notices.ts';
 export * from './inventory.ts';
 export * from './sync-jobs.ts';
 export * from './fleet.ts';
-export * from './images.ts';
+export * from './images/index.ts';
 export * from './jobs.ts';
 export * from './node-detail.ts';
 export { AppError, isAppError, type AppErrorCode } from '../errors.ts';

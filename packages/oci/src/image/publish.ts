@@ -15,7 +15,7 @@ import { formatReference, parseReference, type Reference } from '../reference.ts
 import type { RegistryClient } from '../registry/client.ts';
 import type { Repository } from '../registry/repository.ts';
 import { inspectIpsw, type IpswInfo } from './ipsw.ts';
-import { defaultPieceSize, imageKinds, type CiderImageConfig, type ImageFacts, type ImageKind, type PayloadFile, type PayloadPart } from './config.ts';
+import { checkCiderImageConfig, defaultPieceSize, imageKinds, type CiderImageConfig, type ImageFacts, type ImageKind, type PayloadFile, type PayloadPart } from './config.ts';
 
 /** Annotation on the layers of a split file: `<n>/<count>`. */
 export const partAnnotation = 'io.ciderfleet.part';
@@ -258,7 +258,8 @@ export async function pushImage(options: PushImageOptions): Promise<PushImageRes
   const created = new Date().toISOString();
   const main = files.find((f) => f.kind === 'ipsw') ?? [...files].sort((a, b) => b.size - a.size)[0]!;
   const facts = options.facts;
-  const config: CiderImageConfig = { ...facts, created, payload: { name: main.name, size: main.size }, files };
+  // Checked against the schema every puller and the dashboard read it with, before anything refers to it.
+  const config: CiderImageConfig = checkCiderImageConfig({ ...facts, created, payload: { name: main.name, size: main.size }, files });
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDescriptor: Descriptor = { mediaType: CiderMediaType.config, digest: sha256(configBytes), size: configBytes.length };
   await repo.pushBlob({ ...configDescriptor, open: () => configBytes }, { signal: options.signal });

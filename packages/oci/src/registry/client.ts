@@ -7,6 +7,7 @@ import { RegistryTransport, type RetryPolicy } from '../http/transport.ts';
 import { apiHost, isLoopbackHost, parseReference, type Reference } from '../reference.ts';
 import { issuePullGrant, type PullGrant } from './grant.ts';
 import { Repository } from './repository.ts';
+import { listCatalog, type CatalogOptions, type CatalogPage } from './catalog.ts';
 
 export const defaultUserAgent = 'cider/0.1 (+https://github.com/cider-fleet)';
 
@@ -109,6 +110,11 @@ export class RegistryClient {
       what: 'the API version check (GET /v2/)',
     });
     await response.body.dump();
+  }
+
+  /** The repositories `registry` lists in its catalog (./catalog.ts). */
+  listCatalog(registry: string, options?: CatalogOptions): Promise<CatalogPage> {
+    return listCatalog(this.transport(registry), options);
   }
 
   /**

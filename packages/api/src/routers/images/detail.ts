@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { authedProcedure } from '../../trpc.ts';
-import { imageDetail } from '../../services/images.ts';
+import { imageDetail } from '../../services/images/index.ts';
 import { repositoryInput } from './input.ts';
 
 export const imageDetailInput = repositoryInput.extend({

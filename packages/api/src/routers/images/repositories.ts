@@ -1,5 +1,5 @@
 import { authedProcedure } from '../../trpc.ts';
-import { registryRepositories } from '../../services/images.ts';
+import { registryRepositories } from '../../services/images/index.ts';
 import { registryIdInput } from './input.ts';
 
 /** A registry's repositories from its catalog; `catalog.available` is false when it keeps them private. */

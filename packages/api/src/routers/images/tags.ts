@@ -1,5 +1,5 @@
 import { authedProcedure } from '../../trpc.ts';
-import { repositoryTags } from '../../services/images.ts';
+import { repositoryTags } from '../../services/images/index.ts';
 import { repositoryInput } from './input.ts';
 
 /** A repository's tags, newest-looking first, with digests and the pins and nodes using them. */

@@ -23,13 +23,13 @@ import {
 import { startFaultProxy, type FaultProxy } from '@cider/oci/testing';
 import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { createServiceDeps } from '../deps-factory.ts';
-import { createCaller } from '../root.ts';
-import type { TrpcContext } from '../trpc.ts';
-import { listRepositories, parseCiderConfig } from './images.ts';
-import { setPin } from './pins.ts';
-import { createProject } from './projects.ts';
-import { createRegistry } from './registries.ts';
+import { createServiceDeps } from '../../deps-factory.ts';
+import { createCaller } from '../../root.ts';
+import type { TrpcContext } from '../../trpc.ts';
+import { parseCiderConfig } from './cider-config.ts';
+import { setPin } from '../pins.ts';
+import { createProject } from '../projects.ts';
+import { createRegistry } from '../registries.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();
@@ -146,18 +146,18 @@ describe('images browser (real docker-registry, PostgreSQL, Redis)', () => {
     const proxied = new RegistryClient();
     try {
       const before = proxy.requests.length;
-      const paged = await listRepositories(proxied, proxy.host, { pageSize: 2 });
+      const paged = await proxied.listCatalog(proxy.host, { pageSize: 2 });
       const catalogRequests = proxy.requests.slice(before).filter((r) => r.path.startsWith('/v2/_catalog'));
       expect(catalogRequests.length).toBeGreaterThan(2);
       expect(catalogRequests.every((r) => r.path.includes('n=2'))).toBe(true);
       expect(catalogRequests.slice(1).every((r) => r.path.includes('last='))).toBe(true);
 
-      const whole = await listRepositories(proxied, proxy.host, { pageSize: 1000 });
+      const whole = await proxied.listCatalog(proxy.host, { pageSize: 1000 });
       expect(paged.repositories).toEqual(whole.repositories);
       expect(new Set(paged.repositories).size).toBe(paged.repositories.length);
       expect(paged.repositories).toEqual(expect.arrayContaining([...extra, repository, multiRepository]));
       expect(paged.truncated).toBe(false);
-      expect((await listRepositories(proxied, proxy.host, { pageSize: 2, limit: 3 })).truncated).toBe(true);
+      expect((await proxied.listCatalog(proxy.host, { pageSize: 2, limit: 3 })).truncated).toBe(true);
     } finally {
       await proxied.close();
     }
