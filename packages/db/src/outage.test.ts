@@ -4,7 +4,7 @@
 // outage, ordinary query errors are not, and the same client works again once the server is back.
 import { createServer, type Server, type Socket } from 'node:net';
 import { freePort, startPrivatePostgres, type PrivatePostgres } from '@cider/services';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDb, type Db } from './client.ts';
 import { databaseOutage } from './outage.ts';
 
@@ -59,7 +59,16 @@ describe('database outages (real PostgreSQL cluster, killed and restarted)', () 
   it('fails fast with an outage while the server is killed, and works again after it restarts', async () => {
     expect(await db.$queryRawUnsafe<{ n: number }[]>('SELECT 1 AS n')).toEqual([{ n: 1 }]);
     const inFlight = failure(() => db.$queryRawUnsafe("SELECT pg_sleep(0.4), 'in flight'"));
-    await new Promise((r) => setTimeout(r, 100));
+    // Killed while the server is running it (seen from another of the pool's connections).
+    await vi.waitFor(
+      async () => {
+        const running = await db.$queryRawUnsafe<{ n: number }[]>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%''in flight''%' AND pid <> pg_backend_pid()",
+        );
+        expect(running).toEqual([{ n: 1 }]);
+      },
+      { timeout: 5_000, interval: 10 },
+    );
     await server.stop('SIGKILL');
     expect(databaseOutage((await inFlight).error)).toBe('unreachable');
 

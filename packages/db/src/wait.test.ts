@@ -1,7 +1,7 @@
 // waitForDatabase against real servers: it waits (and says so, not once per retry) for a
 // cluster that starts late, and refuses at once what waiting cannot fix.
 import { freePort, startPrivatePostgres, withDatabase, type PrivatePostgres } from '@cider/services';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { waitForDatabase } from './wait.ts';
 
 describe('waitForDatabase (real PostgreSQL)', () => {
@@ -20,13 +20,16 @@ describe('waitForDatabase (real PostgreSQL)', () => {
       logEveryMs: 60_000,
       timeoutMs: 60_000,
     });
-    await new Promise((r) => setTimeout(r, 1_000));
+    // The wait has begun (its first attempt was refused) before the cluster is even created;
+    // creating and starting it takes long enough for several more attempts.
+    await vi.waitFor(() => expect(lines).toHaveLength(1), { timeout: 10_000, interval: 10 });
     late = await startPrivatePostgres({ port });
     await waiting;
     // One line when the wait began, one when it ended: not one per attempt.
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^waiting for PostgreSQL at postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres \(.*ECONNREFUSED.*\); attempt 1/);
     expect(lines[1]).toMatch(/answers again after \d+ s \(\d+ attempts\)/);
+    expect(Number(/\((\d+) attempts\)/.exec(lines[1]!)?.[1])).toBeGreaterThan(2);
   });
 
   it('gives up after its timeout while the server stays away', async () => {
