@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "SyncJobState" ADD VALUE 'cancelling' AFTER 'pulling';
