@@ -11,7 +11,7 @@ import { Agent } from '@cider/agent/agent';
 import { writeAgentConfig } from '@cider/agent/config';
 import { enroll } from '@cider/agent/enroll';
 import { createServiceDeps } from '@cider/api';
-import { allowNodeReplacement, createEnrollmentToken, enrollNode, revokeNode, rotateNodeSecret } from '@cider/api/services';
+import { allowNodeReplacement, createEnrollmentToken, disconnectNode, enrollNode, revokeNode, rotateNodeSecret } from '@cider/api/services';
 import { useTestDatabase } from '@cider/db/testing';
 import { CloseCode, generateNodeKeyPair, openSealedBox, secretContext, syncJobKey, type NodeKeyPair } from '@cider/protocol';
 import { useRedisPrefix } from '@cider/services/testing';
@@ -117,7 +117,16 @@ describe('node identity on live sockets (real PostgreSQL, Redis)', () => {
     expect(await oldAgent.closed).toMatchObject({ code: CloseCode.unauthorized });
     const newAgent = await connect(fresh.nodeId, fresh.secret, fresh.keys);
     expect(await refusedWith(old.nodeId, old.secret)).toBe(401);
-    await new Promise((r) => setTimeout(r, 300));
+    // Redis may deliver the replacement's notice late, after the new agent connected: it names
+    // only enrollments before the replacement, so it must leave the new agent alone. Replay it
+    // now, then a notice for another node on the same channel: once that one's socket closes,
+    // the gateway has handled the replayed notice too.
+    const { enrolledAt } = await services.deps.db.node.findUniqueOrThrow({ where: { id: fresh.nodeId } });
+    await disconnectNode(services.deps, fresh.nodeId, 'this node was replaced by a new enrollment', CloseCode.unauthorized, enrolledAt);
+    const sentinel = await enrolled('sentinel-mac');
+    const sentinelAgent = await connect(sentinel.nodeId, sentinel.secret, sentinel.keys);
+    await disconnectNode(services.deps, sentinel.nodeId, 'sentinel', CloseCode.revoked);
+    expect(await sentinelAgent.closed).toMatchObject({ code: CloseCode.revoked });
     expect(newAgent.open).toBe(true);
   });
 
