@@ -112,8 +112,9 @@ describe('agent against a stand-in control plane (real registry)', () => {
     expect(held).toEqual([digests.pinned, digests.big].sort());
 
     // Both held images are pinned now (and the next one): nothing may go, and it does not fit.
+    // No wait needed: one socket delivers in order, and the agent takes the pinned set as the
+    // message arrives, before it starts the sync that follows.
     control.send({ type: 'pinned', digests: [digests.pinned!, digests.big!, digests.bigger!] });
-    await new Promise((r) => setTimeout(r, 100));
     const before = control.received.length;
     sync(4, 'bigger');
     const failed = await outcome(4);
