@@ -102,7 +102,7 @@ test('admin sets up a team; its member pins in their own project only; a viewer 
     await screenshot(page, 'settings-admin');
   });
 
-  await test.step('the admin creates an enrollment token and sees it once, with the enroll command', async () => {
+  await test.step('the admin creates an enrollment token and sees it once, with an enroll command that keeps it out of shell history', async () => {
     const form = page.getByRole('form', { name: 'New enrollment token' });
     await form.getByLabel('Token name').fill('mobile rack');
     await form.getByLabel('Labels').fill('pool=mobile, arch=arm64');
@@ -110,7 +110,8 @@ test('admin sets up a team; its member pins in their own project only; a viewer 
     await form.getByRole('button', { name: 'Create token' }).click();
     const token = await form.getByRole('textbox', { name: 'Enrollment token', exact: true }).inputValue();
     expect(token).toMatch(/^cen_/);
-    await expect(form.getByRole('textbox', { name: 'Command', exact: true })).toHaveValue(`cider-agent enroll --server <control-plane-url> --token ${token}`);
+    // The command takes the token from the clipboard, so it never lands in shell history or `ps`.
+    await expect(form.getByRole('textbox', { name: 'Command', exact: true })).toHaveValue('pbpaste | cider-agent enroll --server <control-plane-url> --token-stdin');
     const row = page.locator('tr[data-enrollment-token="mobile rack"]');
     await expect(row).toContainText('arch=arm64, pool=mobile');
     await expect(row).toContainText('active');

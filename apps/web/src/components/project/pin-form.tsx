@@ -3,7 +3,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { shortDigest } from '../../lib/format.ts';
 import { useTRPC } from '../../trpc/react.ts';
-import { ErrorAlert } from '../ui/error-alert.tsx';
+import { FormFooter } from '../ui/form-footer.tsx';
 
 export function PinForm({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
@@ -55,17 +55,7 @@ export function PinForm({ projectId }: { projectId: string }) {
           </select>
         </label>
       </div>
-      <ErrorAlert error={pin.error} />
-      {status ? (
-        <p className="alert alert-ok" role="status">
-          {status}
-        </p>
-      ) : null}
-      <div className="form-actions">
-        <button type="submit" className="button button-primary" disabled={pin.isPending}>
-          {pin.isPending ? 'Resolving…' : 'Pin image'}
-        </button>
-      </div>
+      <FormFooter error={pin.error} status={status} submit={{ label: 'Pin image', pendingLabel: 'Resolving…', pending: pin.isPending }} />
     </form>
   );
 }

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
-import { ErrorAlert } from '../ui/error-alert.tsx';
+import { FormFooter } from '../ui/form-footer.tsx';
 
 export function ProjectForm() {
   const trpc = useTRPC();
@@ -67,12 +67,7 @@ export function ProjectForm() {
           </span>
         </div>
       </div>
-      <ErrorAlert error={create.error ?? teams.error} />
-      <div className="form-actions">
-        <button type="submit" className="button button-primary" disabled={create.isPending || !teamId}>
-          {create.isPending ? 'Creating…' : 'Create project'}
-        </button>
-      </div>
+      <FormFooter error={create.error ?? teams.error} submit={{ label: 'Create project', pendingLabel: 'Creating…', pending: create.isPending, disabled: !teamId }} />
     </form>
   );
 }

@@ -2,7 +2,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
-import { ErrorAlert } from '../ui/error-alert.tsx';
+import { FormFooter } from '../ui/form-footer.tsx';
 import { immutableTagsExplanation } from './tag-policy.ts';
 
 interface Draft {
@@ -119,20 +119,16 @@ export function RegistryForm() {
           {immutableTagsExplanation}
         </span>
       </div>
-      <ErrorAlert error={error} />
-      {status ? (
-        <p className="alert alert-ok" role="status">
-          {status}
-        </p>
-      ) : null}
-      <div className="form-actions">
-        <button type="button" className="button" disabled={busy} onClick={runTest}>
-          {test.isPending ? 'Testing…' : 'Test connection'}
-        </button>
-        <button type="submit" className="button button-primary" disabled={busy}>
-          {create.isPending ? 'Adding…' : 'Add registry'}
-        </button>
-      </div>
+      <FormFooter
+        error={error}
+        status={status}
+        submit={{ label: 'Add registry', pendingLabel: 'Adding…', pending: create.isPending, disabled: busy }}
+        before={
+          <button type="button" className="button" disabled={busy} onClick={runTest}>
+            {test.isPending ? 'Testing…' : 'Test connection'}
+          </button>
+        }
+      />
     </form>
   );
 }

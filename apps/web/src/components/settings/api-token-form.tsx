@@ -2,7 +2,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
-import { ErrorAlert } from '../ui/error-alert.tsx';
+import { FormFooter } from '../ui/form-footer.tsx';
 import { optionalNumber } from './optional-number.ts';
 import { SecretOnce } from './secret-once.tsx';
 
@@ -49,13 +49,9 @@ export function ApiTokenForm() {
           </span>
         </div>
       </div>
-      <ErrorAlert error={create.error} />
-      {created ? <SecretOnce title={`Created API token ${created.name}.`} label="API token" secret={created.token} /> : null}
-      <div className="form-actions">
-        <button type="submit" className="button button-primary" disabled={create.isPending}>
-          {create.isPending ? 'Creating…' : 'Create API token'}
-        </button>
-      </div>
+      <FormFooter error={create.error} submit={{ label: 'Create API token', pendingLabel: 'Creating…', pending: create.isPending }}>
+        {created ? <SecretOnce title={`Created API token ${created.name}.`} label="API token" secret={created.token} /> : null}
+      </FormFooter>
     </form>
   );
 }

@@ -2,7 +2,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
-import { ErrorAlert } from '../ui/error-alert.tsx';
+import { FormFooter } from '../ui/form-footer.tsx';
 import { optionalNumber } from './optional-number.ts';
 import { SecretOnce } from './secret-once.tsx';
 
@@ -78,21 +78,17 @@ export function EnrollmentTokenForm() {
           </span>
         </div>
       </div>
-      <ErrorAlert error={create.error} />
-      {created ? (
-        <SecretOnce
-          title={`Created enrollment token ${created.name}.`}
-          label="Enrollment token"
-          secret={created.token}
-          command={`cider-agent enroll --server <control-plane-url> --token ${created.token}`}
-          commandHint="Run it on the Mac. Replace <control-plane-url> with the agent gateway address of your control plane, e.g. https://cider.example.com:4000."
-        />
-      ) : null}
-      <div className="form-actions">
-        <button type="submit" className="button button-primary" disabled={create.isPending}>
-          {create.isPending ? 'Creating…' : 'Create token'}
-        </button>
-      </div>
+      <FormFooter error={create.error} submit={{ label: 'Create token', pendingLabel: 'Creating…', pending: create.isPending }}>
+        {created ? (
+          <SecretOnce
+            title={`Created enrollment token ${created.name}.`}
+            label="Enrollment token"
+            secret={created.token}
+            command="pbpaste | cider-agent enroll --server <control-plane-url> --token-stdin"
+            commandHint="Copy the token, then run this on the Mac: the token comes from the clipboard, so it never shows in the shell's history or the process list. Replace <control-plane-url> with the agent gateway address of your control plane, e.g. https://cider.example.com:4000."
+          />
+        ) : null}
+      </FormFooter>
     </form>
   );
 }

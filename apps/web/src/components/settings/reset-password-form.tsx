@@ -2,7 +2,7 @@
 import { useMutation } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
-import { ErrorAlert } from '../ui/error-alert.tsx';
+import { FormFooter } from '../ui/form-footer.tsx';
 
 export function ResetPasswordForm({ user, isMe, onDone, onCancel }: { user: { id: string; email: string }; isMe: boolean; onDone: (message: string) => void; onCancel: () => void }) {
   const trpc = useTRPC();
@@ -44,15 +44,15 @@ export function ResetPasswordForm({ user, isMe, onDone, onCancel }: { user: { id
           At least 10 characters. Every session of this user ends{isMe ? ', including this one: you will sign in again' : ''}.
         </span>
       </div>
-      <ErrorAlert error={reset.error} />
-      <div className="form-actions">
-        <button type="submit" className="button button-primary button-small" disabled={reset.isPending}>
-          {reset.isPending ? 'Saving…' : 'Set password'}
-        </button>
-        <button type="button" className="button button-small" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormFooter
+        error={reset.error}
+        submit={{ label: 'Set password', pendingLabel: 'Saving…', pending: reset.isPending, small: true }}
+        after={
+          <button type="button" className="button button-small" onClick={onCancel}>
+            Cancel
+          </button>
+        }
+      />
     </form>
   );
 }

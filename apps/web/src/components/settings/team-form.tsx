@@ -2,7 +2,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
-import { ErrorAlert } from '../ui/error-alert.tsx';
+import { FormFooter } from '../ui/form-footer.tsx';
 
 export function TeamForm() {
   const trpc = useTRPC();
@@ -46,17 +46,7 @@ export function TeamForm() {
           />
         </label>
       </div>
-      <ErrorAlert error={create.error} />
-      {status ? (
-        <p className="alert alert-ok" role="status">
-          {status}
-        </p>
-      ) : null}
-      <div className="form-actions">
-        <button type="submit" className="button button-primary" disabled={create.isPending}>
-          {create.isPending ? 'Creating…' : 'Create team'}
-        </button>
-      </div>
+      <FormFooter error={create.error} status={status} submit={{ label: 'Create team', pendingLabel: 'Creating…', pending: create.isPending }} />
     </form>
   );
 }

@@ -2,7 +2,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
-import { ErrorAlert } from '../ui/error-alert.tsx';
+import { FormFooter } from '../ui/form-footer.tsx';
 import { RoleSelect, type Role } from './role-select.tsx';
 
 interface Draft {
@@ -75,17 +75,7 @@ export function UserForm() {
           <RoleSelect name="role" value={draft.role} onChange={(role) => update({ role })} />
         </label>
       </div>
-      <ErrorAlert error={create.error} />
-      {status ? (
-        <p className="alert alert-ok" role="status">
-          {status}
-        </p>
-      ) : null}
-      <div className="form-actions">
-        <button type="submit" className="button button-primary" disabled={create.isPending}>
-          {create.isPending ? 'Adding…' : 'Add user'}
-        </button>
-      </div>
+      <FormFooter error={create.error} status={status} submit={{ label: 'Add user', pendingLabel: 'Adding…', pending: create.isPending }} />
     </form>
   );
 }
