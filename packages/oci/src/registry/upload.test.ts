@@ -2,10 +2,11 @@
 // through the fault proxy, one through a proxy that cuts a chunk off half-way.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { startRegistry } from '@cider/services';
 import { uniqueRepository } from '@cider/services/testing';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256, type Digest } from '../digest.ts';
@@ -26,15 +27,24 @@ async function pullBytes(repo: Repository, digest: Digest): Promise<Buffer> {
 interface CutProxy {
   host: string;
   requests: { method: string; path: string; status?: number }[];
+  /** The registry had written part of the cut chunk when the proxy cut it (false: it gave up waiting). */
+  cutAfterStored?: boolean;
   close(): Promise<void>;
 }
 
 /**
  * A proxy that passes everything through, except that it forwards only the first `keep` bytes of
  * the `nth` PATCH to the registry and then cuts both connections: an upload interrupted mid-chunk.
- * (The shared fault proxy's `drop` cuts response bodies; a PATCH's response has none.)
+ * It cuts once `stored.bytes(uploadPath)` shows the registry has written part of that chunk (more
+ * than `stored.before` bytes of the upload), so what the registry makes of the cut never depends
+ * on timing. (The shared fault proxy's `drop` cuts response bodies; a PATCH's response has none.)
  */
-async function startCutProxy(upstream: string, nth: number, keep: number): Promise<CutProxy> {
+async function startCutProxy(
+  upstream: string,
+  nth: number,
+  keep: number,
+  stored: { bytes: (uploadPath: string) => Promise<number>; before: number },
+): Promise<CutProxy> {
   const target = new URL(upstream);
   const requests: CutProxy['requests'] = [];
   let origin = '';
@@ -65,21 +75,28 @@ async function startCutProxy(upstream: string, nth: number, keep: number): Promi
       forwarded += part.length;
       upstreamRequest.write(part);
       if (forwarded >= keep) {
-        // Give the registry time to store what it got, then cut both sides.
-        setTimeout(() => {
+        const cut = () => {
           upstreamRequest.destroy();
           req.socket.destroy();
-        }, 200);
+        };
+        // Polls for at most 5 s, then cuts anyway; `cutAfterStored` tells the test which it was.
+        void (async () => {
+          const deadline = Date.now() + 5_000;
+          const written = () => stored.bytes(new URL(req.url ?? '/', 'http://proxy').pathname).catch(() => 0);
+          while (Date.now() < deadline && (await written()) <= stored.before) await new Promise((resolve) => setTimeout(resolve, 10));
+          proxy.cutAfterStored = (await written()) > stored.before;
+        })().finally(cut);
       }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
+  const proxy: CutProxy = {
     host: origin.slice('http://'.length),
     requests,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+  return proxy;
 }
 
 describe('blob upload: chunks, resume, streaming digest, mount (real docker-registry)', () => {
@@ -171,20 +188,31 @@ describe('blob upload: chunks, resume, streaming digest, mount (real docker-regi
   });
 
   it('survives a chunk cut off half-way: distribution 2.8 then forgets the session, so the upload starts over and re-hashes', async () => {
-    const cut = await startCutProxy(inject('registryUrl'), 3, 1 * MiB + 7);
+    // A registry of its own, whose upload files the proxy can watch: distribution 2.8 forgets a
+    // session whose file holds more than its last acknowledged offset, which is the case the
+    // request sequence below describes. Cutting after a fixed pause would leave it to timing.
+    const registry = await startRegistry();
+    const uploadsOf = (uploadPath: string) => {
+      const match = /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/.exec(uploadPath);
+      if (!match) throw new Error(`not an upload: ${uploadPath}`);
+      return join(registry.storageDir, 'docker/registry/v2/repositories', match[1]!, '_uploads', match[2]!, 'data');
+    };
+    const cut = await startCutProxy(registry.url, 3, 1 * MiB + 7, { bytes: async (path) => (await stat(uploadsOf(path))).size, before: 10 * MiB });
     try {
       const repository = uniqueRepository('cut');
       const repo = client.repository(cut.host, repository);
       const progress: number[] = [];
       const descriptor = await repo.pushBlobStream(open, size, { chunkSize: 5 * MiB, onProgress: (n) => progress.push(n) });
       expect(descriptor.digest).toBe(fileDigest);
+      expect(cut.cutAfterStored).toBe(true);
       const summary = cut.requests.map((r) => `${r.method} ${r.status ?? '-'}`);
       // Two chunks in, the third cut; the status of the old session is unknown (404), so a fresh session takes all five.
       expect(summary).toEqual(['POST 202', 'PATCH 202', 'PATCH 202', 'PATCH -', 'GET 404', 'DELETE 404', 'POST 202', ...Array(5).fill('PATCH 202'), 'PUT 201']);
       expect(progress).toEqual([5 * MiB, 10 * MiB, 5 * MiB, 10 * MiB, 15 * MiB, 20 * MiB, size]);
-      expect((await pullBytes(direct(repository), fileDigest)).equals(bytes)).toBe(true);
+      expect((await pullBytes(client.repository(registry.host, repository), fileDigest)).equals(bytes)).toBe(true);
     } finally {
       await cut.close();
+      await registry.stop();
     }
   });
 
