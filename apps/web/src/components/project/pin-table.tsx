@@ -4,6 +4,7 @@ import { shortDigest, timeAgo } from '../../lib/format.ts';
 import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
+import { ConfirmButton } from '../ui/confirm-button.tsx';
 
 type Pin = RouterOutputs['projects']['list'][number]['pins'][number];
 
@@ -53,15 +54,14 @@ export function PinTable({ pins, canEdit }: { pins: Pin[]; canEdit: boolean }) {
               <td className="muted">{timeAgo(pin.resolvedAt)}</td>
               <td className="actions">
                 {canEdit ? (
-                  <button
-                    type="button"
-                    className="button button-small"
-                    aria-label={`Remove pin ${pin.reference}`}
-                    disabled={remove.isPending}
-                    onClick={() => remove.mutate({ pinId: pin.id })}
-                  >
-                    Remove
-                  </button>
+                  <ConfirmButton
+                    label="Remove"
+                    ariaLabel={`Remove pin ${pin.reference}`}
+                    question={`Remove ${pin.reference} from this project? Nodes stop fetching it; images they already hold stay until evicted.`}
+                    confirmLabel="Remove pin"
+                    pending={remove.isPending}
+                    onConfirm={(done) => remove.mutate({ pinId: pin.id }, { onSuccess: done })}
+                  />
                 ) : null}
               </td>
             </tr>

@@ -7,6 +7,7 @@ import { useIsAdmin } from '../shell/session-user.tsx';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { TokenStatus } from './token-status.tsx';
+import { ConfirmButton } from '../ui/confirm-button.tsx';
 
 function statusOf(token: { revokedAt: Date | null; expiresAt: Date | null }): string {
   if (token.revokedAt) return 'revoked';
@@ -68,9 +69,14 @@ export function ApiTokenTable() {
                     </td>
                     <td className="actions">
                       {status === 'revoked' ? null : (
-                        <button type="button" className="button button-small" aria-label={`Revoke API token ${t.name}`} disabled={revoke.isPending} onClick={() => revoke.mutate({ tokenId: t.id })}>
-                          Revoke
-                        </button>
+                        <ConfirmButton
+                          label="Revoke"
+                          ariaLabel={`Revoke API token ${t.name}`}
+                          question={`Revoke ${t.name}? Scripts using it are refused from now on.`}
+                          confirmLabel="Revoke token"
+                          pending={revoke.isPending}
+                          onConfirm={(done) => revoke.mutate({ tokenId: t.id }, { onSuccess: done })}
+                        />
                       )}
                     </td>
                   </tr>

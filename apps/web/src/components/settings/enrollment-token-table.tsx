@@ -5,6 +5,7 @@ import { useTRPC } from '../../trpc/react.ts';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { TokenStatus } from './token-status.tsx';
+import { ConfirmButton } from '../ui/confirm-button.tsx';
 
 export function EnrollmentTokenTable() {
   const trpc = useTRPC();
@@ -51,15 +52,14 @@ export function EnrollmentTokenTable() {
               </td>
               <td className="actions">
                 {t.status === 'revoked' ? null : (
-                  <button
-                    type="button"
-                    className="button button-small"
-                    aria-label={`Revoke enrollment token ${t.name}`}
-                    disabled={revoke.isPending}
-                    onClick={() => revoke.mutate({ tokenId: t.id })}
-                  >
-                    Revoke
-                  </button>
+                  <ConfirmButton
+                    label="Revoke"
+                    ariaLabel={`Revoke enrollment token ${t.name}`}
+                    question={`Revoke ${t.name}? Macs can no longer enroll with it; nodes it already enrolled keep working.`}
+                    confirmLabel="Revoke token"
+                    pending={revoke.isPending}
+                    onConfirm={(done) => revoke.mutate({ tokenId: t.id }, { onSuccess: done })}
+                  />
                 )}
               </td>
             </tr>
