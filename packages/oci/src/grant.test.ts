@@ -71,7 +71,7 @@ describe('pull grants', () => {
       const started = Date.now();
       const grant = bearer(await control.pullGrant(registry.host, repository));
       expect(grant.scope).toBe(`repository:${repository}:pull`);
-      expect(tokens.requests.slice(before)).toEqual([{ account: 'alice', scopes: [`repository:${repository}:pull`], status: 200 }]);
+      expect(tokens.requests.slice(before)).toEqual([{ method: 'GET', account: 'alice', scopes: [`repository:${repository}:pull`], granted: [`${repository}:pull`], status: 200 }]);
       const expires = Date.parse(grant.expiresAt);
       expect(new Date(expires).toISOString()).toBe(grant.expiresAt);
       expect(expires).toBeGreaterThanOrEqual(started + 299_000);
