@@ -73,7 +73,12 @@ describe('a node whose disk is full (real control plane, agent on a tmpfs)', () 
     expect(detail.conditions).toEqual([expect.objectContaining({ type: 'insufficient-space', digest, neededBytes: expect.any(Number), freeBytes: expect.any(Number) })]);
     expect((await listNodes(deps)).find((n) => n.id === node.id)!.conditions).toHaveLength(1);
     for (let i = 0; i < 3; i++) expect(await reconcileNodes(deps, [node.id])).toMatchObject({ queued: 0, heldBack: 1 });
-    await new Promise((r) => setTimeout(r, 2_500)); // periodic reconciles run meanwhile
+    // And the periodic ones (job id reconcile-all-<1 s slot>): wait until two queued from now on have run.
+    const slot = Math.floor(Date.now() / 1_000);
+    await until('two periodic reconciles to run', async () => {
+      const completed = await deps.queues.queue('reconcile').getJobs(['completed'], 0, 50);
+      return completed.filter((job) => Number(/^reconcile-all-(\d+)$/.exec(job.id ?? '')?.[1]) > slot).length >= 2;
+    }, 15_000);
     expect(await deps.db.syncJob.count({ where: { nodeId: node.id, digest } })).toBe(1);
 
     // Space comes back: the heartbeat drops the condition, a reconcile queues the image, it arrives.
