@@ -2,37 +2,22 @@ import { formatBytes, shortDigest } from '../../lib/format.ts';
 import type { RouterOutputs } from '../../trpc/react.ts';
 import { exactBytes } from './format.ts';
 import { mediaKind } from './media-kind.ts';
+import { DataTable } from '../ui/data-table.tsx';
 
 type Layer = RouterOutputs['images']['detail']['layers'][number];
 
 export function LayerTable({ layers }: { layers: Layer[] }) {
   if (layers.length === 0) return <p className="muted">No layers.</p>;
   return (
-    <table className="table">
-      <thead>
-        <tr>
-          <th scope="col">File</th>
-          <th scope="col">Media type</th>
-          <th scope="col" className="num">
-            Size
-          </th>
-          <th scope="col">Digest</th>
-        </tr>
-      </thead>
-      <tbody>
-        {layers.map((layer, i) => (
-          <tr key={`${i}-${layer.digest}`}>
-            <td>{layer.title ? <code>{layer.title}</code> : <span className="muted">untitled layer {i + 1}</span>}</td>
-            <td title={layer.mediaType}>{mediaKind(layer.mediaType)}</td>
-            <td className="num" title={exactBytes(layer.size)}>
-              {formatBytes(layer.size)}
-            </td>
-            <td>
-              <code title={layer.digest}>{shortDigest(layer.digest)}</code>
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <DataTable
+      rows={layers}
+      rowKey={(layer, i) => `${i}-${layer.digest}`}
+      columns={[
+        { header: 'File', cell: (layer, i) => (layer.title ? <code>{layer.title}</code> : <span className="muted">untitled layer {i + 1}</span>) },
+        { header: 'Media type', cell: (layer) => mediaKind(layer.mediaType), title: (layer) => layer.mediaType },
+        { header: 'Size', kind: 'num', cell: (layer) => formatBytes(layer.size), title: (layer) => exactBytes(layer.size) },
+        { header: 'Digest', cell: (layer) => <code title={layer.digest}>{shortDigest(layer.digest)}</code> },
+      ]}
+    />
   );
 }

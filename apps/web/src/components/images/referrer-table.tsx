@@ -4,6 +4,7 @@ import type { RouterOutputs } from '../../trpc/react.ts';
 import { exactBytes, formatDateTime } from './format.ts';
 import { digestHref } from './image-paths.ts';
 import { mediaKind } from './media-kind.ts';
+import { DataTable } from '../ui/data-table.tsx';
 
 type Detail = RouterOutputs['images']['detail'];
 
@@ -16,44 +17,33 @@ export function ReferrerTable({ registryId, detail }: { registryId: string; deta
           No signatures, SBOMs or release notes are attached. Attach one with <code>cider image attach &lt;ref&gt; &lt;file&gt; --artifact-type &lt;type&gt;</code>.
         </p>
       ) : (
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Artifact type</th>
-              <th scope="col">Title</th>
-              <th scope="col">Created</th>
-              <th scope="col" className="num">
-                Size
-              </th>
-              <th scope="col">Digest</th>
-            </tr>
-          </thead>
-          <tbody>
-            {detail.referrers.map((r) => {
-              const type = r.artifactType ?? r.mediaType;
-              return (
-                <tr key={r.digest} data-referrer={r.digest}>
-                  <td className="strong" title={type}>
-                    {mediaKind(type)}
-                  </td>
-                  <td>
-                    {r.annotations.title ?? <span className="muted">—</span>}
-                    {r.annotations.description ? <div className="muted small">{r.annotations.description}</div> : null}
-                  </td>
-                  <td>{r.annotations.created ? <time dateTime={r.annotations.created}>{formatDateTime(r.annotations.created)}</time> : <span className="muted">—</span>}</td>
-                  <td className="num" title={exactBytes(r.size)}>
-                    {formatBytes(r.size)}
-                  </td>
-                  <td>
-                    <Link href={digestHref(registryId, detail.repository, r.digest)} aria-label={`Referrer ${r.annotations.title ?? shortDigest(r.digest)}`}>
-                      <code title={r.digest}>{shortDigest(r.digest)}</code>
-                    </Link>
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <DataTable
+          rows={detail.referrers}
+          rowKey={(r) => r.digest}
+          rowAttributes={(r) => ({ 'data-referrer': r.digest })}
+          columns={[
+            { header: 'Artifact type', kind: 'strong', cell: (r) => mediaKind(r.artifactType ?? r.mediaType), title: (r) => r.artifactType ?? r.mediaType },
+            {
+              header: 'Title',
+              cell: (r) => (
+                <>
+                  {r.annotations.title ?? <span className="muted">—</span>}
+                  {r.annotations.description ? <div className="muted small">{r.annotations.description}</div> : null}
+                </>
+              ),
+            },
+            { header: 'Created', cell: (r) => (r.annotations.created ? <time dateTime={r.annotations.created}>{formatDateTime(r.annotations.created)}</time> : <span className="muted">—</span>) },
+            { header: 'Size', kind: 'num', cell: (r) => formatBytes(r.size), title: (r) => exactBytes(r.size) },
+            {
+              header: 'Digest',
+              cell: (r) => (
+                <Link href={digestHref(registryId, detail.repository, r.digest)} aria-label={`Referrer ${r.annotations.title ?? shortDigest(r.digest)}`}>
+                  <code title={r.digest}>{shortDigest(r.digest)}</code>
+                </Link>
+              ),
+            },
+          ]}
+        />
       )}
       {detail.referrersNote ? <p className="muted small">{detail.referrersNote}</p> : null}
     </>

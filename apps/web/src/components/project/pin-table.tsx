@@ -5,6 +5,7 @@ import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
 import { ConfirmButton } from '../ui/confirm-button.tsx';
+import { DataTable } from '../ui/data-table.tsx';
 
 type Pin = RouterOutputs['projects']['list'][number]['pins'][number];
 
@@ -22,52 +23,44 @@ export function PinTable({ pins, canEdit }: { pins: Pin[]; canEdit: boolean }) {
   return (
     <>
       <ErrorAlert error={remove.error} />
-      <table className="table">
-        <thead>
-          <tr>
-            <th scope="col">Image</th>
-            <th scope="col">Mode</th>
-            <th scope="col">Digest</th>
-            <th scope="col">Resolved</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {pins.map((pin) => (
-            <tr key={pin.id} data-pin={pin.reference}>
-              <td>
-                <code>{pin.reference}</code>
-              </td>
-              <td>
-                <StatusBadge value={pin.mode} label={pin.mode === 'follow' ? 'follows tag' : 'frozen'} />
-              </td>
-              <td>
+      <DataTable
+        rows={pins}
+        rowKey={(pin) => pin.id}
+        rowAttributes={(pin) => ({ 'data-pin': pin.reference })}
+        columns={[
+          { header: 'Image', cell: (pin) => <code>{pin.reference}</code> },
+          { header: 'Mode', cell: (pin) => <StatusBadge value={pin.mode} label={pin.mode === 'follow' ? 'follows tag' : 'frozen'} /> },
+          {
+            header: 'Digest',
+            cell: (pin) => (
+              <>
                 <code title={pin.digest}>{shortDigest(pin.digest)}</code>
                 {pin.driftDigest ? (
                   <span className="badge badge-warn" title={pin.driftDigest}>
                     tag moved to {shortDigest(pin.driftDigest)}
                   </span>
                 ) : null}
-              </td>
-              <td className="muted">{timeAgo(pin.resolvedAt)}</td>
-              <td className="actions">
-                {canEdit ? (
-                  <ConfirmButton
-                    label="Remove"
-                    ariaLabel={`Remove pin ${pin.reference}`}
-                    question={`Remove ${pin.reference} from this project? Nodes stop fetching it; images they already hold stay until evicted.`}
-                    confirmLabel="Remove pin"
-                    pending={remove.isPending}
-                    onConfirm={(done) => remove.mutate({ pinId: pin.id }, { onSuccess: done })}
-                  />
-                ) : null}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+              </>
+            ),
+          },
+          { header: 'Resolved', cell: (pin) => <span className="muted">{timeAgo(pin.resolvedAt)}</span> },
+          {
+            header: 'Actions',
+            kind: 'actions',
+            cell: (pin) =>
+              canEdit ? (
+                <ConfirmButton
+                  label="Remove"
+                  ariaLabel={`Remove pin ${pin.reference}`}
+                  question={`Remove ${pin.reference} from this project? Nodes stop fetching it; images they already hold stay until evicted.`}
+                  confirmLabel="Remove pin"
+                  pending={remove.isPending}
+                  onConfirm={(done) => remove.mutate({ pinId: pin.id }, { onSuccess: done })}
+                />
+              ) : null,
+          },
+        ]}
+      />
     </>
   );
 }

@@ -2,12 +2,15 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { timeAgo } from '../../lib/format.ts';
-import { useTRPC } from '../../trpc/react.ts';
+import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
 import { useIsAdmin } from '../shell/session-user.tsx';
+import { ConfirmButton } from '../ui/confirm-button.tsx';
+import { DataTable, type Column } from '../ui/data-table.tsx';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { TokenStatus } from './token-status.tsx';
-import { ConfirmButton } from '../ui/confirm-button.tsx';
+
+type Token = RouterOutputs['tokens']['api']['list'][number];
 
 function statusOf(token: { revokedAt: Date | null; expiresAt: Date | null }): string {
   if (token.revokedAt) return 'revoked';
@@ -40,50 +43,34 @@ export function ApiTokenTable() {
       ) : (
         <>
           <ErrorAlert error={revoke.error} />
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                {scope === 'all' ? <th scope="col">Owner</th> : null}
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.data.map((t) => {
-                const status = statusOf(t);
-                return (
-                  <tr key={t.id} data-api-token={t.name}>
-                    <td className="strong">{t.name}</td>
-                    {scope === 'all' ? <td>{t.user.email}</td> : null}
-                    <td>{timeAgo(t.createdAt)}</td>
-                    <td>{timeAgo(t.lastUsedAt)}</td>
-                    <td title={t.expiresAt?.toLocaleString()}>{t.expiresAt ? timeAgo(t.expiresAt) : <span className="muted">never</span>}</td>
-                    <td>
-                      <TokenStatus status={status} />
-                    </td>
-                    <td className="actions">
-                      {status === 'revoked' ? null : (
-                        <ConfirmButton
-                          label="Revoke"
-                          ariaLabel={`Revoke API token ${t.name}`}
-                          question={`Revoke ${t.name}? Scripts using it are refused from now on.`}
-                          confirmLabel="Revoke token"
-                          pending={revoke.isPending}
-                          onConfirm={(done) => revoke.mutate({ tokenId: t.id }, { onSuccess: done })}
-                        />
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
+          <DataTable
+            rows={tokens.data}
+            rowKey={(t) => t.id}
+            rowAttributes={(t) => ({ 'data-api-token': t.name })}
+            columns={[
+              { header: 'Name', kind: 'strong', cell: (t) => t.name },
+              ...(scope === 'all' ? [{ header: 'Owner', cell: (t) => t.user.email } satisfies Column<Token>] : []),
+              { header: 'Created', cell: (t) => timeAgo(t.createdAt) },
+              { header: 'Last used', cell: (t) => timeAgo(t.lastUsedAt) },
+              { header: 'Expires', cell: (t) => (t.expiresAt ? timeAgo(t.expiresAt) : <span className="muted">never</span>), title: (t) => t.expiresAt?.toLocaleString() },
+              { header: 'Status', cell: (t) => <TokenStatus status={statusOf(t)} /> },
+              {
+                header: 'Actions',
+                kind: 'actions',
+                cell: (t) =>
+                  statusOf(t) === 'revoked' ? null : (
+                    <ConfirmButton
+                      label="Revoke"
+                      ariaLabel={`Revoke API token ${t.name}`}
+                      question={`Revoke ${t.name}? Scripts using it are refused from now on.`}
+                      confirmLabel="Revoke token"
+                      pending={revoke.isPending}
+                      onConfirm={(done) => revoke.mutate({ tokenId: t.id }, { onSuccess: done })}
+                    />
+                  ),
+              },
+            ]}
+          />
         </>
       )}
     </>

@@ -6,6 +6,7 @@ import { ErrorAlert } from '../ui/error-alert.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { TokenStatus } from './token-status.tsx';
 import { ConfirmButton } from '../ui/confirm-button.tsx';
+import { DataTable } from '../ui/data-table.tsx';
 
 export function EnrollmentTokenTable() {
   const trpc = useTRPC();
@@ -20,52 +21,46 @@ export function EnrollmentTokenTable() {
   return (
     <>
       <ErrorAlert error={revoke.error} />
-      <table className="table">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Labels</th>
-            <th scope="col" className="num">
-              Uses left
-            </th>
-            <th scope="col">Expires</th>
-            <th scope="col">Created</th>
-            <th scope="col">Status</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {tokens.data.map((t) => (
-            <tr key={t.id} data-enrollment-token={t.name}>
-              <td className="strong">{t.name}</td>
-              <td>{Object.keys(t.labels).length > 0 ? <code>{formatLabels(Object.fromEntries(Object.entries(t.labels).sort(([a], [b]) => a.localeCompare(b))))}</code> : <span className="muted">none</span>}</td>
-              <td className="num">{t.usesLeft ?? <span className="muted">unlimited</span>}</td>
-              <td title={t.expiresAt?.toLocaleString()}>{t.expiresAt ? timeAgo(t.expiresAt) : <span className="muted">never</span>}</td>
-              <td>
+      <DataTable
+        rows={tokens.data}
+        rowKey={(t) => t.id}
+        rowAttributes={(t) => ({ 'data-enrollment-token': t.name })}
+        columns={[
+          { header: 'Name', kind: 'strong', cell: (t) => t.name },
+          {
+            header: 'Labels',
+            cell: (t) =>
+              Object.keys(t.labels).length > 0 ? <code>{formatLabels(Object.fromEntries(Object.entries(t.labels).sort(([a], [b]) => a.localeCompare(b))))}</code> : <span className="muted">none</span>,
+          },
+          { header: 'Uses left', kind: 'num', cell: (t) => t.usesLeft ?? <span className="muted">unlimited</span> },
+          { header: 'Expires', cell: (t) => (t.expiresAt ? timeAgo(t.expiresAt) : <span className="muted">never</span>), title: (t) => t.expiresAt?.toLocaleString() },
+          {
+            header: 'Created',
+            cell: (t) => (
+              <>
                 {timeAgo(t.createdAt)}
                 {t.createdBy ? <div className="muted small">by {t.createdBy}</div> : null}
-              </td>
-              <td>
-                <TokenStatus status={t.status} />
-              </td>
-              <td className="actions">
-                {t.status === 'revoked' ? null : (
-                  <ConfirmButton
-                    label="Revoke"
-                    ariaLabel={`Revoke enrollment token ${t.name}`}
-                    question={`Revoke ${t.name}? Macs can no longer enroll with it; nodes it already enrolled keep working.`}
-                    confirmLabel="Revoke token"
-                    pending={revoke.isPending}
-                    onConfirm={(done) => revoke.mutate({ tokenId: t.id }, { onSuccess: done })}
-                  />
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+              </>
+            ),
+          },
+          { header: 'Status', cell: (t) => <TokenStatus status={t.status} /> },
+          {
+            header: 'Actions',
+            kind: 'actions',
+            cell: (t) =>
+              t.status === 'revoked' ? null : (
+                <ConfirmButton
+                  label="Revoke"
+                  ariaLabel={`Revoke enrollment token ${t.name}`}
+                  question={`Revoke ${t.name}? Macs can no longer enroll with it; nodes it already enrolled keep working.`}
+                  confirmLabel="Revoke token"
+                  pending={revoke.isPending}
+                  onConfirm={(done) => revoke.mutate({ tokenId: t.id }, { onSuccess: done })}
+                />
+              ),
+          },
+        ]}
+      />
     </>
   );
 }
