@@ -1,16 +1,27 @@
-// Every tRPC procedure against every role (real PostgreSQL and Redis). The policy table below
-// must name every procedure the router has, so a new procedure without a decided policy fails
-// this test; each is then called as an anonymous visitor, a viewer, a member of the project's
-// team, a member of another team, and an admin.
+// Every tRPC procedure against every role (real PostgreSQL, Redis and the run's docker-registry).
+// The policy table below must name every procedure the router has, so a new procedure without a
+// decided policy fails this test; each is then called as an anonymous visitor, a viewer, a member
+// of the project's team, a member of another team, and an admin. Each call gets input that is
+// valid for it (fresh rows where the call uses them up), so a role that is allowed must succeed:
+// any error, INTERNAL included, fails the test. A role that is denied must get UNAUTHORIZED or
+// FORBIDDEN, and leave no audit event behind.
 import { randomBytes } from 'node:crypto';
 import { useTestDatabase } from '@cider/db/testing';
-import { useRedisPrefix } from '@cider/services/testing';
+import { pushArtifact, RegistryClient } from '@cider/oci';
+import { startFaultProxy, writeRandomFile, type FaultProxy } from '@cider/oci/testing';
+import { generateNodeKeyPair } from '@cider/protocol';
+import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
 import { TRPCError } from '@trpc/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServiceDeps } from './deps-factory.ts';
 import { appRouter, createCaller } from './root.ts';
+import { createApiToken } from './services/api-tokens.ts';
 import type { SessionUser } from './services/auth.ts';
 import { createUser } from './services/auth.ts';
+import { createEnrollmentToken } from './services/nodes.ts';
 import type { TrpcContext } from './trpc.ts';
 
 const database = useTestDatabase();
@@ -88,80 +99,193 @@ function allowed(rule: Policy, who: Who): boolean {
   }
 }
 
-type Outcome = 'allowed' | 'UNAUTHORIZED' | 'FORBIDDEN';
+/** `allowed` when the call succeeded; the auth code when refused; otherwise what went wrong, so the diff says it. */
+type Outcome = string;
 
-describe('every procedure checks the role (real PostgreSQL, Redis)', () => {
+const password = 'long enough password';
+const unique = (base: string) => `${base}-${randomBytes(4).toString('hex')}`;
+
+describe('every procedure checks the role, and lets the allowed ones succeed (real PostgreSQL, Redis, docker-registry)', () => {
   let services: ReturnType<typeof createServiceDeps>;
+  let work: string;
+  /** A second address for the run's registry, so registries.create has a host of its own to connect. */
+  let proxy: FaultProxy;
+  const registryHost = inject('registryHost');
+  const repository = uniqueRepository('roles');
   const users = new Map<Who, SessionUser | undefined>();
-  let inputs: Record<string, unknown> = {};
+  let home: string;
+  let project: string;
+  let registryId: string;
+  let node: string;
+  let job: string;
+
+  /** Valid input for each procedure as `who` would send it; fresh rows where a call uses its row up. */
+  const inputs: Record<string, (who: Who) => Promise<unknown>> = {
+    'auth.signIn': async (who) => {
+      const email = `${unique(`sign-in-${who}`)}@roles.test`;
+      await createUser(services.deps, { email, name: who, password, role: 'viewer' });
+      return { email, password };
+    },
+    'auth.signOut': async () => undefined,
+    'auth.me': async () => undefined,
+    'registries.list': async () => undefined,
+    'registries.create': async () => ({ name: unique('proxied'), host: proxy.host, plainHttp: true }),
+    'registries.test': async () => ({ name: 'run registry', host: registryHost, plainHttp: true }),
+    'registries.check': async () => ({ registryId }),
+    'registries.setImmutableTags': async () => ({ id: registryId, immutableTags: false }),
+    'registries.tagPolicy': async () => ({ host: registryHost }),
+    'teams.list': async () => undefined,
+    'teams.create': async () => ({ name: unique('team') }),
+    'teams.rename': async () => ({ teamId: await team(), name: unique('renamed') }),
+    'teams.delete': async () => ({ teamId: await team() }),
+    'teams.addMember': async () => ({ teamId: await team(), userId: await someone(), role: 'member' }),
+    'teams.setMemberRole': async () => {
+      const [teamId, userId] = [await team(), await someone()];
+      await services.deps.db.membership.create({ data: { teamId, userId, role: 'member' } });
+      return { teamId, userId, role: 'viewer' };
+    },
+    'teams.removeMember': async () => {
+      const [teamId, userId] = [await team(), await someone()];
+      await services.deps.db.membership.create({ data: { teamId, userId, role: 'member' } });
+      return { teamId, userId };
+    },
+    'projects.list': async () => undefined,
+    'projects.byId': async () => ({ projectId: project }),
+    'projects.create': async () => ({ name: unique('project'), teamId: home }),
+    'projects.rollout': async () => ({ projectId: project }),
+    'pins.set': async () => ({ projectId: await homeProject(), reference: `${registryHost}/${repository}:1`, mode: 'follow' }),
+    'pins.remove': async () => {
+      const pin = await services.deps.db.pin.create({
+        data: { projectId: await homeProject(), registryId, reference: `${registryHost}/${repository}:1`, repository, tag: '1', digest: `sha256:${'0'.repeat(64)}`, resolvedAt: new Date() },
+      });
+      return { pinId: pin.id };
+    },
+    'nodes.list': async () => undefined,
+    'nodes.get': async () => ({ nodeId: node }),
+    'nodes.revoke': async () => ({ nodeId: await freshNode() }),
+    'nodes.rotateSecret': async () => ({ nodeId: await freshNode() }),
+    'nodes.allowReplace': async () => ({ nodeId: await freshNode() }),
+    'fleet.overview': async () => undefined,
+    'events.stream': async () => undefined,
+    'images.registries': async () => undefined,
+    'images.repositories': async () => ({ registryId }),
+    'images.tags': async () => ({ registryId, repository }),
+    'images.detail': async () => ({ registryId, repository, reference: '1' }),
+    'jobs.list': async () => ({}),
+    'jobs.get': async () => ({ jobId: job }),
+    'jobs.retry': async () => ({ jobId: await syncJob('failed') }),
+    'jobs.cancel': async () => ({ jobId: await syncJob('queued') }),
+    'users.list': async () => undefined,
+    'users.create': async () => ({ email: `${unique('new')}@roles.test`, name: 'New', password, role: 'viewer' }),
+    'users.setRole': async () => ({ userId: await someone(), role: 'member' }),
+    'users.setDisabled': async () => ({ userId: await someone(), disabled: true }),
+    'users.resetPassword': async () => ({ userId: await someone(), password: 'another long password' }),
+    'tokens.enrollment.create': async () => ({ name: unique('rack') }),
+    'tokens.enrollment.list': async () => undefined,
+    'tokens.enrollment.revoke': async () => ({ tokenId: (await createEnrollmentToken(services.deps, { label: 'setup' }, { name: unique('rack') })).id }),
+    'tokens.api.create': async () => ({ name: unique('ci-runner') }),
+    'tokens.api.list': async () => ({}),
+    // Anyone may revoke their own token: each caller revokes one of theirs (the anonymous caller, the viewer's).
+    'tokens.api.revoke': async (who) => {
+      const owner = users.get(who) ?? users.get('viewer')!;
+      return { tokenId: (await createApiToken(services.deps, { label: 'setup' }, { userId: owner.id, name: unique('script') })).apiToken.id };
+    },
+    'audit.list': async () => ({}),
+    'audit.targetTypes': async () => undefined,
+  };
+
+  const team = async () => (await services.deps.db.team.create({ data: { name: unique('team') } })).id;
+  // Straight into the table: nobody signs in as them, so no password hash is worth its scrypt time.
+  const someone = async () => (await services.deps.db.user.create({ data: { email: `${unique('someone')}@roles.test`, name: 'Someone', passwordHash: 'unusable', role: 'member' } })).id;
+  const homeProject = async () => (await services.deps.db.project.create({ data: { name: unique('home-ci'), teamId: home } })).id;
+  const freshNode = async () =>
+    (await services.deps.db.node.create({ data: { name: unique('mac'), secretHash: 'x'.repeat(64), state: 'online', lastSeenAt: new Date(), publicKey: generateNodeKeyPair().publicKey } })).id;
+  const syncJob = async (state: 'queued' | 'failed') =>
+    (
+      await services.deps.db.syncJob.create({
+        data: { key: unique('key'), nodeId: node, digest: `sha256:${'1'.repeat(64)}`, reference: `${registryHost}/${repository}:1`, state, ...(state === 'failed' ? { error: 'it broke', finishedAt: new Date() } : {}) },
+      })
+    ).id;
 
   beforeAll(async () => {
     services = createServiceDeps({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey: randomBytes(32).toString('base64') });
     const { db } = services.deps;
-    const home = await db.team.create({ data: { name: 'Home' } });
-    const away = await db.team.create({ data: { name: 'Away' } });
-    const make = async (who: Exclude<Who, 'anonymous'>, role: 'admin' | 'member' | 'viewer', team?: string) => {
-      const { id } = await createUser(services.deps, { email: `${who}@roles.test`, name: who, password: 'long enough password', role });
-      if (team) await db.membership.create({ data: { userId: id, teamId: team, role: 'member' } });
-      users.set(who, { id, email: `${who}@roles.test`, name: who, role, teams: team ? [{ teamId: team, role: 'member' }] : [] });
+    work = await mkdtemp(join(tmpdir(), 'cider-roles-'));
+    const payload = join(work, 'payload.bin');
+    await writeRandomFile(payload, 1024);
+    const pusher = new RegistryClient();
+    try {
+      await pushArtifact({ client: pusher, reference: `${registryHost}/${repository}:1`, files: [{ path: payload }] });
+    } finally {
+      await pusher.close();
+    }
+    proxy = await startFaultProxy(inject('registryUrl'));
+
+    home = (await db.team.create({ data: { name: 'Home' } })).id;
+    const away = (await db.team.create({ data: { name: 'Away' } })).id;
+    const make = async (who: Exclude<Who, 'anonymous'>, role: 'admin' | 'member' | 'viewer', teamId?: string) => {
+      const { id } = await createUser(services.deps, { email: `${who}@roles.test`, name: who, password, role });
+      if (teamId) await db.membership.create({ data: { userId: id, teamId, role: 'member' } });
+      users.set(who, { id, email: `${who}@roles.test`, name: who, role, teams: teamId ? [{ teamId, role: 'member' }] : [] });
     };
     users.set('anonymous', undefined);
-    await make('viewer', 'viewer', home.id);
-    await make('member', 'member', home.id);
-    await make('outsider', 'member', away.id);
+    await make('viewer', 'viewer', home);
+    await make('member', 'member', home);
+    await make('outsider', 'member', away);
     await make('admin', 'admin');
-    const project = await db.project.create({ data: { name: 'home-ci', teamId: home.id } });
-    const registry = await db.registry.create({ data: { name: 'r', host: '127.0.0.1:9', plainHttp: true } });
-    const pin = await db.pin.create({
-      data: { projectId: project.id, registryId: registry.id, reference: '127.0.0.1:9/a/b:1', repository: 'a/b', tag: '1', digest: `sha256:${'0'.repeat(64)}`, resolvedAt: new Date() },
-    });
-    // Inputs that pass validation where the decision needs real rows; every other procedure
-    // gets an empty input, which its role check (run before validation) must refuse first.
-    inputs = {
-      'pins.set': { projectId: project.id, reference: 'unconnected.example/a/b:1', mode: 'follow' },
-      'pins.remove': { pinId: pin.id },
-      'registries.setImmutableTags': { id: registry.id, immutableTags: true },
-      'registries.tagPolicy': { host: registry.host },
-    };
+    project = (await db.project.create({ data: { name: 'home-ci', teamId: home } })).id;
+    registryId = (await db.registry.create({ data: { name: 'run registry', host: registryHost, plainHttp: true } })).id;
+    node = await freshNode();
+    job = await syncJob('failed');
   });
   afterAll(async () => {
+    await proxy?.close();
     await services?.close();
+    if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('has a decided policy for every procedure, and none for procedures that are gone', () => {
+  it('has a decided policy and a valid input for every procedure, and none for procedures that are gone', () => {
     const procedures = Object.keys((appRouter as unknown as { _def: { procedures: Record<string, unknown> } })._def.procedures).sort();
     expect(procedures).toEqual(Object.keys(policy).sort());
+    expect(Object.keys(inputs).sort()).toEqual(procedures);
   });
 
+  const auditCount = (userId: string) => services.deps.db.auditEvent.count({ where: { actorId: userId } });
+
   async function call(path: string, who: Who): Promise<Outcome> {
+    const user = users.get(who);
     const ctx: TrpcContext = {
       deps: services.deps,
       hub: { stream: async function* () {}, listen: async () => () => {} } as unknown as TrpcContext['hub'],
-      user: users.get(who),
+      user,
       sessionToken: undefined,
       userAgent: undefined,
       setSessionCookie: () => {},
     };
     const caller = createCaller(ctx) as unknown as Record<string, unknown>;
     const procedure = path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (input: unknown) => Promise<unknown>;
-    const input = path in inputs ? inputs[path] : path === 'auth.signIn' ? { email: 'nobody@roles.test', password: 'x' } : {};
+    const input = await inputs[path]!(who);
+    const audited = user ? await auditCount(user.id) : 0;
     try {
       const result = await procedure(input);
       if (result && typeof result === 'object' && Symbol.asyncIterator in result) await (result as AsyncGenerator).return?.(undefined);
       return 'allowed';
     } catch (error) {
       if (error instanceof TRPCError && (error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN')) {
-        // Signing in with wrong credentials is refused for everyone; that is not a role check.
-        if (path === 'auth.signIn') return 'allowed';
+        // A refusal changes nothing: not even an audit line in the caller's name.
+        if (user && (await auditCount(user.id)) !== audited) return `${error.code}, but audited`;
         return error.code;
       }
-      return 'allowed'; // past the role check: bad input, not found, conflict...
+      const code = error instanceof TRPCError ? error.code : 'not a TRPCError';
+      return `failed: ${code}: ${(error as Error).message}`;
     }
   }
 
   for (const [path, rule] of Object.entries(policy)) {
     it(`${path} (${rule})`, async () => {
-      const outcomes = Object.fromEntries(await Promise.all(everyone.map(async (who) => [who, await call(path, who)] as const)));
+      // One caller after another: sign-in verifies a few passwords at a time and refuses the rest as busy.
+      const outcomes: Record<string, Outcome> = {};
+      for (const who of everyone) outcomes[who] = await call(path, who);
       const expected = Object.fromEntries(everyone.map((who) => [who, allowed(rule, who) ? 'allowed' : who === 'anonymous' ? 'UNAUTHORIZED' : 'FORBIDDEN']));
       expect(outcomes).toEqual(expected);
     });
