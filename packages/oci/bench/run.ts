@@ -8,12 +8,17 @@
 //   5. A 1 GiB IPSW published with `cider image push` (payload hashed once while uploading)
 //      vs `skopeo copy oci:... docker://...` of the same image.
 //   6. Pulling that image, every 64 MiB piece checked before the whole digest: cider vs skopeo.
+//   7. The machine's limit, run with scenario 1: six parallel `curl --range` writing one
+//      preallocated file at their offsets (no hashing, no fsync) vs the same cider pull (every
+//      byte verified, fsynced before it is visible); also `sha256sum` and `openssl dgst` of the
+//      file alone, the floor of hashing on one core.
 // Prints a table and writes bench-results/oci.json. Options: --quick (smaller sizes),
-// --runs N (repeats of scenario 1, median reported).
+// --runs N (repeats of scenarios 1 and 7, medians reported). The 1-minute load average before
+// each run is recorded: other work on the machine skews every number.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '@cider/services';
@@ -31,6 +36,8 @@ const MB = 1_000_000;
 interface Measured {
   seconds: number;
   peakRssMB?: number;
+  /** 1-minute load average just before the run. */
+  load?: number;
 }
 
 function requireTool(command: string, hint: string): void {
@@ -44,6 +51,7 @@ function requireTool(command: string, hint: string): void {
 /** Runs a command under GNU time; returns wall seconds and peak RSS. */
 function timed(command: string, commandArgs: string[], options: { killWhen?: () => boolean } = {}): Promise<Measured & { killed: boolean }> {
   return new Promise((resolve, reject) => {
+    const load = loadavg()[0];
     const proc = spawn('/usr/bin/time', ['-f', '@@time %e %M', command, ...commandArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -64,9 +72,35 @@ function timed(command: string, commandArgs: string[], options: { killWhen?: () 
         reject(new Error(`${command} ${commandArgs.join(' ')} failed (${code}):\n${stderr.slice(-2000)}`));
         return;
       }
-      resolve({ seconds: match ? Number(match[1]) : Number.NaN, peakRssMB: match ? Number(match[2]) / 1024 : undefined, killed });
+      resolve({ seconds: match ? Number(match[1]) : Number.NaN, peakRssMB: match ? Number(match[2]) / 1024 : undefined, load, killed });
     });
   });
+}
+
+/**
+ * Six ranged GETs at once, each written straight into one preallocated file at its offset: dd
+ * moves the offset of the part's descriptor (shared with curl, `1<>file` opens it without
+ * truncating) and curl writes from there. No hashing, no copy through a pipe, no fsync.
+ */
+const curlRangesScript = `set -e
+url=$1; size=$2; out=$3; parts=$4
+truncate -s "$size" "$out"
+part=$(( (size + parts - 1) / parts ))
+pids=()
+for ((i = 0; i < parts; i++)); do
+  from=$(( i * part )); to=$(( from + part - 1 )); (( to < size )) || to=$(( size - 1 ))
+  ( dd count=0 oflag=seek_bytes seek=$from status=none && exec curl -sf -r $from-$to "$url" ) 1<>"$out" &
+  pids+=($!)
+done
+for pid in "\${pids[@]}"; do wait "$pid"; done`;
+
+/** Hashes `file` with `command` (sha256sum or `openssl dgst -sha256 -r`), timed; the hex must be `digest`'s. */
+async function timedDigest(command: string[], file: string, digest: string, scratch: string): Promise<Measured> {
+  const out = join(scratch, 'digest.txt');
+  const measured = await timed('bash', ['-c', `"$@" > '${out}'`, 'digest', ...command, file]);
+  const hex = (await readFile(out, 'utf8')).split(/\s/)[0];
+  if (`sha256:${hex}` !== digest) throw new Error(`${command[0]} of the curl pipeline's file: sha256:${hex}, expected ${digest}`);
+  return measured;
 }
 
 function median(values: number[]): number {
@@ -112,20 +146,32 @@ async function main(): Promise<void> {
       timed('skopeo', ['copy', '-q', '--src-tls-verify=false', '--preserve-digests', `docker://${reference}`, `oci:${pullDir}:bench`]);
     const lowerBound = (url: string) => timed('bash', ['-c', `curl -sf '${url}' | tee '${join(pullDir, 'blob')}' | sha256sum > /dev/null`]);
 
-    // 1. Direct.
-    const direct: Record<string, Measured[]> = { cider: [], skopeo: [], lowerBound: [] };
+    const smallUrl = `${registry.url}/v2/bench/small/blobs/${images.small!.blob}`;
+    const rangesFile = join(pullDir, 'ranges');
+    const curlRanges = () => timed('bash', ['-c', curlRangesScript, 'curl-ranges', smallUrl, String(images.small!.size), rangesFile, '6']);
+
+    // 1. Direct, and 7. the machine's limit: each tool in turn, `runs` rounds, from a synced disk.
+    const direct: Record<string, Measured[]> = { cider: [], skopeo: [], lowerBound: [], curlRanges: [], curlRangesSync: [], sha256sum: [], openssl: [] };
     for (let i = 0; i < runs; i++) {
       for (const [tool, run] of [
         ['cider', () => cider(images.small!.ref)],
         ['skopeo', () => skopeo(images.small!.ref)],
-        ['lowerBound', () => lowerBound(`${registry.url}/v2/bench/small/blobs/${images.small!.blob}`)],
+        ['lowerBound', () => lowerBound(smallUrl)],
+        ['curlRanges', curlRanges],
       ] as const) {
         await fresh(pullDir);
         syncDisks();
         direct[tool]!.push(await run());
       }
+      // The curl pipeline's file: how long its bytes take to reach the disk (cider fsyncs before
+      // a blob is visible; curl does not), then hashing it alone, checked against the digest.
+      direct.curlRangesSync!.push(await timed('sync', [rangesFile]));
+      direct.sha256sum!.push(await timedDigest(['sha256sum'], rangesFile, images.small!.blob, work));
+      direct.openssl!.push(await timedDigest(['openssl', 'dgst', '-sha256', '-r'], rangesFile, images.small!.blob, work));
     }
-    const d = Object.fromEntries(Object.entries(direct).map(([k, v]) => [k, { seconds: median(v.map((m) => m.seconds)), peakRssMB: median(v.map((m) => m.peakRssMB ?? 0)), all: v }]));
+    const d = Object.fromEntries(
+      Object.entries(direct).map(([k, v]) => [k, { seconds: median(v.map((m) => m.seconds)), peakRssMB: median(v.map((m) => m.peakRssMB ?? 0)), load: median(v.map((m) => m.load ?? 0)), all: v }]),
+    );
     results.direct = d;
 
     // 2. Through a proxy that caps each connection at 25 MB/s.
@@ -203,7 +249,7 @@ async function main(): Promise<void> {
 
 function report(
   results: Record<string, unknown>,
-  d: Record<string, { seconds: number; peakRssMB: number }>,
+  d: Record<string, { seconds: number; peakRssMB: number; load: number; all: Measured[] }>,
   cappedCider: Measured,
   cappedSkopeo: Measured,
   largeCider: Measured,
@@ -254,8 +300,18 @@ function report(
       '-',
     ],
   );
+  rows.push([
+    `7. ${formatBytes(sizes.small)}: cider (verified, fsynced) vs 6 curl --range into one file`,
+    `${f(d.cider!.seconds)} s, ${f(d.cider!.peakRssMB, 0)} MB`,
+    '-',
+    `curl ${f(d.curlRanges!.seconds)} s (+ fsync ${f(d.curlRangesSync!.seconds)} s); sha256sum ${f(d.sha256sum!.seconds)} s, openssl ${f(d.openssl!.seconds)} s`,
+    `${f(d.cider!.seconds / d.curlRanges!.seconds)}x curl`,
+    '<= 1.5x curl, <= 150 MB',
+  ]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log(`\n${rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')).join('\n')}`);
+  const loads = Object.values(d).flatMap((m) => m.all.map((run) => run.load ?? 0));
+  console.log(`\n1-minute load average before the runs of scenarios 1 and 7: ${f(Math.min(...loads))} to ${f(Math.max(...loads))} (${availableParallelism()} cores)`);
 }
 
 main().catch((error: unknown) => {

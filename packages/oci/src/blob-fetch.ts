@@ -52,7 +52,7 @@ const MiB = 1024 * 1024;
 export const defaultConnections = 6;
 /** Blobs below this size are one segment (one request): parallelism would not pay. */
 const parallelThreshold = 32 * MiB;
-/** Writes are gathered per connection up to this size: fewer syscalls, bounded memory. */
+/** Writes are gathered per connection up to this size (two such buffers): fewer syscalls, bounded memory. */
 const writeBatch = 512 * 1024;
 
 export function chooseSegmentSize(size: number, pieceSize?: number): number {
@@ -268,51 +268,61 @@ class SegmentedDownload {
       throw new RangeIgnored();
     }
     onRangeHonoured?.();
-    // One reused buffer per connection: network chunks are copied in and written in batches,
-    // so memory stays flat however large the blob.
-    const batch = Buffer.allocUnsafeSlow(Math.min(writeBatch, length));
+    // Two reused buffers per connection: network chunks are copied into one while the other is
+    // written, so the socket keeps reading during a write, and memory stays flat however large
+    // the blob. Writes of a segment land one at a time, in order (the journal counts a prefix).
+    const size = Math.min(writeBatch, length);
+    const batches = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)] as const;
+    const unwritten: [Promise<void> | undefined, Promise<void> | undefined] = [undefined, undefined];
+    let filling: 0 | 1 = 0;
     let batched = 0;
-    // At most one write in flight: the batch buffer is reused only after it lands.
-    let writing: Promise<void> = Promise.resolve();
-    const flush = (): Promise<void> => {
-      writing = writing.then(async () => {
-        if (batched === 0) return;
-        const written = batched;
-        await this.ingest.append(index, batch.subarray(0, written));
-        batched = 0;
-        noteBytesWritten(written);
-        this.onBytes(written, true);
-        this.attemptsWithoutProgress = 0;
-        this.hasher?.advance(this.ingest.frontier);
+    let writes: Promise<void> = Promise.resolve();
+    const flush = (): void => {
+      if (batched === 0) return;
+      const which = filling;
+      const data = batches[which].subarray(0, batched);
+      batched = 0;
+      filling = which === 0 ? 1 : 0;
+      writes = writes.then(() => this.landBatch(index, data));
+      const landed: Promise<void> = writes.then(() => {
+        if (unwritten[which] === landed) unwritten[which] = undefined;
       });
-      return writing;
+      // A failed write surfaces through `writes` (awaited below) and through take's answer.
+      landed.catch(() => {});
+      unwritten[which] = landed;
     };
-    // Chunks are copied into the batch; a full batch is written while the stream waits.
+    // Returns a promise (the stream pauses) only when the buffer to fill next is still being written.
     const take = (bytes: Buffer): Promise<void> | undefined => {
-      let from = 0;
-      let full: Promise<void> | undefined;
-      while (from < bytes.length) {
-        const n = Math.min(batch.length - batched, bytes.length - from);
-        bytes.copy(batch, batched, from, from + n);
+      for (let from = 0; from < bytes.length; ) {
+        const busy = unwritten[filling];
+        if (busy) {
+          const rest = bytes.subarray(from);
+          return busy.then(() => take(rest));
+        }
+        const n = Math.min(size - batched, bytes.length - from);
+        bytes.copy(batches[filling], batched, from, from + n);
         batched += n;
         from += n;
-        if (batched === batch.length) {
-          if (from < bytes.length) {
-            // Rare: a chunk larger than what is left of the batch; finish it after the write.
-            const rest = bytes.subarray(from);
-            return flush().then(() => take(rest));
-          }
-          full = flush();
-        }
+        if (batched === size) flush();
       }
-      return full;
+      return undefined;
     };
     try {
       await response.body.consume(take);
     } finally {
-      await flush();
+      flush();
+      await writes;
     }
     if (this.currentDone(index) !== length) throw Object.assign(new Error(`segment ${index} ended early`), { code: 'UND_ERR_SOCKET' });
+  }
+
+  /** A batch of segment `index` goes to disk; then it counts as progress and may be hashed. */
+  private async landBatch(index: number, data: Buffer): Promise<void> {
+    await this.ingest.append(index, data);
+    noteBytesWritten(data.length);
+    this.onBytes(data.length, true);
+    this.attemptsWithoutProgress = 0;
+    this.hasher?.advance(this.ingest.frontier);
   }
 
   private currentDone(index: number): number {

@@ -4,6 +4,7 @@
 // our large sequential bodies.
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { forbiddenAddressError, forbiddenHostReason, guardedLookup } from './address-policy.ts';
@@ -173,6 +174,33 @@ function stalledError(ms: number): Error {
   return Object.assign(new Error(`no data for ${Math.round(ms / 1000)} s`), { code: 'ESTALLED' });
 }
 
+/**
+ * Bytes one socket read takes. node:http reads a socket 64 KiB at a time, into a new buffer
+ * each time, and its parser then copies the body bytes out again: a 1 GiB blob was 16,000
+ * reads, each through two streams, and 2 GiB of garbage for the main thread (measured: about
+ * 0.6 s of CPU on a 2-core machine, and major GCs). Plain-http sockets read into one reused
+ * buffer instead (net's `onread`), a quarter of the reads for the same bytes.
+ */
+const socketReadBytes = 256 * 1024;
+
+/** An http agent whose sockets read into one reused buffer each (see socketReadBytes). */
+class ReusedBufferAgent extends HttpAgent {
+  override createConnection(options: NetConnectOpts): Socket {
+    const buffer = Buffer.allocUnsafe(socketReadBytes);
+    const socket: Socket = createConnection({
+      ...options,
+      onread: {
+        buffer,
+        // An onread socket emits no 'data', and node:http reads its socket through 'data': the
+        // read is handed on as that event. The parser copies every byte it keeps (body chunks,
+        // headers) before the event returns, so the buffer is free for the next read.
+        callback: (bytes: number) => socket.emit('data', buffer.subarray(0, bytes)) || true,
+      },
+    });
+    return socket;
+  }
+}
+
 export class HttpClient {
   private readonly http: HttpAgent;
   private readonly https: HttpsAgent;
@@ -180,7 +208,7 @@ export class HttpClient {
 
   constructor(options: HttpClientOptions = {}) {
     const agentOptions = { keepAlive: true, maxSockets: options.maxSocketsPerOrigin ?? 16, maxFreeSockets: options.maxSocketsPerOrigin ?? 16, scheduling: 'lifo' as const };
-    this.http = new HttpAgent(agentOptions);
+    this.http = new ReusedBufferAgent(agentOptions);
     this.https = new HttpsAgent(options.ca === undefined ? agentOptions : { ...agentOptions, ca: options.ca });
     this.connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
   }
