@@ -31,6 +31,7 @@ import {
 } from '@cider/oci';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
+import { cancelledBy, JobCancelled, RecentCancels } from './cancellations.ts';
 import type { AgentConfig } from './config.ts';
 import { GrantRenewals, openGrant } from './job-grants.ts';
 import { enforceQuota, makeRoom, type Eviction } from './eviction.ts';
@@ -107,6 +108,7 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly jobs = new Map<string, RunningJob>();
   private readonly pulls = new Map<string, Promise<void>>();
+  private readonly cancels = new RecentCancels();
   private pinned = new Set<string>();
   private cacheBytes = 0;
   private readonly osVersions: OsVersionSource;
@@ -268,6 +270,8 @@ export class Agent {
         clearInterval(this.heartbeatTimer);
         this.heartbeatTimer = setInterval(() => void this.sendHeartbeat(), message.heartbeatIntervalMs);
         this.log.info({ node: message.nodeName }, 'connected to the control plane');
+        // Jobs cancelled (or finished) while this agent was away.
+        for (const jobId of message.drop) this.cancel(jobId, 'cancelled while this agent was away');
         for (const listener of this.connectedListeners.splice(0)) listener();
         await this.applyQuota();
         return;
@@ -280,7 +284,7 @@ export class Agent {
       case 'sync':
         return this.sync(message);
       case 'cancel':
-        this.jobs.get(message.jobId)?.abort.abort(new Error(`cancelled: ${message.reason}`));
+        this.cancel(message.jobId, message.reason);
         return;
       case 'grant':
         this.grants.deliver(message.jobId, message.registry);
@@ -296,7 +300,19 @@ export class Agent {
     }
   }
 
+  /** Stops a job's pull (it confirms once stopped); a job not running here is confirmed at once. */
+  private cancel(jobId: string, reason: string): void {
+    this.cancels.remember(jobId);
+    const running = this.jobs.get(jobId);
+    if (running) running.abort.abort(new JobCancelled(reason));
+    else this.send({ type: 'sync.cancelled', jobId });
+  }
+
   private async sync(job: Extract<ControlMessage, { type: 'sync' }>): Promise<void> {
+    if (this.cancels.has(job.jobId)) {
+      this.send({ type: 'sync.cancelled', jobId: job.jobId });
+      return;
+    }
     const held = (await this.cache!.listImages()).find((i) => i.digest === job.digest);
     if (held) {
       this.send({ type: 'sync.done', jobId: job.jobId, digest: job.digest, image: heldImageOf(held), bytesFetched: 0 });
@@ -325,6 +341,11 @@ export class Agent {
       await this.applyQuota();
     } catch (error) {
       if (this.stopping) return; // the next agent run resumes it; no failure to report
+      if (cancelledBy(abort.signal)) {
+        log.info('sync cancelled; partial data kept for a later resume');
+        this.send({ type: 'sync.cancelled', jobId: job.jobId });
+        return;
+      }
       if (error instanceof InsufficientSpaceError) {
         // Facts first: the control plane holds the condition before it sees the failure, so its
         // next reconcile does not queue the digest again while the disk lacks the room.

@@ -1,8 +1,9 @@
 // The control plane in one process: the agent gateway and the BullMQ workers. Stateless apart
 // from its sockets: run as many as needed behind a load balancer.
 import { createRedisConnection, createServiceDeps, isLostJobStateError, isRedisConnectionError, type ServiceDepsConfig } from '@cider/api';
+import { createConsumers, openStates, SyncOutcomeRouter } from '@cider/api/services';
 import { syncJobKey } from '@cider/protocol';
-import { Worker, type ConnectionOptions } from 'bullmq';
+import { UnrecoverableError, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { CommandBus } from './gateway/commands.ts';
@@ -37,7 +38,7 @@ export interface RunningControl {
 
 export async function startControl(config: ControlConfig): Promise<RunningControl> {
   const log = config.log ?? pino({ name: 'cider-control' });
-  const { deps, hub, redisReporter, close: closeDeps } = createServiceDeps({ ...config, log });
+  const { deps, redisReporter, close: closeDeps } = createServiceDeps({ ...config, log });
   // BullMQ workers and the command subscriber wait for Redis (maxRetriesPerRequest: null); their
   // connection errors go to the one outage report, not one log line per retry.
   const workerConnection = (): Redis => createRedisConnection(config.redisUrl, 'worker', redisReporter);
@@ -47,21 +48,29 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     return redis;
   };
   const commands = new CommandBus(deps.redis, own(workerConnection()), config.redisPrefix);
+  const outcomes = new SyncOutcomeRouter(own(workerConnection()), config.redisPrefix);
   const slots = new NodeSlots(deps.redis, config.redisPrefix, config.maxPullsPerNode);
 
-  const workerOptions = (concurrency: number) => ({
-    connection: own(workerConnection()) as ConnectionOptions,
-    prefix: config.redisPrefix,
-    concurrency,
-  });
-  const reconcileWorker = new Worker('reconcile', createReconcileProcessor(deps, commands, log), workerOptions(1));
-  const syncProcessor = createSyncProcessor({ deps, hub, commands, slots, log, stallTimeoutMs: config.syncStallTimeoutMs });
-  const syncWorker = new Worker('sync', syncProcessor.process, workerOptions(config.maxConcurrentPulls));
-  syncWorker.on('failed', (job, error) => {
+  // One consumer per entry of the job catalog, each payload parsed against it before its handler runs.
+  const syncProcessor = createSyncProcessor({ deps, commands, outcomes, slots, log, stallTimeoutMs: config.syncStallTimeoutMs });
+  const consumers = createConsumers(
+    {
+      reconcile: { concurrency: 1, handle: createReconcileProcessor(deps, commands, log) },
+      sync: { concurrency: config.maxConcurrentPulls, handle: syncProcessor.process },
+      'registry-watch': { concurrency: 1, handle: createRegistryWatchProcessor(deps, log) },
+    },
+    { connection: () => own(workerConnection()) as ConnectionOptions, prefix: config.redisPrefix },
+  );
+  consumers.sync.on('failed', (job, error) => {
     log.warn({ job: job?.id, attempt: job?.attemptsMade, err: error.message }, 'sync attempt failed');
     void onSyncFailedForGood(deps, job, error).catch((e: unknown) => log.error({ err: e }, 'recording a failed sync job'));
   });
-  const watchWorker = new Worker('registry-watch', createRegistryWatchProcessor(deps, log), workerOptions(1));
+  // Their retries are the outage report's to tell; a job refused for good (a malformed payload) is told here.
+  for (const name of ['reconcile', 'registry-watch'] as const) {
+    consumers[name].on('failed', (job, error) => {
+      if (error instanceof UnrecoverableError) log.warn({ job: job?.id, err: error.message }, `${name} job failed for good`);
+    });
+  }
   // Outages go to the outage report (a few lines each); a job whose Redis state vanished in one is
   // a warning (PostgreSQL's record stands and reconcile requeues it); anything else is an error.
   const reportError = (what: string) => (error: unknown) => {
@@ -69,7 +78,7 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     else if (isLostJobStateError(error)) log.warn({ err: (error as Error).message }, 'a job lost its Redis state (Redis restarted or was flushed); reconcile queues it again');
     else log.error({ err: error }, what);
   };
-  for (const worker of [reconcileWorker, syncWorker, watchWorker]) worker.on('error', reportError('worker error'));
+  for (const worker of Object.values(consumers)) worker.on('error', reportError('worker error'));
 
   const gateway = new AgentGateway({
     deps,
@@ -80,7 +89,7 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     limits: config.gatewayLimits,
     async onNodeConnected(nodeId) {
       // Jobs that waited for this node run now rather than at their next recheck.
-      const waiting = await deps.db.syncJob.findMany({ where: { nodeId, state: { in: ['queued', 'dispatched', 'pulling'] } } });
+      const waiting = await deps.db.syncJob.findMany({ where: { nodeId, state: { in: [...openStates] } } });
       for (const row of waiting) {
         const job = await deps.queues.queue('sync').getJob(syncJobKey(nodeId, row.digest));
         if (job && (await job.isDelayed())) await job.promote().catch(() => {});
@@ -118,7 +127,7 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
       // Sync jobs last as long as a pull: rather than wait, leave them to the next control
       // process (they come back as stalled jobs and are dispatched again, which is idempotent).
       syncProcessor.abandonAll();
-      await Promise.all([reconcileWorker.close(), syncWorker.close(true), watchWorker.close()]);
+      await Promise.all([consumers.reconcile.close(), consumers.sync.close(true), consumers['registry-watch'].close()]);
       for (const redis of connections) redis.disconnect();
       await closeDeps();
     },

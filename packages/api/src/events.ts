@@ -3,6 +3,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ServiceUnavailableError, withTimeout, type OutageReporter } from './outage.ts';
+import { syncJobStates } from './services/sync/lifecycle.ts';
 
 export const fleetEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('node.updated'), nodeId: z.string() }),
@@ -12,7 +13,8 @@ export const fleetEvent = z.discriminatedUnion('type', [
     nodeId: z.string(),
     digest: z.string(),
     syncJobId: z.string(),
-    state: z.string(),
+    /** The job's new state; dispatchers hear outcomes on their own channel (services/sync/outcomes.ts). */
+    state: z.enum(syncJobStates),
   }),
   z.object({
     type: z.literal('sync.progress'),

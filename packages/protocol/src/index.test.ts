@@ -54,8 +54,20 @@ describe('protocol', () => {
       ['a bad public key', { ...hello, publicKey: 'x' }],
       ['a job id with spaces', { type: 'sync.progress', jobId: 'a b', phase: 'queued', bytesDone: 0, bytesTotal: 0 }],
       ['an unknown phase', { type: 'sync.progress', jobId: 'j', phase: 'hacking', bytesDone: 0, bytesTotal: 0 }],
+      ['a cancel confirmation for no job id', { type: 'sync.cancelled', jobId: '' }],
+      ['a cancel confirmation for an overlong job id', { type: 'sync.cancelled', jobId: 'a'.repeat(65) }],
     ])('rejects %s', (_what, message) => {
       expect(parse(message).ok).toBe(false);
+    });
+
+    it("bounds the welcome's drop list, and reads a welcome without one (an older control plane) as dropping nothing", () => {
+      const welcome = { type: 'welcome', nodeId: 'n', nodeName: 'mac', heartbeatIntervalMs: 1000, pinned: [digest] };
+      const read = decode(controlMessage, JSON.stringify(welcome));
+      expect(read.ok && read.value.type === 'welcome' && read.value.drop).toEqual([]);
+      expect(decode(controlMessage, JSON.stringify({ ...welcome, drop: ['job-1'] })).ok).toBe(true);
+      expect(decode(controlMessage, JSON.stringify({ ...welcome, drop: Array.from({ length: 257 }, (_, i) => `job-${i}`) })).ok).toBe(false);
+      expect(decode(controlMessage, JSON.stringify({ ...welcome, drop: ['no spaces allowed'] })).ok).toBe(false);
+      expect(parse({ type: 'sync.cancelled', jobId: 'job-1' })).toEqual({ ok: true, value: { type: 'sync.cancelled', jobId: 'job-1' } });
     });
 
     it('strips NUL characters, which PostgreSQL refuses in text', () => {

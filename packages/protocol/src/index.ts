@@ -11,7 +11,11 @@ import { publicKeyPattern } from './sealed-box.ts';
 
 export { generateNodeKeyPair, open as openSealedBox, publicKeyPattern, seal as sealBox, type NodeKeyPair } from './sealed-box.ts';
 
-/** Version 2: agents name their X25519 public key in hello; credentials travel sealed to it. */
+/**
+ * Version 2: agents name their X25519 public key in hello; credentials travel sealed to it.
+ * Later additions that either side may ignore keep the version: `sync.cancelled` (sent only in
+ * answer to `cancel`) and the welcome's `drop` (an older agent leaves it out of what it parses).
+ */
 export const protocolVersion = 2;
 /** WebSocket path on the control plane. */
 export const agentPath = '/agent/v1';
@@ -143,6 +147,11 @@ export const agentMessage = z.discriminatedUnion('type', [
     /** For INSUFFICIENT_SPACE: what the pull needs and what the disk has. */
     space: z.object({ neededBytes: count, freeBytes: count }).optional(),
   }),
+  /**
+   * The agent stopped a job it was told to cancel (or to drop in a welcome), keeping the verified
+   * partial data for a later resume; also its answer to a cancel of a job it does not run.
+   */
+  z.object({ type: z.literal('sync.cancelled'), jobId }),
   /** The registry grant of a running job expired mid-pull: the agent asks for a fresh one. */
   z.object({ type: z.literal('grant.renew'), jobId }),
   /** The agent stored a rotated secret and will use it from its next connection. */
@@ -165,6 +174,8 @@ export const controlMessage = z.discriminatedUnion('type', [
     heartbeatIntervalMs: z.number().int().positive().max(3_600_000),
     /** Digests the node must keep (its pins); eviction never touches them. */
     pinned: z.array(digest).max(maxHeldImages).default([]),
+    /** Jobs from the hello's `activeJobs` to stop: cancelled, finished or unknown while the agent was away. */
+    drop: z.array(jobId).max(256).default([]),
   }),
   z.object({
     type: z.literal('sync'),

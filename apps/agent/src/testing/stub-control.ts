@@ -95,7 +95,7 @@ export async function startStubControl(options: { nodeId: string; secret: string
         }
         stub.received.push(decoded.value);
         if (decoded.value.type === 'hello') {
-          ws.send(encode({ type: 'welcome', nodeId: options.nodeId, nodeName: 'stub-node', heartbeatIntervalMs: options.heartbeatIntervalMs ?? 200, pinned: stub.pinned }));
+          ws.send(encode({ type: 'welcome', nodeId: options.nodeId, nodeName: 'stub-node', heartbeatIntervalMs: options.heartbeatIntervalMs ?? 200, pinned: stub.pinned, drop: [] }));
         }
         for (const listener of [...listeners]) listener();
       });

@@ -4,10 +4,12 @@
 // socket and the process cannot.
 import { agentMessage, CloseCode, decode, encode, protocolVersion, type AgentMessage, type ControlMessage } from '@cider/protocol';
 import {
-  desiredImages,
   grantForJob,
   isAppError,
   markNodeOnline,
+  pinnedDigests,
+  reconcileReconnectedNode,
+  recordCancelled,
   recordDone,
   recordEviction,
   recordFailure,
@@ -195,9 +197,14 @@ export class AgentSession {
     this.greeted = true;
     this.host.register(this);
     await replaceInventory(deps, this.nodeId, hello.images);
-    const pinned = [...((await desiredImages(deps, [this.nodeId])).get(this.nodeId)?.keys() ?? [])];
-    this.send({ type: 'welcome', nodeId: this.nodeId, nodeName: this.nodeName, heartbeatIntervalMs: this.host.heartbeatIntervalMs, pinned });
-    this.log.info({ images: hello.images.length, agentVersion: hello.agentVersion }, 'agent connected');
+    // What it still runs against the node's open sync jobs: nothing it runs is dispatched again, and
+    // it drops what was cancelled (or finished) while it was away.
+    const jobs = await reconcileReconnectedNode(deps, this.nodeId, hello);
+    const pinned = await pinnedDigests(deps, this.nodeId);
+    this.send({ type: 'welcome', nodeId: this.nodeId, nodeName: this.nodeName, heartbeatIntervalMs: this.host.heartbeatIntervalMs, pinned, drop: jobs.drop });
+    const { drop, ...settled } = jobs;
+    const jobsSettled = drop.length > 0 || Object.values(settled).some((n) => n > 0);
+    this.log.info({ images: hello.images.length, agentVersion: hello.agentVersion, ...(jobsSettled ? { activeJobs: hello.activeJobs.length, dropped: drop.length, ...settled } : {}) }, 'agent connected');
     // Its waiting jobs are looked at again anyway (periodic reconcile); this only makes it sooner.
     await this.host.onNodeConnected(this.nodeId).catch((error: unknown) => this.log.error({ err: error }, 'starting the jobs of a connected node failed'));
   }
@@ -221,6 +228,8 @@ export class AgentSession {
         return recordDone(deps, nodeId, message);
       case 'sync.failed':
         return recordFailure(deps, nodeId, message);
+      case 'sync.cancelled':
+        return recordCancelled(deps, nodeId, message);
       case 'grant.renew':
         this.send({ type: 'grant', jobId: message.jobId, registry: await grantForJob(deps, nodeId, message.jobId) });
         return;

@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { authenticateNode, enrollNode, markNodeOffline, type NodeNotice, type ServiceDeps } from '@cider/api/services';
+import { authenticateNode, enrollNode, markNodeOffline, publishSyncOutcome, type NodeNotice, type ServiceDeps } from '@cider/api/services';
 import { agentPath, CloseCode, enrollPath, enrollRequest, maxEnrollBodyBytes, maxFrameBytes, type ControlMessage } from '@cider/protocol';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -80,7 +80,10 @@ export class AgentGateway {
         if (this.sessions.get(session.nodeId) !== session) return;
         this.sessions.delete(session.nodeId);
         options.log.info({ node: session.nodeName }, 'agent disconnected');
-        markNodeOffline(options.deps, session.nodeId).catch((error: unknown) => options.log.error({ err: error, node: session.nodeName }, 'marking node offline failed'));
+        markNodeOffline(options.deps, session.nodeId)
+          .catch((error: unknown) => options.log.error({ err: error, node: session.nodeName }, 'marking node offline failed'))
+          // Its sync jobs' dispatchers stop waiting for it (they look at the node first: it may be back already).
+          .then(() => publishSyncOutcome(options.deps, { kind: 'node-offline', nodeId: session.nodeId }));
       },
       onNodeConnected: (nodeId) => options.onNodeConnected(nodeId),
     };

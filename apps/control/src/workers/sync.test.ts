@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createServiceDeps } from '@cider/api';
-import { finishJob, type JobPayload, type ServiceDeps } from '@cider/api/services';
+import { applySyncEvent, publishSyncOutcome, SyncOutcomeRouter, type JobPayload, type ServiceDeps } from '@cider/api/services';
 import { createDb, type Db } from '@cider/db';
 import { useTestDatabase } from '@cider/db/testing';
 import { generateNodeKeyPair, syncJobKey, type ControlMessage } from '@cider/protocol';
@@ -24,16 +24,19 @@ const redis = useRedisPrefix();
 describe('sync dispatch through a PostgreSQL outage (real PostgreSQL, Redis)', () => {
   let services: ReturnType<typeof createServiceDeps>;
   let subscriber: Redis;
+  let outcomeSubscriber: Redis;
   let unreachable: Db;
 
   beforeAll(async () => {
     services = createServiceDeps({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey: randomBytes(32).toString('base64') });
     subscriber = new Redis(redis.url);
+    outcomeSubscriber = new Redis(redis.url);
     unreachable = createDb('postgresql://cider@127.0.0.1:1/cider', { max: 1, connectionTimeoutMs: 500 });
   });
   afterAll(async () => {
     await unreachable?.$disconnect().catch(() => {});
     subscriber?.disconnect();
+    outcomeSubscriber?.disconnect();
     await services?.close();
   });
 
@@ -58,28 +61,24 @@ describe('sync dispatch through a PostgreSQL outage (real PostgreSQL, Redis)', (
       },
       onNotice: () => {},
     });
-    const processor = createSyncProcessor({ deps, hub: services.hub, commands, slots: new NodeSlots(services.deps.redis, redis.prefix, 2), log, stallTimeoutMs: 60_000 });
-    const job = {
-      data: { syncJobId: row.id, nodeId: node.id, digest, reference: row.reference, registryId: registry.id } satisfies JobPayload<'sync'>,
-      attemptsMade: 0,
-      opts: {},
-      updateProgress: async () => {},
-      moveToDelayed: async () => {},
-    } as unknown as Job<JobPayload<'sync'>>;
+    const outcomes = new SyncOutcomeRouter(outcomeSubscriber, redis.prefix);
+    const processor = createSyncProcessor({ deps, commands, outcomes, slots: new NodeSlots(services.deps.redis, redis.prefix, 2), log, stallTimeoutMs: 60_000, pollMs: 300 });
+    const payload = { syncJobId: row.id, nodeId: node.id, digest, reference: row.reference, registryId: registry.id } satisfies JobPayload<'sync'>;
+    const job = { data: payload, attemptsMade: 0, opts: {}, moveToDelayed: async () => {} } as unknown as Job<JobPayload<'sync'>>;
 
     let finished = false;
-    const run = processor.process(job).finally(() => (finished = true));
+    const run = processor.process(payload, job).finally(() => (finished = true));
     await until('the job to be dispatched', async () => current === unreachable);
 
-    // Events that make the waiting dispatcher read the database, which is down.
-    await services.deps.events.publish({ type: 'sync.updated', nodeId: node.id, digest, syncJobId: row.id, state: 'pulling' });
-    await services.deps.events.publish({ type: 'node.updated', nodeId: node.id });
+    // What makes the waiting dispatcher read the database, which is down: its node's socket closed
+    // (it looks whether the node is really gone), and its polls of the row.
+    await publishSyncOutcome(services.deps, { kind: 'node-offline', nodeId: node.id });
     await until('both failed reads to be logged', async () => lines.filter((l) => l.includes('still waiting')).length >= 2, 20_000);
     expect(finished).toBe(false);
 
-    // The database is back and the agent's report lands: the dispatcher sees it and completes.
+    // The database is back and the agent's report lands: the dispatcher hears it and completes.
     current = db;
-    await finishJob(services.deps, row, 'done', null);
+    await applySyncEvent(services.deps, row.id, { type: 'done' });
     await run;
     expect((await db.syncJob.findUniqueOrThrow({ where: { id: row.id } })).state).toBe('done');
     expect(sent.map((m) => m.type)).toEqual(['sync']);

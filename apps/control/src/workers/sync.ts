@@ -1,21 +1,23 @@
-// Sync dispatch: sends a job to its node's agent, follows its progress, and completes only when
-// the agent reports the expected digest. An offline node's jobs wait (delayed, not failed)
-// until it comes back; a failed attempt is retried with backoff by BullMQ.
+// Sync dispatch: the glue between BullMQ and the sync job lifecycle. It sends a queued job to its
+// node's agent, waits for the job's outcome (published by the lifecycle on its own channel), and
+// turns it into what BullMQ understands: complete, retry with backoff, fail for good, or wait
+// (delayed, no attempt spent) for a node that is away or at its pull limit. Every decision about
+// the job itself is the lifecycle's (@cider/api/services: applySyncEvent).
 import { setMaxListeners } from 'node:events';
 import {
-  cancelJob,
-  finishJob,
-  markDispatched,
+  applySyncEvent,
+  isOpen,
   nodeStatus,
   registryAccess,
-  type EventHub,
-  type FleetEvent,
   type JobPayload,
   type ServiceDeps,
+  type SyncEvent,
+  type SyncOutcome,
+  type SyncOutcomeRouter,
 } from '@cider/api/services';
-import type { Registry } from '@cider/db';
+import type { Registry, SyncJob } from '@cider/db';
 import { parseReference } from '@cider/oci';
-import type { RegistryAccess } from '@cider/protocol';
+import type { ControlMessage } from '@cider/protocol';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CommandBus } from '../gateway/commands.ts';
@@ -23,148 +25,176 @@ import type { NodeSlots } from './node-slots.ts';
 
 export interface SyncWorkerOptions {
   deps: ServiceDeps;
-  hub: EventHub;
   commands: CommandBus;
+  outcomes: SyncOutcomeRouter;
   slots: NodeSlots;
   log: Logger;
   stallTimeoutMs: number;
   /** How long an offline node's job waits before it is looked at again (it is promoted at reconnect anyway). */
   offlineRecheckMs?: number;
+  /** How often a waiting dispatcher reads its job's row, in case an outcome was lost (default 15 s). */
+  pollMs?: number;
 }
 
-type Outcome =
-  | { kind: 'done' }
-  | { kind: 'cancelled' }
-  | { kind: 'attempt-failed'; error: string; permanent: boolean }
-  | { kind: 'offline' }
-  | { kind: 'stalled' }
-  | { kind: 'abandoned' };
+/** How a wait for the agent ended. */
+type Waited =
+  | { kind: 'done' | 'cancelled' | 'requeued' | 'offline' | 'stalled' | 'abandoned' }
+  | { kind: 'retry' | 'failed'; error: string };
 
 export interface SyncProcessor {
-  process(job: Job<JobPayload<'sync'>>, token?: string): Promise<void>;
+  process(payload: JobPayload<'sync'>, job: Job<JobPayload<'sync'>>, token?: string): Promise<void>;
   /** Stops waiting on agents: the jobs stay active in Redis and another control process takes them over as stalled. */
   abandonAll(): void;
 }
 
 export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
-  const { deps, hub, commands, slots, log } = options;
+  const { deps, commands, outcomes, slots, log } = options;
   const offlineRecheckMs = options.offlineRecheckMs ?? 60_000;
   const shutdown = new AbortController();
   // Every job in flight listens for the shutdown: hundreds at once are expected, not a leak.
   setMaxListeners(0, shutdown.signal);
-  const events = new EventRouter(hub);
   const registries = new RegistryCache(deps);
 
-  async function processSync(job: Job<JobPayload<'sync'>>, token?: string): Promise<void> {
-    const { syncJobId, nodeId, digest, registryId } = job.data;
+  async function processSync(payload: JobPayload<'sync'>, job: Job<JobPayload<'sync'>>, token?: string): Promise<void> {
+    const { syncJobId, nodeId, digest, registryId } = payload;
     const found = await deps.db.syncJob.findUnique({ where: { id: syncJobId }, include: { node: true } });
-    if (!found || found.state === 'done' || found.state === 'cancelled' || found.state === 'failed') return;
+    // Finished, or being cancelled: decided elsewhere, nothing to send.
+    if (!found || !isOpen(found.state) || found.state === 'cancelling') return;
     const { node, ...row } = found;
-    const held = await deps.db.nodeImage.findUnique({ where: { nodeId_digest: { nodeId, digest } } });
-    if (held) {
-      await finishJob(deps, row, 'done', null);
-      return;
-    }
+    const apply = (event: SyncEvent) => applySyncEvent(deps, row.id, event);
     if (!node || node.revokedAt) {
-      await cancelJob(deps, row, 'the node was removed or revoked');
+      await applySyncEvent(deps, row, { type: 'cancel', reason: 'the node was removed or revoked', agentReachable: false });
       return;
     }
-    if (nodeStatus(node) !== 'online' || !(await slots.acquire(nodeId, syncJobId))) {
-      // Not an attempt: wait for the node (or a free slot on it) without spending retries.
-      await job.moveToDelayed(Date.now() + (nodeStatus(node) === 'online' ? 5_000 : offlineRecheckMs), token);
-      throw new DelayedError();
+    if (await deps.db.nodeImage.findUnique({ where: { nodeId_digest: { nodeId, digest } } })) {
+      await applySyncEvent(deps, row, { type: 'done' });
+      return;
     }
+    const delay = async (ms: number): Promise<never> => {
+      // Not an attempt: wait for the node (or a free slot on it) without spending retries.
+      await job.moveToDelayed(Date.now() + ms, token);
+      throw new DelayedError();
+    };
+    if (nodeStatus(node) !== 'online') return delay(offlineRecheckMs);
+    if (!(await slots.acquire(nodeId, syncJobId))) return delay(5_000);
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     try {
-      const registry = await registries.get(registryId);
-      if (!registry) {
-        await finishJob(deps, row, 'failed', 'The registry of this image is no longer connected.');
-        throw new UnrecoverableError('registry removed');
+      let waited: Waited;
+      if (row.state === 'queued') {
+        const registry = await registries.get(registryId);
+        if (!registry) {
+          const error = 'The registry of this image is no longer connected.';
+          await applySyncEvent(deps, row, { type: 'failed', error, retryable: false });
+          throw new UnrecoverableError(error);
+        }
+        // A short-lived grant for this job alone (sealed to the node's key), made before dispatch.
+        const access = await registryAccess(deps, registry, { syncJobId, nodePublicKey: node.publicKey, repository: parseReference(payload.reference).repository });
+        waited = await waitForAgent(payload, async () => {
+          // Refused when the job was cancelled (or otherwise decided) since it was read: nothing to send.
+          if (!(await applySyncEvent(deps, row, { type: 'dispatch', attempt: job.attemptsMade + 1 })).applied) return undefined;
+          return { type: 'sync', jobId: syncJobId, digest, reference: payload.reference, registry: access };
+        });
+      } else {
+        // Sent before, and its agent is on it (this control plane restarted, or the node came back
+        // still running it): not sent again, only waited for.
+        waited = await waitForAgent(payload, undefined);
       }
-      // A short-lived grant for this job alone (sealed to the node's key), made before dispatch.
-      const access = await registryAccess(deps, registry, { syncJobId, nodePublicKey: node.publicKey, repository: parseReference(job.data.reference).repository });
-      await markDispatched(deps, row, job.attemptsMade + 1);
-      const outcome = await dispatchAndWait(job, access);
-      switch (outcome.kind) {
+      switch (waited.kind) {
         case 'done':
         case 'cancelled':
           return;
+        case 'failed':
+          throw new UnrecoverableError(waited.error);
         case 'abandoned':
           // Neither done nor failed: the job stays active in Redis and, once this process is
           // gone, stalls over to another control process without spending an attempt.
           await slots.release(nodeId, syncJobId);
           return new Promise<never>(() => {});
         case 'offline':
-          await job.moveToDelayed(Date.now() + offlineRecheckMs, token);
-          throw new DelayedError();
-        case 'stalled':
-          throw new Error(`No word from node ${node.name} for ${Math.round(options.stallTimeoutMs / 1000)} s`);
-        case 'attempt-failed':
-          if (outcome.permanent) {
-            // Retrying cannot help (no such image, tampered content...); the periodic reconcile tries again later.
-            await finishJob(deps, row, 'failed', outcome.error);
-            throw new UnrecoverableError(outcome.error);
-          }
-          throw new Error(outcome.error);
+          return await delay(offlineRecheckMs);
+        case 'requeued':
+          return await delay(100);
+        case 'stalled': {
+          const error = `No word from node ${node.name} for ${Math.round(options.stallTimeoutMs / 1000)} s`;
+          const stalled = await apply({ type: 'stalled', error });
+          if (stalled.applied && stalled.job?.state === 'cancelled') return;
+          return await retryOrGiveUp(error);
+        }
+        case 'retry':
+          return await retryOrGiveUp(waited.error);
       }
     } finally {
       await slots.release(nodeId, syncJobId);
     }
+
+    async function retryOrGiveUp(error: string): Promise<never> {
+      if (!lastAttempt) throw new Error(error);
+      await apply({ type: 'exhausted', error });
+      throw new UnrecoverableError(error);
+    }
   }
 
-  async function dispatchAndWait(job: Job<JobPayload<'sync'>>, registry: RegistryAccess): Promise<Outcome> {
-    const { syncJobId, nodeId, digest, reference } = job.data;
-    let settle: (outcome: Outcome) => void = () => {};
-    const settled = new Promise<Outcome>((resolve) => (settle = resolve));
+  /** Listens for the job's outcomes, then dispatches it (when `dispatch` is given) and waits for the first that ends the wait. */
+  async function waitForAgent(payload: JobPayload<'sync'>, dispatch?: () => Promise<ControlMessage | undefined>): Promise<Waited> {
+    const { syncJobId, nodeId } = payload;
+    let settle: (waited: Waited) => void = () => {};
+    const settled = new Promise<Waited>((resolve) => (settle = resolve));
     let stallTimer: NodeJS.Timeout | undefined;
     const armStall = () => {
       clearTimeout(stallTimer);
       stallTimer = setTimeout(() => settle({ kind: 'stalled' }), options.stallTimeoutMs);
     };
-    // A database error while waiting is logged and the wait goes on: the row is read again at
-    // the next event or poll, and the stall timer still bounds the wait.
+    let sent: Promise<unknown> = Promise.resolve();
+    // Outcomes can be missed (a Redis blip); the row is the truth, so look at it now and then. A
+    // database error is logged and the wait goes on: the stall timer still bounds it.
     const readRow = async () => {
       try {
         const current = await deps.db.syncJob.findUnique({ where: { id: syncJobId } });
-        if (current?.state === 'done') settle({ kind: 'done' });
-        else if (current?.state === 'cancelled' || current?.state === 'failed') settle({ kind: 'cancelled' });
+        const waited = current ? fromRow(current) : { kind: 'cancelled' as const };
+        if (waited) settle(waited);
       } catch (error) {
         log.warn({ err: error, syncJobId }, 'reading a sync job failed; still waiting');
       }
     };
-    const stop = await events.listen([syncJobId, nodeId], (event: FleetEvent) => {
-      if (event.type === 'sync.progress' && event.syncJobId === syncJobId) {
-        armStall();
-        void slots.acquire(nodeId, syncJobId).catch(() => {}); // renews our claim during a long pull
-        void job.updateProgress({ bytesDone: event.bytesDone, bytesTotal: event.bytesTotal }).catch(() => {});
-      } else if (event.type === 'sync.updated' && event.syncJobId === syncJobId) {
-        armStall();
-        if (event.state === 'attempt-failed' || event.state === 'attempt-failed-permanent') {
-          const permanent = event.state === 'attempt-failed-permanent';
-          deps.db.syncJob.findUnique({ where: { id: syncJobId } }).then(
-            (r) => settle({ kind: 'attempt-failed', error: r?.error ?? 'the agent reported a failure', permanent }),
-            (error: unknown) => {
-              log.warn({ err: error, syncJobId }, 'reading a failed sync job; failing the attempt without its message');
-              settle({ kind: 'attempt-failed', error: 'the agent reported a failure', permanent });
+    const onOutcome = (outcome: SyncOutcome) => {
+      switch (outcome.kind) {
+        case 'progressed':
+          armStall();
+          void slots.acquire(nodeId, syncJobId).catch(() => {}); // renews our claim during a long pull
+          return;
+        case 'cancelling':
+          // Said after our `sync` on the same connection, so the agent cannot get them the other way round.
+          void sent.then(() => commands.send(nodeId, { type: 'cancel', jobId: syncJobId, reason: 'the sync job was cancelled' })).catch(() => {});
+          return;
+        case 'node-offline':
+          deps.db.node.findUnique({ where: { id: nodeId } }).then(
+            (n) => {
+              if (!n || nodeStatus(n) !== 'online') settle({ kind: 'offline' });
             },
+            (error: unknown) => log.warn({ err: error, nodeId }, 'reading a node failed; still waiting'),
           );
-        } else void readRow();
-      } else if (event.type === 'node.updated' && event.nodeId === nodeId) {
-        deps.db.node.findUnique({ where: { id: nodeId } }).then(
-          (n) => {
-            if (!n || nodeStatus(n) !== 'online') settle({ kind: 'offline' });
-          },
-          (error: unknown) => log.warn({ err: error, nodeId }, 'reading a node failed; still waiting'),
-        );
+          return;
+        case 'retry':
+        case 'failed':
+          settle({ kind: outcome.kind, error: outcome.error });
+          return;
+        default:
+          settle({ kind: outcome.kind });
       }
-    });
-    // Events can be missed (a Redis blip); the row is the truth, so look at it now and then.
-    const poll = setInterval(() => void readRow(), 15_000);
+    };
+    const stop = await outcomes.listen([syncJobId, nodeId], onOutcome);
+    const poll = setInterval(() => void readRow(), options.pollMs ?? 15_000);
     const abandon = () => settle({ kind: 'abandoned' });
     shutdown.signal.addEventListener('abort', abandon);
     try {
       armStall();
-      await commands.send(nodeId, { type: 'sync', jobId: syncJobId, digest, reference, registry });
-      log.debug({ syncJobId, nodeId, digest, attempt: job.attemptsMade + 1 }, 'sync job dispatched');
+      if (dispatch) {
+        const message = await dispatch();
+        if (!message) return { kind: 'cancelled' };
+        sent = commands.send(nodeId, message);
+        await sent;
+        log.debug({ syncJobId, nodeId }, 'sync job dispatched');
+      } else void readRow(); // what happened while nobody was waiting
       return await settled;
     } finally {
       stop();
@@ -177,43 +207,19 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
   return { process: processSync, abandonAll: () => shutdown.abort() };
 }
 
-/**
- * One hub subscription for every job in flight, routing each event by the sync job or node it
- * names: with a thousand jobs in flight, each event reaches only the one waiting for it.
- */
-class EventRouter {
-  private readonly handlers = new Map<string, Set<(event: FleetEvent) => void>>();
-  private started: Promise<unknown> | undefined;
-
-  constructor(private readonly hub: EventHub) {}
-
-  async listen(keys: string[], handler: (event: FleetEvent) => void): Promise<() => void> {
-    for (const key of keys) {
-      let set = this.handlers.get(key);
-      if (!set) this.handlers.set(key, (set = new Set()));
-      set.add(handler);
-    }
-    this.started ??= this.hub.listen((event) => {
-      const keys = new Set<string>();
-      if ('syncJobId' in event) keys.add(event.syncJobId);
-      if ('nodeId' in event) keys.add(event.nodeId);
-      const called = new Set<(event: FleetEvent) => void>();
-      for (const key of keys) {
-        for (const h of this.handlers.get(key) ?? []) {
-          if (called.has(h)) continue;
-          called.add(h);
-          h(event);
-        }
-      }
-    });
-    await this.started;
-    return () => {
-      for (const key of keys) {
-        const set = this.handlers.get(key);
-        set?.delete(handler);
-        if (set?.size === 0) this.handlers.delete(key);
-      }
-    };
+/** What a job's row says about a wait for its agent (undefined: keep waiting). */
+function fromRow(row: SyncJob): Waited | undefined {
+  switch (row.state) {
+    case 'done':
+    case 'cancelled':
+      return { kind: row.state };
+    case 'failed':
+      return { kind: 'failed', error: row.error ?? 'the sync failed' };
+    case 'queued':
+      // Back in the queue while we waited: its attempt failed (it carries the error), or its agent lost it.
+      return row.error ? { kind: 'retry', error: row.error } : { kind: 'requeued' };
+    default:
+      return undefined;
   }
 }
 
@@ -230,9 +236,10 @@ class RegistryCache {
   }
 }
 
-/** After the last attempt fails, the row says so. */
+/** After the last attempt fails for any reason (a throw before dispatch, say), the row says so. */
 export async function onSyncFailedForGood(deps: ServiceDeps, job: Job<JobPayload<'sync'>> | undefined, error: Error): Promise<void> {
   if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-  const row = await deps.db.syncJob.findUnique({ where: { id: job.data.syncJobId } });
-  if (row) await finishJob(deps, row, 'failed', row.error ?? error.message);
+  const syncJobId = (job.data as { syncJobId?: unknown } | undefined)?.syncJobId;
+  if (typeof syncJobId !== 'string' || !/^[0-9a-f-]{36}$/i.test(syncJobId)) return; // a malformed payload names no job
+  await applySyncEvent(deps, syncJobId, { type: 'exhausted', error: error.message });
 }

@@ -1,5 +1,6 @@
 // The typed job catalog: every queue's name, payload schema and retry policy in one place.
-// Producers (web, control) and the workers (control) both go through it.
+// Producers (web, control) enqueue through JobQueues; the consumers (control) are made from it by
+// createConsumers (consumers.ts), which parses every payload on the way in.
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -9,11 +10,14 @@ const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 export const jobCatalog = {
   /** Desired (pins of the projects a node serves) minus held (its inventory) -> sync jobs. */
   reconcile: {
-    payload: z.object({
-      scope: z.enum(['all', 'node', 'project']),
-      id: z.string().optional(),
-      reason: z.string(),
-    }),
+    payload: z
+      .object({
+        scope: z.enum(['all', 'node', 'project']),
+        /** The node's or project's id (scope node or project). */
+        id: z.string().uuid().optional(),
+        reason: z.string().max(1000),
+      })
+      .refine((p) => p.scope === 'all' || p.id !== undefined, 'a node or project scope names its id'),
     options: { attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: 200, removeOnFail: 500 } satisfies JobsOptions,
   },
   /** "Node N must hold digest D": dispatched to the node's agent, done when it reports D. */
@@ -22,7 +26,7 @@ export const jobCatalog = {
       syncJobId: z.string().uuid(),
       nodeId: z.string().uuid(),
       digest,
-      reference: z.string(),
+      reference: z.string().max(512),
       registryId: z.string().uuid(),
     }),
     // History lives in PostgreSQL (sync_jobs); the BullMQ job goes away when it ends, so the
@@ -31,7 +35,7 @@ export const jobCatalog = {
   },
   /** Re-resolves `follow` pins; a moved tag rolls out, a frozen pin raises an alert. */
   'registry-watch': {
-    payload: z.object({ reason: z.string() }),
+    payload: z.object({ reason: z.string().max(1000) }),
     options: { attempts: 3, backoff: { type: 'exponential', delay: 5_000 }, removeOnComplete: 50, removeOnFail: 200 } satisfies JobsOptions,
   },
 } as const;
@@ -49,8 +53,7 @@ export class JobQueues {
     readonly connection: Redis,
     readonly prefix: string,
   ) {
-    const make = (name: JobName) => new Queue(name, { connection, prefix });
-    this.queues = { reconcile: make('reconcile'), sync: make('sync'), 'registry-watch': make('registry-watch') };
+    this.queues = Object.fromEntries(jobNames.map((name) => [name, new Queue(name, { connection, prefix })])) as { [N in JobName]: Queue };
   }
 
   queue(name: JobName): Queue {

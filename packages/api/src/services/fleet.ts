@@ -4,8 +4,9 @@ import { nodeCondition, type HostFacts, type NodeCondition } from '@cider/protoc
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { ServiceDeps } from './deps.ts';
-import { asLabels, formatSelector, selectorMatches } from './projects.ts';
-import { unfinishedStates } from './reconcile.ts';
+import { DesiredState } from './desired-state.ts';
+import { asLabels, formatSelector } from './projects.ts';
+import { openStates } from './sync/lifecycle.ts';
 
 /** A node that has not been heard from for this long counts as offline, whatever its row says. */
 export const staleAfterMs = 90_000;
@@ -54,10 +55,7 @@ function cellStatus(held: boolean, job: SyncJob | undefined, online: boolean): I
 export async function projectRollout(deps: ServiceDeps, projectId: string): Promise<{ rows: RolloutRow[] }> {
   const project = await deps.db.project.findUnique({ where: { id: projectId }, include: { pins: { orderBy: { reference: 'asc' } } } });
   if (!project) throw new AppError('NOT_FOUND', 'No such project.');
-  const selector = asLabels(project.nodeSelector);
-  const nodes = (await deps.db.node.findMany({ where: { revokedAt: null }, orderBy: { name: 'asc' } })).filter((n) =>
-    selectorMatches(selector, asLabels(n.labels)),
-  );
+  const nodes = new DesiredState(await deps.db.node.findMany({ where: { revokedAt: null }, orderBy: { name: 'asc' } }), [project]).nodesOf(project.id);
   const ids = nodes.map((n) => n.id);
   const digests = project.pins.map((p) => p.digest);
   const [held, jobs] = await Promise.all([
@@ -129,7 +127,7 @@ export async function listNodes(deps: ServiceDeps) {
   const [nodes, images, activeJobs] = await Promise.all([
     deps.db.node.findMany({ where: { revokedAt: null }, orderBy: { name: 'asc' } }),
     deps.db.nodeImage.groupBy({ by: ['nodeId'], _count: { digest: true }, _sum: { size: true } }),
-    deps.db.syncJob.groupBy({ by: ['nodeId'], where: { state: { in: [...unfinishedStates] } }, _count: { id: true } }),
+    deps.db.syncJob.groupBy({ by: ['nodeId'], where: { state: { in: [...openStates] } }, _count: { id: true } }),
   ]);
   const imageStats = new Map(images.map((i) => [i.nodeId, i]));
   const jobStats = new Map(activeJobs.map((j) => [j.nodeId, j._count.id]));
@@ -159,9 +157,10 @@ export async function fleetOverview(deps: ServiceDeps) {
     deps.db.node.findMany({ where: { revokedAt: null } }),
     deps.db.project.findMany({ include: { pins: { select: { digest: true } } } }),
     deps.db.nodeImage.findMany({ select: { nodeId: true, digest: true } }),
-    deps.db.syncJob.count({ where: { state: { in: [...unfinishedStates] } } }),
+    deps.db.syncJob.count({ where: { state: { in: [...openStates] } } }),
   ]);
   const heldSet = new Set(held.map((h) => `${h.nodeId} ${h.digest}`));
+  const desired = new DesiredState(nodes, projects);
   let inSync = 0;
   let online = 0;
   const cacheUse = nodes.map((node) => {
@@ -170,9 +169,7 @@ export async function fleetOverview(deps: ServiceDeps) {
   });
   for (const node of nodes) {
     if (nodeStatus(node) === 'online') online++;
-    const labels = asLabels(node.labels);
-    const desired = projects.filter((p) => selectorMatches(asLabels(p.nodeSelector), labels)).flatMap((p) => p.pins.map((pin) => pin.digest));
-    if (desired.every((d) => heldSet.has(`${node.id} ${d}`))) inSync++;
+    if (desired.inSync(node.id, (digest) => heldSet.has(`${node.id} ${digest}`))) inSync++;
   }
   const conditions = nodes.flatMap((node) => conditionsOf(factsOf(node)).map((condition) => ({ nodeId: node.id, node: node.name, ...condition })));
   return { nodes: nodes.length, online, inSync, jobsInFlight: inFlight, projects: projects.length, cacheUse, conditions };

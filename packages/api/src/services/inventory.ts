@@ -1,7 +1,6 @@
 // What nodes hold, as their agents report it.
 import type { HeldImage } from '@cider/protocol';
 import type { ServiceDeps } from './deps.ts';
-import { finishJob, unfinishedStates } from './reconcile.ts';
 
 function imageData(image: HeldImage) {
   return {
@@ -24,8 +23,9 @@ export async function replaceInventoryEntry(deps: ServiceDeps, nodeId: string, i
 }
 
 /**
- * Replaces what a node holds with what its agent just reported. Unfinished sync jobs for
- * digests that are now held are done; their dispatchers hear it through the event.
+ * Replaces what a node holds with what its agent just reported. Sync jobs are not decided here:
+ * the agent's sync.done decides "done" (and, when that report was lost, its next hello or a
+ * reconcile, both through the sync job lifecycle).
  */
 export async function replaceInventory(deps: ServiceDeps, nodeId: string, images: HeldImage[]): Promise<{ added: string[]; removed: string[] }> {
   const reported = new Map(images.map((i) => [i.digest, i]));
@@ -40,8 +40,6 @@ export async function replaceInventory(deps: ServiceDeps, nodeId: string, images
     }
     return { added, removed };
   });
-  const arrived = await deps.db.syncJob.findMany({ where: { nodeId, digest: { in: [...reported.keys()] }, state: { in: [...unfinishedStates] } } });
-  for (const job of arrived) await finishJob(deps, job, 'done', null);
   await deps.events.publish({ type: 'node.inventory', nodeId });
   return result;
 }

@@ -4,18 +4,32 @@ import type { SyncJobState } from '@cider/db';
 import { useTestDatabase } from '@cider/db/testing';
 import { syncJobKey } from '@cider/protocol';
 import { useRedisPrefix } from '@cider/services/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceDeps } from '../deps-factory.ts';
 import { createCaller } from '../root.ts';
 import type { TrpcContext } from '../trpc.ts';
+import { agentCommandsChannel } from './node-notices.ts';
+import { recordCancelled } from './sync-jobs.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();
 
 const digestOf = (hex: string) => `sha256:${hex.repeat(64 / hex.length)}`;
 
+async function until(what: string, probe: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('sync jobs (real PostgreSQL, Redis)', () => {
   let services: ReturnType<typeof createServiceDeps>;
+  let listener: Redis;
+  /** Every command published for agents (what gateways would deliver). */
+  const commands: { nodeId: string; message: { type: string } }[] = [];
   const callers = {} as Record<'admin' | 'member' | 'viewer', ReturnType<typeof createCaller>>;
   const userIds = {} as Record<'admin' | 'member' | 'viewer', string>;
   let nodeA: string;
@@ -48,6 +62,9 @@ describe('sync jobs (real PostgreSQL, Redis)', () => {
 
   beforeAll(async () => {
     services = createServiceDeps({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey: randomBytes(32).toString('base64') });
+    listener = new Redis(redis.url);
+    listener.on('message', (_channel: string, message: string) => commands.push(JSON.parse(message)));
+    await listener.subscribe(agentCommandsChannel(redis.prefix));
     const db = services.deps.db;
     for (const role of ['admin', 'member', 'viewer'] as const) {
       const user = await db.user.create({ data: { email: `${role}@example.com`, name: role, passwordHash: 'x', role } });
@@ -72,6 +89,7 @@ describe('sync jobs (real PostgreSQL, Redis)', () => {
     });
   });
   afterAll(async () => {
+    listener?.disconnect();
     await services?.close();
   });
 
@@ -144,12 +162,27 @@ describe('sync jobs (real PostgreSQL, Redis)', () => {
     expect(none).toEqual({ queued: false, syncJobId: null, message: expect.stringMatching(/No pin asks for this image/) });
   });
 
-  it('cancels an unfinished job through cancelJob, audited, for admins only', async () => {
+  it("cancels a job its node's agent may be running: cancelling, the agent told, cancelled once it confirms; audited, for admins only", async () => {
     const running = await job(nodeB, digestOf('d4'), 'dispatched');
     for (const role of ['member', 'viewer'] as const) {
       await expect(callers[role].jobs.cancel({ jobId: running.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     }
-    await callers.admin.jobs.cancel({ jobId: running.id });
+    expect(await services.deps.db.syncJob.findUniqueOrThrow({ where: { id: running.id } })).toMatchObject({ state: 'dispatched' });
+    expect(commands.filter((c) => c.message.type === 'cancel')).toEqual([]);
+
+    const answer = await callers.admin.jobs.cancel({ jobId: running.id });
+    expect(answer).toMatchObject({ state: 'cancelling', message: expect.stringMatching(/^Cancelling the sync of .* on mac-b: its agent stops the download/) });
+    const cancelling = await services.deps.db.syncJob.findUniqueOrThrow({ where: { id: running.id } });
+    expect(cancelling).toMatchObject({ state: 'cancelling', error: 'Cancelled by admin@example.com', finishedAt: null });
+    // The node's agent is told, through whichever gateway holds its socket.
+    await until('the cancel command', () => commands.some((c) => c.message.type === 'cancel'));
+    expect(commands.filter((c) => c.message.type === 'cancel')).toEqual([{ nodeId: nodeB, message: { type: 'cancel', jobId: running.id, reason: 'Cancelled by admin@example.com' } }]);
+    // Still open, so listed as unfinished; a second cancel is refused in words.
+    expect((await callers.viewer.jobs.list({ state: 'unfinished', nodeId: nodeB })).items.map((j) => j.id)).toContain(running.id);
+    await expect(callers.admin.jobs.cancel({ jobId: running.id })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/already being cancelled/) });
+
+    // The agent confirms: cancelled, with its finish time.
+    await recordCancelled(services.deps, nodeB, { jobId: running.id });
     const after = await services.deps.db.syncJob.findUniqueOrThrow({ where: { id: running.id } });
     expect(after).toMatchObject({ state: 'cancelled', error: 'Cancelled by admin@example.com' });
     expect(after.finishedAt).toBeInstanceOf(Date);
@@ -160,7 +193,22 @@ describe('sync jobs (real PostgreSQL, Redis)', () => {
       ['sync.cancel', 'system'],
     ]);
     expect(events[0]!.actorId).toBe(userIds.admin);
+    await expect(callers.admin.jobs.cancel({ jobId: running.id })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/already ended \(cancelled\)/) });
+  });
 
-    await expect(callers.admin.jobs.cancel({ jobId: running.id })).rejects.toMatchObject({ code: 'CONFLICT' });
+  it('cancels a job that never reached its node at once, its queue entry removed and no agent told', async () => {
+    const digest = digestOf('e5');
+    const waiting = await job(nodeA, digest, 'queued');
+    await services.deps.queues.add('sync', { syncJobId: waiting.id, nodeId: nodeA, digest, reference: waiting.reference, registryId }, { jobId: waiting.key, delay: 60_000 });
+    commands.length = 0;
+    expect(await callers.admin.jobs.cancel({ jobId: waiting.id })).toMatchObject({ state: 'cancelled' });
+    const after = await services.deps.db.syncJob.findUniqueOrThrow({ where: { id: waiting.id } });
+    expect(after).toMatchObject({ state: 'cancelled', error: 'Cancelled by admin@example.com' });
+    expect(after.finishedAt).toBeInstanceOf(Date);
+    expect(await services.deps.queues.queue('sync').getJob(waiting.key)).toBeUndefined();
+    // A cancel command would be published before the answer; give it a publish round trip to show up.
+    await services.deps.redis.publish(agentCommandsChannel(redis.prefix), JSON.stringify({ nodeId: 'marker', message: { type: 'error', code: 'x', message: 'x' } }));
+    await until('the marker', () => commands.some((c) => c.nodeId === 'marker'));
+    expect(commands.filter((c) => c.message.type === 'cancel')).toEqual([]);
   });
 });

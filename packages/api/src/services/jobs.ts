@@ -5,9 +5,10 @@ import type { Prisma, SyncJob, SyncJobState } from '@cider/db';
 import { AppError } from '../errors.ts';
 import { recordAudit } from './audit.ts';
 import type { Actor, ServiceDeps } from './deps.ts';
-import { cancelJob, reconcileNodes, unfinishedStates } from './reconcile.ts';
+import { reconcileNodes } from './reconcile.ts';
+import { isOpen, openStates } from './sync/lifecycle.ts';
+import { applySyncEvent } from './sync/transitions.ts';
 
-export const syncJobStates = ['queued', 'dispatched', 'pulling', 'done', 'failed', 'cancelled'] as const satisfies readonly SyncJobState[];
 /** A state, or every state that is not finished yet. */
 export type JobStateFilter = SyncJobState | 'unfinished';
 
@@ -24,7 +25,7 @@ export interface JobFilter {
 type JobWithNode = SyncJob & { node: { id: string; name: string } };
 
 export function jobView(job: JobWithNode) {
-  const finished = !(unfinishedStates as readonly string[]).includes(job.state);
+  const finished = !isOpen(job.state);
   return {
     id: job.id,
     node: { id: job.node.id, name: job.node.name },
@@ -66,7 +67,7 @@ function digestPrefix(value: string): string {
 export async function listJobs(deps: ServiceDeps, filter: JobFilter = {}): Promise<{ items: JobView[]; nextCursor: string | null }> {
   const limit = Math.min(Math.max(filter.limit ?? 50, 1), 200);
   const where: Prisma.SyncJobWhereInput[] = [];
-  if (filter.state === 'unfinished') where.push({ state: { in: [...unfinishedStates] } });
+  if (filter.state === 'unfinished') where.push({ state: { in: [...openStates] } });
   else if (filter.state) where.push({ state: filter.state });
   if (filter.nodeId) where.push({ nodeId: filter.nodeId });
   if (filter.digest) {
@@ -111,7 +112,7 @@ export async function retryJob(deps: ServiceDeps, actor: Actor, jobId: string): 
 
   const summary = await reconcileNodes(deps, [job.nodeId]);
   const [fresh, held] = await Promise.all([
-    deps.db.syncJob.findFirst({ where: { nodeId: job.nodeId, digest: job.digest, state: { in: [...unfinishedStates] } }, orderBy: { createdAt: 'desc' } }),
+    deps.db.syncJob.findFirst({ where: { nodeId: job.nodeId, digest: job.digest, state: { in: [...openStates] } }, orderBy: { createdAt: 'desc' } }),
     deps.db.nodeImage.findUnique({ where: { nodeId_digest: { nodeId: job.nodeId, digest: job.digest } } }),
   ]);
   const message = fresh
@@ -124,16 +125,23 @@ export async function retryJob(deps: ServiceDeps, actor: Actor, jobId: string): 
 }
 
 /**
- * Stops an unfinished job through reconcile's cancelJob (queue entry removed, row cancelled, the
- * agent told through the event). A pin that still asks for the image queues it again on the next
- * reconcile: to keep it off a node, change the pin or the node's labels.
+ * Cancels an open job. One that never reached the node is cancelled at once; one the node's agent
+ * may be running is `cancelling` until the agent confirms it stopped (keeping what it verified
+ * for a later resume), or until its next hello if it is away. A pin that still asks for the image
+ * queues it again on a later reconcile: to keep it off a node, change the pin or the node's labels.
  */
-export async function cancelSyncJob(deps: ServiceDeps, actor: Actor, jobId: string): Promise<{ ok: true }> {
+export async function cancelSyncJob(deps: ServiceDeps, actor: Actor, jobId: string): Promise<{ ok: true; state: SyncJobState; message: string }> {
   const job = await loadJob(deps, jobId);
-  if (!(unfinishedStates as readonly string[]).includes(job.state)) throw new AppError('CONFLICT', `This sync job has already ended (${job.state}).`);
-  // cancelJob records its own audit event as `system`; this one says who asked.
+  if (!isOpen(job.state)) throw new AppError('CONFLICT', `This sync job has already ended (${job.state}).`);
+  if (job.state === 'cancelling') throw new AppError('CONFLICT', 'This sync job is already being cancelled; its node has been told.');
+  const node = await deps.db.node.findUnique({ where: { id: job.nodeId }, select: { revokedAt: true } });
+  // The lifecycle records its own audit event as `system`; this one says who asked.
   await deps.db.$transaction((tx) => recordAudit(tx, actor, 'sync.cancel.request', { type: 'syncJob', id: job.id }, job, undefined));
   const { node: _node, ...row } = job;
-  await cancelJob(deps, row, `Cancelled by ${actor.label}`);
-  return { ok: true };
+  const result = await applySyncEvent(deps, row, { type: 'cancel', reason: `Cancelled by ${actor.label}`, agentReachable: node !== null && node.revokedAt === null });
+  if (!result.applied || !result.job) throw new AppError('CONFLICT', `This sync job has just ended (${result.job?.state ?? 'removed'}).`);
+  const where = `${job.reference} on ${job.node.name}`;
+  return result.job.state === 'cancelling'
+    ? { ok: true, state: 'cancelling', message: `Cancelling the sync of ${where}: its agent stops the download and keeps what it verified for a later resume. If a pin still asks for it, a later reconcile queues it again.` }
+    : { ok: true, state: result.job.state, message: `Cancelled the sync of ${where}. If a pin still asks for it, a later reconcile queues it again.` };
 }

@@ -9,7 +9,8 @@ import type { Actor, ServiceDeps } from './deps.ts';
 import { nodeStatus } from './fleet.ts';
 import { disconnectNode, sendToAgent } from './node-notices.ts';
 import { replaceWindowMs } from './nodes.ts';
-import { cancelJob, unfinishedStates } from './reconcile.ts';
+import { openStates } from './sync/lifecycle.ts';
+import { applySyncEvent } from './sync/transitions.ts';
 
 /** What the audit log keeps of a node (never its secret hashes, which auditable() redacts anyway). */
 function identity(node: Node) {
@@ -48,8 +49,9 @@ export async function revokeNode(deps: ServiceDeps, actor: Actor, input: { nodeI
   });
   if (!revoked) return { nodeId: node.id, nodeName: node.name, message: `${node.name} was already revoked.` };
   const disconnected = await disconnectNode(deps, node.id, 'this node was revoked by an admin', CloseCode.revoked);
-  const open = await deps.db.syncJob.findMany({ where: { nodeId: node.id, state: { in: [...unfinishedStates] } } });
-  for (const job of open) await cancelJob(deps, job, 'the node was revoked');
+  const open = await deps.db.syncJob.findMany({ where: { nodeId: node.id, state: { in: [...openStates] } } });
+  // A revoked node never says hello again: nothing to wait for.
+  for (const job of open) await applySyncEvent(deps, job, { type: 'cancel', reason: 'the node was revoked', agentReachable: false });
   await deps.events.publish({ type: 'node.updated', nodeId: node.id }).catch(() => {});
   const jobs = open.length === 0 ? 'it had no open sync jobs' : open.length === 1 ? '1 open sync job was cancelled' : `${open.length} open sync jobs were cancelled`;
   const socket = disconnected ? 'its agent, if connected, was disconnected' : 'its agent, if connected, is disconnected at its next heartbeat';

@@ -2,9 +2,10 @@
 // projects pin, and its latest sync jobs.
 import { AppError } from '../errors.ts';
 import type { ServiceDeps } from './deps.ts';
+import { DesiredState } from './desired-state.ts';
 import { conditionsOf, factsOf, nodeStatus } from './fleet.ts';
 import { jobView } from './jobs.ts';
-import { asLabels, formatSelector, selectorMatches } from './projects.ts';
+import { asLabels, formatSelector } from './projects.ts';
 
 export const nodeJobHistory = 50;
 
@@ -23,7 +24,7 @@ export async function nodeDetail(deps: ServiceDeps, nodeId: string) {
       include: { node: { select: { id: true, name: true } } },
     }),
   ]);
-  const projects = allProjects.filter((p) => selectorMatches(asLabels(p.nodeSelector), labels));
+  const projects = new DesiredState([node], allProjects).projectsOf(node.id);
 
   // Which projects' pins ask for each digest on this node.
   const wanted = new Map<string, { projectId: string; projectName: string; reference: string; mode: string }[]>();

@@ -1,18 +1,13 @@
-// Reconciliation: for each node, desired digests (pins of the projects it serves) against held
-// digests (its last inventory), as an explicit table of (desired, held, unfinished job) -> action.
-// Idempotent: running it twice, or after Redis lost its queues, converges to the same jobs.
-import { syncJobKey } from '@cider/protocol';
+// Reconciliation: for each node, desired digests (desired-state.ts) against held digests (its last
+// inventory), as an explicit table of (desired, held, open job) -> action. Idempotent: running it
+// twice, or after Redis lost its queues, converges to the same jobs. What an action does to a job
+// is the sync job lifecycle's to decide (sync/transitions.ts).
 import type { SyncJob } from '@cider/db';
-import { recordAudit } from './audit.ts';
-import { forgetProgress } from './progress-throttle.ts';
-import { systemActor, type ServiceDeps } from './deps.ts';
-import { asLabels, selectorMatches } from './projects.ts';
-
-export interface DesiredImage {
-  digest: string;
-  reference: string;
-  registryId: string;
-}
+import { syncJobKey } from '@cider/protocol';
+import type { ServiceDeps } from './deps.ts';
+import { loadDesiredState, type DesiredImage, type DesiredScope } from './desired-state.ts';
+import { openStates } from './sync/lifecycle.ts';
+import { applySyncEvent, openSyncJobs } from './sync/transitions.ts';
 
 export type ReconcileAction =
   | { kind: 'queue'; digest: string; job: SyncJob | undefined }
@@ -22,37 +17,18 @@ export type ReconcileAction =
   | { kind: 'cancel'; job: SyncJob }
   | { kind: 'none' };
 
-export const unfinishedStates = ['queued', 'dispatched', 'pulling'] as const;
-
 /**
- * The decision table for one digest on one node. `noRoom`: the node's facts carry an
- * insufficient-space condition for the digest.
+ * The decision table for one digest on one node. `open`: the node's open sync job for it. `noRoom`:
+ * the node's facts carry an insufficient-space condition for the digest. A job being cancelled is
+ * left to finish cancelling; if a pin still wants the digest, the next reconcile after it queues it.
  */
-export function decide(desired: boolean, held: boolean, unfinished: SyncJob | undefined, digest: string, noRoom = false): ReconcileAction {
-  if (desired && !held && !unfinished && noRoom) return { kind: 'held-back', digest };
-  if (desired && !held) return { kind: 'queue', digest, job: unfinished };
-  if (held && unfinished) return { kind: 'arrived', job: unfinished };
-  if (!desired && unfinished) return { kind: 'cancel', job: unfinished };
+export function decide(desired: boolean, held: boolean, open: SyncJob | undefined, digest: string, noRoom = false): ReconcileAction {
+  if (held && open) return { kind: 'arrived', job: open };
+  if (open?.state === 'cancelling') return { kind: 'none' };
+  if (desired && !held && !open && noRoom) return { kind: 'held-back', digest };
+  if (desired && !held) return { kind: 'queue', digest, job: open };
+  if (!desired && open) return { kind: 'cancel', job: open };
   return { kind: 'none' };
-}
-
-/** Desired images per node id, from every pin and every node's labels. */
-export async function desiredImages(deps: ServiceDeps, nodeIds?: string[]): Promise<Map<string, Map<string, DesiredImage>>> {
-  const [nodes, projects] = await Promise.all([
-    deps.db.node.findMany({ where: { revokedAt: null, ...(nodeIds ? { id: { in: nodeIds } } : {}) } }),
-    deps.db.project.findMany({ include: { pins: true } }),
-  ]);
-  const result = new Map<string, Map<string, DesiredImage>>();
-  for (const node of nodes) {
-    const labels = asLabels(node.labels);
-    const desired = new Map<string, DesiredImage>();
-    for (const project of projects) {
-      if (!selectorMatches(asLabels(project.nodeSelector), labels)) continue;
-      for (const pin of project.pins) desired.set(pin.digest, { digest: pin.digest, reference: pin.reference, registryId: pin.registryId });
-    }
-    result.set(node.id, desired);
-  }
-  return result;
 }
 
 /** Digests each node reported it has no room for (insufficient-space conditions in its facts). */
@@ -77,52 +53,64 @@ export interface ReconcileSummary {
   cancelled: number;
 }
 
+type Desired = Awaited<ReturnType<typeof loadDesiredState>>;
+
 /** Reconciles the given nodes (all when omitted). */
 export async function reconcileNodes(deps: ServiceDeps, nodeIds?: string[]): Promise<ReconcileSummary> {
+  return (await reconcile(deps, nodeIds ? { nodeIds } : {})).summary;
+}
+
+/** Reconciles a scope; returns the desired state it computed (once) along with what it did. */
+export async function reconcile(deps: ServiceDeps, scope: DesiredScope): Promise<{ summary: ReconcileSummary; desired: Desired }> {
   // One reconcile at a time across every control process: two running side by side could each
   // see a node lack a digest and both queue it. The lock lives as long as this transaction.
   return deps.db.$transaction(
     async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('cider-reconcile'))`;
-      return reconcileUnlocked(deps, nodeIds);
+      const desired = await loadDesiredState(deps, scope);
+      return { summary: await reconcileUnlocked(deps, desired), desired };
     },
     { timeout: 300_000, maxWait: 300_000 },
   );
 }
 
-async function reconcileUnlocked(deps: ServiceDeps, nodeIds?: string[]): Promise<ReconcileSummary> {
-  const desiredByNode = await desiredImages(deps, nodeIds);
-  const ids = [...desiredByNode.keys()];
+async function reconcileUnlocked(deps: ServiceDeps, desired: Desired): Promise<ReconcileSummary> {
+  const ids = desired.nodes.map((n) => n.id);
   // Open jobs first, then held images, never both at once: a finishing job records its image
   // before it closes, so any job closed before the first read has its image seen by the second.
   // Read concurrently, a job could close in between unseen by both, and be queued twice.
-  const unfinished = await deps.db.syncJob.findMany({ where: { nodeId: { in: ids }, state: { in: [...unfinishedStates] } } });
+  const open = await deps.db.syncJob.findMany({ where: { nodeId: { in: ids }, state: { in: [...openStates] } } });
   const held = await deps.db.nodeImage.findMany({ where: { nodeId: { in: ids } }, select: { nodeId: true, digest: true } });
-  const noRoom = noRoomByNode(await deps.db.node.findMany({ where: { id: { in: ids } }, select: { id: true, facts: true } }));
+  const noRoom = noRoomByNode(desired.nodes);
   const heldByNode = new Map<string, Set<string>>();
   for (const image of held) {
     let set = heldByNode.get(image.nodeId);
     if (!set) heldByNode.set(image.nodeId, (set = new Set()));
     set.add(image.digest);
   }
+  const openByNode = new Map<string, Map<string, SyncJob>>();
+  for (const job of open) {
+    let jobs = openByNode.get(job.nodeId);
+    if (!jobs) openByNode.set(job.nodeId, (jobs = new Map()));
+    jobs.set(job.digest, job);
+  }
   const summary: ReconcileSummary = { nodes: ids.length, queued: 0, heldBack: 0, arrived: 0, cancelled: 0 };
   const toQueue: { nodeId: string; image: DesiredImage; existing: SyncJob | undefined }[] = [];
-  for (const [nodeId, desired] of desiredByNode) {
+  for (const { id: nodeId } of desired.nodes) {
+    const wanted = desired.pinsOf(nodeId);
     const heldHere = heldByNode.get(nodeId) ?? new Set<string>();
-    const jobs = new Map(unfinished.filter((j) => j.nodeId === nodeId).map((j) => [j.digest, j]));
-    const digests = new Set([...desired.keys(), ...heldHere, ...jobs.keys()]);
-    for (const digest of digests) {
-      const action = decide(desired.has(digest), heldHere.has(digest), jobs.get(digest), digest, noRoom.get(nodeId)?.has(digest));
+    const jobs = openByNode.get(nodeId) ?? new Map<string, SyncJob>();
+    for (const digest of new Set([...wanted.keys(), ...heldHere, ...jobs.keys()])) {
+      const action = decide(wanted.has(digest), heldHere.has(digest), jobs.get(digest), digest, noRoom.get(nodeId)?.has(digest));
       if (action.kind === 'held-back') summary.heldBack++;
       else if (action.kind === 'queue') {
-        toQueue.push({ nodeId, image: desired.get(digest)!, existing: action.job });
+        toQueue.push({ nodeId, image: wanted.get(digest)!, existing: action.job });
         summary.queued++;
       } else if (action.kind === 'arrived') {
-        await finishJob(deps, action.job, 'done', null);
-        summary.arrived++;
+        if ((await applySyncEvent(deps, action.job, { type: 'done' })).applied) summary.arrived++;
       } else if (action.kind === 'cancel') {
-        await cancelJob(deps, action.job, 'no pin asks for this image any more');
-        summary.cancelled++;
+        const result = await applySyncEvent(deps, action.job, { type: 'cancel', reason: 'no pin asks for this image any more', agentReachable: true });
+        if (result.applied) summary.cancelled++;
       }
     }
   }
@@ -131,54 +119,22 @@ async function reconcileUnlocked(deps: ServiceDeps, nodeIds?: string[]): Promise
 }
 
 /**
- * Makes sure each unfinished SyncJob row and its BullMQ job exist; repeats collapse on the job
- * id. Done in bulk (one insert, one enqueue round trip, one publish pipeline): a pin on a
- * project of a thousand nodes is one reconcile.
+ * Makes sure each open SyncJob row and its BullMQ job exist; repeats collapse on the job id. Done
+ * in bulk (one insert, one enqueue round trip, one publish pipeline): a pin on a project of a
+ * thousand nodes is one reconcile.
  */
 async function queueSyncs(deps: ServiceDeps, wanted: { nodeId: string; image: DesiredImage; existing: SyncJob | undefined }[]): Promise<void> {
   if (wanted.length === 0) return;
-  const fresh = wanted.filter((w) => !w.existing);
-  const created = fresh.length
-    ? await deps.db.syncJob.createManyAndReturn({
-        data: fresh.map(({ nodeId, image }) => ({ key: syncJobKey(nodeId, image.digest), nodeId, digest: image.digest, reference: image.reference, state: 'queued' as const })),
-      })
-    : [];
+  const created = await openSyncJobs(
+    deps,
+    wanted.filter((w) => !w.existing).map(({ nodeId, image }) => ({ nodeId, digest: image.digest, reference: image.reference })),
+  );
   const rows = new Map(created.map((row) => [row.key, row]));
-  const jobs = wanted.map(({ nodeId, image, existing }) => {
-    const key = syncJobKey(nodeId, image.digest);
-    const row = existing ?? rows.get(key)!;
-    return { key, payload: { syncJobId: row.id, nodeId, digest: image.digest, reference: image.reference, registryId: image.registryId } };
-  });
-  await deps.queues.addBulk('sync', jobs.map((j) => ({ payload: j.payload, jobId: j.key })));
-  await deps.events.publishMany(created.map((row) => ({ type: 'sync.updated' as const, nodeId: row.nodeId, digest: row.digest, syncJobId: row.id, state: 'queued' })));
-}
-
-export async function finishJob(deps: ServiceDeps, job: SyncJob, state: 'done' | 'failed', error: string | null): Promise<void> {
-  forgetProgress(job.id);
-  await deps.db.syncJob.updateMany({
-    where: { id: job.id, state: { in: [...unfinishedStates] } },
-    data: { state, error, finishedAt: new Date(), ...(state === 'done' && job.bytesTotal !== null && job.bytesTotal > 0n ? { bytesDone: job.bytesTotal } : {}) },
-  });
-  await deps.events.publish({ type: 'sync.updated', nodeId: job.nodeId, digest: job.digest, syncJobId: job.id, state });
-}
-
-export async function cancelJob(deps: ServiceDeps, job: SyncJob, reason: string): Promise<void> {
-  forgetProgress(job.id);
-  const queued = await deps.queues.queue('sync').getJob(job.key);
-  if (queued && !(await queued.isActive())) await queued.remove().catch(() => {});
-  await deps.db.syncJob.updateMany({
-    where: { id: job.id, state: { in: [...unfinishedStates] } },
-    data: { state: 'cancelled', error: reason, finishedAt: new Date() },
-  });
-  await deps.db.$transaction((tx) => recordAudit(tx, systemActor, 'sync.cancel', { type: 'syncJob', id: job.id }, job, { reason }));
-  await deps.events.publish({ type: 'sync.updated', nodeId: job.nodeId, digest: job.digest, syncJobId: job.id, state: 'cancelled' });
-}
-
-/** Node ids serving a project, for a project-scoped reconcile. */
-export async function nodesServingProject(deps: ServiceDeps, projectId: string): Promise<string[]> {
-  const project = await deps.db.project.findUnique({ where: { id: projectId } });
-  if (!project) return [];
-  const selector = asLabels(project.nodeSelector);
-  const nodes = await deps.db.node.findMany({ where: { revokedAt: null }, select: { id: true, labels: true } });
-  return nodes.filter((n) => selectorMatches(selector, asLabels(n.labels))).map((n) => n.id);
+  await deps.queues.addBulk(
+    'sync',
+    wanted.map(({ nodeId, image, existing }) => {
+      const row = existing ?? rows.get(syncJobKey(nodeId, image.digest))!;
+      return { jobId: row.key, payload: { syncJobId: row.id, nodeId, digest: image.digest, reference: image.reference, registryId: image.registryId } };
+    }),
+  );
 }

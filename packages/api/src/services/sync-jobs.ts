@@ -1,13 +1,14 @@
-// What agents report about the sync jobs they were sent.
-import type { SyncJob } from '@cider/db';
+// What agents report about the sync jobs they were sent, turned into lifecycle events
+// (sync/transitions.ts decides what each does to the job).
 import { parseReference } from '@cider/oci';
 import type { HeldImage, RegistryAccess } from '@cider/protocol';
 import { AppError } from '../errors.ts';
 import type { ServiceDeps } from './deps.ts';
 import { replaceInventoryEntry } from './inventory.ts';
-import { forgetProgress, shouldStoreProgress } from './progress-throttle.ts';
-import { finishJob, unfinishedStates } from './reconcile.ts';
+import { shouldStoreProgress } from './progress-throttle.ts';
 import { registryAccess } from './registries.ts';
+import { isOpen } from './sync/lifecycle.ts';
+import { applySyncEvent } from './sync/transitions.ts';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -18,21 +19,17 @@ async function jobOfNode(deps: ServiceDeps, nodeId: string, jobId: string) {
   return job;
 }
 
-export async function markDispatched(deps: ServiceDeps, job: SyncJob, attempt: number): Promise<void> {
-  await deps.db.syncJob.updateMany({
-    where: { id: job.id, state: { in: [...unfinishedStates] } },
-    data: { state: 'dispatched', attempts: attempt, startedAt: job.startedAt ?? new Date(), error: null },
-  });
-  await deps.events.publish({ type: 'sync.updated', nodeId: job.nodeId, digest: job.digest, syncJobId: job.id, state: 'dispatched' });
-}
-
+/**
+ * Every report goes to the browser's live bars; the row (and the dispatcher's stall timer) hears
+ * of it at most every couple of seconds per job, and at once when it changes the job's state.
+ */
 export async function recordProgress(
   deps: ServiceDeps,
   nodeId: string,
   report: { jobId: string; phase: string; bytesDone: number; bytesTotal: number },
 ): Promise<void> {
   const job = await jobOfNode(deps, nodeId, report.jobId);
-  if (!(unfinishedStates as readonly string[]).includes(job.state)) return;
+  if (!isOpen(job.state)) return;
   await deps.events.publish({
     type: 'sync.progress',
     nodeId,
@@ -43,42 +40,39 @@ export async function recordProgress(
     bytesTotal: report.bytesTotal,
   });
   if (job.state === 'pulling' && !shouldStoreProgress(job.id)) return;
-  await deps.db.syncJob.updateMany({
-    where: { id: job.id, state: { in: [...unfinishedStates] } },
-    data: { state: 'pulling', bytesDone: BigInt(report.bytesDone), bytesTotal: BigInt(report.bytesTotal) },
-  });
-  if (job.state !== 'pulling') await deps.events.publish({ type: 'sync.updated', nodeId, digest: job.digest, syncJobId: job.id, state: 'pulling' });
+  await applySyncEvent(deps, job, { type: 'progress', bytesDone: report.bytesDone, bytesTotal: report.bytesTotal });
 }
 
 /** The agent holds the digest: checked against what the job asked for before it counts. */
 export async function recordDone(deps: ServiceDeps, nodeId: string, report: { jobId: string; digest: string; image: HeldImage }): Promise<void> {
   const job = await jobOfNode(deps, nodeId, report.jobId);
-  forgetProgress(job.id);
   // Both the report and the image it describes must name the job's digest; anything else is
   // recorded as a failure and never as an image the node holds.
   const reported = report.digest !== job.digest ? report.digest : report.image.digest;
   if (reported !== job.digest) {
-    await finishJob(deps, job, 'failed', `The agent reported ${reported}, but this job asked for ${job.digest}.`);
+    await applySyncEvent(deps, job, { type: 'failed', error: `The agent reported ${reported}, but this job asked for ${job.digest}.`, retryable: false });
     return;
   }
+  // The image first: reconcile reads open jobs before held images, so it never sees neither.
   await replaceInventoryEntry(deps, nodeId, report.image);
-  // The first progress report ("queued") says 0 of 0: the image's size is the better total then.
-  const total = job.bytesTotal && job.bytesTotal > 0n ? job.bytesTotal : BigInt(report.image.sizeBytes);
-  await deps.db.syncJob.updateMany({ where: { id: job.id }, data: { bytesDone: total, bytesTotal: total } });
-  await finishJob(deps, { ...job, bytesTotal: total }, 'done', null);
+  const total = job.bytesTotal !== null && job.bytesTotal > 0n ? job.bytesTotal : BigInt(report.image.sizeBytes);
+  await applySyncEvent(deps, job, { type: 'done', bytesTotal: total });
 }
 
-/** A failed attempt: the error is kept on the row; the dispatcher decides about retrying. */
+/** A failed attempt: queued again with its error when another may help, failed otherwise. */
 export async function recordFailure(
   deps: ServiceDeps,
   nodeId: string,
   report: { jobId: string; code: string; message: string; retryable: boolean },
 ): Promise<void> {
   const job = await jobOfNode(deps, nodeId, report.jobId);
-  forgetProgress(job.id);
-  await deps.db.syncJob.updateMany({ where: { id: job.id }, data: { error: report.message } });
-  const state = report.retryable ? 'attempt-failed' : 'attempt-failed-permanent';
-  await deps.events.publish({ type: 'sync.updated', nodeId, digest: job.digest, syncJobId: job.id, state });
+  await applySyncEvent(deps, job, { type: 'failed', error: report.message, retryable: report.retryable });
+}
+
+/** The agent stopped a job it was told to cancel (its verified partial data kept for a later resume). */
+export async function recordCancelled(deps: ServiceDeps, nodeId: string, report: { jobId: string }): Promise<void> {
+  const job = await jobOfNode(deps, nodeId, report.jobId);
+  await applySyncEvent(deps, job, { type: 'cancelled' });
 }
 
 /**
@@ -87,7 +81,7 @@ export async function recordFailure(
  */
 export async function grantForJob(deps: ServiceDeps, nodeId: string, jobId: string): Promise<RegistryAccess> {
   const job = await jobOfNode(deps, nodeId, jobId);
-  if (!(unfinishedStates as readonly string[]).includes(job.state)) throw new AppError('CONFLICT', `Sync job ${jobId} is ${job.state}: it gets no new registry grant.`);
+  if (!isOpen(job.state) || job.state === 'cancelling') throw new AppError('CONFLICT', `Sync job ${jobId} is ${job.state}: it gets no new registry grant.`);
   const node = await deps.db.node.findUnique({ where: { id: nodeId } });
   if (!node || node.revokedAt) throw new AppError('FORBIDDEN', 'This node was revoked by an admin.');
   const reference = parseReference(job.reference);

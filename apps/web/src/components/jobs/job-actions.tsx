@@ -9,7 +9,7 @@ export interface JobActionResult {
   message: string;
 }
 
-/** Admin-only: retry a failed job (through reconcile) or cancel an unfinished one. */
+/** Admin-only: retry a failed job (through reconcile) or cancel an unfinished one (one being cancelled waits for its node). */
 export function JobActions({ job, onResult }: { job: Job; onResult: (result: JobActionResult) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -26,8 +26,8 @@ export function JobActions({ job, onResult }: { job: Job; onResult: (result: Job
   );
   const cancel = useMutation(
     trpc.jobs.cancel.mutationOptions({
-      onSuccess: () => {
-        onResult({ kind: 'ok', message: `Cancelled the sync of ${job.reference} on ${job.node.name}. If a pin still asks for it, the next reconcile queues it again.` });
+      onSuccess: (result) => {
+        onResult({ kind: 'ok', message: result.message });
         void refresh();
       },
       onError: fail,
@@ -37,6 +37,13 @@ export function JobActions({ job, onResult }: { job: Job; onResult: (result: Job
     return (
       <button type="button" className="button button-small" aria-label={`Retry sync of ${job.reference} on ${job.node.name}`} disabled={retry.isPending} onClick={() => retry.mutate({ jobId: job.id })}>
         {retry.isPending ? 'Retrying…' : 'Retry'}
+      </button>
+    );
+  }
+  if (job.state === 'cancelling') {
+    return (
+      <button type="button" className="button button-small" aria-label={`Sync of ${job.reference} on ${job.node.name} is being cancelled`} disabled>
+        Cancelling…
       </button>
     );
   }

@@ -1,5 +1,5 @@
 // Job filters as the URL and the filter form share them (no 'use client': the page reads them too).
-export const stateOptions = ['unfinished', 'queued', 'dispatched', 'pulling', 'done', 'failed', 'cancelled'] as const;
+export const stateOptions = ['unfinished', 'queued', 'dispatched', 'pulling', 'cancelling', 'done', 'failed', 'cancelled'] as const;
 export type StateOption = (typeof stateOptions)[number];
 
 export interface JobFilterValues {

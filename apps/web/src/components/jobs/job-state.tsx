@@ -9,15 +9,22 @@ const tones: Record<string, string> = {
   queued: 'badge-muted',
   dispatched: 'badge-info',
   pulling: 'badge-info',
+  cancelling: 'badge-warn',
   done: 'badge-ok',
   failed: 'badge-error',
   cancelled: 'badge-muted',
 };
 
-export const unfinished = new Set(['queued', 'dispatched', 'pulling']);
+/** States a job can still leave (the server's openStates). */
+export const unfinished = new Set(['queued', 'dispatched', 'pulling', 'cancelling']);
 
+/** `cancelling`: the node's agent was told to stop and has not confirmed yet (it may be away). */
 export function JobStateBadge({ state }: { state: string }) {
-  return <span className={`badge ${tones[state] ?? 'badge-muted'}`}>{state}</span>;
+  return (
+    <span className={`badge ${tones[state] ?? 'badge-muted'}`} title={state === 'cancelling' ? 'Waiting for the node to confirm it stopped; an offline node confirms when it reconnects.' : undefined}>
+      {state}
+    </span>
+  );
 }
 
 /**
@@ -25,7 +32,7 @@ export function JobStateBadge({ state }: { state: string }) {
  * is written every couple of seconds), the stored figures once it has ended.
  */
 export function JobProgress({ job, live }: { job: Job; live: LiveProgress | undefined }) {
-  const moving = unfinished.has(job.state) && (job.state === 'pulling' || live !== undefined);
+  const moving = unfinished.has(job.state) && job.state !== 'cancelling' && (job.state === 'pulling' || live !== undefined);
   const done = live?.bytesDone ?? job.bytesDone;
   const total = live?.bytesTotal ?? job.bytesTotal ?? 0;
   if (!moving) {

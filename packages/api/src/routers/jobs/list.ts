@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authedProcedure } from '../../trpc.ts';
-import { listJobs, syncJobStates } from '../../services/jobs.ts';
+import { listJobs } from '../../services/jobs.ts';
+import { syncJobStates } from '../../services/sync/lifecycle.ts';
 
 export const listJobsInput = z.object({
   state: z.enum([...syncJobStates, 'unfinished']).optional(),

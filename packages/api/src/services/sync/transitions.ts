@@ -1,0 +1,100 @@
+// Applies the lifecycle's decisions to PostgreSQL: the only code that writes `SyncJob.state`.
+// Each write is conditional on the state the decision was made from, so two events racing for
+// one job (an agent's report and an admin's cancel) are decided one after the other, never
+// mixed. After the write: the browser hears the new state, the dispatcher its outcome, and the
+// transition's effects run (tell the agent to cancel, drop the queue entry, audit).
+import type { Db, SyncJob } from '@cider/db';
+import { syncJobKey } from '@cider/protocol';
+import { recordAudit } from '../audit.ts';
+import { systemActor, type ServiceDeps } from '../deps.ts';
+import { sendToAgent } from '../node-notices.ts';
+import { forgetProgress } from '../progress-throttle.ts';
+import { isOpen, transition, type OutcomeKind, type SyncEvent, type Transition } from './lifecycle.ts';
+import { publishSyncOutcome, type SyncOutcome } from './outcomes.ts';
+
+export type ApplyResult =
+  | { applied: true; job: SyncJob; from: SyncJob['state'] }
+  | { applied: false; job: SyncJob | null; reason: string };
+
+/** Rounds of "the state changed under us, decide again" before giving up (each is another event that won the race). */
+const maxRaces = 5;
+
+const limit = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/**
+ * Feeds one event to a job (a row, or its id). Refused transitions change nothing and say why;
+ * callers treat a refusal as "already decided" (a report on a finished job, a second cancel).
+ */
+export async function applySyncEvent(deps: ServiceDeps, job: SyncJob | string, event: SyncEvent): Promise<ApplyResult> {
+  let row = typeof job === 'string' ? await deps.db.syncJob.findUnique({ where: { id: job } }) : job;
+  for (let race = 0; row; race++) {
+    const decision = transition(row, event);
+    if (!decision.ok) return { applied: false, job: row, reason: decision.reason };
+    if (decision.to === row.state && Object.keys(decision.data).length === 0 && decision.effects.length === 0) {
+      return { applied: true, job: row, from: row.state };
+    }
+    const written = await write(deps.db, row, decision, event);
+    if (written) {
+      await announce(deps, row, written, decision, event);
+      return { applied: true, job: written, from: row.state };
+    }
+    if (race >= maxRaces) throw new Error(`Sync job ${row.id} kept changing while ${event.type} was applied to it`);
+    row = await deps.db.syncJob.findUnique({ where: { id: row.id } });
+  }
+  return { applied: false, job: null, reason: 'no such sync job' };
+}
+
+/** The conditional write (with its audit record in the same transaction); null when the state moved meanwhile. */
+async function write(db: Db, row: SyncJob, decision: Transition, event: SyncEvent): Promise<SyncJob | null> {
+  const update = (client: Pick<Db, 'syncJob'>) => client.syncJob.updateManyAndReturn({ where: { id: row.id, state: row.state }, data: { state: decision.to, ...decision.data } });
+  if (!decision.effects.includes('audit-cancel')) return (await update(db))[0] ?? null;
+  return db.$transaction(async (tx) => {
+    const [after] = await update(tx);
+    if (after) await recordAudit(tx, systemActor, 'sync.cancel', { type: 'syncJob', id: row.id }, row, { state: after.state, reason: event.type === 'cancel' ? event.reason : undefined });
+    return after ?? null;
+  });
+}
+
+async function announce(deps: ServiceDeps, before: SyncJob, after: SyncJob, decision: Transition, event: SyncEvent): Promise<void> {
+  if (!isOpen(after.state)) forgetProgress(after.id);
+  if (after.state !== before.state) {
+    await deps.events.publish({ type: 'sync.updated', nodeId: after.nodeId, digest: after.digest, syncJobId: after.id, state: after.state });
+  }
+  if (decision.outcome) await publishSyncOutcome(deps, outcomeOf(decision.outcome, after));
+  if (decision.effects.includes('tell-agent-cancel')) {
+    const reason = event.type === 'cancel' ? event.reason : 'cancelled';
+    // Through whichever gateway holds the node's socket; an agent that is away hears it at its next hello.
+    await sendToAgent(deps, after.nodeId, { type: 'cancel', jobId: after.id, reason: limit(reason, 500) }).catch(() => {});
+  }
+  if (decision.effects.includes('drop-queue-entry')) await dropQueueEntry(deps, after);
+}
+
+function outcomeOf(kind: OutcomeKind, job: SyncJob): SyncOutcome {
+  const ids = { syncJobId: job.id, nodeId: job.nodeId };
+  if (kind === 'retry' || kind === 'failed') return { kind, ...ids, error: limit(job.error ?? 'the sync failed', 2000) };
+  return { kind, ...ids };
+}
+
+/**
+ * A waiting or delayed queue entry is removed so it never runs; an active one belongs to a
+ * dispatcher, which hears the outcome. With Redis down the entry stays, and when it runs it finds
+ * the job no longer open.
+ */
+async function dropQueueEntry(deps: ServiceDeps, job: SyncJob): Promise<void> {
+  try {
+    const queued = await deps.queues.queue('sync').getJob(job.key);
+    if (queued && !(await queued.isActive())) await queued.remove();
+  } catch {
+    // See above: harmless.
+  }
+}
+
+/** Creates queued jobs, one per (node, digest) that has none open; the browser hears of each. */
+export async function openSyncJobs(deps: ServiceDeps, wanted: { nodeId: string; digest: string; reference: string }[]): Promise<SyncJob[]> {
+  if (wanted.length === 0) return [];
+  const created = await deps.db.syncJob.createManyAndReturn({
+    data: wanted.map(({ nodeId, digest, reference }) => ({ key: syncJobKey(nodeId, digest), nodeId, digest, reference, state: 'queued' as const })),
+  });
+  await deps.events.publishMany(created.map((row) => ({ type: 'sync.updated' as const, nodeId: row.nodeId, digest: row.digest, syncJobId: row.id, state: row.state })));
+  return created;
+}
