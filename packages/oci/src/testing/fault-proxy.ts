@@ -26,6 +26,12 @@ export interface ProxiedRequest {
   at: number;
   /** The status answered, once known. */
   status?: number;
+  /** Body bytes passed on to the client so far. */
+  bytesServed: number;
+  /** When the proxy last passed body bytes on (Date.now()). */
+  lastByteAt?: number;
+  /** When the exchange with the client ended, by a complete answer or a closed connection (Date.now()). */
+  closedAt?: number;
 }
 
 export type FaultRule = (request: ProxiedRequest) => Fault | Fault[] | undefined;
@@ -95,8 +101,9 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
   let proxyOrigin = '';
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const seen: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, count: requests.length + 1, at: Date.now() };
+    const seen: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, count: requests.length + 1, at: Date.now(), bytesServed: 0 };
     requests.push(seen);
+    res.on('close', () => (seen.closedAt = Date.now()));
     const decided = currentRule?.(seen);
     const faults = decided === undefined ? [] : Array.isArray(decided) ? decided : [decided];
 
@@ -141,13 +148,19 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
         let stalled = false;
         res.writeHead(upstreamResponse.statusCode ?? 502, responseHeaders);
         let served = 0;
+        const count = (bytes: number) => {
+          served += bytes;
+          if (isBlobGet) blobBytesServed += bytes;
+          seen.bytesServed += bytes;
+          if (bytes > 0) seen.lastByteAt = Date.now();
+        };
         body.on('data', (chunk: Buffer) => {
-          if (stalled) return;
+          // A throttled chunk can come due after the client went away: nobody receives it.
+          if (stalled || res.destroyed) return;
           if (stall?.kind === 'stall' && served + chunk.length > stall.afterBytes) {
             const keep = Math.max(0, stall.afterBytes - served);
             if (keep > 0) res.write(chunk.subarray(0, keep));
-            served += keep;
-            if (isBlobGet) blobBytesServed += keep;
+            count(keep);
             stalled = true;
             upstreamResponse.destroy();
             return;
@@ -155,14 +168,12 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
           if (drop?.kind === 'drop' && served + chunk.length > drop.afterBytes) {
             const keep = Math.max(0, drop.afterBytes - served);
             if (keep > 0) res.write(chunk.subarray(0, keep));
-            served += keep;
-            if (isBlobGet) blobBytesServed += keep;
+            count(keep);
             upstreamResponse.destroy();
             res.socket?.destroy();
             return;
           }
-          served += chunk.length;
-          if (isBlobGet) blobBytesServed += chunk.length;
+          count(chunk.length);
           if (!res.write(chunk)) {
             body.pause();
             res.once('drain', () => body.resume());
