@@ -7,10 +7,10 @@
 import type { HostCache } from './cache/cache.ts';
 import { createFileHasher, type BadPiece, type FileHasher, type PieceDigests } from './cache/file-hasher.ts';
 import type { Ingest } from './cache/ingest.ts';
-import { DigestMismatchError, isOciError } from './errors.ts';
+import { DigestMismatchError, isOciError, OciError } from './errors.ts';
 import { noteBytesWritten } from './memory.ts';
 import { backoffDelay, sleep } from './http/backoff.ts';
-import { isTransientNetworkError } from './http/transport.ts';
+import { describeNetworkError, errorCode, isTransientNetworkError } from './http/transport.ts';
 import type { Descriptor } from './manifest.ts';
 import type { Repository } from './registry/repository.ts';
 
@@ -69,8 +69,20 @@ function retryable(error: unknown): boolean {
   return isTransientNetworkError(error) || isOciError(error, 'UNREACHABLE') || isOciError(error, 'STALLED');
 }
 
-/** A Range request was answered with the whole blob: switch to one plain stream. */
+/** A Range request was answered with the whole blob: switch to one plain stream. Caught in worker(); never escapes. */
 class RangeIgnored extends Error {}
+
+/**
+ * What a failed download throws: OciErrors and the caller's abort reason as they are; a network
+ * failure that outlasted the retries (a reset, a stall, a body cut short) as a retryable OciError;
+ * anything else (the disk: ENOSPC is turned into InsufficientSpaceError by pull) unchanged.
+ */
+function transferFailure(error: unknown, digest: string, signal: AbortSignal | undefined): unknown {
+  if (error instanceof OciError || (signal?.aborted && error === signal.reason)) return error;
+  if (!isTransientNetworkError(error)) return error;
+  const code = errorCode(error) === 'ESTALLED' ? 'STALLED' : 'UNREACHABLE';
+  return new OciError(code, `The download of blob ${digest} failed: ${describeNetworkError(error)}. A retry resumes it.`, { cause: error, retryable: true });
+}
 
 export async function fetchBlobToCache(repo: Repository, cache: HostCache, descriptor: Descriptor, options: BlobFetchOptions = {}): Promise<void> {
   const onBytes = options.onBytes ?? (() => {});
@@ -85,7 +97,7 @@ export async function fetchBlobToCache(repo: Repository, cache: HostCache, descr
   } catch (error) {
     await download.stop();
     await ingest.close();
-    throw error;
+    throw transferFailure(error, descriptor.digest, options.signal);
   }
 }
 
@@ -216,9 +228,12 @@ class SegmentedDownload {
     }
     await Promise.allSettled([first, ...others]);
     if (this.failure) throw this.failure;
+    // The caller's own reason for aborting goes back to it as it was given (not an OciError).
     if (this.options.signal?.aborted) throw this.options.signal.reason ?? new Error('aborted');
     if (this.rangeIgnored) await this.plainStream();
-    else if (this.pending.length === 0 && this.ingest.bytesWritten !== this.size) throw new Error(`download of ${this.descriptor.digest} stopped with ${this.pending.length} segments left`);
+    else if (this.pending.length === 0 && this.ingest.bytesWritten !== this.size) {
+      throw new OciError('STALLED', `The download of ${this.descriptor.digest} stopped at ${this.ingest.bytesWritten} of ${this.size} bytes with no segment left to fetch; a retry resumes it.`);
+    }
   }
 
   private async worker(onRangeHonoured?: () => void): Promise<void> {
@@ -313,6 +328,7 @@ class SegmentedDownload {
       flush();
       await writes;
     }
+    // Retried like a reset connection by worker(); if the retries run out, fetchBlobToCache makes it an OciError.
     if (this.currentDone(index) !== length) throw Object.assign(new Error(`segment ${index} ended early`), { code: 'UND_ERR_SOCKET' });
   }
 
@@ -340,7 +356,10 @@ class SegmentedDownload {
     for (let attempt = 0; ; attempt++) {
       try {
         const response = await this.repo.fetchBlob(this.descriptor.digest, { signal: this.options.signal });
-        if (response.status === 206) throw new Error('unexpected partial response');
+        if (response.status === 206) {
+          response.body.destroy();
+          throw new OciError('REGISTRY_ERROR', `The source answered a request for all of ${this.descriptor.digest} with a part of it`, { retryable: false });
+        }
         const hasher = this.hasher;
         await response.body.consume(async (chunk) => {
           await this.ingest.append(0, chunk);

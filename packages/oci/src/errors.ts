@@ -1,5 +1,6 @@
 // Typed errors with messages a person can act on. Every error the registry client or the cache
-// throws is an OciError; callers switch on `code`, people read `message`.
+// throws is an OciError; callers switch on `code`, people read `message`, and schedulers read
+// `retryable` (the agent reports it to the control plane, which requeues or gives up).
 
 export type OciErrorCode =
   | 'INVALID_REFERENCE'
@@ -22,14 +23,35 @@ export type OciErrorCode =
   | 'BUSY'
   | 'INVALID_IMAGE';
 
+/**
+ * Codes whose errors may go away by themselves: the network, a stalled transfer, a lock another
+ * process holds. Every other code is retryable only where the code that throws says so (a
+ * registry's 5xx or 429, a referrers index another client kept rewriting).
+ */
+const transientCodes: ReadonlySet<OciErrorCode> = new Set(['UNREACHABLE', 'STALLED', 'BUSY']);
+
+export interface OciErrorOptions {
+  cause?: unknown;
+  /** Overrides what the code implies (see `retryable`). */
+  retryable?: boolean;
+}
+
 export class OciError extends Error {
   override name = 'OciError';
+  /**
+   * Whether the same request, tried again later without anyone changing anything, may succeed.
+   * Decided where the error is made, which knows why it failed: a reset connection, a timeout,
+   * a 5xx or 429 are; a missing tag, a denied credential, a tampered blob, an invalid manifest or
+   * a full disk are not (someone must act first).
+   */
+  readonly retryable: boolean;
   constructor(
     readonly code: OciErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options: OciErrorOptions = {},
   ) {
-    super(message, options);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryable = options.retryable ?? transientCodes.has(code);
   }
 }
 
@@ -123,6 +145,11 @@ export class ManifestTooLargeError extends OciError {
   }
 }
 
+/** Statuses that say the registry may answer differently later: a timeout, overload, a server fault. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status <= 599);
+}
+
 /** Any other error status: keeps the registry's codes and messages, and what was asked. */
 export class RegistryError extends OciError {
   override name = 'RegistryError';
@@ -131,7 +158,7 @@ export class RegistryError extends OciError {
     readonly request: RequestInfo & { status: number },
     readonly errors: RegistryErrorEntry[] = [],
   ) {
-    super('REGISTRY_ERROR', message);
+    super('REGISTRY_ERROR', message, { retryable: isRetryableStatus(request.status) });
   }
   /** The first distribution-spec error code, e.g. `MANIFEST_INVALID`. */
   get registryCode(): string | undefined {

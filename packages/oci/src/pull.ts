@@ -120,7 +120,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     manifestDescriptor = { ...child.descriptor, platform: chosen.platform };
     manifestBytes = child.bytes;
     manifest = child.manifest;
-    if (isIndex(manifest)) throw new Error(`Nested indexes are not supported (${chosen.digest})`);
+    if (isIndex(manifest)) throw new OciError('INVALID_MANIFEST', `Nested indexes are not supported: ${chosen.digest}, chosen for this platform, is an index itself`);
   }
   const image = manifest as ImageManifest;
   const content: Descriptor[] = [image.config, ...image.layers];

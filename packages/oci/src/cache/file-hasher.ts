@@ -4,6 +4,7 @@
 // network. Large blobs hash on a worker thread: on a busy host the main thread is parsing HTTP
 // and writing, and the two run side by side.
 import { createHash } from 'node:crypto';
+import { OciError } from '../errors.ts';
 import { openNoFollow } from './fsutil.ts';
 import { Worker } from 'node:worker_threads';
 
@@ -117,7 +118,8 @@ class WorkerHasher implements FileHasher {
         onBadPiece?.({ index: message.index!, start: message.start!, end: message.end!, expected: message.expected!, actual: message.actual! });
       } else if (message.type === 'digest') this.finishing?.(message.digest!);
       else if (message.type === 'error') {
-        this.failure = new Error(`hashing failed: ${message.message}`);
+        // A short read of a file this process wrote: it was truncated or the disk failed; a retry would read the same.
+        this.failure = new OciError('CACHE_CORRUPT', `Hashing ${path} failed: ${message.message}`);
         this.finishFailed?.(this.failure);
       }
       if (this.done >= this.requested || this.failure) this.wake();
@@ -194,7 +196,7 @@ class InlineHasher implements FileHasher {
       let position = 0;
       while (position < this.requested) {
         const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, this.requested - position), position);
-        if (bytesRead <= 0) throw new Error(`short read at ${position}`);
+        if (bytesRead <= 0) throw new OciError('CACHE_CORRUPT', `Hashing ${this.path} failed: short read at ${position} of ${this.requested} bytes`);
         this.hash.update(buffer.subarray(0, bytesRead));
         position += bytesRead;
       }

@@ -10,7 +10,7 @@
 import { mkdir, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseDigest, type Digest } from '../digest.ts';
-import { DigestMismatchError, SizeMismatchError } from '../errors.ts';
+import { DigestMismatchError, OciError, SizeMismatchError } from '../errors.ts';
 import { assertRealDirectory, blobWrites, exists, fsyncDir, openForWriteNoFollow, openNoFollow, readFileNoFollow, writeFileAtomic } from './fsutil.ts';
 import type { CacheLayout } from './layout.ts';
 import { acquireLock, type Lock } from './lock.ts';
@@ -69,7 +69,7 @@ export class Ingest {
    */
   static async open(layout: CacheLayout, digest: Digest, size: number, options: IngestOptions = {}): Promise<Ingest | 'exists'> {
     const { algorithm } = parseDigest(digest);
-    if (algorithm !== 'sha256') throw new Error(`Only sha256 blobs can be cached (got ${digest})`);
+    if (algorithm !== 'sha256') throw new OciError('INVALID_DIGEST', `Only sha256 blobs can be cached (got ${digest})`);
     if (!Number.isSafeInteger(size) || size < 0) throw new SizeMismatchError(0, size, `descriptor of ${digest}`);
     if (await exists(layout.blobPath(digest))) return 'exists';
     const dir = layout.ingestPath(digest);

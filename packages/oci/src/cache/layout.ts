@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseDigest, type Digest } from '../digest.ts';
 import { MediaType } from '../media-types.ts';
 import type { ImageIndex } from '../manifest.ts';
+import { OciError } from '../errors.ts';
 import { assertRealDirectory, exists, readFileNoFollow, writeFileAtomic } from './fsutil.ts';
 
 export const layoutVersion = '1.0.0';
@@ -73,9 +74,15 @@ export class CacheLayout {
       await assertRealDirectory(dir);
     }
     if (await exists(this.ociLayoutFile)) {
-      const layout = JSON.parse(await readFileNoFollow(this.ociLayoutFile, 'utf8')) as { imageLayoutVersion?: string };
+      let layout: { imageLayoutVersion?: unknown };
+      try {
+        layout = JSON.parse(await readFileNoFollow(this.ociLayoutFile, 'utf8')) as { imageLayoutVersion?: unknown };
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error;
+        throw new OciError('CACHE_CORRUPT', `${this.ociLayoutFile} is not valid JSON: this is not a Cider cache, or it was damaged. Choose another cache directory, or remove this one.`, { cause: error });
+      }
       if (layout.imageLayoutVersion !== layoutVersion) {
-        throw new Error(`${this.root} is an OCI layout of version ${layout.imageLayoutVersion}; this cache needs ${layoutVersion}`);
+        throw new OciError('CACHE_CORRUPT', `${this.root} is an OCI layout of version ${String(layout.imageLayoutVersion)}; this cache needs ${layoutVersion}. Choose another cache directory, or remove this one.`);
       }
     } else {
       await writeFileAtomic(this.ociLayoutFile, JSON.stringify({ imageLayoutVersion: layoutVersion }));

@@ -106,6 +106,15 @@ export function isTransientNetworkError(error: unknown): boolean {
   return code !== undefined && transientCodes.has(code);
 }
 
+/**
+ * What a body that failed half-read throws: a network failure (a reset, a stall) as a retryable
+ * UnreachableError naming what was read; any other error unchanged.
+ */
+export function bodyReadFailure(error: unknown, registry: string, what: string, request: RequestInfo): unknown {
+  if (!isTransientNetworkError(error)) return error;
+  return new UnreachableError(`Lost the connection to registry ${registry} while reading ${what}: ${describeNetworkError(error)} (${request.method} ${request.url})`, request, { cause: error });
+}
+
 /** A human explanation of a network error code. */
 export function describeNetworkError(error: unknown): string {
   const code = errorCode(error);

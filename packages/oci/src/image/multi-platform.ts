@@ -97,7 +97,7 @@ export async function pushIndex(options: PushIndexOptions): Promise<PushIndexRes
       for (const blob of [manifest.config, ...manifest.layers]) {
         if (await repo.blobExists(blob.digest)) continue;
         if (!(await repo.mountBlob(blob.digest, source.repository))) {
-          throw new OciError('REGISTRY_ERROR', `Registry ${target.registry} would not mount ${blob.digest} from ${source.repository} into ${target.repository}; copy the image into ${target.repository} first`);
+          throw new OciError('REGISTRY_ERROR', `Registry ${target.registry} would not mount ${blob.digest} from ${source.repository} into ${target.repository}; copy the image into ${target.repository} first`, { retryable: false });
         }
       }
       await repo.pushManifest(fetched.bytes, fetched.descriptor.mediaType, fetched.descriptor.digest);

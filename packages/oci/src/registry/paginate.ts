@@ -64,7 +64,8 @@ export async function paginate<T>(options: PaginateOptions<T>): Promise<Paginate
   const deadline = Date.now() + (options.timeLimitMs ?? defaultPaginationTimeMs);
   const keyOf = options.keyOf ?? ((item: T) => String(item));
   const origin = new URL(transport.baseUrl).origin;
-  const refuse = (why: string) => new OciError('REGISTRY_ERROR', `Registry ${transport.registry} ${why} while listing ${what}; stopped.`);
+  // A registry whose pagination is broken stays broken; one that was only slow may do better later.
+  const refuse = (why: string, retryable = false) => new OciError('REGISTRY_ERROR', `Registry ${transport.registry} ${why} while listing ${what}; stopped.`, { retryable });
 
   const items: T[] = [];
   const keys = new Set<string>();
@@ -73,7 +74,7 @@ export async function paginate<T>(options: PaginateOptions<T>): Promise<Paginate
   let pages = 0;
   while (url) {
     if (pages >= maxPages) throw refuse(`sent more than ${maxPages} pages (an endless chain of Link headers?)`);
-    if (Date.now() > deadline) throw refuse(`took more than ${Math.round((options.timeLimitMs ?? defaultPaginationTimeMs) / 1000)} s over ${pages} pages`);
+    if (Date.now() > deadline) throw refuse(`took more than ${Math.round((options.timeLimitMs ?? defaultPaginationTimeMs) / 1000)} s over ${pages} pages`, true);
     seen.add(url);
     const response = await transport.send({ method: 'GET', url, headers: options.headers, scopes: options.scopes, expect: [200], what, signal: options.signal });
     pages++;
@@ -119,8 +120,8 @@ export async function readJsonPage(response: HttpResponse, registry: string, wha
     page = await response.body.json(maxPageBytes);
   } catch (error) {
     const tooLarge = (error as { code?: string }).code === 'EBODYTOOLARGE';
-    throw new OciError('REGISTRY_ERROR', `Registry ${registry} answered ${what} with ${tooLarge ? `a page over ${maxPageBytes} bytes` : 'something that is not JSON'} (GET ${printable(response.url, 200)}).`, { cause: error });
+    throw new OciError('REGISTRY_ERROR', `Registry ${registry} answered ${what} with ${tooLarge ? `a page over ${maxPageBytes} bytes` : 'something that is not JSON'} (GET ${printable(response.url, 200)}).`, { cause: error, retryable: false });
   }
-  if (typeof page !== 'object' || page === null || Array.isArray(page)) throw new OciError('REGISTRY_ERROR', `Registry ${registry} answered ${what} with JSON that is not an object (GET ${printable(response.url, 200)}).`);
+  if (typeof page !== 'object' || page === null || Array.isArray(page)) throw new OciError('REGISTRY_ERROR', `Registry ${registry} answered ${what} with JSON that is not an object (GET ${printable(response.url, 200)}).`, { retryable: false });
   return page as Record<string, unknown>;
 }

@@ -114,7 +114,7 @@ export async function listReferrers(repo: Repository, subject: Digest, options: 
       maxItems: maxReferrers,
       signal: options.signal,
     });
-    if (listed.truncated) throw new OciError('REGISTRY_ERROR', `Registry ${repo.registry} lists more than ${maxReferrers} referrers of ${repo.name}@${subject}; stopped reading there.`);
+    if (listed.truncated) throw new OciError('REGISTRY_ERROR', `Registry ${repo.registry} lists more than ${maxReferrers} referrers of ${repo.name}@${subject}; stopped reading there.`, { retryable: false });
     return listed.items.filter((entry) => entry.wanted).map((entry) => entry.descriptor);
   } catch (error) {
     if (error instanceof NotFoundError && pagesRead === 0) return listFromTag(repo, subject, options.artifactType);
@@ -166,7 +166,7 @@ async function updateFallback(repo: Repository, subject: Digest, change: (manife
   }
   const check = await readFallback(repo, subject);
   if (check && applied(check.index.manifests)) return check.descriptor;
-  throw new OciError('REGISTRY_ERROR', `The referrers index ${repo.name}:${tag} kept changing while it was updated (another client is writing it); retry.`);
+  throw new OciError('REGISTRY_ERROR', `The referrers index ${repo.name}:${tag} kept changing while it was updated (another client is writing it); retry.`, { retryable: true });
 }
 
 /**

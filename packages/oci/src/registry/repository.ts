@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { parseDigest, sha256, type Digest } from '../digest.ts';
 import { DigestMismatchError, ManifestTooLargeError, NotFoundError, OciError, RegistryError } from '../errors.ts';
 import { printable } from '../http/remote-text.ts';
-import type { HttpResponse, RegistryTransport } from '../http/transport.ts';
+import { bodyReadFailure, type HttpResponse, type RegistryTransport } from '../http/transport.ts';
 import { parseManifest, type Descriptor, type Manifest } from '../manifest.ts';
 import { manifestMediaTypes, MediaType } from '../media-types.ts';
 import { isValidTag } from '../reference.ts';
@@ -122,13 +122,17 @@ export class Repository {
     }
     const chunks: Buffer[] = [];
     let total = 0;
-    for await (const chunk of response.body) {
-      total += (chunk as Buffer).length;
-      if (total > this.maxManifestBytes) {
-        response.body.destroy();
-        throw new ManifestTooLargeError(total, this.maxManifestBytes, request);
+    try {
+      for await (const chunk of response.body) {
+        total += (chunk as Buffer).length;
+        if (total > this.maxManifestBytes) {
+          response.body.destroy();
+          throw new ManifestTooLargeError(total, this.maxManifestBytes, request);
+        }
+        chunks.push(chunk as Buffer);
       }
-      chunks.push(chunk as Buffer);
+    } catch (error) {
+      throw bodyReadFailure(error, this.registry, `manifest ${this.describeTarget(target)}`, request);
     }
     const bytes = Buffer.concat(chunks, total);
     const actual = sha256(bytes);
@@ -207,7 +211,7 @@ export class Repository {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(response, 'content-range') ?? '');
       if (!range || Number(range[1]) !== offset) {
         response.body.destroy();
-        throw new OciError('REGISTRY_ERROR', `Registry ${this.registry} answered a range request for ${digest} with the wrong Content-Range (${printable(header(response, 'content-range') ?? 'none', 100)})`);
+        throw new OciError('REGISTRY_ERROR', `Registry ${this.registry} answered a range request for ${digest} with the wrong Content-Range (${printable(header(response, 'content-range') ?? 'none', 100)})`, { retryable: false });
       }
       return { status: 206, offset, length: Number.isFinite(length) ? length : undefined, body: response.body };
     }
@@ -326,7 +330,7 @@ export class Repository {
       signal: options.signal,
     });
     if (listed.truncated) {
-      throw new OciError('REGISTRY_ERROR', `Registry ${this.registry} lists more than ${listed.items.length} tags for ${this.name}; stopped reading there. Raise the limit if this repository really holds that many.`);
+      throw new OciError('REGISTRY_ERROR', `Registry ${this.registry} lists more than ${listed.items.length} tags for ${this.name}; stopped reading there. Raise the limit if this repository really holds that many.`, { retryable: false });
     }
     return listed.items;
   }

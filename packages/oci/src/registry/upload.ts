@@ -122,12 +122,13 @@ class SourceReader {
     this.rewind();
     while (this.position < offset) {
       if ((await this.fill(scratch.subarray(0, Math.min(scratch.length, offset - this.position)))) === 0) {
-        throw new OciError('REGISTRY_ERROR', `The blob source ended at ${this.position} bytes while resuming an upload at ${offset}`);
+        throw new OciError('REGISTRY_ERROR', `The blob source ended at ${this.position} bytes while resuming an upload at ${offset}`, { retryable: false });
       }
     }
   }
 
   digest(): Digest {
+    // A caller's mistake inside this file (digest() of a reader made without hashing), never a failure a user sees.
     if (!this.hash) throw new Error('SourceReader was created without hashing');
     return `sha256:${this.hash.digest('hex')}`;
   }
@@ -152,7 +153,7 @@ export class BlobUploader {
 
   private session(response: HttpResponse): UploadSession {
     const location = header(response, 'location');
-    if (!location) throw new OciError('REGISTRY_ERROR', `Registry ${this.transport.registry} opened an upload in ${this.repository} without a Location header`);
+    if (!location) throw new OciError('REGISTRY_ERROR', `Registry ${this.transport.registry} opened an upload in ${this.repository} without a Location header`, { retryable: false });
     const min = Number(header(response, 'oci-chunk-min-length'));
     return { location: new URL(location, response.url).toString(), minChunkLength: Number.isSafeInteger(min) && min > 0 ? min : 0 };
   }
@@ -322,7 +323,7 @@ export class BlobUploader {
         } catch (error) {
           if (options.signal?.aborted || !retryable(error)) throw error;
           if (resync && error instanceof NotFoundError) {
-            if (++restarts > sessionRestarts) throw new OciError('REGISTRY_ERROR', `Registry ${this.transport.registry} lost the upload to ${this.repository} ${restarts} times (${error.message})`);
+            if (++restarts > sessionRestarts) throw new OciError('REGISTRY_ERROR', `Registry ${this.transport.registry} lost the upload to ${this.repository} ${restarts} times (${error.message})`, { retryable: true });
             await this.cancel(session.location);
             session = await this.start(options.signal);
             offset = 0;
