@@ -26,7 +26,6 @@ import {
   RegistryClient,
   RenewableCredential,
   type CachedImage,
-  type OciErrorCode,
   type RegistryClientOptions,
 } from '@cider/oci';
 import type { Logger } from 'pino';
@@ -62,21 +61,6 @@ export interface AgentOptions {
 
 /** Bytes of error text kept from a refused WebSocket upgrade. */
 const maxRefusalBody = 4096;
-
-/** Errors that another attempt cannot fix; the control plane should not retry them soon. */
-const permanentErrors: OciErrorCode[] = [
-  'NOT_FOUND',
-  'DIGEST_MISMATCH',
-  'SIZE_MISMATCH',
-  'INVALID_REFERENCE',
-  'INVALID_DIGEST',
-  'INVALID_MANIFEST',
-  'MANIFEST_TOO_LARGE',
-  'NO_MATCHING_PLATFORM',
-  'UNAUTHORIZED',
-  'DENIED',
-  'INSUFFICIENT_SPACE',
-];
 
 export function heldImageOf(image: CachedImage): HeldImage {
   return {
@@ -363,8 +347,11 @@ export class Agent {
       }
       const code = isOciError(error) ? error.code : 'INTERNAL';
       const message = error instanceof Error ? error.message : String(error);
-      log.warn({ code }, `sync failed: ${message}`);
-      this.send({ type: 'sync.failed', jobId: job.jobId, code, message, retryable: !permanentErrors.includes(code as OciErrorCode) });
+      // The library decided, where the error was made, whether trying again can help; anything
+      // else (a bug, the disk) is worth another attempt.
+      const retryable = isOciError(error) ? error.retryable : true;
+      log.warn({ code, retryable }, `sync failed: ${message}`);
+      this.send({ type: 'sync.failed', jobId: job.jobId, code, message, retryable });
     } finally {
       this.jobs.delete(job.jobId);
       if (this.pulls.get(job.digest) && ![...this.jobs.values()].some((j) => j.digest === job.digest)) this.pulls.delete(job.digest);
