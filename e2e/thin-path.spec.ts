@@ -1,6 +1,11 @@
 // The thin path through the dashboard, as an admin would walk it: sign in, connect the registry,
-// create a project, pin the demo image, and watch every demo node reach it live, with no reload.
+// create a project, pin an image and watch every demo node reach it live, with no reload.
 // The global setup starts the stack and describes it in test-results/stack.json.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pushArtifact, RegistryClient } from '@cider/oci';
 import { expect, test } from '@playwright/test';
 import { stackInfo } from './stack-info.ts';
 
@@ -15,8 +20,38 @@ function shortDigest(digest: string): string {
 
 type MarkedWindow = Window & { __noReload?: boolean };
 
+/**
+ * An image no node holds yet: fresh random content under a repository of this run's own. The
+ * demo image would not do, because earlier specs already synced it to every node, so its rows
+ * would read "In sync" the moment it is pinned, with nothing pushed to the page.
+ */
+async function pushFreshImage(registryHost: string): Promise<{ reference: string; digest: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cider-thin-path-'));
+  const client = new RegistryClient();
+  try {
+    const file = join(dir, 'UniversalMac_15.3_24D60_Restore.ipsw');
+    await writeFile(file, randomBytes(512 * 1024));
+    const reference = `${registryHost}/live/thin-path-${randomBytes(4).toString('hex')}:15.3`;
+    const pushed = await pushArtifact({ client, reference, files: [{ path: file }] });
+    return { reference, digest: pushed.digest };
+  } finally {
+    await client.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The rollout table also refetches every 30 s (apps/web/src/components/project/rollout-table.tsx),
+ * counted from when it mounted. Whatever it shows before that first refetch came from the pin's
+ * own answer or from a pushed event, so the live step must finish inside this window; were this
+ * interval shortened, the window must shrink with it.
+ */
+const rolloutRefetchMs = 30_000;
+
 test('sign in, connect a registry, create a project, pin an image and see it reach every node', async ({ page }) => {
   const stack = stackInfo();
+  const fresh = await pushFreshImage(stack.registryHost);
+  let tableMountedAfter = 0;
 
   await test.step('a wrong password is refused, the right one signs in', async () => {
     await page.goto(`${stack.webUrl}/sign-in`);
@@ -54,6 +89,7 @@ test('sign in, connect a registry, create a project, pin an image and see it rea
     const form = page.getByRole('form', { name: 'New project' });
     await form.getByLabel('Name', { exact: true }).fill('ios-ci');
     await expect(form.getByLabel('Node selector')).toHaveValue('');
+    tableMountedAfter = Date.now();
     await form.getByRole('button', { name: 'Create project' }).click();
     await expect(page.getByRole('heading', { level: 1, name: 'ios-ci' })).toBeVisible();
   });
@@ -63,7 +99,7 @@ test('sign in, connect a registry, create a project, pin an image and see it rea
     (window as MarkedWindow).__noReload = true;
   });
 
-  await test.step('bad references are explained, the demo image is pinned', async () => {
+  await test.step('bad references are explained, a fresh image is pinned', async () => {
     const form = page.getByRole('form', { name: 'Pin an image' });
     const reference = form.getByLabel('Image reference');
 
@@ -75,17 +111,18 @@ test('sign in, connect a registry, create a project, pin an image and see it rea
     await form.getByRole('button', { name: 'Pin image' }).click();
     await expect(form.getByRole('alert')).toHaveText(/not found/);
 
-    await reference.fill(stack.demoReference);
+    await reference.fill(fresh.reference);
     await form.getByRole('button', { name: 'Pin image' }).click();
-    await expect(form.getByRole('status')).toContainText(shortDigest(stack.demoDigest));
+    await expect(form.getByRole('status')).toContainText(shortDigest(fresh.digest));
   });
 
   await test.step('every node shows the pinned digest in sync, live', async () => {
+    // Before the table's first 30 s refetch: only the events pushed to the page can bring it here.
+    const deadline = tableMountedAfter + rolloutRefetchMs - 1_000;
     for (const node of stack.nodes) {
-      const row = page.locator(`tr[data-node="${node}"]`);
-      await expect(row).toContainText('In sync', { timeout: 90_000 });
-      await expect(row).toContainText(shortDigest(stack.demoDigest));
-      await expect(row.locator(`[data-digest="${stack.demoDigest}"]`)).toBeVisible();
+      const cell = page.locator(`tr[data-node="${node}"] [data-digest="${fresh.digest}"]`);
+      await expect(cell).toContainText('In sync', { timeout: Math.max(1, deadline - Date.now()) });
+      await expect(cell).toContainText(shortDigest(fresh.digest));
     }
     expect(await page.evaluate(() => (window as MarkedWindow).__noReload)).toBe(true);
   });
