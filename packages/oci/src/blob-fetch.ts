@@ -12,7 +12,7 @@ import { noteBytesWritten } from './memory.ts';
 import { backoffDelay, sleep } from './http/backoff.ts';
 import { describeNetworkError, errorCode, isTransientNetworkError } from './http/transport.ts';
 import type { Descriptor } from './manifest.ts';
-import type { Repository } from './registry/repository.ts';
+import type { BlobSource } from './source.ts';
 
 export interface BlobFetchOptions {
   signal?: AbortSignal;
@@ -84,14 +84,15 @@ function transferFailure(error: unknown, digest: string, signal: AbortSignal | u
   return new OciError(code, `The download of blob ${digest} failed: ${describeNetworkError(error)}. A retry resumes it.`, { cause: error, retryable: true });
 }
 
-export async function fetchBlobToCache(repo: Repository, cache: HostCache, descriptor: Descriptor, options: BlobFetchOptions = {}): Promise<void> {
+/** Fetches a blob from `source` into the cache; only ranged reads of it are used (./source.ts). */
+export async function fetchBlobToCache(source: BlobSource, cache: HostCache, descriptor: Descriptor, options: BlobFetchOptions = {}): Promise<void> {
   const onBytes = options.onBytes ?? (() => {});
   const ingest = await cache.openIngest(descriptor.digest, descriptor.size, { signal: options.signal, onWait: options.onWait });
   if (ingest === 'exists') {
     onBytes(descriptor.size, false);
     return;
   }
-  const download = new SegmentedDownload(repo, ingest, descriptor, options, onBytes);
+  const download = new SegmentedDownload(source, ingest, descriptor, options, onBytes);
   try {
     await download.run();
   } catch (error) {
@@ -116,7 +117,7 @@ class SegmentedDownload {
   private readonly badPieces = new Map<number, number>();
 
   constructor(
-    private readonly repo: Repository,
+    private readonly source: BlobSource,
     private readonly ingest: Ingest,
     private readonly descriptor: Descriptor,
     private readonly options: BlobFetchOptions,
@@ -273,7 +274,7 @@ class SegmentedDownload {
     const offset = start + already;
     const end = start + length - 1;
     const wholeBlob = offset === 0 && end === this.size - 1;
-    const response = await this.repo.fetchBlob(this.descriptor.digest, {
+    const response = await this.source.fetchBlob(this.descriptor.digest, {
       offset,
       end: wholeBlob ? undefined : end,
       signal: this.controller.signal,
@@ -355,7 +356,7 @@ class SegmentedDownload {
     this.hasher = createFileHasher(this.ingest.dataPath, this.size);
     for (let attempt = 0; ; attempt++) {
       try {
-        const response = await this.repo.fetchBlob(this.descriptor.digest, { signal: this.options.signal });
+        const response = await this.source.fetchBlob(this.descriptor.digest, { signal: this.options.signal });
         if (response.status === 206) {
           response.body.destroy();
           throw new OciError('REGISTRY_ERROR', `The source answered a request for all of ${this.descriptor.digest} with a part of it`, { retryable: false });

@@ -10,14 +10,36 @@ export { describeNetworkError, type RetryPolicy } from './http/transport.ts';
 export { RegistryClient, defaultUserAgent, type RegistryClientOptions } from './registry/client.ts';
 export { type PullGrant } from './registry/grant.ts';
 export { nextLink, paginate, readJsonPage, type Paginated, type PaginateOptions } from './registry/paginate.ts';
-export { listCatalog, type CatalogOptions, type CatalogPage } from './registry/catalog.ts';
+export { listCatalog } from './registry/catalog.ts';
 export { printable } from './http/remote-text.ts';
-export { Repository, type BlobSource, type FetchedManifest } from './registry/repository.ts';
+export { Repository, type BlobResponse } from './registry/repository.ts';
+export {
+  verifiedManifest,
+  type BlobBody,
+  type BlobContent,
+  type BlobRange,
+  type BlobRead,
+  type BlobSource,
+  type CatalogLister,
+  type CatalogOptions,
+  type CatalogPage,
+  type FetchedManifest,
+  type ListReferrersOptions,
+  type ManifestContent,
+  type ManifestSource,
+  type PushBlobResult,
+  type PushedReferrer,
+  type Pusher,
+  type ReferrerLister,
+  type RepositorySource,
+  type RepositoryStore,
+  type TagLister,
+} from './source.ts';
 export { filesystemPlacer, HostCache, referenceAnnotation, type CachedImage, type HostCacheOptions, type ImageRecord, type Lease, type PayloadPlacer, type Placement } from './cache/cache.ts';
 export { defaultHeadroomBytes, ensureSpace, SpaceLedger, statfsFreeSpace, type FreeSpaceProbe, type Reservation, type SpaceRefusal } from './cache/space.ts';
 export { assertSafeCacheDirectory, currentOwnerRule, UnsafeCacheDirectoryError, type CacheOwnerRule } from './cache/ownership.ts';
 export { CacheLinkError } from './cache/fsutil.ts';
-export { pull, type PullOptions, type PullProgress, type PullResult } from './pull.ts';
+export { pull, type PullCommonOptions, type PullOptions, type PullProgress, type PullResult, type PullSource, type PullSourceResolver } from './pull.ts';
 export { fetchBlobToCache, type BlobFetchOptions } from './blob-fetch.ts';
 export { digestFile, pushArtifact, type PushArtifactOptions, type PushFile, type PushResult } from './push.ts';
 export { fsck, prune, referencedDigests, type FsckProblem, type FsckReport, type PruneReport } from './cache/maintenance.ts';
@@ -33,8 +55,8 @@ export {
   type StoredIn,
 } from './http/docker-config.ts';
 export { CredentialHelperError, ProcessCredentialHelperRunner, type CredentialHelperRunner, type HelperResult } from './http/credential-helper.ts';
-export { BlobUploader, defaultChunkSize, defaultMonolithicThreshold, type PushBlobResult, type UploadOptions, type UploadSession } from './registry/upload.ts';
-export { deleteReferrer, isReferrersTag, listReferrers, pushReferrer, referrerDescriptor, referrersTag, type ListReferrersOptions, type PushedReferrer } from './registry/referrers.ts';
+export { BlobUploader, defaultChunkSize, defaultMonolithicThreshold, type UploadOptions, type UploadSession } from './registry/upload.ts';
+export { deleteReferrer, isReferrersTag, listReferrers, pushReferrer, referrerDescriptor, referrersTag } from './registry/referrers.ts';
 export { enableMemoryRelief, setMemoryRelief } from './memory.ts';
 export { inspectIpsw, osForDevices, type IpswInfo } from './image/ipsw.ts';
 export {

@@ -17,7 +17,7 @@ import { Annotation, CiderMediaType } from './media-types.ts';
 import { isIndex, type Descriptor, type ImageManifest, type Platform } from './manifest.ts';
 import { hostPlatform, selectPlatform } from './platform.ts';
 import { formatReference, parseReference, referenceTarget, type Reference } from './reference.ts';
-import type { RegistryClient } from './registry/client.ts';
+import { verifiedManifest, type BlobSource, type FetchedManifest, type ManifestSource } from './source.ts';
 
 export interface PullProgress {
   phase: 'resolving' | 'downloading' | 'materializing' | 'done';
@@ -28,8 +28,18 @@ export interface PullProgress {
   bytesFetched: number;
 }
 
-export interface PullOptions {
-  client: RegistryClient;
+/** Where a pull reads from: one object that is both (a registry repository, the in-memory store), or two. */
+export type PullSource = (ManifestSource & BlobSource) | { manifests: ManifestSource; blobs: BlobSource };
+
+/** Finds the source a reference names: a RegistryClient gives the repository at the reference's registry. */
+export interface PullSourceResolver {
+  repositoryOf(reference: Reference): ManifestSource & BlobSource;
+}
+
+/** `source` to pull from, or `client` to find it from the reference. */
+export type PullOptions = PullCommonOptions & ({ source: PullSource; client?: undefined } | { client: PullSourceResolver; source?: undefined });
+
+export interface PullCommonOptions {
   cache: HostCache;
   reference: string | Reference;
   /** Which platform to take from a multi-platform index; the host's by default. */
@@ -97,26 +107,36 @@ function parseJson(bytes: Buffer, what: string): unknown {
   }
 }
 
+function sourcesOf(options: PullOptions, ref: Reference): { manifests: ManifestSource; blobs: BlobSource } {
+  const source = options.source ?? options.client.repositoryOf(ref);
+  return 'manifests' in source ? source : { manifests: source, blobs: source };
+}
+
+/** A manifest from the source, checked against its digest whoever sent it (./source.ts). */
+async function fetchVerified(manifests: ManifestSource, reference: string): Promise<FetchedManifest> {
+  return verifiedManifest(await manifests.fetchManifest(reference), reference, `manifest ${reference}`);
+}
+
 export async function pull(options: PullOptions): Promise<PullResult> {
-  const { client, cache, signal } = options;
+  const { cache, signal } = options;
   const probe = options.freeSpace ?? statfsFreeSpace;
   const headroom = options.headroomBytes ?? defaultHeadroomBytes;
   const ref = typeof options.reference === 'string' ? parseReference(options.reference) : options.reference;
-  const repo = client.repositoryOf(ref);
+  const { manifests, blobs } = sourcesOf(options, ref);
   const progress: PullProgress = { phase: 'resolving', bytesDone: 0, bytesTotal: 0, bytesFetched: 0 };
   const report = () => options.onProgress?.({ ...progress });
   report();
 
   // Refused for want of space, and the disk still lacks it: fail before the network.
   if (ref.digest) await cache.space.recheck(ref.digest, probe);
-  const top = await repo.fetchManifest(referenceTarget(ref));
+  const top = await fetchVerified(manifests, referenceTarget(ref));
   await cache.space.recheck(top.descriptor.digest, probe);
   let manifestDescriptor = top.descriptor;
   let manifestBytes = top.bytes;
   let manifest = top.manifest;
   if (isIndex(manifest)) {
     const chosen = selectPlatform(manifest, options.platform ?? hostPlatform());
-    const child = await repo.fetchManifest(chosen.digest);
+    const child = await fetchVerified(manifests, chosen.digest);
     manifestDescriptor = { ...child.descriptor, platform: chosen.platform };
     manifestBytes = child.bytes;
     manifest = child.manifest;
@@ -171,7 +191,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     }
 
     async function fetchLayer(descriptor: Descriptor, pieces: { pieceSize: number; pieces: Digest[] } | undefined): Promise<void> {
-      await fetchBlobToCache(repo, cache, descriptor, {
+      await fetchBlobToCache(blobs, cache, descriptor, {
         ...options.blobFetch,
         ...(pieces ? { pieces: { size: pieces.pieceSize, digests: pieces.pieces } } : {}),
         signal,

@@ -10,7 +10,8 @@ import { Annotation, MediaType } from '../media-types.ts';
 import { digestFile } from '../push.ts';
 import { formatReference, parseReference, referenceTarget, type Reference } from '../reference.ts';
 import type { RegistryClient } from '../registry/client.ts';
-import { listReferrers, pushReferrer, type PushedReferrer } from '../registry/referrers.ts';
+import { listReferrers, pushReferrer } from '../registry/referrers.ts';
+import type { PushedReferrer } from '../source.ts';
 
 export interface AttachOptions {
   client: RegistryClient;

@@ -1,22 +1,11 @@
 // The repository catalog: `GET /v2/_catalog` (distribution's catalog extension; the OCI
 // distribution spec leaves listing repositories out, so many hosted registries refuse it).
 import type { RegistryTransport } from '../http/transport.ts';
+import type { CatalogOptions, CatalogPage } from '../source.ts';
 import { paginate, readJsonPage } from './paginate.ts';
 
 /** Repository names are at most this long in practice (distribution limits the whole reference to 255). */
 const maxRepositoryNameLength = 255;
-
-export interface CatalogOptions {
-  /** `n` per page. */
-  pageSize?: number;
-  /** Names kept; past this the list is cut and flagged `truncated`. */
-  limit?: number;
-}
-
-export interface CatalogPage {
-  repositories: string[];
-  truncated: boolean;
-}
 
 /**
  * Repository names, following pagination: the Link header, else `n` and `last`. Bounded by

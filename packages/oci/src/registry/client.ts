@@ -6,8 +6,9 @@ import { anonymous, type CredentialStore } from '../http/credentials.ts';
 import { RegistryTransport, type RetryPolicy } from '../http/transport.ts';
 import { apiHost, isLoopbackHost, parseReference, type Reference } from '../reference.ts';
 import { issuePullGrant, type PullGrant } from './grant.ts';
+import type { CatalogOptions, CatalogPage, RepositoryStore } from '../source.ts';
 import { Repository } from './repository.ts';
-import { listCatalog, type CatalogOptions, type CatalogPage } from './catalog.ts';
+import { listCatalog } from './catalog.ts';
 
 export const defaultUserAgent = 'cider/0.1 (+https://github.com/cider-fleet)';
 
@@ -88,6 +89,11 @@ export class RegistryClient {
 
   repository(registry: string, name: string): Repository {
     return new Repository(this.transport(registry), name, this.maxManifestBytes);
+  }
+
+  /** One registry as a RepositoryStore (../source.ts): its catalog and its repositories. */
+  store(registry: string): RepositoryStore {
+    return { listCatalog: (options) => this.listCatalog(registry, options), repository: (name) => this.repository(registry, name) };
   }
 
   /** The repository a reference names (a string is parsed first). */

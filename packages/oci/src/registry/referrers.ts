@@ -4,11 +4,11 @@
 // (distribution 2.8) the list lives in an image index under the referrers tag `sha256-<hex>`.
 import { parseDigest, sha256, type Digest } from '../digest.ts';
 import { DigestMismatchError, NotFoundError, OciError } from '../errors.ts';
-import type { HttpResponse } from '../http/transport.ts';
+import type { HttpResponse, RegistryTransport } from '../http/transport.ts';
 import { encodeManifest, isIndex, parseManifest, type Descriptor, type ImageIndex, type Manifest } from '../manifest.ts';
 import { MediaType } from '../media-types.ts';
+import type { FetchedManifest, ListReferrersOptions, PushedReferrer } from '../source.ts';
 import { paginate } from './paginate.ts';
-import type { Repository } from './repository.ts';
 
 /** A referrers page larger than this is refused (manifests are limited alike). */
 const maxPageBytes = 4 * 1024 * 1024;
@@ -17,19 +17,17 @@ const maxReferrers = 10_000;
 /** Read-modify-write rounds of the referrers tag before giving up on a concurrent writer. */
 const fallbackRounds = 3;
 
-export interface ListReferrersOptions {
-  /** Only referrers of this artifactType. */
-  artifactType?: string;
-  signal?: AbortSignal;
-}
-
-export interface PushedReferrer {
-  /** The referrer manifest, with the artifactType and annotations a referrers list carries. */
-  descriptor: Descriptor;
-  /** `api`: the registry indexes referrers itself (OCI-Subject). `tag`: the client updated the referrers tag. */
-  via: 'api' | 'tag';
-  /** The referrers index pushed under the referrers tag, when `via` is `tag`. */
-  index?: Descriptor;
+/**
+ * What these functions use of a registry repository (./repository.ts implements it). Named here,
+ * not imported from there, so that the repository can delegate to this file without a cycle.
+ */
+export interface ReferrersRepository {
+  readonly name: string;
+  readonly registry: string;
+  readonly transport: RegistryTransport;
+  fetchManifest(reference: string): Promise<FetchedManifest>;
+  pushManifest(bytes: Buffer, mediaType: string, reference: string): Promise<Descriptor>;
+  deleteManifest(digest: Digest): Promise<void>;
 }
 
 function header(response: HttpResponse, name: string): string | undefined {
@@ -89,7 +87,7 @@ async function readPage(response: HttpResponse, what: string): Promise<ImageInde
  * `OCI-Filters-Applied: artifactType`), it is applied here. A 404 means the registry has no referrers API (a registry with it MUST NOT answer 404):
  * the list is then read from the referrers tag, and a missing tag means no referrers.
  */
-export async function listReferrers(repo: Repository, subject: Digest, options: ListReferrersOptions = {}): Promise<Descriptor[]> {
+export async function listReferrers(repo: ReferrersRepository, subject: Digest, options: ListReferrersOptions = {}): Promise<Descriptor[]> {
   parseDigest(subject);
   const what = `the referrers of ${repo.name}@${subject}`;
   const query = options.artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType: options.artifactType })}`;
@@ -123,7 +121,7 @@ export async function listReferrers(repo: Repository, subject: Digest, options: 
 }
 
 /** The referrers index under the referrers tag; undefined when the tag does not exist. */
-async function readFallback(repo: Repository, subject: Digest): Promise<{ index: ImageIndex; descriptor: Descriptor } | undefined> {
+async function readFallback(repo: ReferrersRepository, subject: Digest): Promise<{ index: ImageIndex; descriptor: Descriptor } | undefined> {
   const tag = referrersTag(subject);
   try {
     // Every manifest type is accepted: distribution answers 404 when the Accept header excludes what
@@ -140,7 +138,7 @@ async function readFallback(repo: Repository, subject: Digest): Promise<{ index:
 }
 
 /** "If the response to the referrers API is a 404, and the tag schema does not return a valid image index, the client SHOULD assume there are no referrers." */
-async function listFromTag(repo: Repository, subject: Digest, artifactType: string | undefined): Promise<Descriptor[]> {
+async function listFromTag(repo: ReferrersRepository, subject: Digest, artifactType: string | undefined): Promise<Descriptor[]> {
   try {
     return byArtifactType((await readFallback(repo, subject))?.index.manifests ?? [], artifactType);
   } catch (error) {
@@ -155,7 +153,7 @@ async function listFromTag(repo: Repository, subject: Digest, artifactType: stri
  * concurrent writer can replace the index between our read and write (the spec's noted race): the
  * tag is read back and the change applied again when it was lost, up to a few rounds.
  */
-async function updateFallback(repo: Repository, subject: Digest, change: (manifests: Descriptor[]) => Descriptor[], applied: (manifests: Descriptor[]) => boolean): Promise<Descriptor | undefined> {
+async function updateFallback(repo: ReferrersRepository, subject: Digest, change: (manifests: Descriptor[]) => Descriptor[], applied: (manifests: Descriptor[]) => boolean): Promise<Descriptor | undefined> {
   const tag = referrersTag(subject);
   for (let round = 0; round < fallbackRounds; round++) {
     const current = await readFallback(repo, subject);
@@ -169,15 +167,21 @@ async function updateFallback(repo: Repository, subject: Digest, change: (manife
   throw new OciError('REGISTRY_ERROR', `The referrers index ${repo.name}:${tag} kept changing while it was updated (another client is writing it); retry.`, { retryable: true });
 }
 
+/** A referrer manifest to push, parsed: it must have a `subject`, and name the one expected. */
+export function referrerManifest(bytes: Buffer, mediaType: string, subject: Pick<Descriptor, 'digest'>): Manifest {
+  const manifest = parseManifest(bytes, mediaType);
+  if (!manifest.subject) throw new OciError('INVALID_MANIFEST', `A referrer needs a subject: the manifest to push has no "subject" field (expected ${subject.digest})`);
+  if (manifest.subject.digest !== subject.digest) throw new DigestMismatchError(subject.digest, manifest.subject.digest, 'subject of the referrer manifest');
+  return manifest;
+}
+
 /**
  * Pushes a manifest that has a `subject` by digest ("Pushing Manifests with Subject"). A registry
  * with the referrers API answers `OCI-Subject`; without it the client adds the manifest's
  * descriptor to the referrers index under the referrers tag (created when missing).
  */
-export async function pushReferrer(repo: Repository, bytes: Buffer, mediaType: string, subject: Pick<Descriptor, 'digest'>): Promise<PushedReferrer> {
-  const manifest = parseManifest(bytes, mediaType);
-  if (!manifest.subject) throw new OciError('INVALID_MANIFEST', `A referrer needs a subject: the manifest to push has no "subject" field (expected ${subject.digest})`);
-  if (manifest.subject.digest !== subject.digest) throw new DigestMismatchError(subject.digest, manifest.subject.digest, 'subject of the referrer manifest');
+export async function pushReferrer(repo: ReferrersRepository, bytes: Buffer, mediaType: string, subject: Pick<Descriptor, 'digest'>): Promise<PushedReferrer> {
+  const manifest = referrerManifest(bytes, mediaType, subject);
   const digest = sha256(bytes);
   const what = `referrer manifest ${repo.name}@${digest}`;
   const headers = { 'content-type': mediaType };
@@ -196,7 +200,7 @@ export async function pushReferrer(repo: Repository, bytes: Buffer, mediaType: s
  * Deletes a referrer manifest ("Deleting Manifests") and, on a registry without the referrers API,
  * removes it from its subject's referrers index.
  */
-export async function deleteReferrer(repo: Repository, referrer: Digest, subject: Digest): Promise<void> {
+export async function deleteReferrer(repo: ReferrersRepository, referrer: Digest, subject: Digest): Promise<void> {
   await repo.deleteManifest(referrer);
   if (await hasReferrersApi(repo, subject)) return;
   const absent = (manifests: Descriptor[]) => !manifests.some((d) => d.digest === referrer);
@@ -204,7 +208,7 @@ export async function deleteReferrer(repo: Repository, referrer: Digest, subject
 }
 
 /** Whether the registry answers the referrers API (any answer but 404). */
-async function hasReferrersApi(repo: Repository, subject: Digest): Promise<boolean> {
+async function hasReferrersApi(repo: ReferrersRepository, subject: Digest): Promise<boolean> {
   try {
     const response = await repo.transport.send({ method: 'GET', url: `/v2/${repo.name}/referrers/${subject}`, headers: { accept: MediaType.ociIndex }, scopes: [`repository:${repo.name}:pull`], expect: [200], what: `the referrers of ${repo.name}@${subject}` });
     await response.body.dump();

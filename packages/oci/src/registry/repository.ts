@@ -4,35 +4,17 @@ import { parseDigest, sha256, type Digest } from '../digest.ts';
 import { DigestMismatchError, ManifestTooLargeError, NotFoundError, OciError, RegistryError } from '../errors.ts';
 import { printable } from '../http/remote-text.ts';
 import { bodyReadFailure, type HttpResponse, type RegistryTransport } from '../http/transport.ts';
-import { parseManifest, type Descriptor, type Manifest } from '../manifest.ts';
+import { parseManifest, type Descriptor } from '../manifest.ts';
 import { manifestMediaTypes, MediaType } from '../media-types.ts';
 import { isValidTag } from '../reference.ts';
 import { paginate, readJsonPage } from './paginate.ts';
-import { listReferrers, pushReferrer, type ListReferrersOptions, type PushedReferrer } from './referrers.ts';
-import { BlobUploader, type PushBlobResult, type UploadOptions } from './upload.ts';
+import type { BlobContent, BlobRange, BlobRead, FetchedManifest, ListReferrersOptions, PushBlobResult, PushedReferrer, RepositorySource } from '../source.ts';
+import { listReferrers, pushReferrer } from './referrers.ts';
+import { BlobUploader, type UploadOptions } from './upload.ts';
 
-export interface FetchedManifest {
-  descriptor: Descriptor;
-  manifest: Manifest;
-  bytes: Buffer;
-}
-
-export interface BlobResponse {
-  /** 200 for the whole blob, 206 for a range. */
-  status: 200 | 206;
-  /** Offset of the first byte in `body`. */
-  offset: number;
-  /** Bytes in `body`, when the server said. */
-  length?: number;
+/** A blob read from the registry: the HTTP response body, with everything ResponseBody offers. */
+export interface BlobResponse extends BlobRead {
   body: HttpResponse['body'];
-}
-
-export interface BlobSource {
-  digest: Digest;
-  size: number;
-  mediaType?: string;
-  /** Opens the content from the start; called again for a retry. */
-  open(): Readable | Buffer;
 }
 
 function header(response: HttpResponse, name: string): string | undefined {
@@ -40,7 +22,8 @@ function header(response: HttpResponse, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-export class Repository {
+/** One repository of a registry; implements every capability of ../source.ts. */
+export class Repository implements RepositorySource {
   constructor(
     readonly transport: RegistryTransport,
     readonly name: string,
@@ -192,20 +175,18 @@ export class Repository {
    * GETs a blob, or the range [offset, end] of it. A server may ignore Range and answer 200
    * with the whole blob: `status` says which happened, and callers must restart cleanly.
    */
-  async fetchBlob(digest: Digest, options: { offset?: number; end?: number; signal?: AbortSignal } = {}): Promise<BlobResponse> {
+  async fetchBlob(digest: Digest, options: BlobRange = {}): Promise<BlobResponse> {
     parseDigest(digest);
     const offset = options.offset ?? 0;
     const headers: Record<string, string> = {};
     if (offset > 0 || options.end !== undefined) headers.range = `bytes=${offset}-${options.end ?? ''}`;
-    const response = await this.transport.send({
-      method: 'GET',
-      url: `/v2/${this.name}/blobs/${digest}`,
-      headers,
-      scopes: this.scope('pull'),
-      expect: [200, 206],
-      what: `blob ${digest} of ${this.name}`,
-      signal: options.signal,
-    });
+    const what = `blob ${digest} of ${this.name}`;
+    const response = await this.transport
+      .send({ method: 'GET', url: `/v2/${this.name}/blobs/${digest}`, headers, scopes: this.scope('pull'), expect: [200, 206], what, signal: options.signal })
+      .catch((error: unknown) => {
+        if (!(error instanceof RegistryError) || error.request.status !== 416) throw error;
+        throw new OciError('INVALID_RANGE', `Registry ${this.registry} has no bytes ${headers.range?.slice(6)} of ${what}: the range starts past its end.`, { cause: error });
+      });
     const length = Number(header(response, 'content-length'));
     if (response.status === 206) {
       const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(response, 'content-range') ?? '');
@@ -227,7 +208,7 @@ export class Repository {
    * mount when `mountFrom` names a repository holding it, one PUT below `monolithicThreshold`,
    * resumable chunks above it (./upload.ts).
    */
-  async pushBlob(source: BlobSource, options: UploadOptions = {}): Promise<PushBlobResult> {
+  async pushBlob(source: BlobContent, options: UploadOptions = {}): Promise<PushBlobResult> {
     if (await this.blobExists(source.digest)) return { uploaded: false };
     return this.uploads.push({ digest: source.digest, size: source.size, open: () => source.open() }, options);
   }

@@ -9,6 +9,7 @@ import { DigestMismatchError, NotFoundError, OciError, RegistryError, SizeMismat
 import { backoffDelay, sleep } from '../http/backoff.ts';
 import type { HttpResponse, RegistryTransport } from '../http/transport.ts';
 import { MediaType } from '../media-types.ts';
+import type { PushBlobResult } from '../source.ts';
 
 const MiB = 1024 * 1024;
 /** Two chunk buffers are held at once (one on the wire, one being read), so 64 MiB in all. */
@@ -31,13 +32,6 @@ export interface UploadOptions {
   /** Bytes the registry has accepted so far (it can go back after the registry lost a session). */
   onProgress?: (bytesUploaded: number) => void;
   signal?: AbortSignal;
-}
-
-export interface PushBlobResult {
-  /** False when the registry already had the blob or mounted it. */
-  uploaded: boolean;
-  /** The repository the blob was mounted from. */
-  mountedFrom?: string;
 }
 
 /** An open upload session: its `<blob-push-location>` and the registry's minimum chunk. */
