@@ -56,6 +56,7 @@ async function duringOutage(kill: () => Promise<void>, restart: () => Promise<vo
   try {
     await checks(killedAt);
   } finally {
+    // Not a wait for something to happen: the outage's length is what the phase tests.
     await sleep(Math.max(0, killedAt + outageMs - Date.now()));
     await restart();
   }
@@ -276,6 +277,8 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
     const startedAt = Date.now();
     await fleet.startControlProcess();
     await until('the new control plane to say it waits for PostgreSQL', async () => linesBetween(fleet.control, startedAt, Date.now(), /waiting for PostgreSQL/).length > 0, 15_000);
+    // A window of time is the behaviour under test: over these 3 s it keeps waiting, and says so
+    // a few times at most rather than once per attempt.
     await sleep(3_000);
     expect(fleet.control.alive(), fleet.control.exitDescription()).toBe(true);
     expect(linesBetween(fleet.control, startedAt, Date.now(), /PostgreSQL/).length).toBeLessThanOrEqual(3);

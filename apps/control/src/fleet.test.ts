@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createProject, createRegistry, setPin } from '@cider/api/services';
 import { useTestDatabase } from '@cider/db/testing';
 import { fsck, HostCache, pushArtifact, RegistryClient } from '@cider/oci';
+import { syncJobKey } from '@cider/protocol';
 import { writeRandomFile } from '@cider/oci/testing';
 import { deleteKeys, uniqueRepository, useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -15,6 +16,7 @@ const database = useTestDatabase();
 const redis = useRedisPrefix();
 const MiB = 1024 * 1024;
 const actor = { label: 'admin@fleet.test' };
+const reconcileIntervalMs = 2_000;
 
 describe('fleet rollouts converge (real control plane, 3 agents, PostgreSQL, Redis, registry)', () => {
   let fleet: TestFleet;
@@ -49,7 +51,7 @@ describe('fleet rollouts converge (real control plane, 3 agents, PostgreSQL, Red
   }
 
   beforeAll(async () => {
-    fleet = new TestFleet({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, registryUrl: inject('registryUrl'), agents: 3 });
+    fleet = new TestFleet({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, registryUrl: inject('registryUrl'), agents: 3, reconcileIntervalMs });
     await fleet.start();
     pusher = new RegistryClient();
     await createRegistry(fleet.deps, actor, { name: 'fleet', host: fleet.registryHost, plainHttp: true, authKind: 'none' });
@@ -90,8 +92,15 @@ describe('fleet rollouts converge (real control plane, 3 agents, PostgreSQL, Red
     await setPin(fleet.deps, actor, { projectId, reference: reference('offline'), mode: 'follow' });
     const node3 = await fleet.deps.db.node.findFirstOrThrow({ where: { name: 'mac-3' } });
     await until('the online nodes to hold it', async () => (await fleet.deps.db.nodeImage.count({ where: { digest } })) === 2);
-    // The offline node's job waits: neither failed nor lost.
-    await new Promise((r) => setTimeout(r, 1_500));
+    // The offline node's job waits: neither failed nor lost. Its dispatcher has looked at it and
+    // set it aside (a delayed queue entry), and a periodic reconcile queued after that has run
+    // (job id reconcile-all-<2 s slot>) without failing it or adding a second one.
+    await until('the offline node\'s job to be set aside', async () => (await fleet.deps.queues.queue('sync').getJob(syncJobKey(node3.id, digest)))?.isDelayed());
+    const slot = Math.floor(Date.now() / reconcileIntervalMs);
+    await until('a periodic reconcile to run', async () => {
+      const completed = await fleet.deps.queues.queue('reconcile').getJobs(['completed'], 0, 50);
+      return completed.some((job) => Number(/^reconcile-all-(\d+)$/.exec(job.id ?? '')?.[1]) > slot);
+    }, 15_000);
     const waiting = await fleet.deps.db.syncJob.findMany({ where: { digest, nodeId: node3.id } });
     expect(waiting.map((j) => j.state)).toEqual([expect.stringMatching(/^(queued|dispatched)$/)]);
 
@@ -107,7 +116,8 @@ describe('fleet rollouts converge (real control plane, 3 agents, PostgreSQL, Red
     await setPin(fleet.deps, actor, { projectId, reference: reference('restart'), mode: 'follow' });
     await until('pulls to be under way', async () => (await fleet.deps.db.syncJob.count({ where: { digest, state: 'pulling' } })) > 0);
     await fleet.stopControl();
-    await new Promise((r) => setTimeout(r, 500));
+    // Down long enough that every agent lost its connection (and is retrying) mid-pull.
+    await until('every agent to lose the control plane', async () => [...fleet.agents.values()].every((agent) => !agent.connected), 10_000);
     await fleet.startControl();
     await fleet.converged(projectId, 90_000);
     fleet.proxy.setRule(undefined);
