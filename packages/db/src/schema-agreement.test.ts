@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { describeDatabase, describePrismaSchema } from './schema-agreement.ts';
 import { schemaDrift } from './schema-drift.ts';
-import { createTestDatabase, type TestDatabase } from './testing.ts';
+import { createTestDatabase, type TestDatabase } from '../testing/index.ts';
 import { findMigrationsDir, migrate } from './migrate/index.ts';
 
 const migrationsDir = findMigrationsDir();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../testing.ts';
+import { createTestDatabase, type TestDatabase } from '../../testing/index.ts';
 import { migrationChecksum, scriptMatchesChecksum } from './checksum.ts';
 import { findMigrationsDir, readMigrations } from './index.ts';
 import { migrate, migrationRecords, MigrationError } from './runner.ts';

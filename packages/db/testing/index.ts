@@ -4,8 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { withDatabase } from '@cider/services';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { createDb, type Db } from './client.ts';
-import { migrate, readMigrations } from './migrate/index.ts';
+import { createDb, type Db } from '../src/client.ts';
+import { migrate, readMigrations } from '../src/migrate/index.ts';
 
 const testDatabasePrefix = 'cider_t_';
 
