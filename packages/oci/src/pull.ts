@@ -109,7 +109,8 @@ function parseJson(bytes: Buffer, what: string): unknown {
 
 function sourcesOf(options: PullOptions, ref: Reference): { manifests: ManifestSource; blobs: BlobSource } {
   const source = options.source ?? options.client.repositoryOf(ref);
-  return 'manifests' in source ? source : { manifests: source, blobs: source };
+  // Told apart by a method, not by a `manifests` field, which a store may well have of its own.
+  return 'fetchManifest' in source ? { manifests: source, blobs: source } : source;
 }
 
 /** A manifest from the source, checked against its digest whoever sent it (./source.ts). */

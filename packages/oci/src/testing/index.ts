@@ -9,3 +9,4 @@ export { makeSyntheticIpsw, defaultMacDevices, type SyntheticIpswOptions } from 
 export { makeTestCertificate, type TestCertificate } from './tls.ts';
 export { sendEndlessBody, startHostileRegistry, type EndlessBody, type HostileHandler, type HostileRegistry, type HostileRequest } from './hostile-registry.ts';
 export { mountReflinkDisk, mountTmpfs, type SmallDisk } from './small-disk.ts';
+export { describeSourceConformance, type ConformanceSubject } from './conformance.ts';
