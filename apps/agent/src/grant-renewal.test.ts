@@ -14,7 +14,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from './agent.ts';
 import type { AgentConfig } from './config.ts';
-import { startStubControl, type StubControl } from './testing/stub-control.ts';
+import { startStubControl, type StubControl } from '../testing/stub-control.ts';
 
 const MiB = 1024 * 1024;
 const log = pino({ level: process.env.CIDER_TEST_LOG ?? 'silent' });
