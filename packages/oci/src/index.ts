@@ -13,6 +13,7 @@ export { nextLink, paginate, readJsonPage, type Paginated, type PaginateOptions 
 export { listCatalog } from './registry/catalog.ts';
 export { printable } from './http/remote-text.ts';
 export { Repository, type BlobResponse } from './registry/repository.ts';
+export { MemoryRepository, MemoryStore } from './memory-store.ts';
 export {
   verifiedManifest,
   type BlobBody,
