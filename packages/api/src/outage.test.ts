@@ -14,7 +14,7 @@ import { createTrpcHandler } from './http/trpc-handler.ts';
 import type { FleetEvent } from './events.ts';
 import { serviceOutage, ServiceUnavailableError } from './outage.ts';
 import { createCaller } from './root.ts';
-import { createUser, type SessionUser } from './services/auth.ts';
+import { createUser, type SessionUser } from './services/access/auth.ts';
 import type { TrpcContext } from './trpc.ts';
 
 const database = useTestDatabase();

@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServiceDeps } from './deps-factory.ts';
 import { appRouter, createCaller } from './root.ts';
-import { createApiToken } from './services/api-tokens.ts';
-import type { SessionUser } from './services/auth.ts';
-import { createUser } from './services/auth.ts';
-import { createEnrollmentToken } from './services/nodes.ts';
+import { createApiToken } from './services/access/api-tokens.ts';
+import type { SessionUser } from './services/access/auth.ts';
+import { createUser } from './services/access/auth.ts';
+import { createEnrollmentToken } from './services/nodes/nodes.ts';
 import type { TrpcContext } from './trpc.ts';
 
 const database = useTestDatabase();

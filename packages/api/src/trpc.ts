@@ -6,8 +6,8 @@ import { ZodError, z } from 'zod';
 import { AppError, isAppError, type AppErrorCode } from './errors.ts';
 import type { EventHub } from './events.ts';
 import { serviceOutage } from './outage.ts';
-import type { ApiTokenIdentity } from './services/api-tokens.ts';
-import type { AuthPolicy, SessionUser } from './services/auth.ts';
+import type { ApiTokenIdentity } from './services/access/api-tokens.ts';
+import type { AuthPolicy, SessionUser } from './services/access/auth.ts';
 import type { Actor, ServiceDeps } from './services/deps.ts';
 
 export interface TrpcContext {

@@ -4,8 +4,8 @@
 // are Secure over https, and API tokens can't mint longer-lived tokens.
 import { describe, expect, it } from 'vitest';
 import superjson from 'superjson';
-import { createApiToken } from '../services/api-tokens.ts';
-import { defaultSignInPolicy, VerificationSlots } from '../services/sign-in-throttle.ts';
+import { createApiToken } from '../services/access/api-tokens.ts';
+import { defaultSignInPolicy, VerificationSlots } from '../services/access/sign-in-throttle.ts';
 import { testPassword, useRouterHarness } from '../routers/users/test-context.ts';
 import { createTrpcHandler, type TrpcHandlerOptions } from './trpc-handler.ts';
 

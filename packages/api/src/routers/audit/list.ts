@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc.ts';
-import { listAuditEvents, maxAuditPage } from '../../services/audit-log.ts';
+import { listAuditEvents, maxAuditPage } from '../../services/audit/log.ts';
 
 export const listAuditInput = z.object({
   targetType: z.string().trim().max(100).optional(),

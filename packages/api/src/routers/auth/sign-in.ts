@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { publicProcedure } from '../../trpc.ts';
-import { signIn } from '../../services/auth.ts';
+import { signIn } from '../../services/access/auth.ts';
 
 export const signInInput = z.object({
   email: z.string().trim().min(1, 'Enter your email').max(320),

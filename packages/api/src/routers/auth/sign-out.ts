@@ -1,5 +1,5 @@
 import { publicProcedure } from '../../trpc.ts';
-import { signOut } from '../../services/auth.ts';
+import { signOut } from '../../services/access/auth.ts';
 
 export const signOutProcedure = publicProcedure.mutation(async ({ ctx }) => {
   await signOut(ctx.deps, ctx.sessionToken);

@@ -4,7 +4,7 @@
 // and nobody signed out gets one.
 import { EventHub, eventsChannel, type FleetEvent } from '../../events.ts';
 import { createTrpcHandler } from '../../http/trpc-handler.ts';
-import { createApiToken } from '../../services/api-tokens.ts';
+import { createApiToken } from '../../services/access/api-tokens.ts';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import superjson from 'superjson';
 import { useRouterHarness } from '../users/test-context.ts';

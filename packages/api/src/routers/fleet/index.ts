@@ -1,5 +1,5 @@
 import { authedProcedure, router } from '../../trpc.ts';
-import { fleetOverview } from '../../services/fleet.ts';
+import { fleetOverview } from '../../services/fleet/overview.ts';
 
 export const fleetRouter = router({
   overview: authedProcedure.query(({ ctx }) => fleetOverview(ctx.deps)),

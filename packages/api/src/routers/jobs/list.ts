@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { authedProcedure } from '../../trpc.ts';
-import { listJobs } from '../../services/jobs.ts';
+import { listJobs } from '../../services/sync/jobs.ts';
 import { syncJobStates } from '../../services/sync/lifecycle.ts';
 
 export const listJobsInput = z.object({

@@ -1,5 +1,5 @@
 import { authedProcedure, router } from '../../trpc.ts';
-import { listNodes } from '../../services/fleet.ts';
+import { listNodes } from '../../services/fleet/overview.ts';
 import { allowNodeReplacementProcedure } from './allow-replace.ts';
 import { getNodeProcedure } from './get.ts';
 import { revokeNodeProcedure } from './revoke.ts';

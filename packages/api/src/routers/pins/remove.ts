@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { authedProcedure, canEditTeam } from '../../trpc.ts';
-import { removePin } from '../../services/pins.ts';
+import { removePin } from '../../services/projects/pins.ts';
 
 export const removePinProcedure = authedProcedure.input(z.object({ pinId: z.string().uuid() })).mutation(async ({ ctx, input }) => {
   const pin = await ctx.deps.db.pin.findUnique({ where: { id: input.pinId }, include: { project: true } });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { authedProcedure, canEditTeam } from '../../trpc.ts';
-import { setPin } from '../../services/pins.ts';
+import { setPin } from '../../services/projects/pins.ts';
 
 export const setPinInput = z.object({
   projectId: z.string().uuid(),

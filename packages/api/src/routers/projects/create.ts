@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc.ts';
-import { createProject, parseSelector } from '../../services/projects.ts';
+import { createProject, parseSelector } from '../../services/projects/projects.ts';
 
 export const createProjectInput = z.object({
   name: z.string().trim().min(1, 'Give the project a name').max(63),

@@ -1,5 +1,5 @@
 import { adminProcedure } from '../../trpc.ts';
-import { createRegistry } from '../../services/registries.ts';
+import { createRegistry } from '../../services/registries/registries.ts';
 import { registryInput } from './input.ts';
 
 /** Connects a registry after checking it answers with these credentials. */

@@ -5,7 +5,7 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { describe, expect, inject, it, vi } from 'vitest';
 import { eventsChannel, type FleetEvent } from '../../events.ts';
 import { appRouter } from '../../root.ts';
-import { createApiToken, userForApiToken } from '../../services/api-tokens.ts';
+import { createApiToken, userForApiToken } from '../../services/access/api-tokens.ts';
 import type { TrpcContext } from '../../trpc.ts';
 import { failure, invalid, useRouterHarness } from '../users/test-context.ts';
 

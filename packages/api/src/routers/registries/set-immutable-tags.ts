@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc.ts';
-import { setRegistryImmutableTags } from '../../services/registries.ts';
+import { setRegistryImmutableTags } from '../../services/registries/registries.ts';
 
 export const setImmutableTagsInput = z.object({ id: z.uuid({ error: 'No such registry' }), immutableTags: z.boolean() });
 

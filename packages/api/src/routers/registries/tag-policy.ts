@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { authedProcedure } from '../../trpc.ts';
-import { registryTagPolicy } from '../../services/registries.ts';
+import { registryTagPolicy } from '../../services/registries/registries.ts';
 
 export const tagPolicyInput = z.object({
   host: z.string().trim().min(1, 'Give the registry host, e.g. registry.example.com or 127.0.0.1:5000').max(300),

@@ -1,5 +1,5 @@
 import { adminProcedure } from '../../trpc.ts';
-import { testRegistryConnection } from '../../services/registries.ts';
+import { testRegistryConnection } from '../../services/registries/registries.ts';
 import { registryInput } from './input.ts';
 
 /** Checks settings before saving them; throws with the reason when the registry won't answer. */

@@ -1,5 +1,5 @@
 import { adminProcedure } from '../../trpc.ts';
-import { addTeamMember } from '../../services/teams.ts';
+import { addTeamMember } from '../../services/access/teams.ts';
 import { membershipRoleInput } from './input.ts';
 
 export const addTeamMemberProcedure = adminProcedure.input(membershipRoleInput).mutation(async ({ ctx, input }) => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc.ts';
-import { deleteTeam } from '../../services/teams.ts';
+import { deleteTeam } from '../../services/access/teams.ts';
 
 /** Refused while the team owns projects, naming them. */
 export const deleteTeamProcedure = adminProcedure.input(z.object({ teamId: z.uuid() })).mutation(async ({ ctx, input }) => {

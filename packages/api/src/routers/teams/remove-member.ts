@@ -1,5 +1,5 @@
 import { adminProcedure } from '../../trpc.ts';
-import { removeTeamMember } from '../../services/teams.ts';
+import { removeTeamMember } from '../../services/access/teams.ts';
 import { membershipInput } from './input.ts';
 
 export const removeTeamMemberProcedure = adminProcedure.input(membershipInput).mutation(async ({ ctx, input }) => {

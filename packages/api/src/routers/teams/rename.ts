@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc.ts';
-import { renameTeam } from '../../services/teams.ts';
+import { renameTeam } from '../../services/access/teams.ts';
 import { teamNameInput } from './input.ts';
 
 export const renameTeamProcedure = adminProcedure

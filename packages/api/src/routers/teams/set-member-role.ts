@@ -1,5 +1,5 @@
 import { adminProcedure } from '../../trpc.ts';
-import { setTeamMemberRole } from '../../services/teams.ts';
+import { setTeamMemberRole } from '../../services/access/teams.ts';
 import { membershipRoleInput } from './input.ts';
 
 /** A team role of member or admin lets the user change pins in the team's projects; viewer only reads. */

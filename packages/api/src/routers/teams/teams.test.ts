@@ -1,7 +1,7 @@
 // The teams router against real PostgreSQL and Redis: anyone lists, admins change; a team that
 // owns projects is not deleted; membership roles decide who may change a project's pins.
 import { describe, expect, it } from 'vitest';
-import { createProject } from '../../services/projects.ts';
+import { createProject } from '../../services/projects/projects.ts';
 import { failure, invalid, leaks, storedSecrets, useRouterHarness } from '../users/test-context.ts';
 
 const harness = useRouterHarness();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { authedProcedure } from '../../trpc.ts';
-import { createApiToken } from '../../services/api-tokens.ts';
+import { createApiToken } from '../../services/access/api-tokens.ts';
 import { optionalCount } from './input.ts';
 
 export const createApiTokenInput = z.object({

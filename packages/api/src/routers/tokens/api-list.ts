@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { authedProcedure } from '../../trpc.ts';
-import { listApiTokens } from '../../services/api-tokens.ts';
+import { listApiTokens } from '../../services/access/api-tokens.ts';
 
 /** Your own tokens; admins may ask for everyone's (`scope: 'all'`). */
 export const listApiTokensProcedure = authedProcedure

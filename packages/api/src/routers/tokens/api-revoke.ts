@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { authedProcedure } from '../../trpc.ts';
-import { revokeApiToken } from '../../services/api-tokens.ts';
+import { revokeApiToken } from '../../services/access/api-tokens.ts';
 
 /** Your own tokens; admins may revoke anyone's. */
 export const revokeApiTokenProcedure = authedProcedure

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc.ts';
-import { createEnrollmentToken } from '../../services/nodes.ts';
-import { parseSelector } from '../../services/projects.ts';
+import { createEnrollmentToken } from '../../services/nodes/nodes.ts';
+import { parseSelector } from '../../services/projects/projects.ts';
 import { optionalCount } from './input.ts';
 
 export const createEnrollmentTokenInput = z.object({

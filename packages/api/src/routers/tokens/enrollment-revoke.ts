@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc.ts';
-import { revokeEnrollmentToken } from '../../services/enrollment.ts';
+import { revokeEnrollmentToken } from '../../services/nodes/enrollment.ts';
 
 /** Nodes already enrolled keep their own secrets; only new enrollments stop. */
 export const revokeEnrollmentTokenProcedure = adminProcedure

@@ -2,8 +2,8 @@
 // listed without secrets, revocable; API tokens authenticate as their (enabled) user.
 import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../crypto.ts';
-import { apiTokenSession, createApiToken, userForApiToken } from '../../services/api-tokens.ts';
-import { enrollNode } from '../../services/nodes.ts';
+import { apiTokenSession, createApiToken, userForApiToken } from '../../services/access/api-tokens.ts';
+import { enrollNode } from '../../services/nodes/nodes.ts';
 import { failure, invalid, leaks, storedSecrets, useRouterHarness } from '../users/test-context.ts';
 
 const harness = useRouterHarness();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sessionAdminProcedure } from './session-admin.ts';
-import { addUser } from '../../services/users.ts';
+import { addUser } from '../../services/access/users.ts';
 import { passwordInput, roleInput } from './input.ts';
 
 export const createUserInput = z.object({

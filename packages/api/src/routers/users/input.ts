@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { minPasswordLength } from '../../services/users.ts';
+import { minPasswordLength } from '../../services/access/users.ts';
 
 export const roleInput = z.enum(['admin', 'member', 'viewer'], { error: 'Choose a role: admin, member or viewer' });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sessionAdminProcedure } from './session-admin.ts';
-import { resetUserPassword } from '../../services/users.ts';
+import { resetUserPassword } from '../../services/access/users.ts';
 import { passwordInput } from './input.ts';
 
 export const resetPasswordInput = z.object({ userId: z.uuid(), password: passwordInput });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sessionAdminProcedure } from './session-admin.ts';
-import { setUserDisabled } from '../../services/users.ts';
+import { setUserDisabled } from '../../services/access/users.ts';
 
 export const setUserDisabledInput = z.object({ userId: z.uuid(), disabled: z.boolean() });
 

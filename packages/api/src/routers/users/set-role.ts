@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sessionAdminProcedure } from './session-admin.ts';
-import { setUserRole } from '../../services/users.ts';
+import { setUserRole } from '../../services/access/users.ts';
 import { roleInput } from './input.ts';
 
 export const setUserRoleInput = z.object({ userId: z.uuid(), role: roleInput });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { createServiceDeps } from '../../deps-factory.ts';
 import type { EventHub } from '../../events.ts';
 import { createCaller } from '../../root.ts';
-import { createUser, type SessionUser } from '../../services/auth.ts';
+import { createUser, type SessionUser } from '../../services/access/auth.ts';
 import type { ServiceDeps } from '../../services/deps.ts';
 import type { TrpcContext } from '../../trpc.ts';
 

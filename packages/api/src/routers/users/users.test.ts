@@ -1,8 +1,8 @@
 // The users router against real PostgreSQL and Redis: admin-only access, the last-admin guard,
 // disabled accounts and password resets ending sessions, the audit trail, and no hash in any answer.
 import { describe, expect, it } from 'vitest';
-import { apiTokenSession, createApiToken, revokeApiToken, userForApiToken } from '../../services/api-tokens.ts';
-import { signIn, userForSession } from '../../services/auth.ts';
+import { apiTokenSession, createApiToken, revokeApiToken, userForApiToken } from '../../services/access/api-tokens.ts';
+import { signIn, userForSession } from '../../services/access/auth.ts';
 import { failure, invalid, leaks, storedSecrets, testPassword, useRouterHarness } from './test-context.ts';
 
 const harness = useRouterHarness();

@@ -7,7 +7,7 @@ import { parseReference, type RegistryClient } from '@cider/oci';
 import { LRUCache } from 'lru-cache';
 import { AppError } from '../../errors.ts';
 import type { ServiceDeps } from '../deps.ts';
-import { clientFor, fromOciError } from '../registries.ts';
+import { clientFor, fromOciError } from '../registries/registries.ts';
 
 /** Catalog and tag lists change rarely and pages refetch on every fleet event: keep them briefly. */
 export const listTtlMs = 15_000;

@@ -3,7 +3,7 @@
 import type { Registry } from '@cider/db';
 import { isOciError, RegistryError } from '@cider/oci';
 import type { ServiceDeps } from '../deps.ts';
-import { fromOciError } from '../registries.ts';
+import { fromOciError } from '../registries/registries.ts';
 import { browseClient, cacheKey, listTtlMs, loadRegistry, registrySummary, remember } from './browse.ts';
 
 /** Why a registry's catalog can't be listed, when the reason is "it doesn't offer one to us". */

@@ -18,7 +18,7 @@ import {
 } from '@cider/oci';
 import pMap from 'p-map';
 import type { ServiceDeps } from '../deps.ts';
-import { nodeStatus } from '../fleet.ts';
+import { nodeStatus } from '../fleet/overview.ts';
 import { cacheKey, checkRepository, forever, loadRegistry, maxCachedBytes, registrySummary, remember, withClient } from './browse.ts';
 import { fetchConfigJson, isJsonMediaType, maxConfigBytes, parseCiderConfig, readText, type CiderConfig } from './cider-config.ts';
 

@@ -27,9 +27,9 @@ import { createServiceDeps } from '../../deps-factory.ts';
 import { createCaller } from '../../root.ts';
 import type { TrpcContext } from '../../trpc.ts';
 import { parseCiderConfig } from './cider-config.ts';
-import { setPin } from '../pins.ts';
-import { createProject } from '../projects.ts';
-import { createRegistry } from '../registries.ts';
+import { setPin } from '../projects/pins.ts';
+import { createProject } from '../projects/projects.ts';
+import { createRegistry } from '../registries/registries.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();

@@ -5,10 +5,10 @@
 // transition's effects run (tell the agent to cancel, drop the queue entry, audit).
 import type { Db, SyncJob } from '@cider/db';
 import { syncJobKey } from '@cider/protocol';
-import { recordAudit } from '../audit.ts';
+import { recordAudit } from '../audit/record.ts';
 import { systemActor, type ServiceDeps } from '../deps.ts';
-import { sendToAgent } from '../node-notices.ts';
-import { forgetProgress } from '../progress-throttle.ts';
+import { sendToAgent } from '../nodes/notices.ts';
+import { forgetProgress } from './progress-throttle.ts';
 import { isOpen, transition, type OutcomeKind, type SyncEvent, type Transition } from './lifecycle.ts';
 import { publishSyncOutcome, type SyncOutcome } from './outcomes.ts';
 

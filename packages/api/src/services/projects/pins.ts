@@ -1,0 +1,74 @@
+// Pins: a project's choice of base image. Setting one resolves the tag to a digest at the
+// registry now, so every node gets exactly that digest, writes the pin and its audit event in
+// one transaction, and asks for a reconcile.
+import type { PinMode } from '@cider/db';
+import { formatReference, parseReference } from '@cider/oci';
+import { AppError } from '../../errors.ts';
+import { recordAudit } from '../audit/record.ts';
+import type { Actor, ServiceDeps } from '../deps.ts';
+import { clientFor, fromOciError } from '../registries/registries.ts';
+
+export interface SetPinInput {
+  projectId: string;
+  reference: string;
+  mode: PinMode;
+}
+
+export async function setPin(deps: ServiceDeps, actor: Actor, input: SetPinInput) {
+  let ref;
+  try {
+    ref = parseReference(input.reference);
+  } catch (error) {
+    throw fromOciError(error, 'Parsing the reference');
+  }
+  if (ref.digest && !ref.tag) {
+    throw new AppError('BAD_REQUEST', 'Pin a tag (e.g. registry/demo/macos:15.2); a frozen pin keeps the digest it resolves to.');
+  }
+  const tag = ref.tag!;
+  const project = await deps.db.project.findUnique({ where: { id: input.projectId } });
+  if (!project) throw new AppError('NOT_FOUND', 'No such project.');
+  const registry = await deps.db.registry.findUnique({ where: { host: ref.registry } });
+  if (!registry) {
+    throw new AppError('NOT_FOUND', `Registry ${ref.registry} is not connected. Add it under Registries first, then pin again.`);
+  }
+
+  const client = clientFor(deps, registry);
+  let digest: string;
+  try {
+    // A digest in the reference must agree with what the tag resolves to.
+    const descriptor = await client.repositoryOf(ref).resolve(tag);
+    if (ref.digest && ref.digest !== descriptor.digest) {
+      throw new AppError('CONFLICT', `Tag ${tag} now points to ${descriptor.digest}, not ${ref.digest}.`);
+    }
+    digest = descriptor.digest;
+  } catch (error) {
+    throw fromOciError(error, `Resolving ${input.reference}`);
+  } finally {
+    await client.close();
+  }
+
+  const reference = formatReference({ registry: ref.registry, repository: ref.repository, tag });
+  const pin = await deps.db.$transaction(async (tx) => {
+    const before = await tx.pin.findUnique({ where: { projectId_reference: { projectId: project.id, reference } } });
+    const data = { registryId: registry.id, repository: ref.repository, tag, mode: input.mode, digest, driftDigest: null, resolvedAt: new Date(), createdById: actor.userId ?? null };
+    const saved = before
+      ? await tx.pin.update({ where: { id: before.id }, data })
+      : await tx.pin.create({ data: { ...data, projectId: project.id, reference } });
+    await recordAudit(tx, actor, before ? 'pin.update' : 'pin.create', { type: 'pin', id: saved.id }, before, saved);
+    return saved;
+  });
+  await deps.queues.add('reconcile', { scope: 'project', id: project.id, reason: `pin ${reference} set` });
+  await deps.events.publish({ type: 'pin.updated', projectId: project.id, pinId: pin.id });
+  return pin;
+}
+
+export async function removePin(deps: ServiceDeps, actor: Actor, pinId: string): Promise<void> {
+  const pin = await deps.db.pin.findUnique({ where: { id: pinId } });
+  if (!pin) throw new AppError('NOT_FOUND', 'No such pin.');
+  await deps.db.$transaction(async (tx) => {
+    await tx.pin.delete({ where: { id: pin.id } });
+    await recordAudit(tx, actor, 'pin.delete', { type: 'pin', id: pin.id }, pin, undefined);
+  });
+  await deps.queues.add('reconcile', { scope: 'project', id: pin.projectId, reason: `pin ${pin.reference} removed` });
+  await deps.events.publish({ type: 'pin.updated', projectId: pin.projectId, pinId: pin.id });
+}
