@@ -16,8 +16,8 @@ import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startControl, type RunningControl } from './server.ts';
-import { testControlConfig } from './testing/control-config.ts';
-import { until } from './testing/fleet.ts';
+import { testControlConfig } from '../testing/control-config.ts';
+import { until } from '../testing/fleet.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();

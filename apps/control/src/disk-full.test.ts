@@ -11,7 +11,7 @@ import { pushArtifact, RegistryClient } from '@cider/oci';
 import { mountTmpfs, writeRandomFile, type SmallDisk } from '@cider/oci/testing';
 import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { TestFleet, until } from './testing/fleet.ts';
+import { TestFleet, until } from '../testing/fleet.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();

@@ -10,7 +10,7 @@ import { syncJobKey } from '@cider/protocol';
 import { writeRandomFile } from '@cider/oci/testing';
 import { deleteKeys, uniqueRepository, useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { TestFleet, until } from './testing/fleet.ts';
+import { TestFleet, until } from '../testing/fleet.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();

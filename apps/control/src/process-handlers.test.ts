@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { startProcess } from '@cider/services';
 import { describe, expect, it } from 'vitest';
 
-const fixture = fileURLToPath(new URL('./testing/crashing-process.ts', import.meta.url));
+const fixture = fileURLToPath(new URL('../testing/crashing-process.ts', import.meta.url));
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('process-level handlers (a real process)', () => {

@@ -22,8 +22,8 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControl, type RunningControl } from './server.ts';
-import { until } from './testing/fleet.ts';
-import { testControlConfig } from './testing/control-config.ts';
+import { until } from '../testing/fleet.ts';
+import { testControlConfig } from '../testing/control-config.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();

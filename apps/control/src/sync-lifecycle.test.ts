@@ -13,9 +13,9 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startControl, type ControlConfig, type RunningControl } from './server.ts';
-import { testControlConfig } from './testing/control-config.ts';
-import { until } from './testing/fleet.ts';
-import { SimAgent, simFacts } from './testing/wire.ts';
+import { testControlConfig } from '../testing/control-config.ts';
+import { until } from '../testing/fleet.ts';
+import { SimAgent, simFacts } from '../testing/wire.ts';
 
 const admin = { label: 'admin@example.com' };
 const log = pino({ level: process.env.CIDER_TEST_LOG ?? 'silent' });

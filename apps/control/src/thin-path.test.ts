@@ -15,7 +15,7 @@ import { enroll } from '@cider/agent/enroll';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startControl, type RunningControl } from './server.ts';
-import { testControlConfig } from './testing/control-config.ts';
+import { testControlConfig } from '../testing/control-config.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();

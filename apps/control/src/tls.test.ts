@@ -17,9 +17,9 @@ import { enrollPath, generateNodeKeyPair } from '@cider/protocol';
 import { startProcess, type ManagedProcess } from '@cider/services';
 import { useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startControlProcess, type ControlProcess, type Getter } from './testing/control-process.ts';
-import { until } from './testing/fleet.ts';
-import { rawExchange, SimAgent, statusOf } from './testing/wire.ts';
+import { startControlProcess, type ControlProcess, type Getter } from '../testing/control-process.ts';
+import { until } from '../testing/fleet.ts';
+import { rawExchange, SimAgent, statusOf } from '../testing/wire.ts';
 
 const run = promisify(execFile);
 const database = useTestDatabase();

@@ -8,8 +8,8 @@ import { useTestDatabase } from '@cider/db/testing';
 import { CloseCode, enrollPath, generateNodeKeyPair, maxEnrollBodyBytes, maxFrameBytes, type ControlMessage } from '@cider/protocol';
 import { useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startControlProcess, type ControlProcess } from '../testing/control-process.ts';
-import { rawExchange, sendAndReset, SimAgent, simFacts, statusOf, upgradeRequest } from '../testing/wire.ts';
+import { startControlProcess, type ControlProcess } from '../../testing/control-process.ts';
+import { rawExchange, sendAndReset, SimAgent, simFacts, statusOf, upgradeRequest } from '../../testing/wire.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();

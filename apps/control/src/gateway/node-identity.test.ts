@@ -18,9 +18,9 @@ import { useRedisPrefix } from '@cider/services/testing';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControl, type RunningControl } from '../server.ts';
-import { until } from '../testing/fleet.ts';
-import { SimAgent, simFacts } from '../testing/wire.ts';
-import { testControlConfig } from '../testing/control-config.ts';
+import { until } from '../../testing/fleet.ts';
+import { SimAgent, simFacts } from '../../testing/wire.ts';
+import { testControlConfig } from '../../testing/control-config.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();

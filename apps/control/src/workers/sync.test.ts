@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandBus } from '../gateway/commands.ts';
-import { until } from '../testing/fleet.ts';
+import { until } from '../../testing/fleet.ts';
 import { NodeSlots } from './node-slots.ts';
 import { createSyncProcessor } from './sync.ts';
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import superjson from 'superjson';
 import { createApiToken } from '../services/access/api-tokens.ts';
 import { defaultSignInPolicy, VerificationSlots } from '../services/access/sign-in-throttle.ts';
-import { testPassword, useRouterHarness } from '../routers/users/test-context.ts';
+import { testPassword, useRouterHarness } from '../../testing/test-context.ts';
 import { createTrpcHandler, type TrpcHandlerOptions } from './trpc-handler.ts';
 
 const harness = useRouterHarness();

@@ -1,7 +1,7 @@
 // The audit log reader against real PostgreSQL and Redis: admins only, filters, stable keyset
 // pages newest first, and redaction on the way out.
 import { describe, expect, it } from 'vitest';
-import { failure, invalid, leaks, storedSecrets, useRouterHarness } from '../users/test-context.ts';
+import { failure, invalid, leaks, storedSecrets, useRouterHarness } from '../../../testing/test-context.ts';
 
 const harness = useRouterHarness();
 

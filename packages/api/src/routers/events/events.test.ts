@@ -7,7 +7,7 @@ import { createTrpcHandler } from '../../http/trpc-handler.ts';
 import { createApiToken } from '../../services/access/api-tokens.ts';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import superjson from 'superjson';
-import { useRouterHarness } from '../users/test-context.ts';
+import { useRouterHarness } from '../../../testing/test-context.ts';
 
 const harness = useRouterHarness();
 const site = 'http://dashboard.test:3000';

@@ -7,7 +7,7 @@ import { eventsChannel, type FleetEvent } from '../../events.ts';
 import { appRouter } from '../../root.ts';
 import { createApiToken, userForApiToken } from '../../services/access/api-tokens.ts';
 import type { TrpcContext } from '../../trpc.ts';
-import { failure, invalid, useRouterHarness } from '../users/test-context.ts';
+import { failure, invalid, useRouterHarness } from '../../../testing/test-context.ts';
 
 const harness = useRouterHarness();
 const host = inject('registryHost');

@@ -2,7 +2,7 @@
 // owns projects is not deleted; membership roles decide who may change a project's pins.
 import { describe, expect, it } from 'vitest';
 import { createProject } from '../../services/projects/projects.ts';
-import { failure, invalid, leaks, storedSecrets, useRouterHarness } from '../users/test-context.ts';
+import { failure, invalid, leaks, storedSecrets, useRouterHarness } from '../../../testing/test-context.ts';
 
 const harness = useRouterHarness();
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../crypto.ts';
 import { apiTokenSession, createApiToken, userForApiToken } from '../../services/access/api-tokens.ts';
 import { enrollNode } from '../../services/nodes/nodes.ts';
-import { failure, invalid, leaks, storedSecrets, useRouterHarness } from '../users/test-context.ts';
+import { failure, invalid, leaks, storedSecrets, useRouterHarness } from '../../../testing/test-context.ts';
 
 const harness = useRouterHarness();
 

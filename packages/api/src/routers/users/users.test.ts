@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { apiTokenSession, createApiToken, revokeApiToken, userForApiToken } from '../../services/access/api-tokens.ts';
 import { signIn, userForSession } from '../../services/access/auth.ts';
-import { failure, invalid, leaks, storedSecrets, testPassword, useRouterHarness } from './test-context.ts';
+import { failure, invalid, leaks, storedSecrets, testPassword, useRouterHarness } from '../../../testing/test-context.ts';
 
 const harness = useRouterHarness();
 

@@ -4,7 +4,7 @@
 // unknown emails get exactly the same answers, and a flood is turned away by the slot limit.
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../crypto.ts';
-import { testPassword, useRouterHarness } from '../../routers/users/test-context.ts';
+import { testPassword, useRouterHarness } from '../../../testing/test-context.ts';
 import { RetryLaterError, signIn, unknownUserHash, type SignInOptions } from './auth.ts';
 import { attemptKeys, defaultSignInPolicy, VerificationSlots, type SignInPolicy } from './sign-in-throttle.ts';
 

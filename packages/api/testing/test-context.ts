@@ -6,12 +6,12 @@ import type { Role } from '@cider/db';
 import { useTestDatabase } from '@cider/db/testing';
 import { useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { createServiceDeps } from '../../deps-factory.ts';
-import type { EventHub } from '../../events.ts';
-import { createCaller } from '../../root.ts';
-import { createUser, type SessionUser } from '../../services/access/auth.ts';
-import type { ServiceDeps } from '../../services/deps.ts';
-import type { TrpcContext } from '../../trpc.ts';
+import { createServiceDeps } from '../src/deps-factory.ts';
+import type { EventHub } from '../src/events.ts';
+import { createCaller } from '../src/root.ts';
+import { createUser, type SessionUser } from '../src/services/access/auth.ts';
+import type { ServiceDeps } from '../src/services/deps.ts';
+import type { TrpcContext } from '../src/trpc.ts';
 
 export const testPassword = 'a long enough password';
 

@@ -12,7 +12,7 @@ import { createServiceDeps } from '@cider/api';
 import { createEnrollmentToken, createUser, projectRollout } from '@cider/api/services';
 import { startFaultProxy, type FaultProxy } from '@cider/oci/testing';
 import pino from 'pino';
-import { startControl, type ControlConfig, type RunningControl } from '../server.ts';
+import { startControl, type ControlConfig, type RunningControl } from '../src/server.ts';
 
 export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,7 @@
 // A process with the control plane's last-resort handlers that first leaves a promise rejection
 // unhandled, then throws from a timer: what process-handlers.test.ts watches from outside.
 import pino from 'pino';
-import { installProcessHandlers } from '../process-handlers.ts';
+import { installProcessHandlers } from '../src/process-handlers.ts';
 
 const log = pino({ name: 'crashing-process' });
 installProcessHandlers(log, async () => {

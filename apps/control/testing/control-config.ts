@@ -2,7 +2,7 @@
 // timers long enough that only the test drives reconcile and the registry watch.
 import type { ServiceDepsConfig } from '@cider/api';
 import type { Logger } from 'pino';
-import type { ControlConfig } from '../server.ts';
+import type { ControlConfig } from '../src/server.ts';
 
 export function testControlConfig(services: ServiceDepsConfig, log: Logger): ControlConfig {
   return {

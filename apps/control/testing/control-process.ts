@@ -3,8 +3,8 @@
 import { fileURLToPath } from 'node:url';
 import { freePort, startProcess, waitFor, type ManagedProcess } from '@cider/services';
 
-const root = fileURLToPath(new URL('../../../../', import.meta.url));
-const main = fileURLToPath(new URL('../main.ts', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 export interface ControlProcess {
   port: number;
