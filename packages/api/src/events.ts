@@ -98,6 +98,16 @@ export class RedisEventPublisher implements EventPublisher {
   }
 }
 
+/** A pub/sub message checked against its schema; undefined for anything else (not JSON, wrong shape). */
+export function parseChannelMessage<T>(schema: z.ZodType<T>, raw: string): T | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * One Redis subscription per process, shared by every listener (browser streams, waiting
  * dispatchers). `subscriber` must be a connection of its own: Redis puts it in subscriber mode.
@@ -117,14 +127,8 @@ export class EventHub {
   ) {
     subscriber.on('message', (channel: string, raw: string) => {
       if (channel !== eventsChannel(this.prefix)) return;
-      let parsed;
-      try {
-        parsed = fleetEvent.safeParse(JSON.parse(raw));
-      } catch {
-        return;
-      }
-      if (!parsed.success) return;
-      for (const listener of this.listeners) listener(parsed.data);
+      const event = parseChannelMessage(fleetEvent, raw);
+      if (event) for (const listener of this.listeners) listener(event);
     });
     subscriber.on('close', () => {
       if (this.lossHandlers.size === 0) return;

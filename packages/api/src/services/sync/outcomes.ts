@@ -5,6 +5,7 @@
 // now and then, so one lost in a Redis blip only delays it.
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { parseChannelMessage } from '../../events.ts';
 import type { ServiceDeps } from '../deps.ts';
 
 const id = z.string().uuid();
@@ -51,13 +52,8 @@ export class SyncOutcomeRouter {
   ) {
     subscriber.on('message', (channel: string, raw: string) => {
       if (channel !== syncOutcomesChannel(this.prefix)) return;
-      let parsed;
-      try {
-        parsed = syncOutcome.safeParse(JSON.parse(raw));
-      } catch {
-        return;
-      }
-      if (parsed.success) this.route(parsed.data);
+      const outcome = parseChannelMessage(syncOutcome, raw);
+      if (outcome) this.route(outcome);
     });
   }
 
