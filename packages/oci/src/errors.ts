@@ -21,6 +21,7 @@ export type OciErrorCode =
   | 'TAG_IMMUTABLE'
   | 'INSUFFICIENT_SPACE'
   | 'CACHE_CORRUPT'
+  | 'CACHE_IO'
   | 'BUSY'
   | 'INVALID_IMAGE';
 
@@ -202,6 +203,20 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** File-system errors that may pass: the system is short of descriptors, or something is busy. */
+const transientErrnos = new Set(['EAGAIN', 'EBUSY', 'EINTR', 'EMFILE', 'ENFILE']);
+
+/**
+ * A failure of the local system (an errno from the file system) as an OciError, CACHE_IO, retryable
+ * only when it may pass by itself; an error that is already an OciError, or is not a system error
+ * (a caller's abort reason, a bug), is returned unchanged.
+ */
+export function localFailure(error: unknown, what: string): unknown {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (error instanceof OciError || !(error instanceof Error) || typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return error;
+  return new OciError('CACHE_IO', `${what} failed: ${error.message}`, { cause: error, retryable: transientErrnos.has(code) });
 }
 
 export function isOciError(error: unknown, code?: OciErrorCode): error is OciError {

@@ -10,8 +10,9 @@ import type { HostCache, ImageRecord } from './cache/cache.ts';
 import { isNoSpace } from './cache/fsutil.ts';
 import { asNoSpaceError, defaultHeadroomBytes, statfsFreeSpace, type FreeSpaceProbe, type Reservation } from './cache/space.ts';
 import { fetchBlobToCache, type BlobFetchOptions } from './blob-fetch.ts';
+import { describeNetworkError, isTransientNetworkError } from './http/transport.ts';
 import type { Digest } from './digest.ts';
-import { InsufficientSpaceError, OciError } from './errors.ts';
+import { InsufficientSpaceError, localFailure, OciError } from './errors.ts';
 import { payloadFilesOf, piecesByLayer, type PayloadFile } from './image/config.ts';
 import { Annotation, CiderMediaType } from './media-types.ts';
 import { isIndex, type Descriptor, type ImageManifest, type Platform } from './manifest.ts';
@@ -118,7 +119,20 @@ async function fetchVerified(manifests: ManifestSource, reference: string): Prom
   return verifiedManifest(await manifests.fetchManifest(reference), reference, `manifest ${reference}`);
 }
 
+/** Pulls an image from a source into the cache. Everything it throws is an OciError, except the caller's own abort reason. */
 export async function pull(options: PullOptions): Promise<PullResult> {
+  try {
+    return await pullImage(options);
+  } catch (error) {
+    // The network's failures become OciErrors where they arise (transport, blob-fetch); one that
+    // slipped through is still retryable. What is left is the cache's disk.
+    const what = `Pulling ${typeof options.reference === 'string' ? options.reference : formatReference(options.reference)}`;
+    if (isTransientNetworkError(error)) throw new OciError('UNREACHABLE', `${what} failed: ${describeNetworkError(error)}`, { cause: error, retryable: true });
+    throw localFailure(error, `${what} into ${options.cache.root}`);
+  }
+}
+
+async function pullImage(options: PullOptions): Promise<PullResult> {
   const { cache, signal } = options;
   const probe = options.freeSpace ?? statfsFreeSpace;
   const headroom = options.headroomBytes ?? defaultHeadroomBytes;

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { fetchBlobToCache } from './blob-fetch.ts';
 import { HostCache } from './cache/cache.ts';
 import { sha256 } from './digest.ts';
-import { OciError } from './errors.ts';
+import { localFailure, OciError } from './errors.ts';
 import { pull } from './pull.ts';
 import { digestFile, pushArtifact } from './push.ts';
 import { useRegistryFixture, writeRandomFile, type Fault } from './testing/index.ts';
@@ -77,5 +77,17 @@ describe('OciError.retryable', () => {
   it('a registry that cannot be reached is retryable', async () => {
     const error = await pull({ client: fixture.client, cache: await freshCache(), reference: `127.0.0.1:1/${repository}:v1` }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'UNREACHABLE', retryable: true });
+  });
+
+  it('a failure of the disk is CACHE_IO, retryable only when it may pass by itself; an abort reason is left alone', () => {
+    const errno = (code: string) => Object.assign(new Error(`${code}: something`), { code });
+    expect(localFailure(errno('EACCES'), 'Pulling x')).toMatchObject({ code: 'CACHE_IO', retryable: false, message: 'Pulling x failed: EACCES: something' });
+    expect(localFailure(errno('EIO'), 'Pulling x')).toMatchObject({ code: 'CACHE_IO', retryable: false });
+    expect(localFailure(errno('EMFILE'), 'Pulling x')).toMatchObject({ code: 'CACHE_IO', retryable: true });
+    const abort = new AbortController();
+    abort.abort();
+    expect(localFailure(abort.signal.reason, 'Pulling x')).toBe(abort.signal.reason);
+    const typed = new OciError('NOT_FOUND', 'gone');
+    expect(localFailure(typed, 'Pulling x')).toBe(typed);
   });
 });
