@@ -12,7 +12,8 @@ import { noteBytesWritten } from './memory.ts';
 import { backoffDelay, sleep } from './http/backoff.ts';
 import { describeNetworkError, errorCode, isTransientNetworkError } from './http/transport.ts';
 import type { Descriptor } from './manifest.ts';
-import type { BlobSource } from './source.ts';
+import type { BodyTarget } from './http/http-client.ts';
+import type { BlobBody, BlobSource } from './source.ts';
 
 export interface BlobFetchOptions {
   signal?: AbortSignal;
@@ -67,6 +68,11 @@ export function chooseSegmentSize(size: number, pieceSize?: number): number {
 
 function retryable(error: unknown): boolean {
   return isTransientNetworkError(error) || isOciError(error, 'UNREACHABLE') || isOciError(error, 'STALLED');
+}
+
+/** A body that can read into the caller's memory (the HTTP client's, ./http/http-client.ts). */
+function readsInto(body: BlobBody): body is BlobBody & { readInto(target: BodyTarget): Promise<void> } {
+  return typeof (body as { readInto?: unknown }).readInto === 'function';
 }
 
 /** A Range request was answered with the whole blob: switch to one plain stream. Caught in worker(); never escapes. */
@@ -323,8 +329,19 @@ class SegmentedDownload {
       }
       return undefined;
     };
+    // Where the source's body can, socket reads land straight in the buffer being filled.
+    const target: BodyTarget = {
+      room: () => (unwritten[filling] ? undefined : batches[filling].subarray(batched)),
+      filled: (bytes) => {
+        batched += bytes;
+        if (batched < size) return undefined;
+        flush();
+        return unwritten[filling];
+      },
+      take,
+    };
     try {
-      await response.body.consume(take);
+      await (readsInto(response.body) ? response.body.readInto(target) : response.body.consume(take));
     } finally {
       flush();
       await writes;

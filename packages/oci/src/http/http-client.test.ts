@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpClient } from './http-client.ts';
+import { HttpClient, type BodyTarget } from './http-client.ts';
 
 const MiB = 1024 * 1024;
 const body = randomBytes(6 * MiB + 777);
@@ -41,6 +41,10 @@ describe('http client: sockets that read into a reused buffer (real node:http se
           res.writeHead(200, { 'content-length': String(body.length) });
           await dribble(res, body);
           res.end();
+        } else if (req.url === '/cut') {
+          // Declares the whole body, sends part of it, then the connection drops.
+          res.writeHead(200, { 'content-length': String(body.length) });
+          res.write(body.subarray(0, 3 * MiB), () => setTimeout(() => req.socket.destroy(), 20));
         } else if (req.url === '/chunked') {
           res.writeHead(200, { 'content-type': 'application/octet-stream' });
           await dribble(res, body);
@@ -96,5 +100,66 @@ describe('http client: sockets that read into a reused buffer (real node:http se
     }
     // Two sockets per origin at most, reused throughout.
     expect(sockets.size - before).toBeLessThanOrEqual(2);
+  });
+
+  /**
+   * A target like the blob download's: rooms of `roomSize` bytes to read into, each "written"
+   * when full (slowly, now and then, which pauses reading), and chunks that landed elsewhere copied.
+   */
+  function collector(roomSize: number, slowWriter: boolean) {
+    const out: Buffer[] = [];
+    let current = Buffer.alloc(roomSize);
+    let used = 0;
+    let full = 0;
+    const counts = { filled: 0, taken: 0 };
+    const close = () => {
+      out.push(current.subarray(0, used));
+      current = Buffer.alloc(roomSize);
+      used = 0;
+    };
+    const target: BodyTarget = {
+      room: () => current.subarray(used),
+      filled: (bytes) => {
+        counts.filled += bytes;
+        used += bytes;
+        if (used < roomSize) return undefined;
+        close();
+        return slowWriter && full++ % 3 === 0 ? pause(2).then(() => {}) : undefined;
+      },
+      take: (chunk) => {
+        counts.taken += chunk.length;
+        close();
+        out.push(Buffer.from(chunk));
+      },
+    };
+    return { target, counts, result: () => Buffer.concat([...out, current.subarray(0, used)]) };
+  }
+
+  it('reads a body with a Content-Length straight into the caller\'s memory, for a fast and a slow writer', async () => {
+    for (const path of ['/whole', '/dribbled']) {
+      for (const slowWriter of [false, true]) {
+        const { target, counts, result } = collector(100_003, slowWriter);
+        const response = await client.request(`${base}${path}`, { method: 'GET' });
+        await response.body.readInto(target);
+        expect(digest(result())).toBe(digest(body));
+        // Most bytes skip the parser: only what came with the headers, and reads while the writer was busy, are copied.
+        expect(counts.filled).toBeGreaterThan(body.length / 2);
+        expect(counts.filled + counts.taken).toBe(body.length);
+      }
+    }
+    // Chunked bodies go through the parser, chunk by chunk; the client still works afterwards.
+    const { target, counts, result } = collector(100_003, false);
+    const response = await client.request(`${base}/chunked`, { method: 'GET' });
+    await response.body.readInto(target);
+    expect(digest(result())).toBe(digest(body));
+    expect(counts.filled).toBe(0);
+    expect(digest(await fetchAll('/whole'))).toBe(digest(body));
+  });
+
+  it('fails a body read into memory that ends early as a reset connection', async () => {
+    const { target, counts } = collector(100_003, false);
+    const response = await client.request(`${base}/cut`, { method: 'GET' });
+    await expect(response.body.readInto(target)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(counts.filled + counts.taken).toBe(3 * MiB);
   });
 });
