@@ -1,0 +1,168 @@
+// Cancelling a sync job from the dashboard reaches the Mac: the admin cancels a job its node is
+// pulling, the row reads "cancelling" (its node has been told, and has not confirmed) for as long
+// as the node's agent says nothing of it, and turns "cancelled" by itself, with no reload, once the
+// agent confirms. The node is enrolled by this spec and its agent is reduced to its wire
+// (SimAgent), so the spec decides what the agent says and sees what the control plane tells it.
+// Shares the stack with the other specs: its project, node and image are its own, and it revokes
+// the node at the end, so no page counts it as a node that is still there.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pushArtifact, RegistryClient } from '@cider/oci';
+import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage } from '@cider/protocol';
+import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
+import { stackInfo } from './stack-info.ts';
+
+type TrpcBody<T> = { result: { data: { json: T } } };
+type MarkedWindow = Window & { __noReload?: boolean };
+
+/** A tRPC call through the page's own session (page.request shares the browser's cookies). */
+async function trpc<T>(api: APIRequestContext, webUrl: string, path: string, input?: unknown): Promise<T> {
+  const url = `${webUrl}/api/trpc/${path}`;
+  const response = input === undefined ? await api.get(url) : await api.post(url, { data: { json: input } });
+  expect(response.ok(), `${path}: ${await response.text()}`).toBe(true);
+  return ((await response.json()) as TrpcBody<T>).result.data.json;
+}
+
+/** An image no node holds: fresh random content in a repository of this run's own. */
+async function pushFreshImage(registryHost: string, repository: string): Promise<{ digest: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cider-sync-cancel-'));
+  const client = new RegistryClient();
+  try {
+    const file = join(dir, 'UniversalMac_15.4_24E248_Restore.ipsw');
+    await writeFile(file, randomBytes(256 * 1024));
+    const pushed = await pushArtifact({ client, reference: `${registryHost}/${repository}:15.4`, files: [{ path: file }] });
+    return { digest: pushed.digest };
+  } finally {
+    await client.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function screenshot(page: Page, name: string) {
+  await page.screenshot({ path: `test-results/sync-cancel-${name}.png`, fullPage: true });
+}
+
+test('a cancelled sync job reads "cancelling" until its node confirms, then "cancelled", live', async ({ page }) => {
+  const stack = stackInfo();
+  const suffix = randomBytes(3).toString('hex');
+  const nodeName = `cancel-mac-${suffix}`;
+  const label = `cancel-spec-${suffix}`;
+  const repository = `e2e/cancel-${suffix}`;
+  // The registry under its localhost name, as admin-journey and image-publish use it (created if
+  // missing): thin-path.spec.ts, which runs after this file, connects 127.0.0.1:<port> itself.
+  const host = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  const reference = `${host}/${repository}:15.4`;
+  const api = page.request;
+  let agent: SimAgent | undefined;
+  let nodeId = '';
+  let pinId = '';
+
+  try {
+    await test.step('the admin signs in', async () => {
+      await page.goto(`${stack.webUrl}/sign-in`);
+      const form = page.getByRole('form', { name: 'Sign in' });
+      await form.getByLabel('Email').fill(stack.adminEmail);
+      await form.getByLabel('Password').fill(stack.adminPassword);
+      await form.getByRole('button', { name: 'Sign in' }).click();
+      await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+    });
+
+    let jobId = '';
+    await test.step('a node of its own, whose agent is a SimAgent, is sent a sync of a fresh image and reports a little progress', async () => {
+      const { digest } = await pushFreshImage(stack.registryHost, repository);
+      const registries = await trpc<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
+      if (!registries.some((r) => r.host === host)) await trpc(api, stack.webUrl, 'registries.create', { name: 'localhost (cancel)', host, plainHttp: true, authKind: 'none' });
+      const teams = await trpc<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
+      const team = teams.find((t) => t.name === 'Platform');
+      expect(team, 'the seeded Platform team').toBeDefined();
+      // Only this spec's node carries the label, so only it serves the project.
+      const project = await trpc<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `cancel-${suffix}`, teamId: team!.id, nodeSelector: `cancel-spec=${label}` });
+
+      const { token } = await trpc<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `cancel rack ${suffix}`, usesLeft: 1 });
+      const keys = generateNodeKeyPair();
+      const enrolled = await fetch(`${stack.controlUrl}${enrollPath}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token, name: nodeName, labels: { 'cancel-spec': label }, publicKey: keys.publicKey }),
+      });
+      expect(enrolled.status).toBe(200);
+      const { nodeId: id, secret } = (await enrolled.json()) as { nodeId: string; secret: string };
+      nodeId = id;
+      agent = await SimAgent.open(stack.controlUrl, `${nodeId}.${secret}`);
+      agent.send({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts: { ...simFacts, hostname: nodeName }, images: [], activeJobs: [] });
+      await agent.next((m) => m.type === 'welcome');
+
+      const pin = await trpc<{ id: string; digest: string }>(api, stack.webUrl, 'pins.set', { projectId: project.id, reference });
+      pinId = pin.id;
+      expect(pin.digest).toBe(digest);
+      // Other projects with an empty selector (other specs') may send this node syncs of their own
+      // images: only this digest's is the one under test.
+      const sync = (await agent.next((m) => m.type === 'sync' && m.digest === digest, 30_000)) as Extract<ControlMessage, { type: 'sync' }>;
+      jobId = sync.jobId;
+      agent.send({ type: 'sync.progress', jobId, phase: 'downloading', bytesDone: 64 * 1024, bytesTotal: 256 * 1024 });
+    });
+
+    const row = page.locator(`tr[data-job="${jobId}"]`);
+    await test.step('the Jobs page shows the job pulling on the node, with a Cancel button', async () => {
+      await page.goto(`${stack.webUrl}/jobs?node=${nodeId}`);
+      await expect(page.getByRole('heading', { level: 1, name: 'Jobs' })).toBeVisible();
+      await expect(row).toHaveAttribute('data-state', 'pulling');
+      await expect(row.getByText('pulling', { exact: true })).toBeVisible();
+      await expect(row.getByRole('button', { name: `Cancel sync of ${reference} on ${nodeName}` })).toBeEnabled();
+    });
+
+    await test.step('Cancel makes the row read "cancelling" and tells the agent', async () => {
+      await row.getByRole('button', { name: `Cancel sync of ${reference} on ${nodeName}` }).click();
+      await expect(page.getByRole('status').filter({ hasText: `Cancelling the sync of ${reference}` })).toContainText('its agent stops the download');
+      const badge = row.getByText('cancelling', { exact: true });
+      await expect(badge).toBeVisible();
+      await expect(badge).toHaveAttribute('title', /Waiting for the node to confirm it stopped/);
+      await expect(row.getByRole('button', { name: `Sync of ${reference} on ${nodeName} is being cancelled` })).toBeDisabled();
+      await expect(row.getByRole('button', { name: `Cancel sync of ${reference} on ${nodeName}` })).toHaveCount(0);
+      // Without this the spec would pass with a cancel that only changed the row.
+      const cancel = await agent!.next((m) => m.type === 'cancel' && m.jobId === jobId, 15_000);
+      expect(cancel).toMatchObject({ type: 'cancel', jobId });
+      await screenshot(page, 'cancelling');
+    });
+
+    await test.step('it stays "cancelling" while the agent has not confirmed, even after a late progress report', async () => {
+      // A progress report that crossed the cancel on the wire must not make the job pull again.
+      // The gateway handles one socket's messages in order, so its answer to the grant.renew
+      // that follows comes once the report was handled; a cancelling job gets no new grant.
+      agent!.send({ type: 'sync.progress', jobId, phase: 'downloading', bytesDone: 128 * 1024, bytesTotal: 256 * 1024 });
+      agent!.send({ type: 'grant.renew', jobId });
+      const answer = await agent!.next((m) => (m.type === 'error' && m.message.includes(jobId)) || (m.type === 'grant' && m.jobId === jobId));
+      expect(answer).toMatchObject({ type: 'error', code: 'CONFLICT', message: `Sync job ${jobId} is cancelling: it gets no new registry grant.` });
+      // What the server holds now, read afresh: still cancelling.
+      await page.reload();
+      await expect(row).toHaveAttribute('data-state', 'cancelling');
+      await expect(row.getByText('cancelling', { exact: true })).toBeVisible();
+      await expect(row.getByRole('button', { name: `Sync of ${reference} on ${nodeName} is being cancelled` })).toBeDisabled();
+      // The late report was refused: the stored progress is still the first one's.
+      await expect(row).toContainText('64.0 KiB of 256 KiB');
+    });
+
+    await test.step('the agent confirms and the row turns "cancelled" by itself', async () => {
+      // From here on the page must update itself: a reload would drop this marker.
+      await page.evaluate(() => {
+        (window as MarkedWindow).__noReload = true;
+      });
+      agent!.send({ type: 'sync.cancelled', jobId });
+      // The jobs list has no refetch interval: only a pushed event can bring this.
+      await expect(row).toHaveAttribute('data-state', 'cancelled');
+      await expect(row.getByText('cancelled', { exact: true })).toBeVisible();
+      await expect(row.getByRole('button')).toHaveCount(0);
+      expect(await page.evaluate(() => (window as MarkedWindow).__noReload)).toBe(true);
+      await screenshot(page, 'cancelled');
+    });
+  } finally {
+    // The node first (its open jobs, such as the one a later reconcile queues again for the
+    // still-pinned digest, are cancelled with it), then the pin, then the socket.
+    if (nodeId) await trpc(api, stack.webUrl, 'nodes.revoke', { nodeId });
+    if (pinId) await trpc(api, stack.webUrl, 'pins.remove', { pinId });
+    agent?.close();
+  }
+});
