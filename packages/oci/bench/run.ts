@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '@cider/services';
 import { digestFile, formatBytes, pushArtifact, RegistryClient } from '../src/index.ts';
-import { makeSyntheticIpsw, startFaultProxy, writeRandomFile, type FaultProxy } from '../src/testing/index.ts';
+import { makeSyntheticIpsw, startFaultProxy, writeRandomFile, type FaultProxy } from '../testing/index.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cli = join(root, 'apps/cli/dist/cider.js');

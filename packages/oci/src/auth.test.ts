@@ -17,7 +17,7 @@ import { StaticCredentials, type Credential } from './http/credentials.ts';
 import { pull } from './pull.ts';
 import { digestFile, pushArtifact } from './push.ts';
 import { RegistryClient } from './registry/client.ts';
-import { startTokenServer, writeHtpasswd, writeRandomFile, type TokenServer } from './testing/index.ts';
+import { startTokenServer, writeHtpasswd, writeRandomFile, type TokenServer } from '../testing/index.ts';
 
 const fastRetry = { retries: 1, baseDelayMs: 10, maxDelayMs: 20 };
 

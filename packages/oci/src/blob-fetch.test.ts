@@ -10,7 +10,7 @@ import { DigestMismatchError } from './errors.ts';
 import type { Descriptor } from './manifest.ts';
 import { digestFile, pushArtifact } from './push.ts';
 import { RegistryClient } from './registry/client.ts';
-import { useRegistryFixture, writeRandomFile, type FaultProxy } from './testing/index.ts';
+import { useRegistryFixture, writeRandomFile, type FaultProxy } from '../testing/index.ts';
 
 const MiB = 1024 * 1024;
 

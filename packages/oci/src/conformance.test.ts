@@ -3,7 +3,7 @@
 import { inject } from 'vitest';
 import { MemoryStore } from './memory-store.ts';
 import { RegistryClient } from './registry/client.ts';
-import { describeSourceConformance } from './testing/conformance.ts';
+import { describeSourceConformance } from '../testing/conformance.ts';
 
 describeSourceConformance('in-memory store', () => ({ store: new MemoryStore() }));
 

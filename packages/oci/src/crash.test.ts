@@ -12,11 +12,11 @@ import { HostCache } from './cache/cache.ts';
 import { fsck } from './cache/maintenance.ts';
 import { digestFile, pushArtifact } from './push.ts';
 import { RegistryClient } from './registry/client.ts';
-import { startFaultProxy, writeRandomFile, type FaultProxy } from './testing/index.ts';
+import { startFaultProxy, writeRandomFile, type FaultProxy } from '../testing/index.ts';
 
 const MiB = 1024 * 1024;
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const child = fileURLToPath(new URL('./testing/pull-child.ts', import.meta.url));
+const child = fileURLToPath(new URL('../testing/pull-child.ts', import.meta.url));
 
 /** Runs a pull in a child process; kills it with SIGKILL once `killAt` of the bytes arrived. */
 function runPull(reference: string, cacheDir: string, killAt?: number): Promise<{ killed: boolean; digest?: string }> {

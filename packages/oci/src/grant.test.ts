@@ -15,7 +15,7 @@ import { pull } from './pull.ts';
 import { digestFile, pushArtifact } from './push.ts';
 import { RegistryClient } from './registry/client.ts';
 import type { PullGrant } from './registry/grant.ts';
-import { startFaultProxy, startTokenServer, writeHtpasswd, writeRandomFile, type FaultProxy, type TokenServer } from './testing/index.ts';
+import { startFaultProxy, startTokenServer, writeHtpasswd, writeRandomFile, type FaultProxy, type TokenServer } from '../testing/index.ts';
 
 const fastRetry = { retries: 1, baseDelayMs: 10, maxDelayMs: 20 };
 const alice: Credential = { kind: 'basic', username: 'alice', password: 'alice-pw' };

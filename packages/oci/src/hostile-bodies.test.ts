@@ -7,7 +7,7 @@ import { sha256 } from './digest.ts';
 import { OciError, RegistryError } from './errors.ts';
 import { StaticCredentials } from './http/credentials.ts';
 import { RegistryClient } from './registry/client.ts';
-import { sendEndlessBody, startHostileRegistry, type HostileRegistry } from './testing/index.ts';
+import { sendEndlessBody, startHostileRegistry, type HostileRegistry } from '../testing/index.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

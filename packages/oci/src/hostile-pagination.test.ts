@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OciError } from './errors.ts';
 import { RegistryClient } from './registry/client.ts';
-import { sendEndlessBody, startHostileRegistry, type HostileRegistry } from './testing/index.ts';
+import { sendEndlessBody, startHostileRegistry, type HostileRegistry } from '../testing/index.ts';
 
 async function failure(promise: Promise<unknown>): Promise<OciError> {
   const error = await promise.then(

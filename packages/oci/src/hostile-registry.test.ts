@@ -19,7 +19,7 @@ import { encodeManifest, type ImageManifest } from './manifest.ts';
 import { MediaType } from './media-types.ts';
 import { pull } from './pull.ts';
 import { RegistryClient } from './registry/client.ts';
-import { makeTestCertificate, startHostileRegistry, type HostileRegistry, type TestCertificate } from './testing/index.ts';
+import { makeTestCertificate, startHostileRegistry, type HostileRegistry, type TestCertificate } from '../testing/index.ts';
 
 /** Refuses (and records) any request that would leave loopback: a failed check must not reach a real network. */
 class LoopbackOnly extends HttpClient {

@@ -15,7 +15,7 @@ import { CiderMediaType, MediaType } from './media-types.ts';
 import { pull } from './pull.ts';
 import { pushArtifact } from './push.ts';
 import { RegistryClient } from './registry/client.ts';
-import { writeRandomFile } from './testing/index.ts';
+import { writeRandomFile } from '../testing/index.ts';
 
 const run = promisify(execFile);
 const skopeo = (...args: string[]) => run('skopeo', args, { maxBuffer: 16 * 1024 * 1024 });

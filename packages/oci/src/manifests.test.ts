@@ -14,7 +14,7 @@ import { MediaType } from './media-types.ts';
 import { pull } from './pull.ts';
 import { pushArtifact } from './push.ts';
 import { RegistryClient } from './registry/client.ts';
-import { assertValidOci, startFaultProxy, type FaultProxy } from './testing/index.ts';
+import { assertValidOci, startFaultProxy, type FaultProxy } from '../testing/index.ts';
 
 describe('manifests (real registry)', () => {
   let work: string;

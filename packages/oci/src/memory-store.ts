@@ -2,7 +2,7 @@
 // rules where they matter to a caller (a blob is kept only if it matches its digest and size, a
 // manifest only once its blobs are there, a manifest with a subject becomes a referrer of it).
 // For tests and tools that need a source without a registry; the conformance suite
-// (./testing/conformance.ts) holds it to the same behaviour as the registry client.
+// (packages/oci/testing/conformance.ts) holds it to the same behaviour as the registry client.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { parseDigest, sha256, type Digest } from './digest.ts';

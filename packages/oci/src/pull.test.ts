@@ -9,7 +9,7 @@ import { CiderMediaType } from './media-types.ts';
 import { pull } from './pull.ts';
 import { pushArtifact } from './push.ts';
 import { RegistryClient } from './registry/client.ts';
-import { assertValidOci, startFaultProxy, writeRandomFile, type FaultProxy } from './testing/index.ts';
+import { assertValidOci, startFaultProxy, writeRandomFile, type FaultProxy } from '../testing/index.ts';
 import { digestFile } from './push.ts';
 
 describe('push and pull against a real registry (docker-registry)', () => {

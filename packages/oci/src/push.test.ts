@@ -13,7 +13,7 @@ import { MediaType } from './media-types.ts';
 import { pushArtifact } from './push.ts';
 import type { RegistryClient } from './registry/client.ts';
 import type { Repository } from './registry/repository.ts';
-import { assertValidOci, useRegistryFixture, writeRandomFile, type FaultProxy } from './testing/index.ts';
+import { assertValidOci, useRegistryFixture, writeRandomFile, type FaultProxy } from '../testing/index.ts';
 
 const MiB = 1024 * 1024;
 

@@ -10,7 +10,7 @@ import { sha256 } from './digest.ts';
 import { localFailure, OciError } from './errors.ts';
 import { pull } from './pull.ts';
 import { digestFile, pushArtifact } from './push.ts';
-import { useRegistryFixture, writeRandomFile, type Fault } from './testing/index.ts';
+import { useRegistryFixture, writeRandomFile, type Fault } from '../testing/index.ts';
 
 describe('OciError.retryable', () => {
   const fixture = useRegistryFixture('retryable', { retry: { retries: 1, baseDelayMs: 5, maxDelayMs: 10 } });

@@ -3,7 +3,7 @@
 // repository implements all of them (./registry/repository.ts), and so does the in-memory store
 // (./memory-store.ts); a peer, a mirror or a bundle on disk will implement the ones it can.
 // pull() needs only a ManifestSource and a BlobSource. Every implementation is held to the same
-// behaviour by the conformance suite (./testing/conformance.ts).
+// behaviour by the conformance suite (packages/oci/testing/conformance.ts).
 //
 // A source is not trusted: pull() checks every manifest against its digest (verifiedManifest
 // below) and every blob as it lands in the cache, whoever sent it.

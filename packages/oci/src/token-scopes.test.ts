@@ -15,7 +15,7 @@ import { StaticCredentials, type Credential } from './http/credentials.ts';
 import { pull } from './pull.ts';
 import { pushArtifact } from './push.ts';
 import { RegistryClient } from './registry/client.ts';
-import { startFaultProxy, startTokenServer, writeRandomFile, type FaultProxy, type TokenRequestRecord, type TokenServer } from './testing/index.ts';
+import { startFaultProxy, startTokenServer, writeRandomFile, type FaultProxy, type TokenRequestRecord, type TokenServer } from '../testing/index.ts';
 
 const fastRetry = { retries: 2, baseDelayMs: 10, maxDelayMs: 20 };
 const ci: Credential = { kind: 'basic', username: 'ci', password: 'ci-pw' };

@@ -9,7 +9,7 @@ import { sha256 } from '../digest.ts';
 import { pull } from '../pull.ts';
 import { digestFile, pushArtifact } from '../push.ts';
 import { RegistryClient } from '../registry/client.ts';
-import { assertValidOci, startFaultProxy, writeRandomFile, type FaultProxy } from '../testing/index.ts';
+import { assertValidOci, startFaultProxy, writeRandomFile, type FaultProxy } from '../../testing/index.ts';
 import { HostCache } from './cache.ts';
 import { fsck, prune } from './maintenance.ts';
 

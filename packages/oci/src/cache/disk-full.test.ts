@@ -14,7 +14,7 @@ import { pull } from '../pull.ts';
 import { digestFile, pushArtifact } from '../push.ts';
 import { pushIpsw } from '../image/publish.ts';
 import { RegistryClient } from '../registry/client.ts';
-import { makeSyntheticIpsw, mountTmpfs, startFaultProxy, writeRandomFile, type FaultProxy, type SmallDisk } from '../testing/index.ts';
+import { makeSyntheticIpsw, mountTmpfs, startFaultProxy, writeRandomFile, type FaultProxy, type SmallDisk } from '../../testing/index.ts';
 import { HostCache } from './cache.ts';
 import { blobWrites } from './fsutil.ts';
 import { fsck } from './maintenance.ts';

@@ -10,7 +10,7 @@ import { fetchBlobToCache } from '../blob-fetch.ts';
 import type { Descriptor } from '../manifest.ts';
 import { digestFile, pushArtifact } from '../push.ts';
 import { RegistryClient } from '../registry/client.ts';
-import { useRegistryFixture, writeRandomFile } from '../testing/index.ts';
+import { useRegistryFixture, writeRandomFile } from '../../testing/index.ts';
 import { HostCache } from './cache.ts';
 import { fsck } from './maintenance.ts';
 import { writeback } from './ingest.ts';

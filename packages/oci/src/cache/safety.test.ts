@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256 } from '../digest.ts';
 import { pull } from '../pull.ts';
 import { digestFile, pushArtifact } from '../push.ts';
-import { mountReflinkDisk, useRegistryFixture, writeRandomFile, type SmallDisk } from '../testing/index.ts';
+import { mountReflinkDisk, useRegistryFixture, writeRandomFile, type SmallDisk } from '../../testing/index.ts';
 import { filesystemPlacer, HostCache, type ImageRecord, type PayloadPlacer } from './cache.ts';
 import { CacheLinkError } from './fsutil.ts';
 import { fsck } from './maintenance.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import yazl from 'yazl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOciError } from '../errors.ts';
-import { defaultMacDevices, makeSyntheticIpsw, writeRandomFile } from '../testing/index.ts';
+import { defaultMacDevices, makeSyntheticIpsw, writeRandomFile } from '../../testing/index.ts';
 import { inspectIpsw, osForDevices } from './ipsw.ts';
 
 const MiB = 1024 * 1024;

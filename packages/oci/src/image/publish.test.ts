@@ -16,7 +16,7 @@ import { hostPlatform } from '../platform.ts';
 import { pull } from '../pull.ts';
 import { digestFile, pushArtifact } from '../push.ts';
 import type { RegistryClient } from '../registry/client.ts';
-import { assertValidOci, makeSyntheticIpsw, useRegistryFixture, writeRandomFile, type FaultProxy } from '../testing/index.ts';
+import { assertValidOci, makeSyntheticIpsw, useRegistryFixture, writeRandomFile, type FaultProxy } from '../../testing/index.ts';
 import { payloadFilesOf } from './config.ts';
 import { pushIndex } from './multi-platform.ts';
 import { partAnnotation, pushImage, pushIpsw } from './publish.ts';

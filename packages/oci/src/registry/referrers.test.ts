@@ -7,7 +7,7 @@ import { sha256, type Digest } from '../digest.ts';
 import { OciError } from '../errors.ts';
 import { emptyConfig, encodeManifest, type Descriptor, type ImageIndex, type ImageManifest } from '../manifest.ts';
 import { MediaType } from '../media-types.ts';
-import { assertValidOci, startFaultProxy, type FaultProxy } from '../testing/index.ts';
+import { assertValidOci, startFaultProxy, type FaultProxy } from '../../testing/index.ts';
 import { RegistryClient } from './client.ts';
 import { deleteReferrer, referrersTag } from './referrers.ts';
 import type { Repository } from './repository.ts';

@@ -10,7 +10,7 @@ import { startRegistry } from '@cider/services';
 import { uniqueRepository } from '@cider/services/testing';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256, type Digest } from '../digest.ts';
-import { useRegistryFixture, writeRandomFile, type FaultProxy } from '../testing/index.ts';
+import { useRegistryFixture, writeRandomFile, type FaultProxy } from '../../testing/index.ts';
 import type { RegistryClient } from './client.ts';
 import type { Repository } from './repository.ts';
 

@@ -1,8 +1,8 @@
 // A pull in a child process, for the crash tests: prints `progress <bytesDone> <bytesTotal>` lines so the
 // parent can SIGKILL it at a chosen point, then `done <digest>`.
-import { HostCache } from '../cache/cache.ts';
-import { pull } from '../pull.ts';
-import { RegistryClient } from '../registry/client.ts';
+import { HostCache } from '../src/cache/cache.ts';
+import { pull } from '../src/pull.ts';
+import { RegistryClient } from '../src/registry/client.ts';
 
 const [reference, cacheDir, segmentMiB] = process.argv.slice(2);
 const client = new RegistryClient({ retry: { retries: 2, baseDelayMs: 20, maxDelayMs: 100 } });

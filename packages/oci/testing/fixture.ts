@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
-import { RegistryClient, type RegistryClientOptions } from '../registry/client.ts';
+import { RegistryClient, type RegistryClientOptions } from '../src/registry/client.ts';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
 
 export interface RegistryFixture {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyConfig } from '../manifest.ts';
+import { emptyConfig } from '../src/manifest.ts';
 import { schemaErrors } from './schemas.ts';
 
 describe('OCI schema validation', () => {

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Ajv from 'ajv-draft-04';
 
-const schemaDir = fileURLToPath(new URL('../../test/oci-schemas/', import.meta.url));
+const schemaDir = fileURLToPath(new URL('../test/oci-schemas/', import.meta.url));
 
 let ajv: Ajv | undefined;
 const base = 'https://opencontainers.org/schema/image/';

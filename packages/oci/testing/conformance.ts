@@ -7,15 +7,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostCache } from '../cache/cache.ts';
-import { fsck } from '../cache/maintenance.ts';
-import { sha256, type Digest } from '../digest.ts';
-import { OciError } from '../errors.ts';
-import { emptyConfig, encodeManifest, type Descriptor, type ImageManifest } from '../manifest.ts';
-import { MediaType } from '../media-types.ts';
-import { pull } from '../pull.ts';
-import { isReferrersTag } from '../registry/referrers.ts';
-import type { BlobRange, BlobSource, RepositorySource, RepositoryStore } from '../source.ts';
+import { HostCache } from '../src/cache/cache.ts';
+import { fsck } from '../src/cache/maintenance.ts';
+import { sha256, type Digest } from '../src/digest.ts';
+import { OciError } from '../src/errors.ts';
+import { emptyConfig, encodeManifest, type Descriptor, type ImageManifest } from '../src/manifest.ts';
+import { MediaType } from '../src/media-types.ts';
+import { pull } from '../src/pull.ts';
+import { isReferrersTag } from '../src/registry/referrers.ts';
+import type { BlobRange, BlobSource, RepositorySource, RepositoryStore } from '../src/source.ts';
 
 export interface ConformanceSubject {
   store: RepositoryStore;
