@@ -125,7 +125,7 @@ async function reconcileUnlocked(deps: ServiceDeps, desired: Desired): Promise<R
  */
 async function queueSyncs(deps: ServiceDeps, wanted: { nodeId: string; image: DesiredImage; existing: SyncJob | undefined }[]): Promise<void> {
   if (wanted.length === 0) return;
-  const created = await openSyncJobs(
+  const { created, announce } = await openSyncJobs(
     deps,
     wanted.filter((w) => !w.existing).map(({ nodeId, image }) => ({ nodeId, digest: image.digest, reference: image.reference })),
   );
@@ -137,4 +137,5 @@ async function queueSyncs(deps: ServiceDeps, wanted: { nodeId: string; image: De
       return { jobId: row.key, payload: { syncJobId: row.id, nodeId, digest: image.digest, reference: image.reference, registryId: image.registryId } };
     }),
   );
+  await announce();
 }

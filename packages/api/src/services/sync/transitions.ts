@@ -89,12 +89,18 @@ async function dropQueueEntry(deps: ServiceDeps, job: SyncJob): Promise<void> {
   }
 }
 
-/** Creates queued jobs, one per (node, digest) that has none open; the browser hears of each. */
-export async function openSyncJobs(deps: ServiceDeps, wanted: { nodeId: string; digest: string; reference: string }[]): Promise<SyncJob[]> {
-  if (wanted.length === 0) return [];
+/**
+ * Creates queued jobs, one per (node, digest) that has none open. The browser hears of each when
+ * the caller calls `announce`: after enqueueing, so a thousand events never delay the first dispatch.
+ */
+export async function openSyncJobs(
+  deps: ServiceDeps,
+  wanted: { nodeId: string; digest: string; reference: string }[],
+): Promise<{ created: SyncJob[]; announce: () => Promise<void> }> {
+  if (wanted.length === 0) return { created: [], announce: async () => {} };
   const created = await deps.db.syncJob.createManyAndReturn({
     data: wanted.map(({ nodeId, digest, reference }) => ({ key: syncJobKey(nodeId, digest), nodeId, digest, reference, state: 'queued' as const })),
   });
-  await deps.events.publishMany(created.map((row) => ({ type: 'sync.updated' as const, nodeId: row.nodeId, digest: row.digest, syncJobId: row.id, state: row.state })));
-  return created;
+  const announce = () => deps.events.publishMany(created.map((row) => ({ type: 'sync.updated' as const, nodeId: row.nodeId, digest: row.digest, syncJobId: row.id, state: row.state })));
+  return { created, announce };
 }
