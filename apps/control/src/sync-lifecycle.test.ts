@@ -112,8 +112,17 @@ function useLifecycle(overrides: Partial<ControlConfig>) {
     return ctx.commands.filter((c) => !c.nodeId.startsWith('marker-'));
   }
   const syncsOf = async (jobId: string) => (await commandsSoFar()).filter((c) => c.message.type === 'sync' && c.message.jobId === jobId);
-  /** The job's BullMQ entry is gone: its dispatcher finished with it (and sent whatever it was going to). */
-  const settled = (key: string) => until(`queue entry ${key} to finish`, async () => !(await ctx.services.deps.queues.queue('sync').getJob(key)), 20_000);
+  /**
+   * The job's BullMQ entry is gone: its dispatcher finished with it (and sent whatever it was going
+   * to). A later reconcile may queue the same key again for a new row (its digest still pinned):
+   * an entry carrying another row's id does not count.
+   */
+  const settled = (row: { key: string; id: string }) =>
+    until(
+      `queue entry ${row.key} to finish`,
+      async () => (await ctx.services.deps.queues.queue('sync').getJob(row.key))?.data.syncJobId !== row.id,
+      20_000,
+    );
 
   return { ctx, suite, connect, pin, jobById, jobOf, done, nextSync, commandsSoFar, syncsOf, settled };
 }
@@ -152,7 +161,7 @@ describe('an agent that says nothing, or reports a failure (stall timeout 1.5 s)
 
     // By id: a later reconcile may queue a new job for the failed digest (failed is not open), which jobOf would find.
     await until('the permanent failure', async () => (await t.jobById(p1.jobId)).state === 'failed');
-    await t.settled((await t.jobById(p1.jobId)).key);
+    await t.settled(await t.jobById(p1.jobId));
     expect(await t.jobById(p1.jobId)).toMatchObject({ state: 'failed', attempts: 1, error: 'no such manifest' });
     expect(await t.syncsOf(p1.jobId)).toHaveLength(1);
 
@@ -176,7 +185,8 @@ describe('the per-node pull limit (two per node, ten in the fleet)', () => {
     const first = await t.nextSync(agent);
     const second = await t.nextSync(agent);
     const waiting = pins.find((p) => p.digest !== first.digest && p.digest !== second.digest)!;
-    const held = await t.jobOf(nodes[0]!.nodeId, waiting.digest);
+    // Each pin has its reconcile: the third job's row may come a moment after the first two were sent.
+    const held = await until('the third job', async () => (await t.ctx.services.deps.db.syncJob.findFirst({ where: { nodeId: nodes[0]!.nodeId, digest: waiting.digest } })) ?? undefined);
     await until('the third job to wait for a slot', async () => (await t.ctx.services.deps.queues.queue('sync').getJob(held.key))?.isDelayed());
     expect(await t.jobOf(nodes[0]!.nodeId, waiting.digest)).toMatchObject({ state: 'queued', attempts: 0 });
     expect(await t.syncsOf(held.id)).toEqual([]);
@@ -246,7 +256,7 @@ describe('the fleet-wide pull limit, version mismatch, pin removal and reconnect
 
     online.send({ type: 'sync.cancelled', jobId: sync.jobId });
     await until('cancelled on confirmation', async () => (await t.jobOf(nodes[0]!.nodeId, digest)).state === 'cancelled');
-    await t.settled((await t.jobOf(nodes[0]!.nodeId, digest)).key);
+    await t.settled(await t.jobOf(nodes[0]!.nodeId, digest));
     expect(await t.syncsOf(sync.jobId)).toHaveLength(1);
   }, 40_000);
 
@@ -274,7 +284,7 @@ describe('the fleet-wide pull limit, version mismatch, pin removal and reconnect
     agent.send({ type: 'sync.progress', jobId: keptSync.jobId, phase: 'downloading', bytesDone: 512, bytesTotal: 1024 });
     t.done(agent, keptSync);
     await until('the kept job done', async () => (await t.jobOf(node.nodeId, kept.digest)).state === 'done');
-    await t.settled((await t.jobOf(node.nodeId, kept.digest)).key);
+    await t.settled(await t.jobOf(node.nodeId, kept.digest));
     expect(await t.syncsOf(keptSync.jobId)).toHaveLength(1);
     expect(await t.jobOf(node.nodeId, kept.digest)).toMatchObject({ attempts: 1 });
   }, 40_000);
