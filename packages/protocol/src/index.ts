@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { publicKeyPattern } from './sealed-box.ts';
 
 export { generateNodeKeyPair, open as openSealedBox, publicKeyPattern, seal as sealBox, type NodeKeyPair } from './sealed-box.ts';
+export * from './peer-ticket.ts';
 
 /**
  * Version 2: agents name their X25519 public key in hello; credentials travel sealed to it.
