@@ -5,9 +5,9 @@
 // (what it still runs is not sent again, what was cancelled while it was away is dropped).
 import { randomBytes } from 'node:crypto';
 import { createServiceDeps } from '@cider/api';
-import { agentCommandsChannel, cancelSyncJob, createEnrollmentToken, enrollNode, removePin } from '@cider/api/services';
+import { agentCommandsChannel, cancelSyncJob, createEnrollmentToken, enrollNode, removePin, ticketForPeer } from '@cider/api/services';
 import { useTestDatabase } from '@cider/db/testing';
-import { CloseCode, generateNodeKeyPair, protocolVersion, type ControlMessage, type NodeKeyPair } from '@cider/protocol';
+import { checkPeerTicket, CloseCode, generateNodeKeyPair, protocolVersion, type ControlMessage, type NodeKeyPair } from '@cider/protocol';
 import { useRedisPrefix } from '@cider/services/testing';
 import { Redis } from 'ioredis';
 import pino from 'pino';
@@ -236,6 +236,19 @@ describe('the fleet-wide pull limit, version mismatch, pin removal and reconnect
     for (const { i, m } of received.slice(1)) t.done(agents[i]!, m);
     await until('all done', async () => (await t.ctx.services.deps.db.syncJob.count({ where: { digest, state: 'done' } })) === 3);
   }, 40_000);
+
+  it('welcomes an agent with the peer ticket key: tickets any control process with this secret issues check against it', async () => {
+    const { nodes } = await t.suite(2);
+    const agent = await t.connect(nodes[0]!);
+    const key = agent.welcome.peerTicketKey!;
+    expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const digest = `sha256:${'c'.repeat(64)}`;
+    // Issued by the test's own service deps: another process than the control plane, same secret.
+    const grant = { reader: nodes[1]!.nodeId, server: nodes[0]!.nodeId, digest };
+    expect(checkPeerTicket(ticketForPeer(t.ctx.services.deps, grant), { publicKey: key, server: nodes[0]!.nodeId, digest, reader: nodes[1]!.nodeId }).ok).toBe(true);
+    const foreign = ticketForPeer({ secretKey: randomBytes(32) }, grant);
+    expect(checkPeerTicket(foreign, { publicKey: key, server: nodes[0]!.nodeId, digest })).toEqual({ ok: false, reason: 'bad-signature' });
+  });
 
   it('a removed pin cancels its jobs: the agent running one is told and it is cancelled once it confirms; one never sent is cancelled at once', async () => {
     const { projectId, nodes } = await t.suite(2);

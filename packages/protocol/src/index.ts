@@ -7,6 +7,7 @@
 // is one a handler can store without further checks (sizes fit the database, dates are dates,
 // strings hold no NUL, which PostgreSQL refuses in text).
 import { z } from 'zod';
+import { peerTicketPublicKeyPattern } from './peer-ticket.ts';
 import { publicKeyPattern } from './sealed-box.ts';
 
 export { generateNodeKeyPair, open as openSealedBox, publicKeyPattern, seal as sealBox, type NodeKeyPair } from './sealed-box.ts';
@@ -15,7 +16,8 @@ export * from './peer-ticket.ts';
 /**
  * Version 2: agents name their X25519 public key in hello; credentials travel sealed to it.
  * Later additions that either side may ignore keep the version: `sync.cancelled` (sent only in
- * answer to `cancel`) and the welcome's `drop` (an older agent leaves it out of what it parses).
+ * answer to `cancel`), the welcome's `drop` and `peerTicketKey` (an older agent leaves them out of
+ * what it parses).
  */
 export const protocolVersion = 2;
 /** WebSocket path on the control plane. */
@@ -177,6 +179,8 @@ export const controlMessage = z.discriminatedUnion('type', [
     pinned: z.array(digest).max(maxHeldImages).default([]),
     /** Jobs from the hello's `activeJobs` to stop: cancelled, finished or unknown while the agent was away. */
     drop: z.array(jobId).max(256).default([]),
+    /** The control plane's Ed25519 key for peer tickets (peer-ticket.ts): what the agent's peer server checks tickets with. */
+    peerTicketKey: z.string().regex(peerTicketPublicKeyPattern).optional(),
   }),
   z.object({
     type: z.literal('sync'),

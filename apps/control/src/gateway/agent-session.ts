@@ -7,6 +7,7 @@ import {
   grantForJob,
   isAppError,
   markNodeOnline,
+  peerTicketKey,
   pinnedDigests,
   reconcileReconnectedNode,
   recordCancelled,
@@ -201,7 +202,15 @@ export class AgentSession {
     // it drops what was cancelled (or finished) while it was away.
     const jobs = await reconcileReconnectedNode(deps, this.nodeId, hello);
     const pinned = await pinnedDigests(deps, this.nodeId);
-    this.send({ type: 'welcome', nodeId: this.nodeId, nodeName: this.nodeName, heartbeatIntervalMs: this.host.heartbeatIntervalMs, pinned, drop: jobs.drop });
+    this.send({
+      type: 'welcome',
+      nodeId: this.nodeId,
+      nodeName: this.nodeName,
+      heartbeatIntervalMs: this.host.heartbeatIntervalMs,
+      pinned,
+      drop: jobs.drop,
+      peerTicketKey: peerTicketKey(deps),
+    });
     const { drop, ...settled } = jobs;
     const jobsSettled = drop.length > 0 || Object.values(settled).some((n) => n > 0);
     this.log.info({ images: hello.images.length, agentVersion: hello.agentVersion, ...(jobsSettled ? { activeJobs: hello.activeJobs.length, dropped: drop.length, ...settled } : {}) }, 'agent connected');

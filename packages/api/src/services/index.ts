@@ -17,6 +17,7 @@ export * from './projects/pins.ts';
 export * from './fleet/desired-state.ts';
 export * from './fleet/reconcile.ts';
 export * from './fleet/overview.ts';
+export * from './fleet/peer-tickets.ts';
 export * from './nodes/enrollment.ts';
 export * from './nodes/nodes.ts';
 export * from './nodes/admin.ts';
