@@ -1,0 +1,1 @@
+export { parseRange, peerMaxHeaderBytes, startPeerServer, type PeerLog, type PeerServer, type PeerServerOptions, type PeerServerStats, type PeerTimeouts } from './server.ts';
