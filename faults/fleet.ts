@@ -188,7 +188,7 @@ export class FaultFleet {
     });
     await until(`${name} to enroll`, async () => (enroll.alive() ? undefined : true), 30_000);
     if (enroll.process.child.exitCode !== 0) throw new Error(`enrolling ${name} failed: ${enroll.exitDescription()}`);
-    const agent = spawnChild(name, process.execPath, [agentMain, 'run', '--config', config], { cwd: root, logDir: this.logDir, env: this.env() });
+    const agent = spawnChild(name, process.execPath, [agentMain, 'run', '--config', config, '--no-peer'], { cwd: root, logDir: this.logDir, env: this.env() });
     this.agents.set(name, agent);
     await until(`${name} to connect`, async () => {
       if (!agent.alive()) throw new Error(`${name} ${agent.exitDescription()}`);

@@ -31,6 +31,7 @@ import {
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { cancelledBy, JobCancelled, RecentCancels } from './cancellations.ts';
+import { peerAddresses, startPeerServer, type PeerServer } from './peer/index.ts';
 import type { AgentConfig } from './config.ts';
 import { GrantRenewals, openGrant } from './job-grants.ts';
 import { enforceQuota, makeRoom, type Eviction } from './eviction.ts';
@@ -57,6 +58,18 @@ export interface AgentOptions {
   headroomBytes?: number;
   /** How long a pull waits for a renewed registry grant (default 30 s). */
   grantRenewTimeoutMs?: number;
+  /** Serve verified blobs to other agents (issue 10); off when absent. Starts once a welcome brings the ticket key. */
+  peer?: PeerSettings;
+}
+
+export interface PeerSettings {
+  /** Address to listen on: '::' or '0.0.0.0' for every interface, or one address (each simulated Mac in tests has its own 127.0.0.x). */
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  maxConcurrentUploads: number;
+  /** Shared by all uploads; 0 = unlimited. */
+  maxUploadBytesPerSecond: number;
 }
 
 /** Bytes of error text kept from a refused WebSocket upgrade. */
@@ -94,6 +107,8 @@ export class Agent {
   private readonly pulls = new Map<string, Promise<void>>();
   private readonly cancels = new RecentCancels();
   private pinned = new Set<string>();
+  private peerServer: { server: PeerServer; key: string } | undefined;
+  private peerStarting: Promise<void> | undefined;
   private cacheBytes = 0;
   private readonly osVersions: OsVersionSource;
   private connectedListeners: (() => void)[] = [];
@@ -202,7 +217,9 @@ export class Agent {
   /** Host facts, with the node's standing conditions (pulls refused for want of space). */
   async facts(): Promise<HostFacts> {
     const conditions: NodeCondition[] = this.cache ? spaceConditions(await this.cache.space.standing()) : [];
-    return collectFacts(this.config.cacheDir, this.cacheBytes, this.config.quotaBytes, this.osVersions, conditions);
+    const facts = await collectFacts(this.config.cacheDir, this.cacheBytes, this.config.quotaBytes, this.osVersions, conditions);
+    const peer = this.peer;
+    return peer ? { ...facts, peer } : facts;
   }
 
   private async sendHeartbeat(): Promise<void> {
@@ -257,6 +274,7 @@ export class Agent {
         // Jobs cancelled (or finished) while this agent was away.
         for (const jobId of message.drop) this.cancel(jobId, 'cancelled while this agent was away');
         for (const listener of this.connectedListeners.splice(0)) listener();
+        if (message.peerTicketKey) await this.servePeers(message.peerTicketKey);
         await this.applyQuota();
         return;
       }
@@ -427,6 +445,47 @@ export class Agent {
     return evictions;
   }
 
+  /**
+   * Starts the peer server with the control plane's ticket key (again, on the same port, if the
+   * key changed: the control plane's secret was rotated). Never throws: a port in use is logged and
+   * the agent goes on without serving peers.
+   */
+  private async servePeers(key: string): Promise<void> {
+    const settings = this.options.peer;
+    if (!settings || !this.cache || this.stopping) return;
+    await this.peerStarting;
+    if (this.peerServer?.key === key) return;
+    this.peerStarting = (async () => {
+      const previous = this.peerServer;
+      this.peerServer = undefined;
+      await previous?.server.close();
+      try {
+        const server = await startPeerServer({
+          cache: this.cache!,
+          nodeId: this.config.nodeId,
+          publicKey: key,
+          host: settings.host,
+          port: previous?.server.port ?? settings.port,
+          maxConcurrentUploads: settings.maxConcurrentUploads,
+          maxUploadBytesPerSecond: settings.maxUploadBytesPerSecond,
+          log: this.log,
+        });
+        this.peerServer = { server, key };
+        this.log.info({ host: settings.host, port: server.port }, 'serving verified blobs to peers');
+        void this.sendHeartbeat();
+      } catch (error) {
+        this.log.error({ err: error, host: settings.host, port: settings.port }, 'could not start the peer server; serving no peers');
+      }
+    })();
+    await this.peerStarting;
+  }
+
+  /** The peer server's port and reachable addresses, for the facts (undefined when it does not run). */
+  get peer(): { port: number; addresses: string[] } | undefined {
+    const running = this.peerServer;
+    return running && this.options.peer ? { port: running.server.port, addresses: peerAddresses(this.options.peer.host) } : undefined;
+  }
+
   /** Stops gracefully: aborts pulls (their partial downloads stay for a resume) and closes the socket. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -434,6 +493,9 @@ export class Agent {
     clearInterval(this.heartbeatTimer);
     for (const job of this.jobs.values()) job.abort.abort(new Error('agent stopping'));
     await Promise.allSettled([...this.pulls.values()]);
+    await this.peerStarting;
+    await this.peerServer?.server.close();
+    this.peerServer = undefined;
     const socket = this.socket;
     if (socket && socket.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {

@@ -28,6 +28,24 @@ function parseLabels(values: string[]): Record<string, string> {
   return labels;
 }
 
+function portNumber(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--peer-port ${value}: use a port from 1 to 65535 (0 picks a free one)`);
+  return port;
+}
+
+function positiveInteger(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) fail(`${flag} ${value}: use a whole number from 1 to 1000`);
+  return n;
+}
+
+function nonNegative(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 100_000) fail(`${flag} ${value}: use a number of MB/s from 0 (unlimited) to 100000`);
+  return n;
+}
+
 const program = new Command('cider-agent').description('Cider Fleet agent: keeps this Mac\'s image cache as the control plane says');
 
 program
@@ -70,12 +88,20 @@ program
   .description('run the agent daemon')
   .option('--config <path>', 'agent config file', defaultConfigPath())
   .option('--log-level <level>', 'fatal, error, warn, info, debug', process.env.LOG_LEVEL ?? 'info')
-  .action(async (options: { config: string; logLevel: string }) => {
+  .option('--no-peer', 'do not serve verified blobs to other Macs of the fleet')
+  .option('--peer-host <address>', 'address the peer server listens on', '::')
+  .option('--peer-port <port>', 'port the peer server listens on (allow it in the application firewall)', (v) => portNumber(v), 7941)
+  .option('--peer-max-uploads <n>', 'uploads to peers at once', (v) => positiveInteger(v, '--peer-max-uploads'), 4)
+  .option('--peer-max-rate <MB/s>', 'bandwidth all uploads to peers share, in MB/s (0: unlimited)', (v) => nonNegative(v, '--peer-max-rate'), 100)
+  .action(async (options: { config: string; logLevel: string; peer: boolean; peerHost: string; peerPort: number; peerMaxUploads: number; peerMaxRate: number }) => {
     const config = await readAgentConfig(options.config).catch(fail);
     const log = pino({ name: 'cider-agent', level: options.logLevel });
     handleProcessFaults(log);
     enableMemoryRelief();
-    const agent = new Agent({ config, configPath: options.config, log });
+    const peer = options.peer
+      ? { host: options.peerHost, port: options.peerPort, maxConcurrentUploads: options.peerMaxUploads, maxUploadBytesPerSecond: Math.round(options.peerMaxRate * 1_000_000) }
+      : undefined;
+    const agent = new Agent({ config, configPath: options.config, log, ...(peer ? { peer } : {}) });
     await agent.start().catch(fail);
     let stopping = false;
     const stop = (signal: string) => {

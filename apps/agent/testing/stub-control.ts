@@ -29,7 +29,7 @@ export interface StubControl {
   close(): Promise<void>;
 }
 
-export async function startStubControl(options: { nodeId: string; secret: string; heartbeatIntervalMs?: number; pinned?: string[] }): Promise<StubControl> {
+export async function startStubControl(options: { nodeId: string; secret: string; heartbeatIntervalMs?: number; pinned?: string[]; peerTicketKey?: string }): Promise<StubControl> {
   const server: Server = createServer((_req, res) => res.writeHead(404).end());
   const wss = new WebSocketServer({ noServer: true });
   let live: WebSocket | undefined;
@@ -95,7 +95,7 @@ export async function startStubControl(options: { nodeId: string; secret: string
         }
         stub.received.push(decoded.value);
         if (decoded.value.type === 'hello') {
-          ws.send(encode({ type: 'welcome', nodeId: options.nodeId, nodeName: 'stub-node', heartbeatIntervalMs: options.heartbeatIntervalMs ?? 200, pinned: stub.pinned, drop: [] }));
+          ws.send(encode({ type: 'welcome', nodeId: options.nodeId, nodeName: 'stub-node', heartbeatIntervalMs: options.heartbeatIntervalMs ?? 200, pinned: stub.pinned, drop: [], ...(options.peerTicketKey ? { peerTicketKey: options.peerTicketKey } : {}) }));
         }
         for (const listener of [...listeners]) listener();
       });

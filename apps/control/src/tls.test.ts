@@ -98,7 +98,7 @@ describe('TLS on the agent gateway (self-signed certificate, real control and ag
     );
     const code = await new Promise<number | null>((resolve) => enrolling.child.on('exit', resolve));
     expect({ code, output: code === 0 ? '' : enrolling.output() }).toEqual({ code: 0, output: '' });
-    agent = startProcess(process.execPath, ['--import', 'tsx', agentMain, 'run', '--config', config], { cwd: root, env });
+    agent = startProcess(process.execPath, ['--import', 'tsx', agentMain, 'run', '--config', config, '--no-peer'], { cwd: root, env });
     const node = await until(
       'the agent to connect over wss',
       async () => {

@@ -69,6 +69,8 @@ export const hostFacts = z.object({
   disk: z.object({ totalBytes: count, freeBytes: count }),
   cache: z.object({ path: text(1024), bytes: count, quotaBytes: count.optional() }),
   conditions: z.array(nodeCondition).max(8).default([]),
+  /** The agent's peer server, when it runs: its port and the addresses other Macs may reach it at. */
+  peer: z.object({ port: z.number().int().min(1).max(65535), addresses: z.array(text(64)).max(32) }).optional(),
 });
 export type HostFacts = z.infer<typeof hostFacts>;
 

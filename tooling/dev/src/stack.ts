@@ -196,7 +196,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         const code = await new Promise<number | null>((resolve) => enroll.child.on('exit', resolve));
         if (code !== 0) throw new Error(`enrolling ${node} failed:\n${enroll.output()}`);
       }
-      run(node, process.execPath, [agentMain, 'run', '--config', configPath]);
+      // Simulated Macs on one machine: each peer server on loopback, on a port of its own.
+      run(node, process.execPath, [agentMain, 'run', '--config', configPath, '--peer-host', '127.0.0.1', '--peer-port', '0']);
     }
 
     const webPort = options.webPort ?? 3000;

@@ -1,1 +1,2 @@
+export { peerAddresses } from './addresses.ts';
 export { parseRange, peerMaxHeaderBytes, startPeerServer, type PeerLog, type PeerServer, type PeerServerOptions, type PeerServerStats, type PeerTimeouts } from './server.ts';
