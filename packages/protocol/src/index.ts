@@ -16,8 +16,9 @@ export * from './peer-ticket.ts';
 /**
  * Version 2: agents name their X25519 public key in hello; credentials travel sealed to it.
  * Later additions that either side may ignore keep the version: `sync.cancelled` (sent only in
- * answer to `cancel`), the welcome's `drop` and `peerTicketKey` (an older agent leaves them out of
- * what it parses).
+ * answer to `cancel`), the welcome's `drop` and `peerTicketKey`, the sync's `peers`, `peers`,
+ * `peers.renew`, `peer.bad` and `sync.done`'s `sources` (an older agent leaves them out of what it
+ * parses, or answers nothing).
  */
 export const protocolVersion = 2;
 /** WebSocket path on the control plane. */
@@ -57,6 +58,19 @@ export const nodeCondition = z.discriminatedUnion('type', [
     freeBytes: count,
     since: isoDate,
   }),
+  /**
+   * Other nodes reported that this node's peer server sent bytes that failed verification (a
+   * failing disk, or a tampered Mac). Raised by the control plane, not the agent; cleared by an admin.
+   */
+  z.object({
+    type: z.literal('bad-peer-data'),
+    digest,
+    /** The node that caught it, and how many reports so far. */
+    reportedBy: text(100),
+    reports: z.number().int().min(1).max(1_000_000),
+    reason: text(500),
+    since: isoDate,
+  }),
 ]);
 export type NodeCondition = z.infer<typeof nodeCondition>;
 
@@ -70,7 +84,15 @@ export const hostFacts = z.object({
   cache: z.object({ path: text(1024), bytes: count, quotaBytes: count.optional() }),
   conditions: z.array(nodeCondition).max(8).default([]),
   /** The agent's peer server, when it runs: its port and the addresses other Macs may reach it at. */
-  peer: z.object({ port: z.number().int().min(1).max(65535), addresses: z.array(text(64)).max(32) }).optional(),
+  peer: z
+    .object({
+      port: z.number().int().min(1).max(65535),
+      addresses: z.array(text(64)).max(32),
+      /** Body bytes sent to peers since the agent started, and uploads running now (the tracker's load measure). */
+      uploadedBytes: count.optional(),
+      uploadsInFlight: z.number().int().min(0).max(10_000).optional(),
+    })
+    .optional(),
 });
 export type HostFacts = z.infer<typeof hostFacts>;
 
@@ -120,6 +142,45 @@ export function secretContext(nodeId: string): string {
   return `cider node secret ${nodeId}`;
 }
 
+/** Longest peer ticket accepted in a frame (ours are ~250 characters). */
+const maxTicketLength = 2048;
+
+/**
+ * A peer the agent may read the job's blobs from: another node's peer server, with a ticket the
+ * control plane signed for this reader, that server and the job's manifest digest
+ * (peer-ticket.ts). `complete` peers hold the whole image; the others are fetching it and serve
+ * the pieces they have verified so far.
+ */
+export const peerCandidate = z.object({
+  nodeId: z.string().max(64),
+  /** For logs and the dashboard. */
+  name: text(100),
+  /** `http://<address>:<port>`, the first that answers is used. */
+  urls: z.array(z.string().max(300).regex(/^http:\/\/[^\s/?#]+$/, 'http://host:port')).min(1).max(8),
+  ticket: z.string().min(1).max(maxTicketLength),
+  complete: z.boolean(),
+});
+export type PeerCandidate = z.infer<typeof peerCandidate>;
+
+/**
+ * Where a job may take its bytes besides the registry. `origin`: this node is one of the few of its
+ * site that take pieces no peer has from the registry straight away; the others wait for peers and
+ * go to the registry only when no peer makes progress.
+ */
+export const peerPlan = z.object({
+  origin: z.boolean(),
+  candidates: z.array(peerCandidate).max(16),
+});
+export type PeerPlan = z.infer<typeof peerPlan>;
+
+/** Bytes a pull took from each source: the registry, a mirror, and peers by node id. */
+export const bytesBySource = z.object({
+  registry: count,
+  mirror: count.default(0),
+  peers: z.record(z.string().max(64), count).refine((value) => Object.keys(value).length <= 64, 'at most 64 peers'),
+});
+export type BytesBySource = z.infer<typeof bytesBySource>;
+
 export const agentMessage = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('hello'),
@@ -141,7 +202,7 @@ export const agentMessage = z.discriminatedUnion('type', [
     bytesDone: count,
     bytesTotal: count,
   }),
-  z.object({ type: z.literal('sync.done'), jobId, digest, image: heldImage, bytesFetched: count }),
+  z.object({ type: z.literal('sync.done'), jobId, digest, image: heldImage, bytesFetched: count, sources: bytesBySource.optional() }),
   z.object({
     type: z.literal('sync.failed'),
     jobId,
@@ -159,6 +220,13 @@ export const agentMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sync.cancelled'), jobId }),
   /** The registry grant of a running job expired mid-pull: the agent asks for a fresh one. */
   z.object({ type: z.literal('grant.renew'), jobId }),
+  /** The job's peers are used up or their tickets near expiry: the agent asks for fresh candidates (answered by `peers`). */
+  z.object({ type: z.literal('peers.renew'), jobId }),
+  /**
+   * A peer served bytes that did not match their piece digest (or broke the protocol): it was
+   * dropped for this transfer. The control plane audits it and flags the peer node.
+   */
+  z.object({ type: z.literal('peer.bad'), jobId, nodeId: z.string().max(64), digest, reason: text(500) }),
   /** The agent stored a rotated secret and will use it from its next connection. */
   z.object({ type: z.literal('secret.stored') }),
   z.object({
@@ -190,7 +258,11 @@ export const controlMessage = z.discriminatedUnion('type', [
     digest,
     reference,
     registry: registryAccess,
+    /** Peers to take pieces from (issue 10); without it the agent pulls from the registry alone. */
+    peers: peerPlan.optional(),
   }),
+  /** Fresh peer candidates for a running job (answer to peers.renew). */
+  z.object({ type: z.literal('peers'), jobId, peers: peerPlan }),
   /** A fresh registry grant for a running job (answer to grant.renew). */
   z.object({ type: z.literal('grant'), jobId, registry: registryAccess }),
   z.object({ type: z.literal('cancel'), jobId, reason: text(500) }),
