@@ -97,6 +97,21 @@ describe('what a transition changes and makes happen', () => {
     expect((transition(job('queued', { bytesTotal: 0n }), events.done!, now) as { data: object }).data).not.toHaveProperty('bytesDone');
   });
 
+  it("done keeps the agent's bytes by source; a done job takes them once more if reconcile beat the report to it", () => {
+    const sources = { registry: 1000, mirror: 24, peers: { 'node-a': 3000, 'node-b': 72 } };
+    const bySource = { bytesFromRegistry: 1000n, bytesFromMirror: 24n, bytesFromPeers: 3072n, peerSources: { 'node-a': 3000, 'node-b': 72 } };
+    expect(transition(job('pulling'), { type: 'done', bytesTotal: 4096n, sources }, now)).toEqual({
+      ok: true,
+      to: 'done',
+      data: { error: null, finishedAt: now, bytesDone: 4096n, bytesTotal: 4096n, ...bySource },
+      effects: [],
+      outcome: 'done',
+    });
+    expect(transition(job('done', { bytesFromRegistry: null }), { type: 'done', sources }, now)).toEqual({ ok: true, to: 'done', data: bySource, effects: [] });
+    expect(transition(job('done', { bytesFromRegistry: 5n }), { type: 'done', sources }, now).ok).toBe(false);
+    expect(transition(job('failed'), { type: 'done', sources }, now).ok).toBe(false);
+  });
+
   it('a failed attempt is queued again with its error (retry) or fails for good; the queue giving up keeps the last error', () => {
     expect(transition(job('pulling'), events['failed, retryable']!, now)).toEqual({ ok: true, to: 'queued', data: { error: 'registry answered 503' }, effects: [], outcome: 'retry' });
     expect(transition(job('pulling'), events['failed for good']!, now)).toEqual({ ok: true, to: 'failed', data: { error: 'no such image', finishedAt: now }, effects: [], outcome: 'failed' });

@@ -22,8 +22,8 @@ export type SyncEvent =
   | { type: 'dispatch'; attempt: number }
   /** The agent reports bytes (or that it is on the job). */
   | { type: 'progress'; bytesDone: number; bytesTotal: number }
-  /** The node holds the digest: the agent's `sync.done`, or the digest seen in its inventory. */
-  | { type: 'done'; bytesTotal?: bigint }
+  /** The node holds the digest: the agent's `sync.done` (with the bytes it took from each source), or the digest seen in its inventory. */
+  | { type: 'done'; bytesTotal?: bigint; sources?: BytesBySource }
   /** The agent's `sync.failed`, or the dispatcher finding the job cannot run (registry gone). */
   | { type: 'failed'; error: string; retryable: boolean }
   /** The dispatcher heard nothing from the agent for the stall timeout. */
@@ -38,6 +38,13 @@ export type SyncEvent =
   | { type: 'reconnected'; running: boolean };
 export type SyncEventType = SyncEvent['type'];
 
+/** Bytes a pull took from the registry, a mirror, and each peer by node id (the protocol's sync.done `sources`). */
+export interface BytesBySource {
+  registry: number;
+  mirror: number;
+  peers: Record<string, number>;
+}
+
 /** What else applying a transition must do besides writing the row. */
 export type SyncEffect = 'tell-agent-cancel' | 'drop-queue-entry' | 'audit-cancel';
 
@@ -51,6 +58,8 @@ export interface JobFacts {
   error: string | null;
   startedAt: Date | null;
   bytesTotal: bigint | null;
+  /** Set once the agent said where the bytes came from. */
+  bytesFromRegistry?: bigint | null;
 }
 
 export interface RowChanges {
@@ -60,6 +69,11 @@ export interface RowChanges {
   finishedAt?: Date;
   bytesDone?: bigint;
   bytesTotal?: bigint;
+  bytesFromRegistry?: bigint;
+  bytesFromMirror?: bigint;
+  bytesFromPeers?: bigint;
+  /** Node id -> bytes, for the rollout view's "who fed whom". */
+  peerSources?: Record<string, number>;
 }
 
 export interface Transition {
@@ -84,8 +98,14 @@ const pulling: Rule<Extract<SyncEvent, { type: 'progress' }>> = (event) =>
 const done: Rule<Extract<SyncEvent, { type: 'done' }>> = (event, job, now) => {
   // The agent's first report says "0 of 0": the image's size, or the last known total, is the better figure.
   const total = event.bytesTotal ?? (job.bytesTotal !== null && job.bytesTotal > 0n ? job.bytesTotal : undefined);
-  return to('done', { error: null, finishedAt: now, ...(total !== undefined ? { bytesDone: total, bytesTotal: total } : {}) }, [], 'done');
+  return to('done', { error: null, finishedAt: now, ...(total !== undefined ? { bytesDone: total, bytesTotal: total } : {}), ...(event.sources ? bySource(event.sources) : {}) }, [], 'done');
 };
+const bySource = ({ registry, mirror, peers }: BytesBySource): RowChanges => ({
+  bytesFromRegistry: BigInt(registry),
+  bytesFromMirror: BigInt(mirror),
+  bytesFromPeers: Object.values(peers).reduce((sum, bytes) => sum + BigInt(bytes), 0n),
+  peerSources: { ...peers },
+});
 const failedOrRetried: Rule<Extract<SyncEvent, { type: 'failed' }>> = (event, _job, now) =>
   event.retryable ? to('queued', { error: event.error }, [], 'retry') : to('failed', { error: event.error, finishedAt: now }, [], 'failed');
 /** The cancel is over: confirmed by the agent, or moot (it stopped, failed, went silent, or restarted without the job). */
@@ -103,8 +123,15 @@ const table: Table = {
   dispatch: { queued: (event, job, now) => to('dispatched', { attempts: event.attempt, startedAt: job.startedAt ?? now, error: null }) },
   // A queued job whose agent reports bytes is running there (its last attempt stalled, the agent went on): adopted.
   progress: { queued: pulling, dispatched: pulling, pulling, cancelling: stay },
-  // The node holds the digest: done, even if a cancel was on its way.
-  done: { queued: done, dispatched: done, pulling: done, cancelling: done },
+  // The node holds the digest: done, even if a cancel was on its way. An agent's sync.done that
+  // reconcile beat to it (it saw the image in the inventory first) still leaves its byte counts.
+  done: {
+    queued: done,
+    dispatched: done,
+    pulling: done,
+    cancelling: done,
+    done: (event, job) => (event.sources && (job.bytesFromRegistry ?? null) === null ? to('done', bySource(event.sources)) : null),
+  },
   // An agent from before the cancel confirmation reports the aborted pull as a failure.
   failed: { queued: failedOrRetried, dispatched: failedOrRetried, pulling: failedOrRetried, cancelling: confirmed },
   stalled: { dispatched: (event) => to('queued', { error: event.error }, [], 'retry'), pulling: (event) => to('queued', { error: event.error }, [], 'retry'), cancelling: confirmed },

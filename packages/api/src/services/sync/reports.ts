@@ -7,7 +7,7 @@ import type { ServiceDeps } from '../deps.ts';
 import { replaceInventoryEntry } from '../nodes/inventory.ts';
 import { shouldStoreProgress } from './progress-throttle.ts';
 import { registryAccess } from '../registries/registries.ts';
-import { isOpen } from './lifecycle.ts';
+import { isOpen, type BytesBySource } from './lifecycle.ts';
 import { applySyncEvent } from './transitions.ts';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -44,7 +44,7 @@ export async function recordProgress(
 }
 
 /** The agent holds the digest: checked against what the job asked for before it counts. */
-export async function recordDone(deps: ServiceDeps, nodeId: string, report: { jobId: string; digest: string; image: HeldImage }): Promise<void> {
+export async function recordDone(deps: ServiceDeps, nodeId: string, report: { jobId: string; digest: string; image: HeldImage; sources?: BytesBySource | undefined }): Promise<void> {
   const job = await jobOfNode(deps, nodeId, report.jobId);
   // Both the report and the image it describes must name the job's digest; anything else is
   // recorded as a failure and never as an image the node holds.
@@ -56,7 +56,7 @@ export async function recordDone(deps: ServiceDeps, nodeId: string, report: { jo
   // The image first: reconcile reads open jobs before held images, so it never sees neither.
   await replaceInventoryEntry(deps, nodeId, report.image);
   const total = job.bytesTotal !== null && job.bytesTotal > 0n ? job.bytesTotal : BigInt(report.image.sizeBytes);
-  await applySyncEvent(deps, job, { type: 'done', bytesTotal: total });
+  await applySyncEvent(deps, job, { type: 'done', bytesTotal: total, ...(report.sources ? { sources: report.sources } : {}) });
 }
 
 /** A failed attempt: queued again with its error when another may help, failed otherwise. */
