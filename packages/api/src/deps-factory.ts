@@ -28,6 +28,8 @@ export interface ServiceDepsConfig {
   enqueueTimeoutMs?: number;
   /** Registry clients' settings (web shortens retries so a request to a registry that is down answers in seconds). */
   registryClientOptions?: Partial<RegistryClientOptions>;
+  /** Nodes each registry fetcher of a site feeds by peers (default 4). */
+  peerFanOut?: number;
 }
 
 /**
@@ -95,6 +97,7 @@ export function createServiceDeps(config: ServiceDepsConfig): {
     events: new RedisEventPublisher(redis, config.redisPrefix, { reporter: new OutageReporter('Redis (live events)', log) }),
     secretKey: parseSecretKey(config.secretKey),
     ...(config.registryClientOptions ? { registryClientOptions: config.registryClientOptions } : {}),
+    ...(config.peerFanOut ? { peerFanOut: config.peerFanOut } : {}),
   };
   const hub = new EventHub(subscriber, config.redisPrefix);
   return {

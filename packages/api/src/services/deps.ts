@@ -17,6 +17,8 @@ export interface ServiceDeps {
   secretKey: Buffer;
   /** Overrides for registry clients (tests shorten retries). */
   registryClientOptions?: Partial<RegistryClientOptions>;
+  /** Nodes each registry fetcher of a site feeds by peers (fleet/peers.ts; default 4). */
+  peerFanOut?: number;
 }
 
 /** Who is acting, for authorization and the audit log. */

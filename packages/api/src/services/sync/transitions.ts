@@ -90,6 +90,16 @@ async function dropQueueEntry(deps: ServiceDeps, job: SyncJob): Promise<void> {
 }
 
 /**
+ * The tracker chose this job as one of its site's registry fetchers (fleet/peers.ts, inside its
+ * origin lock): the flag only, never the state, and only while the job is still running or about
+ * to. Returns whether it was set.
+ */
+export async function markSyncJobOrigin(client: Pick<Db, 'syncJob'>, syncJobId: string): Promise<boolean> {
+  const { count } = await client.syncJob.updateMany({ where: { id: syncJobId, state: { in: ['queued', 'dispatched', 'pulling'] } }, data: { origin: true } });
+  return count > 0;
+}
+
+/**
  * Creates queued jobs, one per (node, digest) that has none open. The browser hears of each when
  * the caller calls `announce`: after enqueueing, so a thousand events never delay the first dispatch.
  */

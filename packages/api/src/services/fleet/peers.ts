@@ -1,0 +1,167 @@
+// The tracker: which other Macs a sync job may read its image from, and whether it is one of the
+// few of its site that fetch from the registry straight away (docs/peer-distribution.md). All it
+// knows is in PostgreSQL (who holds: NodeImage; who fetches: open SyncJobs; load and addresses:
+// node facts), so every control process gives the same answers.
+import { isIP } from 'node:net';
+import { Prisma } from '@cider/db';
+import type { PeerCandidate, PeerPlan } from '@cider/protocol';
+import { AppError } from '../../errors.ts';
+import type { ServiceDeps } from '../deps.ts';
+import { markSyncJobOrigin } from '../sync/transitions.ts';
+import { staleAfterMs } from './overview.ts';
+import { ticketForPeer } from './peer-tickets.ts';
+
+/** Candidates per plan: enough to spread the load, few enough that tickets stay cheap. */
+export const maxPeerCandidates = 8;
+/** Nodes each registry fetcher feeds, by default: a site of N nodes has ceil(N / 4) origins. */
+export const defaultPeerFanOut = 4;
+/** The most nodes a subnet lookup reads (a site label needs none: it is filtered in SQL). */
+const maxGroupScan = 5_000;
+/** Candidates read before the subnet filter and the cap. */
+const maxCandidateScan = 512;
+/** The protocol's limit on a candidate's urls. */
+const maxUrls = 8;
+
+/** Where a node is, as the tracker groups nodes: its site label, else its subnets. */
+type Locality = { kind: 'site'; site: string } | { kind: 'subnet'; subnets: Set<string> };
+
+interface PeerFacts {
+  port: number;
+  addresses: string[];
+}
+
+/**
+ * The subnet an address is in: IPv4 /24, IPv6 /64, and all of 127.0.0.0/8 as one (simulated
+ * Macs in tests each have their own 127.0.0.x). undefined for what is not an IP address.
+ */
+export function subnetOf(address: string): string | undefined {
+  const version = isIP(address);
+  if (version === 4) {
+    const octets = address.split('.');
+    return octets[0] === '127' ? '4:127' : `4:${octets.slice(0, 3).join('.')}`;
+  }
+  if (version !== 6) return undefined;
+  const [head = '', tail = ''] = address.toLowerCase().split('%')[0]!.split('::');
+  const left = head ? head.split(':') : [];
+  const right = address.includes('::') && tail ? tail.split(':') : [];
+  // An embedded IPv4 tail (::ffff:10.0.0.1) takes two groups; only the first four matter here.
+  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `6:${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}`;
+}
+
+function subnetsOf(peer: PeerFacts | undefined): Set<string> {
+  return new Set((peer?.addresses ?? []).map(subnetOf).filter((s): s is string => s !== undefined));
+}
+
+/** What of the stored facts the tracker uses, checked (facts are JSON an agent sent). */
+function peerFactsOf(raw: unknown): PeerFacts | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { port, addresses } = raw as { port?: unknown; addresses?: unknown };
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535 || !Array.isArray(addresses)) return undefined;
+  return { port, addresses: addresses.filter((a): a is string => typeof a === 'string') };
+}
+
+/** `http://<address>:<port>` for each address another Mac can dial; zone-scoped and non-IP addresses are left out. */
+export function peerUrls(peer: PeerFacts): string[] {
+  const urls: string[] = [];
+  for (const address of peer.addresses) {
+    if (address.includes('%')) continue;
+    const version = isIP(address);
+    if (version === 4) urls.push(`http://${address}:${peer.port}`);
+    else if (version === 6) urls.push(`http://[${address}]:${peer.port}`);
+    if (urls.length === maxUrls) break;
+  }
+  return urls;
+}
+
+function localityOf(node: { labels: unknown; facts: unknown }): Locality {
+  const site = (node.labels as Record<string, unknown> | null)?.site;
+  if (typeof site === 'string' && site !== '') return { kind: 'site', site };
+  return { kind: 'subnet', subnets: subnetsOf(peerFactsOf((node.facts as { peer?: unknown } | null)?.peer)) };
+}
+
+/**
+ * The nodes of the reader's group, as an SQL condition on `n`: the same site label; or, for a
+ * reader without one, nodes without one that share a subnet with it (read and matched here, as
+ * addresses are agent-sent text that SQL's inet would throw on).
+ */
+async function groupCondition(db: ServiceDeps['db'], locality: Locality): Promise<Prisma.Sql> {
+  if (locality.kind === 'site') return Prisma.sql`n.labels->>'site' = ${locality.site}`;
+  if (locality.subnets.size === 0) return Prisma.sql`FALSE`;
+  const rows = await db.$queryRaw<{ id: string; peer: unknown }[]>`
+    SELECT n.id::text AS id, n.facts->'peer' AS peer FROM nodes n
+    WHERE n.revoked_at IS NULL AND coalesce(n.labels->>'site', '') = '' AND n.facts->'peer' IS NOT NULL
+    LIMIT ${maxGroupScan}`;
+  const ids = rows.filter((row) => [...subnetsOf(peerFactsOf(row.peer))].some((s) => locality.subnets.has(s))).map((row) => row.id);
+  return ids.length === 0 ? Prisma.sql`FALSE` : Prisma.sql`n.id = ANY(${ids}::uuid[])`;
+}
+
+/** The advisory lock of a group and digest: origin decisions for them are made one at a time. */
+function lockKey(locality: Locality, digest: string): string {
+  // Subnets of different nodes overlap without being equal: all site-less readers of a digest share one lock.
+  return locality.kind === 'site' ? `cider-origin site:${locality.site} ${digest}` : `cider-origin subnet ${digest}`;
+}
+
+/**
+ * The peer plan of a sync job: up to 8 other nodes of the reader's site (or subnet) that are
+ * online, serve peers, carry no bad-peer-data condition for the digest, and hold the image or are
+ * fetching it; holders first, then the least loaded. Each comes with a ticket for this reader,
+ * that server and the job's manifest digest.
+ *
+ * `origin` is decided once per job and kept on its row: the job fetches from the registry at once
+ * when no node of its group holds the image and fewer than k = max(1, ceil(wanting / fanOut)) of
+ * its group's running jobs for the digest do (wanting: the group's nodes with an open job for it).
+ * Decided under an advisory lock per group and digest, so any number of control processes
+ * planning at once pick exactly k.
+ */
+export async function peerPlanFor(deps: ServiceDeps, job: { syncJobId: string; nodeId: string; digest: string }, options: { fanOut?: number } = {}): Promise<PeerPlan> {
+  const { db } = deps;
+  const row = await db.syncJob.findUnique({ where: { id: job.syncJobId }, include: { node: { select: { id: true, labels: true, facts: true } } } });
+  if (!row || row.nodeId !== job.nodeId || row.digest !== job.digest) throw new AppError('NOT_FOUND', `No sync job ${job.syncJobId} of node ${job.nodeId} for ${job.digest}`);
+  const { digest } = row;
+  const locality = localityOf(row.node);
+  const group = await groupCondition(db, locality);
+  const cutoff = new Date(Date.now() - staleAfterMs);
+  const number = (path: Prisma.Sql) => Prisma.sql`CASE WHEN jsonb_typeof(${path}) = 'number' THEN (${path})::numeric ELSE 0 END`;
+  const found = await db.$queryRaw<{ id: string; name: string; peer: unknown; complete: boolean }[]>`
+    SELECT n.id::text AS id, n.name, n.facts->'peer' AS peer,
+           EXISTS (SELECT 1 FROM node_images i WHERE i.node_id = n.id AND i.digest = ${digest}) AS complete
+    FROM nodes n
+    WHERE n.id <> ${row.nodeId}::uuid AND n.revoked_at IS NULL AND n.state = 'online' AND n.last_seen_at > ${cutoff}
+      AND (${group}) AND jsonb_typeof(n.facts->'peer'->'port') = 'number'
+      AND (EXISTS (SELECT 1 FROM node_images i WHERE i.node_id = n.id AND i.digest = ${digest})
+           OR EXISTS (SELECT 1 FROM sync_jobs j WHERE j.node_id = n.id AND j.digest = ${digest} AND j.state IN ('dispatched', 'pulling')))
+      AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
+                      WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest})
+    ORDER BY complete DESC, ${number(Prisma.sql`n.facts->'peer'->'uploadsInFlight'`)}, ${number(Prisma.sql`n.facts->'peer'->'uploadedBytes'`)}, n.id
+    LIMIT ${maxCandidateScan}`;
+  const candidates: PeerCandidate[] = [];
+  for (const node of found) {
+    const peer = peerFactsOf(node.peer);
+    const urls = peer ? peerUrls(peer) : [];
+    if (urls.length === 0) continue;
+    candidates.push({ nodeId: node.id, name: node.name.slice(0, 100), urls, ticket: ticketForPeer(deps, { reader: row.nodeId, server: node.id, digest }), complete: node.complete });
+    if (candidates.length === maxPeerCandidates) break;
+  }
+  const origin = row.origin || (await planOrigin(deps, row.id, digest, locality, group, candidates, options.fanOut ?? deps.peerFanOut ?? defaultPeerFanOut));
+  return { origin, candidates };
+}
+
+/** Whether the job becomes one of its group's registry fetchers (and, if so, records it). */
+async function planOrigin(deps: ServiceDeps, syncJobId: string, digest: string, locality: Locality, group: Prisma.Sql, candidates: PeerCandidate[], fanOut: number): Promise<boolean> {
+  // A holder feeds the group: nobody needs the registry.
+  if (candidates.some((c) => c.complete)) return false;
+  return deps.db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${lockKey(locality, digest)}))`;
+    const [counts] = await tx.$queryRaw<{ wanting: bigint; origins: bigint }[]>`
+      SELECT count(DISTINCT j.node_id) FILTER (WHERE j.state IN ('queued', 'dispatched', 'pulling')) AS wanting,
+             count(*) FILTER (WHERE j.origin AND j.state IN ('dispatched', 'pulling') AND j.id <> ${syncJobId}::uuid) AS origins
+      FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
+      WHERE j.digest = ${digest} AND n.revoked_at IS NULL AND (${group})`;
+    // The reader's own node is in its group by definition, whether or not the group condition names it.
+    const wanting = Math.max(1, Number(counts?.wanting ?? 0));
+    const k = Math.max(1, Math.ceil(wanting / Math.max(1, fanOut)));
+    if (Number(counts?.origins ?? 0) >= k) return false;
+    return markSyncJobOrigin(tx, syncJobId);
+  });
+}
