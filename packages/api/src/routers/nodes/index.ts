@@ -1,6 +1,7 @@
 import { authedProcedure, router } from '../../trpc.ts';
 import { listNodes } from '../../services/fleet/overview.ts';
 import { allowNodeReplacementProcedure } from './allow-replace.ts';
+import { clearNodeConditionsProcedure } from './clear-conditions.ts';
 import { getNodeProcedure } from './get.ts';
 import { revokeNodeProcedure } from './revoke.ts';
 import { rotateNodeSecretProcedure } from './rotate-secret.ts';
@@ -11,4 +12,5 @@ export const nodesRouter = router({
   revoke: revokeNodeProcedure,
   rotateSecret: rotateNodeSecretProcedure,
   allowReplace: allowNodeReplacementProcedure,
+  clearConditions: clearNodeConditionsProcedure,
 });

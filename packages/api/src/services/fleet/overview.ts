@@ -117,9 +117,21 @@ export function factsOf(node: Pick<Node, 'facts'>): HostFacts | null {
   return (node.facts as HostFacts | null) ?? null;
 }
 
-/** The node's standing conditions (e.g. a disk with no room for a pinned image), as its agent last reported them. */
-export function conditionsOf(facts: HostFacts | null): NodeCondition[] {
-  const parsed = z.array(nodeCondition).max(8).safeParse(facts?.conditions ?? []);
+const storedConditions = z.array(nodeCondition).max(8);
+
+/**
+ * The node's standing conditions: those its agent last reported (e.g. a disk with no room for a
+ * pinned image), then those the control plane raised (bad data sent to peers). Anything stored
+ * that is not a valid condition is dropped.
+ */
+export function conditionsOf(node: Pick<Node, 'facts' | 'conditions'>): NodeCondition[] {
+  const reported = storedConditions.safeParse(factsOf(node)?.conditions ?? []);
+  return [...(reported.success ? reported.data : []), ...controlConditionsOf(node)];
+}
+
+/** The conditions the control plane raised on a node (services/nodes/conditions.ts). */
+export function controlConditionsOf(node: Pick<Node, 'conditions'>): NodeCondition[] {
+  const parsed = storedConditions.safeParse(node.conditions ?? []);
   return parsed.success ? parsed.data : [];
 }
 
@@ -145,7 +157,7 @@ export async function listNodes(deps: ServiceDeps) {
       diskTotalBytes: facts?.disk.totalBytes ?? null,
       diskFreeBytes: facts?.disk.freeBytes ?? null,
       cacheBytes: facts?.cache.bytes ?? null,
-      conditions: conditionsOf(facts),
+      conditions: conditionsOf(node),
       images: imageStats.get(node.id)?._count.digest ?? 0,
       activeJobs: jobStats.get(node.id) ?? 0,
     };
@@ -171,6 +183,6 @@ export async function fleetOverview(deps: ServiceDeps) {
     if (nodeStatus(node) === 'online') online++;
     if (desired.inSync(node.id, (digest) => heldSet.has(`${node.id} ${digest}`))) inSync++;
   }
-  const conditions = nodes.flatMap((node) => conditionsOf(factsOf(node)).map((condition) => ({ nodeId: node.id, node: node.name, ...condition })));
+  const conditions = nodes.flatMap((node) => conditionsOf(node).map((condition) => ({ nodeId: node.id, node: node.name, ...condition })));
   return { nodes: nodes.length, online, inSync, jobsInFlight: inFlight, projects: projects.length, cacheUse, conditions };
 }

@@ -49,8 +49,8 @@ export async function nodeDetail(deps: ServiceDeps, nodeId: string) {
     /** An admin allowed a new enrollment to take this node's name until then. */
     replaceAllowedUntil: node.replaceAllowedUntil && node.replaceAllowedUntil.getTime() > Date.now() ? node.replaceAllowedUntil : null,
     secretRotationPending: node.pendingSecretHash !== null,
-    /** What needs a person on this node (e.g. no room for a pinned image), from its last heartbeat. */
-    conditions: conditionsOf(facts),
+    /** What needs a person on this node: no room for a pinned image (its last heartbeat), bad data sent to peers (raised by the control plane). */
+    conditions: conditionsOf(node),
     facts: facts
       ? {
           hostname: facts.hostname,
