@@ -20,6 +20,8 @@ export const controlEnv = z.object({
   CIDER_HEARTBEAT_INTERVAL_S: number(15),
   /** A dispatched sync job with no word from its agent for this long is retried. */
   CIDER_SYNC_STALL_TIMEOUT_S: number(120),
+  /** Nodes of a site each registry fetcher feeds by peers: a rollout to N nodes of a site has ceil(N / this) fetching from the registry. */
+  CIDER_PEER_FANOUT: number(4),
   /** PEM files: with both, the gateway serves https and wss on its port. */
   CIDER_TLS_CERT: z.string().min(1).optional(),
   CIDER_TLS_KEY: z.string().min(1).optional(),

@@ -70,6 +70,7 @@ program
       registryWatchIntervalMs: env.CIDER_REGISTRY_WATCH_INTERVAL_S * 1000,
       heartbeatIntervalMs: env.CIDER_HEARTBEAT_INTERVAL_S * 1000,
       syncStallTimeoutMs: env.CIDER_SYNC_STALL_TIMEOUT_S * 1000,
+      peerFanOut: env.CIDER_PEER_FANOUT,
       tls,
       log,
     }).catch(fail);

@@ -7,9 +7,11 @@ import {
   grantForJob,
   isAppError,
   markNodeOnline,
+  peerPlanForRenewal,
   peerTicketKey,
   pinnedDigests,
   reconcileReconnectedNode,
+  recordBadPeer,
   recordCancelled,
   recordDone,
   recordEviction,
@@ -35,6 +37,11 @@ export interface SessionLimits {
   /** Time to say hello after the upgrade. */
   helloTimeoutMs: number;
 }
+
+/** Each peers.renew signs up to 8 tickets: one per job this often, so an agent cannot make us sign thousands. */
+export const peerRenewalIntervalMs = 2_000;
+/** Jobs and reports remembered per session for the limits below; past it the memory starts over. */
+const maxRemembered = 1024;
 
 export const defaultSessionLimits: SessionLimits = {
   maxQueuedMessages: 64,
@@ -73,6 +80,10 @@ export class AgentSession {
   /** This agent was told its reports are not recorded while PostgreSQL is down. */
   private toldOfOutage = false;
   private chain: Promise<void> = Promise.resolve();
+  /** When each job last got peers (peers.renew). */
+  private readonly peerRenewals = new Map<string, number>();
+  /** (job, peer) pairs already reported bad: a transfer drops a bad peer, so one report each is all it has to say. */
+  private readonly badPeerReports = new Set<string>();
   private readonly bucket: TokenBucket;
   private readonly log: Logger;
 
@@ -242,6 +253,27 @@ export class AgentSession {
       case 'grant.renew':
         this.send({ type: 'grant', jobId: message.jobId, registry: await grantForJob(deps, nodeId, message.jobId) });
         return;
+      case 'peers.renew': {
+        const now = Date.now();
+        const last = this.peerRenewals.get(message.jobId);
+        if (last !== undefined && now - last < peerRenewalIntervalMs) {
+          this.send({ type: 'error', code: 'RATE_LIMITED', message: `Peers for sync job ${message.jobId} were renewed less than ${peerRenewalIntervalMs / 1000} s ago; ask again later.` });
+          return;
+        }
+        if (this.peerRenewals.size >= maxRemembered) this.peerRenewals.clear();
+        this.peerRenewals.set(message.jobId, now);
+        this.send({ type: 'peers', jobId: message.jobId, peers: await peerPlanForRenewal(deps, nodeId, message.jobId) });
+        return;
+      }
+      case 'peer.bad': {
+        const key = `${message.jobId} ${message.nodeId}`;
+        if (this.badPeerReports.has(key)) return;
+        if (this.badPeerReports.size >= maxRemembered) this.badPeerReports.clear();
+        this.badPeerReports.add(key);
+        const recorded = await recordBadPeer(deps, nodeId, message);
+        this.log[recorded ? 'warn' : 'info']({ peer: message.nodeId, digest: message.digest, reason: message.reason, recorded }, recorded ? 'agent reported bad data from a peer' : 'ignored a bad-peer report (no open job of this node for the image, or a peer that could not have served it)');
+        return;
+      }
       case 'secret.stored': {
         // The agent holds the rotated secret: reconnecting with it retires the old one.
         const node = await deps.db.node.findUnique({ where: { id: nodeId }, select: { pendingSecretHash: true } });

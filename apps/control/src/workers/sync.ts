@@ -8,6 +8,7 @@ import {
   applySyncEvent,
   isOpen,
   nodeStatus,
+  peerPlanFor,
   registryAccess,
   type JobPayload,
   type ServiceDeps,
@@ -92,7 +93,12 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
         waited = await waitForAgent(payload, async () => {
           // Refused when the job was cancelled (or otherwise decided) since it was read: nothing to send.
           if (!(await applySyncEvent(deps, row, { type: 'dispatch', attempt: job.attemptsMade + 1 })).applied) return undefined;
-          return { type: 'sync', jobId: syncJobId, digest, reference: payload.reference, registry: access };
+          const peers = await peerPlanFor(deps, { syncJobId, nodeId, digest }).catch((error: unknown) => {
+            // Peers only speed a pull up: without them the agent pulls from the registry alone.
+            log.warn({ err: error, syncJobId }, 'planning peers failed; dispatched without peers');
+            return undefined;
+          });
+          return { type: 'sync', jobId: syncJobId, digest, reference: payload.reference, registry: access, ...(peers ? { peers } : {}) };
         });
       } else {
         // Sent before, and its agent is on it (this control plane restarted, or the node came back

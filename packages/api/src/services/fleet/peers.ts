@@ -165,3 +165,17 @@ async function planOrigin(deps: ServiceDeps, syncJobId: string, digest: string, 
     return markSyncJobOrigin(tx, syncJobId);
   });
 }
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Fresh peers for a job its agent is running (its answer to peers.renew): only for the node the
+ * job belongs to, only while the job is unfinished and not being cancelled, like a fresh grant.
+ */
+export async function peerPlanForRenewal(deps: ServiceDeps, nodeId: string, jobId: string, options: { fanOut?: number } = {}): Promise<PeerPlan> {
+  const job = uuid.test(jobId) ? await deps.db.syncJob.findUnique({ where: { id: jobId }, include: { node: { select: { revokedAt: true } } } }) : null;
+  if (!job || job.nodeId !== nodeId) throw new AppError('NOT_FOUND', `Node ${nodeId} asked for peers of unknown sync job ${jobId}`);
+  if (job.node.revokedAt) throw new AppError('FORBIDDEN', 'This node was revoked by an admin.');
+  if (job.state !== 'queued' && job.state !== 'dispatched' && job.state !== 'pulling') throw new AppError('CONFLICT', `Sync job ${jobId} is ${job.state}: it gets no new peers.`);
+  return peerPlanFor(deps, { syncJobId: job.id, nodeId, digest: job.digest }, options);
+}
