@@ -7,6 +7,7 @@
 import type { HostCache } from './cache/cache.ts';
 import { createFileHasher, type BadPiece, type FileHasher, type PieceDigests } from './cache/file-hasher.ts';
 import type { Ingest } from './cache/ingest.ts';
+import type { Digest } from './digest.ts';
 import { DigestMismatchError, isOciError, OciError } from './errors.ts';
 import { noteBytesWritten } from './memory.ts';
 import { backoffDelay, sleep } from './http/backoff.ts';
@@ -14,6 +15,7 @@ import { describeNetworkError, errorCode, isTransientNetworkError } from './http
 import type { Descriptor } from './manifest.ts';
 import type { BodyTarget } from './http/http-client.ts';
 import type { BlobBody, BlobSource } from './source.ts';
+import { RangeNotHonoured, SwarmDownload, type PeerLink, type SwarmOptions } from './swarm.ts';
 
 export interface BlobFetchOptions {
   signal?: AbortSignal;
@@ -44,6 +46,12 @@ export interface BlobFetchOptions {
    * in-order hash reaches it, and a bad one is fetched again alone instead of the whole blob.
    */
   pieces?: PieceDigests;
+  /**
+   * Peers to take the blob from as well as `source` (issue 10, ./swarm.ts). With piece digests
+   * the blob is fetched piece by piece from both at once; without, a peer that holds all of it
+   * is tried whole (checked by the blob's digest) before the registry.
+   */
+  swarm?: SwarmOptions;
 }
 
 /** Times one piece may come back wrong before the download gives up. */
@@ -93,10 +101,48 @@ function transferFailure(error: unknown, digest: string, signal: AbortSignal | u
 /** Fetches a blob from `source` into the cache; only ranged reads of it are used (./source.ts). */
 export async function fetchBlobToCache(source: BlobSource, cache: HostCache, descriptor: Descriptor, options: BlobFetchOptions = {}): Promise<void> {
   const onBytes = options.onBytes ?? (() => {});
-  const ingest = await cache.openIngest(descriptor.digest, descriptor.size, { signal: options.signal, onWait: options.onWait });
+  let ingest = await cache.openIngest(descriptor.digest, descriptor.size, { signal: options.signal, onWait: options.onWait });
   if (ingest === 'exists') {
     onBytes(descriptor.size, false);
     return;
+  }
+  const swarm = options.swarm;
+  if (swarm && SwarmDownload.fits(descriptor.size, options.pieces)) {
+    // Progress reported by the swarm, taken back if it has to give way to a plain download.
+    let reported = 0;
+    const download = new SwarmDownload({
+      registry: source,
+      cache,
+      ingest,
+      descriptor,
+      pieces: options.pieces,
+      swarm,
+      signal: options.signal,
+      retries: options.retries,
+      journalIntervalMs: options.journalIntervalMs,
+      onBytes: (delta, fetched) => {
+        reported += delta;
+        onBytes(delta, fetched);
+      },
+    });
+    try {
+      await download.run();
+      return;
+    } catch (error) {
+      await ingest.close();
+      if (!(error instanceof RangeNotHonoured)) throw transferFailure(error, descriptor.digest, options.signal);
+    }
+    // The registry ignores Range: pieces cannot be scheduled; one plain stream instead.
+    onBytes(-reported, false);
+    ingest = await cache.openIngest(descriptor.digest, descriptor.size, { signal: options.signal, onWait: options.onWait });
+    if (ingest === 'exists') {
+      onBytes(descriptor.size, false);
+      return;
+    }
+  } else if (swarm) {
+    const fromPeer = await wholeFromPeers(swarm, cache, ingest, descriptor, options, onBytes);
+    if (fromPeer === 'done') return;
+    ingest = fromPeer;
   }
   const download = new SegmentedDownload(source, ingest, descriptor, options, onBytes);
   try {
@@ -106,6 +152,56 @@ export async function fetchBlobToCache(source: BlobSource, cache: HostCache, des
     await ingest.close();
     throw transferFailure(error, descriptor.digest, options.signal);
   }
+}
+
+/**
+ * A blob without piece digests: only a peer that holds all of it (verified in its cache) can
+ * serve it, and it is checked by the blob's digest alone. A peer whose copy fails the check is
+ * reported and the next one (then the registry) is tried. Returns the ingest to go on with.
+ */
+async function wholeFromPeers(swarm: SwarmOptions, cache: HostCache, ingest: Ingest, descriptor: Descriptor, options: BlobFetchOptions, onBytes: (delta: number, fetched: boolean) => void): Promise<Ingest | 'done'> {
+  const tried = new Set<string>();
+  for (let round = 0; round < 8; round++) {
+    const peer = await firstHolder(swarm.peers().filter((p) => !tried.has(p.id)), descriptor.digest, options.signal);
+    if (!peer) return ingest;
+    tried.add(peer.id);
+    let reported = 0;
+    const count = (delta: number, fetched: boolean) => {
+      reported += delta;
+      onBytes(delta, fetched);
+    };
+    const source: BlobSource = { fetchBlob: (digest, range) => peer.fetchBlob(digest, range ?? {}), blobExists: () => Promise.resolve(undefined) };
+    try {
+      await new SegmentedDownload(source, ingest, descriptor, { ...options, retries: 2 }, count).run();
+      swarm.onSourceBytes?.(peer, descriptor.size);
+      return 'done';
+    } catch (error) {
+      if (options.signal?.aborted) {
+        await ingest.close();
+        throw options.signal.reason ?? error;
+      }
+      onBytes(-reported, false);
+      // A digest mismatch discarded the data (commit does); anything else leaves a resumable journal.
+      if (error instanceof DigestMismatchError) swarm.onBadPeer?.(peer, descriptor.digest, error.message);
+      await ingest.close().catch(() => {});
+      const reopened = await cache.openIngest(descriptor.digest, descriptor.size, { signal: options.signal, onWait: options.onWait });
+      if (reopened === 'exists') {
+        onBytes(descriptor.size, false);
+        return 'done';
+      }
+      ingest = reopened;
+    }
+  }
+  return ingest;
+}
+
+/** The first of `peers` that says it holds all of `digest` (asked one after another, 3 s each). */
+async function firstHolder(peers: readonly PeerLink[], digest: Digest, signal: AbortSignal | undefined): Promise<PeerLink | undefined> {
+  for (const peer of peers.slice(0, 8)) {
+    const held = await peer.pieces(digest, AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(3_000)])).catch(() => undefined);
+    if (held === 'all') return peer;
+  }
+  return undefined;
 }
 
 class SegmentedDownload {

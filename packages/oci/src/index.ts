@@ -80,3 +80,6 @@ export {
 export { assertTagsFree, partAnnotation, partOfAnnotation, pushImage, pushIpsw, type PushIpswOptions, type ImageFileInput, type PublishProgress, type PushImageOptions, type PushImageResult } from './image/publish.ts';
 export { fetchSmallBlob, platformOfImage, pushIndex, type PushIndexOptions, type PushIndexResult } from './image/multi-platform.ts';
 export { attachReferrer, referrersOf, type AttachOptions, type AttachResult } from './image/attach.ts';
+export { SwarmDownload, type PeerLink, type PeerPieces, type SwarmOptions } from './swarm.ts';
+export { PeerClient, type PeerClientOptions } from './peer-client.ts';
+export { PieceBoard, emptyBitfield, hasPiece, setPiece, type Bitfield, type PartialBlob } from './cache/pieces.ts';

@@ -19,6 +19,7 @@ import { isIndex, type Descriptor, type ImageManifest, type Platform } from './m
 import { hostPlatform, selectPlatform } from './platform.ts';
 import { formatReference, parseReference, referenceTarget, type Reference } from './reference.ts';
 import { verifiedManifest, type BlobSource, type FetchedManifest, type ManifestSource } from './source.ts';
+import type { SwarmOptions } from './swarm.ts';
 
 export interface PullProgress {
   phase: 'resolving' | 'downloading' | 'materializing' | 'done';
@@ -52,7 +53,11 @@ export interface PullCommonOptions {
   freeSpace?: FreeSpaceProbe;
   /** Bytes kept free beyond what the pull needs (default 256 MiB). */
   headroomBytes?: number;
-  blobFetch?: Omit<BlobFetchOptions, 'signal' | 'onBytes'>;
+  blobFetch?: Omit<BlobFetchOptions, 'signal' | 'onBytes' | 'swarm'>;
+  /** Peers to take the image's layers from besides the source (./swarm.ts); config and manifests always come from the source. */
+  swarm?: SwarmOptions;
+  /** Told the platform manifest's digest and its blobs once it is known (a peer server serves them under the image's tickets). */
+  onManifest?: (manifest: { digest: Digest; top: Digest; blobs: Digest[] }) => void;
 }
 
 export interface PullResult {
@@ -161,6 +166,7 @@ async function pullImage(options: PullOptions): Promise<PullResult> {
   const content: Descriptor[] = [image.config, ...image.layers];
   const size = content.reduce((sum, d) => sum + d.size, 0);
   progress.bytesTotal = size;
+  options.onManifest?.({ digest: manifestDescriptor.digest, top: top.descriptor.digest, blobs: content.map((d) => d.digest) });
 
   const lease = await cache
     .lease([top.descriptor.digest, manifestDescriptor.digest, ...content.map((d) => d.digest)], `pull ${formatReference(ref)}`)
@@ -208,6 +214,7 @@ async function pullImage(options: PullOptions): Promise<PullResult> {
     async function fetchLayer(descriptor: Descriptor, pieces: { pieceSize: number; pieces: Digest[] } | undefined): Promise<void> {
       await fetchBlobToCache(blobs, cache, descriptor, {
         ...options.blobFetch,
+        ...(options.swarm && descriptor !== image.config ? { swarm: options.swarm } : {}),
         ...(pieces ? { pieces: { size: pieces.pieceSize, digests: pieces.pieces } } : {}),
         signal,
         onBytes: (delta, fetched) => {

@@ -1,11 +1,13 @@
 // The agent's peer server: other agents of the fleet read blobs from this Mac's host cache instead
 // of the registry (issue 10, "Agents serve their verified content to peers"). It speaks the read
 // side of the OCI distribution API, `GET`/`HEAD /v2/<name>/blobs/<digest>` with byte ranges, so our
-// registry client and plain curl can use it, and it only ever serves complete blobs from
-// <cache>/blobs: a blob appears there only once the cache has verified it, so nothing unverified
-// leaves this host. Pieces of blobs still downloading are a later step.
+// registry client and plain curl can use it. It serves complete blobs from <cache>/blobs (a blob
+// appears there only once the cache has verified it) and, of blobs still downloading, ranges that
+// lie in pieces whose digests matched (the cache's piece board): nothing unverified leaves this
+// host. `GET /cider/v1/pieces/<digest>` says which pieces it has, for the readers' scheduling.
 //
-// Every request needs a peer ticket the control plane signed for this node and that digest
+// Every request needs a peer ticket the control plane signed for this node and that digest (or
+// the image it belongs to)
 // (checked offline with control's public key). The server is built to face a hostile LAN: headers
 // and URLs are bounded, slow or silent callers time out, uploads are bounded in number and share
 // one bandwidth cap, and every failure is answered (or the socket dropped) without reaching the
@@ -40,6 +42,16 @@ export interface PeerServerOptions {
   log: PeerLog;
   /** Timeouts, for tests; the defaults suit a LAN. */
   timeouts?: Partial<PeerTimeouts>;
+  /**
+   * The blobs of an image this host holds or is pulling (config and layers), by the image's
+   * manifest or index digest: a ticket for the image admits each of them. Undefined when unknown.
+   */
+  imageBlobs?: (image: string) => Promise<ReadonlySet<string> | undefined>;
+  /**
+   * A fault drill (the fleet benchmark's --tamper-peer): flips a byte in every chunk served, so
+   * readers must catch it by the piece digests. Never set in production.
+   */
+  tamper?: boolean;
 }
 
 export interface PeerTimeouts {
@@ -129,9 +141,11 @@ export function parseRange(header: string | undefined, size: number): Range | un
   return { start, end: Math.min(end, size - 1) };
 }
 
-/** Routes `/v2/<name>/blobs/<digest>`; a digest of the wrong shape is still routed, for a 400. */
-function route(url: string): { digest: string } | undefined {
+/** Routes `/v2/<name>/blobs/<digest>` and `/cider/v1/pieces/<digest>`; a digest of the wrong shape is still routed, for a 400. */
+function route(url: string): { digest: string; pieces?: true } | undefined {
   const path = url.split('?', 1)[0]!;
+  const pieces = /^\/cider\/v1\/pieces\/([^/]+)$/.exec(path);
+  if (pieces) return { digest: pieces[1]!, pieces: true };
   const match = /^\/v2\/(.+)\/blobs\/([^/]+)$/.exec(path);
   if (!match) return undefined;
   const [, name, digest] = match as unknown as [string, string, string];
@@ -176,6 +190,33 @@ async function openBlob(cache: HostCache, digest: string): Promise<{ handle: Fil
     await handle.close().catch(() => {});
     throw error;
   }
+}
+
+/** The ingest file of a download in progress, when it has verified pieces and a range was asked for. */
+async function openPartial(cache: HostCache, digest: string, range: string | undefined): Promise<{ handle: FileHandle; size: number } | undefined> {
+  const partial = cache.pieces.get(digest);
+  if (!partial || range === undefined) return undefined;
+  let handle: FileHandle;
+  try {
+    handle = await open(partial.dataPath, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Committed (renamed into blobs/) or discarded meanwhile.
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+  return { handle, size: partial.size };
+}
+
+/** The --tamper-peer drill: every chunk leaves with its first byte flipped. */
+function tamperer(): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done: TransformCallback) {
+      const copy = Buffer.from(chunk);
+      if (copy.length > 0) copy[0] = copy[0]! ^ 0xff;
+      done(null, copy);
+    },
+  });
 }
 
 export async function startPeerServer(options: PeerServerOptions): Promise<PeerServer> {
@@ -227,12 +268,16 @@ export async function startPeerServer(options: PeerServerOptions): Promise<PeerS
     // about what this host holds.
     const readerHeader = req.headers['x-cider-node'];
     const reader = typeof readerHeader === 'string' ? readerHeader.slice(0, nodeIdMaxLength + 1) : undefined;
-    const check = checkPeerTicket(bearer(req.headers.authorization), { publicKey, server: nodeId, digest, reader });
-    if (!check.ok) {
+    const check = checkPeerTicket(bearer(req.headers.authorization), { publicKey, server: nodeId, digest: () => true, reader });
+    // A ticket names the blob itself, or an image this host knows the blob to be part of.
+    const admitted = check.ok && (check.claims.digest === digest || ((await options.imageBlobs?.(check.claims.digest))?.has(digest) ?? false));
+    if (!check.ok || !admitted) {
       counters.refusedTickets++;
-      log.debug({ digest, reason: check.reason, remote: req.socket.remoteAddress }, 'peer request refused');
+      log.debug({ digest, reason: check.ok ? 'other-digest' : check.reason, remote: req.socket.remoteAddress }, 'peer request refused');
       return sendError(res, 401, 'UNAUTHORIZED', 'a valid peer ticket is required', { 'WWW-Authenticate': 'Bearer realm="cider-peer"' });
     }
+
+    if (target.pieces) return answerPieces(res, digest, method);
 
     const isGet = method === 'GET';
     // Only bodies take an upload slot; a HEAD costs a stat.
@@ -256,12 +301,28 @@ export async function startPeerServer(options: PeerServerOptions): Promise<PeerS
       release();
       throw error;
     }
+    let partial = false;
+    if (!blob) {
+      // Not complete here: verified pieces of a download in progress, for a range within them.
+      try {
+        blob = await openPartial(cache, digest, typeof req.headers.range === 'string' ? req.headers.range : undefined);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      partial = true;
+    }
     if (!blob) {
       release();
       return sendError(res, 404, 'BLOB_UNKNOWN', 'blob not held here');
     }
     const { handle: file, size } = blob;
     const range = parseRange(typeof req.headers.range === 'string' ? req.headers.range : undefined, size);
+    if (partial && (range === undefined || range === 'unsatisfiable' || !cache.pieces.covers(digest, range.start, range.end))) {
+      release();
+      await file.close().catch(() => {});
+      return sendError(res, 404, 'BLOB_UNKNOWN', 'those bytes are not verified here yet');
+    }
     if (range === 'unsatisfiable') {
       release();
       await file.close().catch(() => {});
@@ -288,12 +349,28 @@ export async function startPeerServer(options: PeerServerOptions): Promise<PeerS
     // The stream owns the handle from here (autoClose) and reads 64 KiB at a time, so memory stays
     // flat whatever the blob's size; a blob evicted meanwhile stays readable through the open fd.
     const body = createReadStream('', { fd: file, start, end, autoClose: true });
-    pipeline(body, pacedCounter(digest), res, (error) => {
+    const done = (error: NodeJS.ErrnoException | null) => {
       release();
       if (error && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
         log.debug({ digest, err: error.message }, 'peer upload ended early');
       }
-    });
+    };
+    if (options.tamper) pipeline(body, tamperer(), pacedCounter(digest), res, done);
+    else pipeline(body, pacedCounter(digest), res, done);
+  }
+
+  /** What this host holds of a blob: all of it, or the verified pieces of a download in progress. */
+  async function answerPieces(res: ServerResponse, digest: string, method: string): Promise<void> {
+    let body: object | undefined;
+    if (await cache.hasBlob(digest)) body = { complete: true };
+    else {
+      const partial = cache.pieces.get(digest);
+      if (partial) body = { complete: false, size: partial.size, pieceSize: partial.pieceSize, count: partial.count, bits: Buffer.from(partial.verified).toString('base64') };
+    }
+    if (!body) return sendError(res, 404, 'BLOB_UNKNOWN', 'blob not held here');
+    const text = JSON.stringify(body);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+    res.end(method === 'HEAD' ? undefined : text);
   }
 
   // Node looks for requests past their timeouts only this often (every 30 s by default, which

@@ -14,6 +14,7 @@ import { Ingest, type IngestOptions } from './ingest.ts';
 import { CacheLayout } from './layout.ts';
 import { acquireLock, lockHeld, processAlive } from './lock.ts';
 import { assertSafeCacheDirectory, currentOwnerRule, type CacheOwnerRule } from './ownership.ts';
+import { PieceBoard } from './pieces.ts';
 import { asNoSpaceError, SpaceLedger } from './space.ts';
 
 /** Our annotation on index.json entries: the full reference an image was pulled as. */
@@ -113,6 +114,8 @@ export class HostCache {
   readonly layout: CacheLayout;
   /** Reservations of pulls in flight and digests refused for want of space (this process). */
   readonly space = new SpaceLedger();
+  /** Verified pieces of blobs this process is downloading, for the peer server (./pieces.ts). */
+  readonly pieces = new PieceBoard();
   private readonly placer: PayloadPlacer;
 
   private constructor(root: string, options: HostCacheOptions) {

@@ -239,6 +239,18 @@ export class Ingest {
     while (this.writebackInFlight) await this.writebackInFlight;
   }
 
+  /**
+   * Cuts the journal again into segments of `segmentSize` (a piece-scheduled download fetches
+   * whole pieces): the new segments listed in `full` count as written, every other starts over.
+   * The caller checks the bytes of the kept ones (it hashes them) before trusting them.
+   */
+  rebase(segmentSize: number, full: ReadonlySet<number>): readonly number[] {
+    const segments = Math.max(1, Math.ceil(this.size / segmentSize));
+    const done = Array.from({ length: segments }, (_, i) => (full.has(i) ? this.segmentLength(i, segmentSize) : 0));
+    this.journal = { version: 1, size: this.size, segmentSize, done };
+    return done;
+  }
+
   /** Forgets a segment's bytes (a server answered a Range request with the wrong content). */
   resetSegment(index: number): void {
     this.journal!.done[index] = 0;
