@@ -31,7 +31,7 @@ import {
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { cancelledBy, JobCancelled, RecentCancels } from './cancellations.ts';
-import { peerAddresses, startPeerServer, type PeerServer } from './peer/index.ts';
+import { ImageBlobs, JobPeers, peerAddresses, startPeerServer, type PeerServer } from './peer/index.ts';
 import type { AgentConfig } from './config.ts';
 import { GrantRenewals, openGrant } from './job-grants.ts';
 import { enforceQuota, makeRoom, type Eviction } from './eviction.ts';
@@ -70,6 +70,8 @@ export interface PeerSettings {
   maxConcurrentUploads: number;
   /** Shared by all uploads; 0 = unlimited. */
   maxUploadBytesPerSecond: number;
+  /** The --tamper-peer fault drill (CIDER_PEER_TAMPER=1): serve corrupted bytes. Never in production. */
+  tamper?: boolean;
 }
 
 /** Bytes of error text kept from a refused WebSocket upgrade. */
@@ -109,6 +111,10 @@ export class Agent {
   private pinned = new Set<string>();
   private peerServer: { server: PeerServer; key: string } | undefined;
   private peerStarting: Promise<void> | undefined;
+  /** The peers of running jobs, by job id. */
+  private readonly jobPeers = new Map<string, JobPeers>();
+  /** Blobs of the images held or being pulled, for tickets that name an image. */
+  private readonly imageBlobs = new ImageBlobs(() => this.cache);
   private cacheBytes = 0;
   private readonly osVersions: OsVersionSource;
   private connectedListeners: (() => void)[] = [];
@@ -291,6 +297,9 @@ export class Agent {
       case 'grant':
         this.grants.deliver(message.jobId, message.registry);
         return;
+      case 'peers':
+        this.jobPeers.get(message.jobId)?.update(message.peers);
+        return;
       case 'secret':
         this.currentConfig = await storeRotatedSecret(this.config, this.options.configPath, message.sealed);
         this.log.info('stored the rotated node secret');
@@ -325,12 +334,14 @@ export class Agent {
     this.jobs.set(job.jobId, { digest: job.digest, abort });
     this.send({ type: 'sync.progress', jobId: job.jobId, phase: 'queued', bytesDone: 0, bytesTotal: 0 });
     const log = this.log.child({ jobId: job.jobId, digest: job.digest });
+    const peers = job.peers ? new JobPeers({ jobId: job.jobId, readerId: this.config.nodeId, plan: job.peers, send: (message) => this.send(message), log }) : undefined;
+    if (peers) this.jobPeers.set(job.jobId, peers);
     try {
       // Two jobs for one digest share one download.
       let running = this.pulls.get(job.digest);
       let bytesFetched = 0;
       if (!running) {
-        running = this.runPull(job, abort.signal, (fetched) => (bytesFetched = fetched));
+        running = this.runPull(job, abort.signal, (fetched) => (bytesFetched = fetched), peers);
         this.pulls.set(job.digest, running);
       }
       await running;
@@ -338,7 +349,7 @@ export class Agent {
       if (!image) throw new Error(`the pull finished but ${job.digest} is not in the cache index`);
       this.cacheBytes = await this.cache!.blobBytes();
       log.info({ bytesFetched }, 'image synced');
-      this.send({ type: 'sync.done', jobId: job.jobId, digest: job.digest, image: heldImageOf(image), bytesFetched });
+      this.send({ type: 'sync.done', jobId: job.jobId, digest: job.digest, image: heldImageOf(image), bytesFetched, ...(peers ? { sources: peers.sources(bytesFetched) } : {}) });
       this.send({ type: 'inventory', images: await this.inventory(), reason: 'pulled' });
       await this.applyQuota();
     } catch (error) {
@@ -371,12 +382,14 @@ export class Agent {
       log.warn({ code, retryable }, `sync failed: ${message}`);
       this.send({ type: 'sync.failed', jobId: job.jobId, code, message, retryable });
     } finally {
+      peers?.close();
+      this.jobPeers.delete(job.jobId);
       this.jobs.delete(job.jobId);
       if (this.pulls.get(job.digest) && ![...this.jobs.values()].some((j) => j.digest === job.digest)) this.pulls.delete(job.digest);
     }
   }
 
-  private async runPull(job: Extract<ControlMessage, { type: 'sync' }>, signal: AbortSignal, onFetched: (bytes: number) => void): Promise<void> {
+  private async runPull(job: Extract<ControlMessage, { type: 'sync' }>, signal: AbortSignal, onFetched: (bytes: number) => void, peers: JobPeers | undefined): Promise<void> {
     const { registry } = job;
     const credentials = new RenewableCredential(registry.host, openGrant(this.config, job.jobId, registry), () => this.grants.renew(job.jobId, registry.host));
     const client = new RegistryClient({
@@ -395,6 +408,8 @@ export class Agent {
         reference,
         signal,
         headroomBytes: this.options.headroomBytes,
+        ...(peers ? { swarm: peers.swarm } : {}),
+        onManifest: (manifest) => this.imageBlobs.note(manifest),
         onProgress: (progress) => {
           onFetched(progress.bytesFetched);
           const now = Date.now();
@@ -469,7 +484,10 @@ export class Agent {
           maxConcurrentUploads: settings.maxConcurrentUploads,
           maxUploadBytesPerSecond: settings.maxUploadBytesPerSecond,
           log: this.log,
+          imageBlobs: (image) => this.imageBlobs.lookup(image),
+          ...(settings.tamper ? { tamper: true } : {}),
         });
+        if (settings.tamper) this.log.warn('fault drill: this peer server corrupts every byte range it serves (CIDER_PEER_TAMPER)');
         this.peerServer = { server, key };
         this.log.info({ host: settings.host, port: server.port }, 'serving verified blobs to peers');
         void this.sendHeartbeat();
@@ -481,9 +499,11 @@ export class Agent {
   }
 
   /** The peer server's port and reachable addresses, for the facts (undefined when it does not run). */
-  get peer(): { port: number; addresses: string[] } | undefined {
+  get peer(): { port: number; addresses: string[]; uploadedBytes: number; uploadsInFlight: number } | undefined {
     const running = this.peerServer;
-    return running && this.options.peer ? { port: running.server.port, addresses: peerAddresses(this.options.peer.host) } : undefined;
+    if (!running || !this.options.peer) return undefined;
+    const stats = running.server.stats();
+    return { port: running.server.port, addresses: peerAddresses(this.options.peer.host), uploadedBytes: stats.bytesUploaded, uploadsInFlight: stats.uploadsInFlight };
   }
 
   /** Stops gracefully: aborts pulls (their partial downloads stay for a resume) and closes the socket. */

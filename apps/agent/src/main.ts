@@ -99,7 +99,7 @@ program
     handleProcessFaults(log);
     enableMemoryRelief();
     const peer = options.peer
-      ? { host: options.peerHost, port: options.peerPort, maxConcurrentUploads: options.peerMaxUploads, maxUploadBytesPerSecond: Math.round(options.peerMaxRate * 1_000_000) }
+      ? { host: options.peerHost, port: options.peerPort, maxConcurrentUploads: options.peerMaxUploads, maxUploadBytesPerSecond: Math.round(options.peerMaxRate * 1_000_000), ...(process.env.CIDER_PEER_TAMPER === '1' ? { tamper: true } : {}) }
       : undefined;
     const agent = new Agent({ config, configPath: options.config, log, ...(peer ? { peer } : {}) });
     await agent.start().catch(fail);

@@ -119,7 +119,7 @@ export class SwarmDownload {
   private registryBad = new Map<number, number>();
   private registryAttempts = 0;
   private lastPeerProgress = performance.now();
-  private lastPeersNeeded = 0;
+  private lastPeersNeeded = -Infinity;
   private failure: unknown;
   private wake: (() => void) | undefined;
   private journalTimer: NodeJS.Timeout | undefined;
