@@ -137,6 +137,14 @@ export function grantContext(syncJobId: string): string {
   return `cider grant ${syncJobId}`;
 }
 
+/**
+ * The sealed-box context of a job's mirror grant: another context than the registry's, so the
+ * mirror's credential cannot be passed off as the registry's (or the other way round).
+ */
+export function mirrorGrantContext(syncJobId: string): string {
+  return `cider mirror grant ${syncJobId}`;
+}
+
 /** The sealed-box context of a rotated node secret. */
 export function secretContext(nodeId: string): string {
   return `cider node secret ${nodeId}`;
@@ -260,6 +268,12 @@ export const controlMessage = z.discriminatedUnion('type', [
     registry: registryAccess,
     /** Peers to take pieces from (issue 10); without it the agent pulls from the registry alone. */
     peers: peerPlan.optional(),
+    /**
+     * The site's pull-through cache of this registry (issue 10): the agent reads the same
+     * repository from it first and falls back to `registry` on any failure. Its grant, when any,
+     * is sealed with `mirrorGrantContext(jobId)`. Older agents ignore it.
+     */
+    mirror: registryAccess.optional(),
   }),
   /** Fresh peer candidates for a running job (answer to peers.renew). */
   z.object({ type: z.literal('peers'), jobId, peers: peerPlan }),
