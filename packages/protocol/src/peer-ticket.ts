@@ -116,3 +116,19 @@ export function checkPeerTicket(
   if (expect.reader !== undefined && claims.reader !== expect.reader) return { ok: false, reason: 'other-reader' };
   return { ok: true, claims };
 }
+
+/**
+ * A ticket's claims, read without checking its signature: for a client that must name the reader
+ * and server a ticket was made for (`cider pull --peer`). Only a peer server's check makes a
+ * ticket worth anything.
+ */
+export function readPeerTicketClaims(ticket: string): PeerTicketClaims | undefined {
+  if (ticket.length > maxPeerTicketLength || !ticket.startsWith(prefix)) return undefined;
+  const signed = ticket.slice(prefix.length, ticket.lastIndexOf('.'));
+  try {
+    const parsed = peerTicketClaims.safeParse(JSON.parse(Buffer.from(signed, 'base64url').toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -2,9 +2,11 @@
 // registry behind a fault proxy (which counts the registry's blob bytes and can slow it), real
 // peer servers over real caches, and the HTTP peer client. Each test checks where the bytes came
 // from, that every byte in the cache verified, and what a bad or dying peer costs.
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HostCache, PeerClient, pull, pushImage, type PeerLink, type PullResult, type SwarmOptions } from '@cider/oci';
 import { useRegistryFixture, writeRandomFile } from '@cider/oci/testing';
 import { issuePeerTicket, peerTicketPublicKey, peerTicketSigningKey } from '@cider/protocol';
@@ -216,5 +218,44 @@ describe('pulling pieces from peers', () => {
     const { bySource } = await pullWith(leecher, () => [peer], { stallMs: 500 });
     expect(bySource.get(served.nodeId) ?? 0).toBe(0);
     expect(bySource.get('registry')).toBe(layer.size);
+  });
+
+  it('cider pull --peer reads the layer from a peer with a ticket (for testing)', async () => {
+    const seeder = await cacheNamed('cli-seeder');
+    await pull({ client: fixture.client, cache: seeder, reference, materialize: false });
+    const served = await serve(seeder);
+    const reader = randomUUID();
+    const ticket = issuePeerTicket(signing, { reader, server: served.nodeId, digest: image });
+    const peerUrl = `http://127.0.0.1:${served.server.port}`;
+    const cacheDir = join(fixture.work, `cli-${randomUUID()}`);
+    const entry = fileURLToPath(new URL('../../../cli/src/cider.ts', import.meta.url));
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', entry, '--json', 'pull', reference, '--cache', cacheDir, '--no-materialize', '--peer', `${peerUrl}=${ticket}`, '--peers-only'], { env: process.env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { digest: string; sources: Record<string, number> };
+    expect(result.digest).toBe(image);
+    expect(result.sources[`127.0.0.1:${served.server.port}`]).toBe(layer.size);
+    expect(result.sources.registry ?? 0).toBe(0);
+    expect(await sameBlob(await HostCache.open(cacheDir), seeder, layer.digest)).toBe(true);
+
+    // A malformed --peer is refused with the form to use.
+    const bad = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', entry, 'pull', reference, '--cache', cacheDir, '--peer', 'nonsense'], { env: process.env });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', () => resolve(stderr));
+    });
+    expect(bad).toMatch(/use http:\/\/host:port=<peer ticket>/);
   });
 });

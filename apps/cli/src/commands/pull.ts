@@ -1,4 +1,5 @@
-import { HostCache, parsePlatform, pull } from '@cider/oci';
+import { HostCache, parsePlatform, PeerClient, pull, type SwarmOptions } from '@cider/oci';
+import { readPeerTicketClaims } from '@cider/protocol';
 import type { Command } from 'commander';
 import { clientFor, fail, output, type GlobalOptions } from '../context.ts';
 import { createProgress } from '../progress.ts';
@@ -11,12 +12,29 @@ export function registerPull(program: Command): void {
     .option('--platform <os/arch>', "platform to take from a multi-platform index (default: this host's)")
     .option('--no-materialize', 'do not link the payload into images/<digest>/')
     .option('--connections <n>', 'parallel connections for one large blob', (v) => Number.parseInt(v, 10), 6)
-    .action(async (reference: string, options: { cache: string; platform?: string; materialize: boolean; connections: number }, command: Command) => {
+    .option('--peer <url=ticket>', "also take pieces from another Mac's peer server (http://host:port), with a ticket the control plane issued for it (repeatable; for testing)", collect, [])
+    .option('--peers-only', 'take pieces no peer has from the registry only once the peers stall (as a non-origin node does)')
+    .action(async (reference: string, options: { cache: string; platform?: string; materialize: boolean; connections: number; peer: string[]; peersOnly?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = globals.json === true;
       const client = clientFor(globals);
       const progress = createProgress({ json, label: 'pull' });
+      let peers: PeerClient[] = [];
       try {
+        peers = options.peer.map(peerFrom);
+        const fed = new Map<string, number>();
+        const swarm: SwarmOptions | undefined =
+          peers.length > 0
+            ? {
+                peers: () => peers,
+                origin: options.peersOnly !== true,
+                onBadPeer: (peer, digest, reason) => process.stderr.write(`dropped peer ${peer.name} for ${digest}: ${reason}\n`),
+                onSourceBytes: (source, bytes) => {
+                  const key = source === 'registry' ? 'registry' : source.name;
+                  fed.set(key, (fed.get(key) ?? 0) + bytes);
+                },
+              }
+            : undefined;
         const cache = await HostCache.open(options.cache);
         const result = await pull({
           client,
@@ -25,17 +43,34 @@ export function registerPull(program: Command): void {
           platform: options.platform ? parsePlatform(options.platform) : undefined,
           materialize: options.materialize,
           blobFetch: { connections: options.connections },
+          ...(swarm ? { swarm } : {}),
           onProgress: (p) => {
             if (p.phase === 'downloading' || p.phase === 'done') progress.update(p.bytesDone, p.bytesTotal);
           },
         });
         progress.stop();
-        output(json, result, `${result.imagePath ? `${result.imagePath}\n` : ''}${result.digest}`);
+        if (swarm && !json) for (const [source, bytes] of fed) process.stderr.write(`${source}: ${bytes} bytes of layers\n`);
+        output(json, swarm ? { ...result, sources: Object.fromEntries(fed) } : result, `${result.imagePath ? `${result.imagePath}\n` : ''}${result.digest}`);
       } catch (error) {
         progress.stop();
         fail(error, json);
       } finally {
+        for (const peer of peers) peer.close();
         await client.close();
       }
     });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `http://host:port=<ticket>`: the ticket names the reader (this pull) and the server (the peer's node). */
+function peerFrom(value: string): PeerClient {
+  const at = value.indexOf('=');
+  const url = at > 0 ? value.slice(0, at) : '';
+  const ticket = value.slice(at + 1);
+  const claims = readPeerTicketClaims(ticket);
+  if (!/^http:\/\/[^\s/?#]+$/.test(url) || !claims) throw new Error(`--peer ${value.slice(0, 80)}: use http://host:port=<peer ticket> (a ticket the control plane issued)`);
+  return new PeerClient({ id: claims.server, name: url.slice('http://'.length), urls: [url], ticket, readerId: claims.reader });
 }
