@@ -51,6 +51,7 @@ const policy: Record<string, Policy> = {
   'projects.byId': 'signed-in',
   'projects.create': 'admin',
   'projects.rollout': 'signed-in',
+  'projects.rolloutFlow': 'signed-in',
   'pins.set': 'team-member',
   'pins.remove': 'team-member',
   'nodes.list': 'signed-in',
@@ -154,6 +155,7 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
     'projects.byId': async () => ({ projectId: project }),
     'projects.create': async () => ({ name: unique('project'), teamId: home }),
     'projects.rollout': async () => ({ projectId: project }),
+    'projects.rolloutFlow': async () => ({ projectId: project, digest: `sha256:${'1'.repeat(64)}` }),
     'pins.set': async () => ({ projectId: await homeProject(), reference: `${registryHost}/${repository}:1`, mode: 'follow' }),
     'pins.remove': async () => {
       const pin = await services.deps.db.pin.create({
