@@ -1,7 +1,8 @@
 // The peers of one sync job, as the control plane planned them (the dispatch's `peers`, renewed by
 // `peers`): the HTTP clients the swarm reads through, the bytes each fed us, and the messages the
-// swarm's events become (`peer.bad`, `peers.renew`). Tickets last minutes; a long pull asks for
-// fresh ones before they run out.
+// swarm's events become (`peer.bad`, `peers.renew`). Candidates are asked for again a few times
+// early (nodes dispatched later are fetching too by then) and then every minute, so tickets, which
+// last minutes, never run out during a long pull.
 import { PeerClient, type PeerLink, type SwarmOptions } from '@cider/oci';
 import type { AgentMessage, BytesBySource, PeerPlan } from '@cider/protocol';
 import type { Logger } from 'pino';
@@ -13,9 +14,17 @@ export interface JobPeersOptions {
   plan: PeerPlan;
   send(message: AgentMessage): void;
   log: Logger;
-  /** How often fresh candidates (and tickets) are asked for while the job runs. Default 4 min (tickets last 10). */
+  /**
+   * When fresh candidates (and tickets) are asked for while the job runs, in ms from its start:
+   * early and often at first, since a plan made at dispatch cannot name the nodes dispatched after
+   * it (two origins must learn of each other to split the registry's pieces), then every
+   * `renewEveryMs` (default 60 s; tickets last 10 min).
+   */
+  renewAtMs?: readonly number[];
   renewEveryMs?: number;
 }
+
+const defaultRenewAtMs = [3_000, 10_000, 30_000];
 
 /** peers.renew at most this often, whatever the swarm asks. */
 const minRenewGapMs = 2_000;
@@ -26,12 +35,23 @@ export class JobPeers {
   private origin: boolean;
   private readonly fed = new Map<string, number>();
   private lastRenew = 0;
-  private readonly renewTimer: NodeJS.Timeout;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly options: JobPeersOptions) {
     this.origin = options.plan.origin;
     this.update(options.plan);
-    this.renewTimer = setInterval(() => this.renew(), options.renewEveryMs ?? 240_000);
+    this.scheduleRenewal(0, 0);
+  }
+
+  private scheduleRenewal(step: number, elapsed: number): void {
+    if (this.closed) return;
+    const at = this.options.renewAtMs ?? defaultRenewAtMs;
+    const next = step < at.length ? at[step]! : elapsed + (this.options.renewEveryMs ?? 60_000);
+    this.renewTimer = setTimeout(() => {
+      this.renew();
+      this.scheduleRenewal(step + 1, next);
+    }, Math.max(0, next - elapsed));
     this.renewTimer.unref();
   }
 
@@ -80,7 +100,8 @@ export class JobPeers {
   }
 
   close(): void {
-    clearInterval(this.renewTimer);
+    this.closed = true;
+    clearTimeout(this.renewTimer);
     for (const client of [...this.clients, ...this.retired]) client.close();
     this.clients = [];
     this.retired.length = 0;
