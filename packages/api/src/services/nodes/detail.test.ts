@@ -24,6 +24,7 @@ const facts: HostFacts = {
   disk: { totalBytes: 1000e9, freeBytes: 400e9 },
   cache: { path: '/Library/Caches/Cider', bytes: 30e9, quotaBytes: 200e9 },
   conditions: [],
+  peer: { port: 7941, addresses: ['10.0.0.7'], uploadedBytes: 42e9, uploadsInFlight: 2 },
 };
 
 describe('nodes.get (real PostgreSQL, Redis)', () => {
@@ -90,6 +91,7 @@ describe('nodes.get (real PostgreSQL, Redis)', () => {
         memoryBytes: 32 * 2 ** 30,
         disk: { totalBytes: 1000e9, freeBytes: 400e9 },
         cache: { path: '/Library/Caches/Cider', bytes: 30e9, quotaBytes: 200e9 },
+        peer: { port: 7941, addresses: ['10.0.0.7'], uploadedBytes: 42e9, uploadsInFlight: 2 },
       },
     });
     expect(node.images).toEqual([
@@ -102,6 +104,30 @@ describe('nodes.get (real PostgreSQL, Redis)', () => {
     expect(node.jobs).toHaveLength(nodeJobHistory);
     expect(node.jobs[0]).toMatchObject({ state: 'pulling', bytesDone: 10, bytesTotal: 100, node: { id: nodeId, name: 'mac-01' } });
     expect(node.jobs[1]).toMatchObject({ state: 'failed', error: `attempt ${nodeJobHistory + 4}` });
+    // Sources are known only once a pull finished and its agent reported them.
+    expect(node.jobs[0]!.sources).toBeNull();
+  });
+
+  it("shows a finished job's bytes by source, and its origin", async () => {
+    const peer = (await services.deps.db.node.findFirstOrThrow({ where: { name: 'mac-02' } })).id;
+    const job = await services.deps.db.syncJob.create({
+      data: {
+        key: `sync:${nodeId}:sourced`,
+        nodeId,
+        digest: held,
+        reference: 'registry.example.com/macos:15.2',
+        state: 'done',
+        origin: true,
+        bytesFromRegistry: 300n,
+        bytesFromMirror: 0n,
+        bytesFromPeers: 700n,
+        peerSources: { [peer]: 700 },
+        finishedAt: new Date(),
+      },
+    });
+    const node = await caller.nodes.get({ nodeId });
+    expect(node.jobs.find((j) => j.id === job.id)?.sources).toEqual({ origin: true, registry: 300, mirror: 0, peers: 700, peerCount: 1 });
+    await services.deps.db.syncJob.delete({ where: { id: job.id } });
   });
 
   it('keeps a node without facts readable, and says when there is no such node', async () => {

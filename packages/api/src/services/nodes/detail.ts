@@ -60,6 +60,10 @@ export async function nodeDetail(deps: ServiceDeps, nodeId: string) {
           memoryBytes: facts.memoryBytes,
           disk: { totalBytes: facts.disk.totalBytes, freeBytes: facts.disk.freeBytes },
           cache: { path: facts.cache.path, bytes: facts.cache.bytes, quotaBytes: facts.cache.quotaBytes ?? null },
+          /** Its peer server, when it runs: where other Macs reach it, and what it sent them since the agent started. */
+          peer: facts.peer
+            ? { port: facts.peer.port, addresses: facts.peer.addresses, uploadedBytes: facts.peer.uploadedBytes ?? null, uploadsInFlight: facts.peer.uploadsInFlight ?? null }
+            : null,
         }
       : null,
     images: images.map((image) => ({

@@ -41,6 +41,21 @@ export function jobView(job: JobWithNode) {
     finishedAt: job.finishedAt,
     /** From start (or creation) to finish; null while running. */
     durationMs: finished && job.finishedAt ? job.finishedAt.getTime() - (job.startedAt ?? job.createdAt).getTime() : null,
+    /** Where a finished pull's bytes came from; null until its agent reported them (older agents never do). */
+    sources: sourcesOf(job),
+  };
+}
+
+/** The job's bytes by source, with how many peers fed it; `origin`: the tracker let it fetch from the registry. */
+function sourcesOf(job: SyncJob) {
+  if (job.bytesFromRegistry === null) return null;
+  const peers = job.peerSources && typeof job.peerSources === 'object' && !Array.isArray(job.peerSources) ? Object.keys(job.peerSources).length : 0;
+  return {
+    origin: job.origin,
+    registry: Number(job.bytesFromRegistry),
+    mirror: Number(job.bytesFromMirror ?? 0),
+    peers: Number(job.bytesFromPeers ?? 0),
+    peerCount: peers,
   };
 }
 export type JobView = ReturnType<typeof jobView>;
