@@ -7,6 +7,7 @@ export type {
   AuditEvent,
   EnrollmentToken,
   Membership,
+  Mirror,
   Node,
   NodeImage,
   Pin,

@@ -11,6 +11,7 @@ export * from './audit/record.ts';
 export * from './audit/log.ts';
 export * from './registries/registries.ts';
 export * from './registries/watch.ts';
+export * from './registries/mirrors.ts';
 export * from './images/index.ts';
 export * from './projects/projects.ts';
 export * from './projects/pins.ts';

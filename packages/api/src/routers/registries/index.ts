@@ -2,6 +2,7 @@ import { router } from '../../trpc.ts';
 import { checkRegistryProcedure } from './check.ts';
 import { createRegistryProcedure } from './create.ts';
 import { listRegistriesProcedure } from './list.ts';
+import { mirrorsRouter } from './mirrors.ts';
 import { setImmutableTagsProcedure } from './set-immutable-tags.ts';
 import { tagPolicyProcedure } from './tag-policy.ts';
 import { testRegistryProcedure } from './test.ts';
@@ -13,4 +14,5 @@ export const registriesRouter = router({
   check: checkRegistryProcedure,
   setImmutableTags: setImmutableTagsProcedure,
   tagPolicy: tagPolicyProcedure,
+  mirrors: mirrorsRouter,
 });

@@ -96,39 +96,60 @@ function credentialOf(deps: ServiceDeps, registry: Pick<Registry, 'id' | 'authKi
 
 /** A registry client holding this one registry's credential. Close it when done. */
 export function clientFor(deps: ServiceDeps, registry: Registry): RegistryClient {
-  const credential = credentialOf(deps, registry);
+  return clientWith(deps, { host: registry.host, plainHttp: registry.plainHttp, credential: credentialOf(deps, registry) });
+}
+
+function clientWith(deps: ServiceDeps, target: Pick<PullTarget, 'host' | 'plainHttp' | 'credential'>): RegistryClient {
   return new RegistryClient({
     ...deps.registryClientOptions,
-    credentials: new StaticCredentials(credential ? { [registry.host]: credential } : {}),
-    plainHttp: registry.plainHttp ? [registry.host] : false,
+    credentials: new StaticCredentials(target.credential ? { [target.host]: target.credential } : {}),
+    plainHttp: target.plainHttp ? [target.host] : false,
   });
 }
+
+/** A place an agent pulls from for a job: a registry, or a mirror of one (./mirrors.ts). */
+export interface PullTarget {
+  /** Tells apart the shared grants of different targets: the registry's or mirror's id. */
+  id: string;
+  host: string;
+  plainHttp: boolean;
+  credential: Credential | undefined;
+}
+
+const pullGrants = new PullGrantCache();
 
 /**
  * What an agent gets to pull from a registry for one job: the registry's address and, when it
  * needs credentials, a grant sealed to the node's own key for this job only.
  */
-const pullGrants = new PullGrantCache();
+export async function registryAccess(deps: ServiceDeps, registry: Registry, job: PullJob): Promise<RegistryAccess> {
+  const target = { id: registry.id, host: registry.host, plainHttp: registry.plainHttp, credential: credentialOf(deps, registry) };
+  return pullAccess(deps, target, job, grantContext(job.syncJobId));
+}
 
-export async function registryAccess(
-  deps: ServiceDeps,
-  registry: Registry,
-  /** `fresh`: a renewal after the agent's token expired or was refused, so not the shared one. */
-  job: { syncJobId: string; nodePublicKey: string | null; repository: string; fresh?: boolean },
-): Promise<RegistryAccess> {
-  const credential = credentialOf(deps, registry);
-  const access: RegistryAccess = { host: registry.host, plainHttp: registry.plainHttp };
+export interface PullJob {
+  syncJobId: string;
+  nodePublicKey: string | null;
+  repository: string;
+  /** A renewal after the agent's token expired or was refused, so not the shared one. */
+  fresh?: boolean;
+}
+
+/** registryAccess for any pull target; the grant is sealed to the node with `sealContext`. */
+export async function pullAccess(deps: ServiceDeps, target: PullTarget, job: PullJob, sealContext: string): Promise<RegistryAccess> {
+  const { credential } = target;
+  const access: RegistryAccess = { host: target.host, plainHttp: target.plainHttp };
   if (credential?.kind !== 'basic') return access;
   if (!job.nodePublicKey) throw new AppError('FORBIDDEN', 'This node has no public key to seal registry credentials to; upgrade and restart its agent.');
   // Where the registry speaks token auth, the password stays here: the agent gets a token that
   // can pull this one repository for a few minutes. Only a Basic-only registry gets the password.
-  const cacheKey = `${registry.id} ${credential.username} ${job.repository}`;
+  const cacheKey = `${target.id} ${credential.username} ${job.repository}`;
   const issue = async () => {
-    const client = clientFor(deps, registry);
+    const client = clientWith(deps, target);
     try {
-      return await client.pullGrant(registry.host, job.repository);
+      return await client.pullGrant(target.host, job.repository);
     } catch (error) {
-      throw fromOciError(error, `Getting a pull grant for ${job.repository} from ${registry.host}`);
+      throw fromOciError(error, `Getting a pull grant for ${job.repository} from ${target.host}`);
     } finally {
       await client.close();
     }
@@ -139,7 +160,7 @@ export async function registryAccess(
     pull.kind === 'bearer'
       ? { kind: 'bearer', token: pull.token, expiresAt: pull.expiresAt, scope: pull.scope }
       : { kind: 'basic', username: credential.username, password: credential.password };
-  return { ...access, grant: sealBox(job.nodePublicKey, JSON.stringify(grant), grantContext(job.syncJobId)) };
+  return { ...access, grant: sealBox(job.nodePublicKey, JSON.stringify(grant), sealContext) };
 }
 
 async function ping(deps: ServiceDeps, input: { host: string; plainHttp: boolean; authKind: RegistryAuthKind; username?: string; password?: string }): Promise<void> {
