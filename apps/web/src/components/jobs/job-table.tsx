@@ -6,6 +6,7 @@ import { progressKey, useLiveProgress } from '../../live/progress.ts';
 import { formatDateTime, formatDuration } from '../images/format.ts';
 import { useIsAdmin } from '../shell/session-user.tsx';
 import { JobActions, type JobActionResult } from './job-actions.tsx';
+import { JobSources } from './job-sources.tsx';
 import { JobProgress, JobStateBadge, unfinished, type Job } from './job-state.tsx';
 
 function When({ date }: { date: Date | null }) {
@@ -72,6 +73,7 @@ export function JobTable({ jobs, showNode = true }: { jobs: Job[]; showNode?: bo
                   </td>
                   <td>
                     <JobProgress job={job} live={mine} />
+                    <JobSources sources={job.sources} />
                   </td>
                   <td className="num">{job.attempts}</td>
                   <td className="nowrap">

@@ -2,6 +2,7 @@
 // GiB, 3.1 GiB free"), from its agent's last heartbeat, shown until the agent drops it; or bad
 // data its peer server sent other Macs, raised by the control plane and shown until an admin clears it.
 import { formatBytes, shortDigest, timeAgo } from '../../lib/format.ts';
+import { ClearConditions } from './clear-conditions.tsx';
 
 export type NodeConditionView =
   | { type: 'insufficient-space'; digest?: string; reference?: string; neededBytes: number; freeBytes: number; since: string }
@@ -21,7 +22,8 @@ function conditionAdvice(condition: NodeConditionView): string {
   return 'The agent pulls it again once there is room: free space on this Mac, or unpin images it holds.';
 }
 
-export function NodeConditions({ conditions }: { conditions: NodeConditionView[] }) {
+/** `node`: where an admin may clear what the control plane raised (bad peer data). */
+export function NodeConditions({ conditions, node }: { conditions: NodeConditionView[]; node?: { id: string; name: string } }) {
   if (conditions.length === 0) return null;
   return (
     <section aria-label="Needs attention">
@@ -35,6 +37,7 @@ export function NodeConditions({ conditions }: { conditions: NodeConditionView[]
           </span>
         </p>
       ))}
+      {node && conditions.some((c) => c.type === 'bad-peer-data') ? <ClearConditions nodeId={node.id} nodeName={node.name} /> : null}
     </section>
   );
 }

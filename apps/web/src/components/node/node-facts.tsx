@@ -77,6 +77,32 @@ export function NodeFacts({ node }: { node: Node }) {
           </span>
         ),
     },
+    {
+      field: 'peer',
+      label: 'Peer server',
+      wide: true,
+      value: f.peer ? (
+        <span>
+          port {f.peer.port}
+          {f.peer.addresses.length ? <> · {f.peer.addresses.map((a, i) => <code key={a}>{i > 0 ? ', ' : ''}{a}</code>)}</> : <span className="muted"> · no address reported</span>}
+        </span>
+      ) : (
+        <span className="muted">not serving peers</span>
+      ),
+    },
   ];
+  if (f.peer) {
+    items.push({
+      field: 'peer-uploads',
+      label: 'Uploaded to peers',
+      value: (
+        <span className="tabular">
+          {f.peer.uploadedBytes === null ? '—' : formatBytes(f.peer.uploadedBytes)}
+          <span className="muted"> since the agent started</span>
+          {f.peer.uploadsInFlight !== null ? ` · ${f.peer.uploadsInFlight} ${f.peer.uploadsInFlight === 1 ? 'upload' : 'uploads'} in flight` : null}
+        </span>
+      ),
+    });
+  }
   return <SpecSheet label="Host" items={items} />;
 }

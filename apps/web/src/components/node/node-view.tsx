@@ -51,7 +51,7 @@ export function NodeView({ nodeId }: { nodeId: string }) {
           </>
         }
       />
-      <NodeConditions conditions={node.conditions} />
+      <NodeConditions conditions={node.conditions} node={node} />
       <section className="card" aria-labelledby="node-facts-title">
         <h2 id="node-facts-title">Host</h2>
         <NodeFacts node={node} />

@@ -8,6 +8,7 @@ import { canEditTeam } from '@cider/api/permissions';
 import { useSessionUser } from '../shell/session-user.tsx';
 import { PinForm } from './pin-form.tsx';
 import { PinTable } from './pin-table.tsx';
+import { RolloutFlow } from './rollout-flow.tsx';
 import { RolloutTable } from './rollout-table.tsx';
 
 export function ProjectView({ projectId }: { projectId: string }) {
@@ -50,6 +51,15 @@ export function ProjectView({ projectId }: { projectId: string }) {
       <section className="card">
         <h2>Rollout</h2>
         <RolloutTable projectId={project.id} />
+      </section>
+      <section className="card" aria-labelledby="distribution-title">
+        <h2 id="distribution-title">Distribution</h2>
+        <p className="muted small">Where each pinned image&apos;s bytes came from on this project&apos;s nodes, from their finished pulls.</p>
+        {project.pins.length === 0 ? (
+          <p className="muted">Nothing pinned.</p>
+        ) : (
+          project.pins.map((pin) => <RolloutFlow key={pin.id} projectId={project.id} digest={pin.digest} reference={pin.reference} />)
+        )}
       </section>
     </>
   );
