@@ -145,6 +145,12 @@ describe('node identity on live sockets (real PostgreSQL, Redis)', () => {
     const node = await enrolled('renewing-mac');
     const other = await enrolled('other-mac');
     const agent = await connect(node.nodeId, node.secret, node.keys);
+    // The reconcile the connection queues (after the welcome) cancels open jobs no pin wants, as
+    // these below are: the jobs are written once it has finished (the next one is minutes away).
+    await until('the reconcile after connecting', async () => {
+      const completed = await services.deps.queues.queue('reconcile').getJobs(['completed'], 0, 199);
+      return completed.some((job) => job.data.scope === 'node' && job.data.id === node.nodeId);
+    }, 20_000);
     const registry = await services.deps.db.registry.create({ data: { name: 'open', host: '127.0.0.1:9', plainHttp: true } });
     const digest = `sha256:${'cd'.repeat(32)}`;
     const job = (nodeId: string, state: 'pulling' | 'done') =>
