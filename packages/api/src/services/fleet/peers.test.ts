@@ -11,7 +11,8 @@ import { createServiceDeps } from '../../deps-factory.ts';
 import type { ServiceDeps } from '../deps.ts';
 import { applySyncEvent } from '../sync/transitions.ts';
 import { peerTicketKey } from './peer-tickets.ts';
-import { peerPlanFor, peerUrls, subnetOf } from './peers.ts';
+import { peerPlanFor, peerUrls } from './peers.ts';
+import { peerSubnetsOf, subnetOf } from './subnets.ts';
 
 const database = useTestDatabase();
 const redis = useRedisPrefix();
@@ -69,6 +70,7 @@ describe('the tracker (real PostgreSQL)', () => {
         lastSeenAt: spec.offline ? new Date(Date.now() - 10 * 60_000) : new Date(),
         revokedAt: spec.revoked ? new Date() : null,
         conditions: spec.conditions ?? [],
+        peerSubnets: peerSubnetsOf(facts),
       },
     });
   }

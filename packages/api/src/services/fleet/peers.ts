@@ -7,18 +7,17 @@ import { Prisma } from '@cider/db';
 import type { PeerCandidate, PeerPlan } from '@cider/protocol';
 import { AppError } from '../../errors.ts';
 import type { ServiceDeps } from '../deps.ts';
-import { markSyncJobOrigin } from '../sync/transitions.ts';
+import { claimOrigin } from '../sync/transitions.ts';
 import { staleAfterMs } from './overview.ts';
 import { ticketForPeer } from './peer-tickets.ts';
+import { subnetsOf } from './subnets.ts';
 
 /** Candidates per plan: enough to spread the load, few enough that tickets stay cheap. */
 export const maxPeerCandidates = 8;
 /** Nodes each registry fetcher feeds, by default: a site of N nodes has ceil(N / 4) origins. */
 export const defaultPeerFanOut = 4;
-/** The most nodes a subnet lookup reads (a site label needs none: it is filtered in SQL). */
-const maxGroupScan = 5_000;
-/** Candidates read before the subnet filter and the cap. */
-const maxCandidateScan = 512;
+/** Candidates read before those without a usable address are left out and the rest capped. */
+const maxCandidateScan = 64;
 /** The protocol's limit on a candidate's urls. */
 const maxUrls = 8;
 
@@ -28,29 +27,6 @@ type Locality = { kind: 'site'; site: string } | { kind: 'subnet'; subnets: Set<
 interface PeerFacts {
   port: number;
   addresses: string[];
-}
-
-/**
- * The subnet an address is in: IPv4 /24, IPv6 /64, and all of 127.0.0.0/8 as one (simulated
- * Macs in tests each have their own 127.0.0.x). undefined for what is not an IP address.
- */
-export function subnetOf(address: string): string | undefined {
-  const version = isIP(address);
-  if (version === 4) {
-    const octets = address.split('.');
-    return octets[0] === '127' ? '4:127' : `4:${octets.slice(0, 3).join('.')}`;
-  }
-  if (version !== 6) return undefined;
-  const [head = '', tail = ''] = address.toLowerCase().split('%')[0]!.split('::');
-  const left = head ? head.split(':') : [];
-  const right = address.includes('::') && tail ? tail.split(':') : [];
-  // An embedded IPv4 tail (::ffff:10.0.0.1) takes two groups; only the first four matter here.
-  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `6:${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}`;
-}
-
-function subnetsOf(peer: PeerFacts | undefined): Set<string> {
-  return new Set((peer?.addresses ?? []).map(subnetOf).filter((s): s is string => s !== undefined));
 }
 
 /** What of the stored facts the tracker uses, checked (facts are JSON an agent sent). */
@@ -77,23 +53,18 @@ export function peerUrls(peer: PeerFacts): string[] {
 function localityOf(node: { labels: unknown; facts: unknown }): Locality {
   const site = (node.labels as Record<string, unknown> | null)?.site;
   if (typeof site === 'string' && site !== '') return { kind: 'site', site };
-  return { kind: 'subnet', subnets: subnetsOf(peerFactsOf((node.facts as { peer?: unknown } | null)?.peer)) };
+  return { kind: 'subnet', subnets: new Set(subnetsOf(peerFactsOf((node.facts as { peer?: unknown } | null)?.peer)?.addresses)) };
 }
 
 /**
  * The nodes of the reader's group, as an SQL condition on `n`: the same site label; or, for a
- * reader without one, nodes without one that share a subnet with it (read and matched here, as
- * addresses are agent-sent text that SQL's inet would throw on).
+ * reader without one, nodes without one that share a subnet with it (Node.peerSubnets, worked out
+ * from the facts when they are stored: addresses are agent-sent text that SQL's inet would throw on).
  */
-async function groupCondition(db: ServiceDeps['db'], locality: Locality): Promise<Prisma.Sql> {
+function groupCondition(locality: Locality): Prisma.Sql {
   if (locality.kind === 'site') return Prisma.sql`n.labels->>'site' = ${locality.site}`;
   if (locality.subnets.size === 0) return Prisma.sql`FALSE`;
-  const rows = await db.$queryRaw<{ id: string; peer: unknown }[]>`
-    SELECT n.id::text AS id, n.facts->'peer' AS peer FROM nodes n
-    WHERE n.revoked_at IS NULL AND coalesce(n.labels->>'site', '') = '' AND n.facts->'peer' IS NOT NULL
-    LIMIT ${maxGroupScan}`;
-  const ids = rows.filter((row) => [...subnetsOf(peerFactsOf(row.peer))].some((s) => locality.subnets.has(s))).map((row) => row.id);
-  return ids.length === 0 ? Prisma.sql`FALSE` : Prisma.sql`n.id = ANY(${ids}::uuid[])`;
+  return Prisma.sql`coalesce(n.labels->>'site', '') = '' AND n.peer_subnets ?| ${[...locality.subnets]}::text[]`;
 }
 
 /** The advisory lock of a group and digest: origin decisions for them are made one at a time. */
@@ -120,20 +91,25 @@ export async function peerPlanFor(deps: ServiceDeps, job: { syncJobId: string; n
   if (!row || row.nodeId !== job.nodeId || row.digest !== job.digest) throw new AppError('NOT_FOUND', `No sync job ${job.syncJobId} of node ${job.nodeId} for ${job.digest}`);
   const { digest } = row;
   const locality = localityOf(row.node);
-  const group = await groupCondition(db, locality);
+  const group = groupCondition(locality);
   const cutoff = new Date(Date.now() - staleAfterMs);
   const number = (path: Prisma.Sql) => Prisma.sql`CASE WHEN jsonb_typeof(${path}) = 'number' THEN (${path})::numeric ELSE 0 END`;
+  // From the image's side (indexed by digest): its holders and fetchers, then which of them qualify.
   const found = await db.$queryRaw<{ id: string; name: string; peer: unknown; complete: boolean }[]>`
-    SELECT n.id::text AS id, n.name, n.facts->'peer' AS peer,
-           EXISTS (SELECT 1 FROM node_images i WHERE i.node_id = n.id AND i.digest = ${digest}) AS complete
-    FROM nodes n
+    WITH interested AS (
+      SELECT node_id, bool_or(complete) AS complete FROM (
+        SELECT node_id, TRUE AS complete FROM node_images WHERE digest = ${digest}
+        UNION ALL
+        SELECT node_id, FALSE FROM sync_jobs WHERE digest = ${digest} AND state IN ('dispatched', 'pulling')
+      ) held GROUP BY node_id
+    )
+    SELECT n.id::text AS id, n.name, n.facts->'peer' AS peer, i.complete
+    FROM interested i JOIN nodes n ON n.id = i.node_id
     WHERE n.id <> ${row.nodeId}::uuid AND n.revoked_at IS NULL AND n.state = 'online' AND n.last_seen_at > ${cutoff}
       AND (${group}) AND jsonb_typeof(n.facts->'peer'->'port') = 'number'
-      AND (EXISTS (SELECT 1 FROM node_images i WHERE i.node_id = n.id AND i.digest = ${digest})
-           OR EXISTS (SELECT 1 FROM sync_jobs j WHERE j.node_id = n.id AND j.digest = ${digest} AND j.state IN ('dispatched', 'pulling')))
       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
                       WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest})
-    ORDER BY complete DESC, ${number(Prisma.sql`n.facts->'peer'->'uploadsInFlight'`)}, ${number(Prisma.sql`n.facts->'peer'->'uploadedBytes'`)}, n.id
+    ORDER BY i.complete DESC, ${number(Prisma.sql`n.facts->'peer'->'uploadsInFlight'`)}, ${number(Prisma.sql`n.facts->'peer'->'uploadedBytes'`)}, n.id
     LIMIT ${maxCandidateScan}`;
   const candidates: PeerCandidate[] = [];
   for (const node of found) {
@@ -151,19 +127,13 @@ export async function peerPlanFor(deps: ServiceDeps, job: { syncJobId: string; n
 async function planOrigin(deps: ServiceDeps, syncJobId: string, digest: string, locality: Locality, group: Prisma.Sql, candidates: PeerCandidate[], fanOut: number): Promise<boolean> {
   // A holder feeds the group: nobody needs the registry.
   if (candidates.some((c) => c.complete)) return false;
-  return deps.db.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${lockKey(locality, digest)}))`;
-    const [counts] = await tx.$queryRaw<{ wanting: bigint; origins: bigint }[]>`
-      SELECT count(DISTINCT j.node_id) FILTER (WHERE j.state IN ('queued', 'dispatched', 'pulling')) AS wanting,
-             count(*) FILTER (WHERE j.origin AND j.state IN ('dispatched', 'pulling') AND j.id <> ${syncJobId}::uuid) AS origins
-      FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
-      WHERE j.digest = ${digest} AND n.revoked_at IS NULL AND (${group})`;
-    // The reader's own node is in its group by definition, whether or not the group condition names it.
-    const wanting = Math.max(1, Number(counts?.wanting ?? 0));
-    const k = Math.max(1, Math.ceil(wanting / Math.max(1, fanOut)));
-    if (Number(counts?.origins ?? 0) >= k) return false;
-    return markSyncJobOrigin(tx, syncJobId);
-  });
+  // Read before the lock: k only sizes the answer, and a job created meanwhile changes it by a fraction.
+  const [wanting] = await deps.db.$queryRaw<{ nodes: bigint }[]>`
+    SELECT count(DISTINCT j.node_id) AS nodes FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
+    WHERE j.digest = ${digest} AND j.state IN ('queued', 'dispatched', 'pulling') AND n.revoked_at IS NULL AND (${group})`;
+  // The reader's own node wants it, whether or not its group condition names it.
+  const k = Math.max(1, Math.ceil(Math.max(1, Number(wanting?.nodes ?? 0)) / Math.max(1, Math.floor(fanOut))));
+  return claimOrigin(deps.db, { syncJobId, digest, lock: lockKey(locality, digest), group, k });
 }
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -7,6 +7,7 @@ import { AppError } from '../../errors.ts';
 import { recordAudit } from '../audit/record.ts';
 import type { Actor, ServiceDeps } from '../deps.ts';
 import { disconnectNode } from './notices.ts';
+import { peerSubnetsOf } from '../fleet/subnets.ts';
 import { asLabels } from '../projects/projects.ts';
 
 export async function createEnrollmentToken(
@@ -154,7 +155,7 @@ export async function markNodeOnline(
   nodeId: string,
   hello: { facts: HostFacts; agentVersion: string; publicKey: string },
 ): Promise<'online' | 'revoked' | 'other-key'> {
-  const data = { state: 'online' as const, lastSeenAt: new Date(), facts: hello.facts as unknown as Prisma.InputJsonValue, agentVersion: hello.agentVersion };
+  const data = { state: 'online' as const, lastSeenAt: new Date(), facts: hello.facts as unknown as Prisma.InputJsonValue, peerSubnets: peerSubnetsOf(hello.facts), agentVersion: hello.agentVersion };
   // Agents enrolled before nodes had keys name theirs in their first hello.
   const { count } = await deps.db.node.updateMany({
     where: { id: nodeId, revokedAt: null, OR: [{ publicKey: null }, { publicKey: hello.publicKey }] },
@@ -177,7 +178,7 @@ export async function markNodeOffline(deps: ServiceDeps, nodeId: string): Promis
 export async function recordHeartbeat(deps: ServiceDeps, nodeId: string, facts: HostFacts): Promise<boolean> {
   const { count } = await deps.db.node.updateMany({
     where: { id: nodeId, revokedAt: null },
-    data: { lastSeenAt: new Date(), state: 'online', facts: facts as unknown as Prisma.InputJsonValue },
+    data: { lastSeenAt: new Date(), state: 'online', facts: facts as unknown as Prisma.InputJsonValue, peerSubnets: peerSubnetsOf(facts) },
   });
   if (count === 0) return false;
   await deps.events.publish({ type: 'node.updated', nodeId });

@@ -3,7 +3,7 @@
 // one job (an agent's report and an admin's cancel) are decided one after the other, never
 // mixed. After the write: the browser hears the new state, the dispatcher its outcome, and the
 // transition's effects run (tell the agent to cancel, drop the queue entry, audit).
-import type { Db, SyncJob } from '@cider/db';
+import type { Db, Prisma, SyncJob } from '@cider/db';
 import { syncJobKey } from '@cider/protocol';
 import { recordAudit } from '../audit/record.ts';
 import { systemActor, type ServiceDeps } from '../deps.ts';
@@ -90,13 +90,23 @@ async function dropQueueEntry(deps: ServiceDeps, job: SyncJob): Promise<void> {
 }
 
 /**
- * The tracker chose this job as one of its site's registry fetchers (fleet/peers.ts, inside its
- * origin lock): the flag only, never the state, and only while the job is still running or about
- * to. Returns whether it was set.
+ * Makes the job one of its group's registry fetchers if fewer than `k` of the group's running jobs
+ * for the digest are (fleet/peers.ts decides who is in the group, `group` being its SQL condition
+ * on nodes `n`, and what k is). The flag only, never the state. Under an advisory lock per group
+ * and digest, held for one short statement: the count is read after the lock is taken, so any
+ * number of control processes claiming at once make exactly k.
  */
-export async function markSyncJobOrigin(client: Pick<Db, 'syncJob'>, syncJobId: string): Promise<boolean> {
-  const { count } = await client.syncJob.updateMany({ where: { id: syncJobId, state: { in: ['queued', 'dispatched', 'pulling'] } }, data: { origin: true } });
-  return count > 0;
+export async function claimOrigin(db: Db, claim: { syncJobId: string; digest: string; lock: string; group: Prisma.Sql; k: number }): Promise<boolean> {
+  const { syncJobId, digest, group } = claim;
+  const [, claimed] = await db.$transaction([
+    db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${claim.lock}))`,
+    db.$executeRaw`
+      UPDATE sync_jobs SET origin = TRUE
+      WHERE id = ${syncJobId}::uuid AND state IN ('queued', 'dispatched', 'pulling') AND NOT origin
+        AND (SELECT count(*) FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
+             WHERE j.digest = ${digest} AND j.state IN ('dispatched', 'pulling') AND j.origin AND n.revoked_at IS NULL AND (${group})) < ${claim.k}`,
+  ]);
+  return claimed > 0;
 }
 
 /**
