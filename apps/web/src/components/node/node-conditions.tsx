@@ -2,7 +2,6 @@
 // GiB, 3.1 GiB free"), from its agent's last heartbeat, shown until the agent drops it; or bad
 // data its peer server sent other Macs, raised by the control plane and shown until an admin clears it.
 import { formatBytes, shortDigest, timeAgo } from '../../lib/format.ts';
-import { ClearConditions } from './clear-conditions.tsx';
 
 export type NodeConditionView =
   | { type: 'insufficient-space'; digest?: string; reference?: string; neededBytes: number; freeBytes: number; since: string }
@@ -22,8 +21,7 @@ function conditionAdvice(condition: NodeConditionView): string {
   return 'The agent pulls it again once there is room: free space on this Mac, or unpin images it holds.';
 }
 
-/** `node`: where an admin may clear what the control plane raised (bad peer data). */
-export function NodeConditions({ conditions, node }: { conditions: NodeConditionView[]; node?: { id: string; name: string } }) {
+export function NodeConditions({ conditions }: { conditions: NodeConditionView[] }) {
   if (conditions.length === 0) return null;
   return (
     <section aria-label="Needs attention">
@@ -37,7 +35,6 @@ export function NodeConditions({ conditions, node }: { conditions: NodeCondition
           </span>
         </p>
       ))}
-      {node && conditions.some((c) => c.type === 'bad-peer-data') ? <ClearConditions nodeId={node.id} nodeName={node.name} /> : null}
     </section>
   );
 }

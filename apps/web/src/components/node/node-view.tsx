@@ -6,6 +6,7 @@ import { JobTable } from '../jobs/job-table.tsx';
 import { PageHeader } from '../ui/page-header.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
+import { ClearConditions } from './clear-conditions.tsx';
 import { NodeActions } from './node-actions.tsx';
 import { NodeConditions } from './node-conditions.tsx';
 import { NodeFacts } from './node-facts.tsx';
@@ -51,7 +52,8 @@ export function NodeView({ nodeId }: { nodeId: string }) {
           </>
         }
       />
-      <NodeConditions conditions={node.conditions} node={node} />
+      <NodeConditions conditions={node.conditions} />
+      <ClearConditions nodeId={node.id} nodeName={node.name} raised={node.conditions.some((c) => c.type === 'bad-peer-data')} />
       <section className="card" aria-labelledby="node-facts-title">
         <h2 id="node-facts-title">Host</h2>
         <NodeFacts node={node} />
