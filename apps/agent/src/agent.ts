@@ -34,6 +34,7 @@ import { cancelledBy, JobCancelled, RecentCancels } from './cancellations.ts';
 import { ImageBlobs, JobPeers, peerAddresses, startPeerServer, type PeerServer } from './peer/index.ts';
 import type { AgentConfig } from './config.ts';
 import { GrantRenewals, openGrant } from './job-grants.ts';
+import { JobMirror, pullThrough } from './mirror.ts';
 import { enforceQuota, makeRoom, type Eviction } from './eviction.ts';
 import { printable } from './printable.ts';
 import { collectFacts, defaultOsVersionSource, spaceConditions, type OsVersionSource } from './facts.ts';
@@ -336,12 +337,13 @@ export class Agent {
     const log = this.log.child({ jobId: job.jobId, digest: job.digest });
     const peers = job.peers ? new JobPeers({ jobId: job.jobId, readerId: this.config.nodeId, plan: job.peers, send: (message) => this.send(message), log }) : undefined;
     if (peers) this.jobPeers.set(job.jobId, peers);
+    const mirror = job.mirror ? new JobMirror({ jobId: job.jobId, access: job.mirror, keys: this.config, registryClientOptions: this.options.registryClientOptions, log }) : undefined;
     try {
       // Two jobs for one digest share one download.
       let running = this.pulls.get(job.digest);
       let bytesFetched = 0;
       if (!running) {
-        running = this.runPull(job, abort.signal, (fetched) => (bytesFetched = fetched), peers);
+        running = this.runPull(job, abort.signal, (fetched) => (bytesFetched = fetched), peers, mirror);
         this.pulls.set(job.digest, running);
       }
       await running;
@@ -349,7 +351,7 @@ export class Agent {
       if (!image) throw new Error(`the pull finished but ${job.digest} is not in the cache index`);
       this.cacheBytes = await this.cache!.blobBytes();
       log.info({ bytesFetched }, 'image synced');
-      this.send({ type: 'sync.done', jobId: job.jobId, digest: job.digest, image: heldImageOf(image), bytesFetched, ...(peers ? { sources: peers.sources(bytesFetched) } : {}) });
+      this.send({ type: 'sync.done', jobId: job.jobId, digest: job.digest, image: heldImageOf(image), bytesFetched, ...(peers ? { sources: peers.sources(bytesFetched, mirror?.bytes) } : mirror ? { sources: mirror.sources(bytesFetched) } : {}) });
       this.send({ type: 'inventory', images: await this.inventory(), reason: 'pulled' });
       await this.applyQuota();
     } catch (error) {
@@ -383,13 +385,14 @@ export class Agent {
       this.send({ type: 'sync.failed', jobId: job.jobId, code, message, retryable });
     } finally {
       peers?.close();
+      await mirror?.close().catch(() => {});
       this.jobPeers.delete(job.jobId);
       this.jobs.delete(job.jobId);
       if (this.pulls.get(job.digest) && ![...this.jobs.values()].some((j) => j.digest === job.digest)) this.pulls.delete(job.digest);
     }
   }
 
-  private async runPull(job: Extract<ControlMessage, { type: 'sync' }>, signal: AbortSignal, onFetched: (bytes: number) => void, peers: JobPeers | undefined): Promise<void> {
+  private async runPull(job: Extract<ControlMessage, { type: 'sync' }>, signal: AbortSignal, onFetched: (bytes: number) => void, peers: JobPeers | undefined, mirror?: JobMirror): Promise<void> {
     const { registry } = job;
     const credentials = new RenewableCredential(registry.host, openGrant(this.config, job.jobId, registry), () => this.grants.renew(job.jobId, registry.host));
     const client = new RegistryClient({
@@ -402,8 +405,8 @@ export class Agent {
     let lastSent = 0;
     const interval = this.options.progressIntervalMs ?? 500;
     const attempt = () =>
-      pull({
-        client,
+      pullThrough(mirror, client, reference, signal, (from) => pull({
+        ...from,
         cache: this.cache!,
         reference,
         signal,
@@ -417,7 +420,7 @@ export class Agent {
           lastSent = now;
           this.send({ type: 'sync.progress', jobId: job.jobId, phase: progress.phase, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal });
         },
-      });
+      }));
     try {
       try {
         await attempt();

@@ -5,12 +5,12 @@ import { grantContext, openSealedBox, registryGrant, type AgentMessage, type Nod
 import type { Credential } from '@cider/oci';
 import type { Logger } from 'pino';
 
-/** A job's registry grant, opened with this node's private key (it was sealed to it for this job). */
-export function openGrant(keys: NodeKeyPair, jobId: string, registry: RegistryAccess): Credential | undefined {
+/** A job's registry grant, opened with this node's private key (it was sealed to it for this job); a mirror's has its own `context`. */
+export function openGrant(keys: NodeKeyPair, jobId: string, registry: RegistryAccess, context = grantContext(jobId)): Credential | undefined {
   if (!registry.grant) return undefined;
   let json: unknown;
   try {
-    json = JSON.parse(openSealedBox(keys, registry.grant, grantContext(jobId)));
+    json = JSON.parse(openSealedBox(keys, registry.grant, context));
   } catch (error) {
     throw new Error(`The registry grant of job ${jobId} does not open with this node's key: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -16,6 +16,11 @@ export interface RegistryOptions {
   /** Defaults to a fresh temporary directory, removed on stop. */
   storageDir?: string;
   auth?: RegistryAuth;
+  /**
+   * Runs it as a pull-through cache of another registry (distribution's `proxy:` section): it
+   * serves that registry's content, fetching and keeping what it does not hold yet.
+   */
+  proxy?: { remoteUrl: string; username?: string; password?: string };
 }
 
 export interface RunningRegistry {
@@ -45,7 +50,7 @@ export function registryBinary(): string {
   );
 }
 
-function renderConfig(port: number, storageDir: string, auth: RegistryAuth): string {
+function renderConfig(port: number, storageDir: string, auth: RegistryAuth, proxy: RegistryOptions['proxy']): string {
   const lines = [
     'version: 0.1',
     'log:',
@@ -77,6 +82,10 @@ function renderConfig(port: number, storageDir: string, auth: RegistryAuth): str
       `    rootcertbundle: ${JSON.stringify(auth.rootCertBundle)}`,
     );
   }
+  if (proxy) {
+    lines.push('proxy:', `  remoteurl: ${JSON.stringify(proxy.remoteUrl)}`);
+    if (proxy.username) lines.push(`  username: ${JSON.stringify(proxy.username)}`, `  password: ${JSON.stringify(proxy.password ?? '')}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -87,7 +96,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   const workDir = await mkdtemp(join(tmpdir(), 'cider-registry-'));
   const storageDir = options.storageDir ?? join(workDir, 'storage');
   const configPath = join(workDir, 'config.yml');
-  await writeFile(configPath, renderConfig(port, storageDir, options.auth ?? { kind: 'none' }));
+  await writeFile(configPath, renderConfig(port, storageDir, options.auth ?? { kind: 'none' }, options.proxy));
 
   let registry: ManagedProcess | undefined = startProcess(binary, ['serve', configPath]);
   const url = `http://127.0.0.1:${port}`;

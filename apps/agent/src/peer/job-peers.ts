@@ -85,11 +85,15 @@ export class JobPeers {
     };
   }
 
-  /** Bytes by source for sync.done: what peers fed, and the rest of what came over the network from the registry. */
-  sources(bytesFetched: number): BytesBySource {
+  /**
+   * Bytes by source for sync.done: what peers fed, what the site's mirror fed (it stands in for
+   * the registry, ../mirror.ts), and the rest of what came over the network from the registry.
+   */
+  sources(bytesFetched: number, mirrorBytes = 0): BytesBySource {
     const peers = Object.fromEntries([...this.fed].slice(0, 64));
     const fromPeers = [...this.fed.values()].reduce((a, b) => a + b, 0);
-    return { registry: Math.max(0, bytesFetched - fromPeers), mirror: 0, peers };
+    const mirror = Math.min(mirrorBytes, Math.max(0, bytesFetched - fromPeers));
+    return { registry: Math.max(0, bytesFetched - fromPeers - mirror), mirror, peers };
   }
 
   private renew(): void {
