@@ -1,6 +1,7 @@
 'use client';
 import { useIsAdmin } from '../shell/session-user.tsx';
 import { PageHeader } from '../ui/page-header.tsx';
+import { MirrorSection } from './mirror-section.tsx';
 import { RegistryForm } from './registry-form.tsx';
 import { RegistryTable } from './registry-table.tsx';
 
@@ -17,6 +18,9 @@ export function RegistriesView() {
           <RegistryForm />
         </section>
       ) : null}
+      <section className="card" aria-labelledby="mirrors-title">
+        <MirrorSection />
+      </section>
     </>
   );
 }
