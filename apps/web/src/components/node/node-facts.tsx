@@ -80,7 +80,6 @@ export function NodeFacts({ node }: { node: Node }) {
     {
       field: 'peer',
       label: 'Peer server',
-      wide: true,
       value: f.peer ? (
         <span>
           port {f.peer.port}

@@ -1,0 +1,186 @@
+// Where a rollout's bytes came from, as a person sees it (issue 10: "you can see it"). Three Macs
+// of this spec's own (SimAgents: the spec decides what each agent reports) are sent a fresh image;
+// the first takes it from the registry, the second from the first, the third half from each of
+// the other two, and the third catches the second sending bad data. Then: the project page
+// charts registry egress against a rollout without peers and who fed whom (an SVG with one band
+// per flow, and its top feeders in text), each job shows its bytes by source, a node page shows
+// what that Mac uploaded to peers, and an admin clears the bad-peer-data condition there.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pushArtifact, RegistryClient } from '@cider/oci';
+import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage } from '@cider/protocol';
+import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
+import { stackInfo } from './stack-info.ts';
+
+type TrpcBody<T> = { result: { data: { json: T } } };
+
+/** A tRPC call through the page's own session (page.request shares the browser's cookies). */
+async function trpc<T>(api: APIRequestContext, webUrl: string, path: string, input?: unknown): Promise<T> {
+  const url = `${webUrl}/api/trpc/${path}`;
+  const response =
+    input === undefined ? await api.get(url) : path.includes('.list') || path.includes('.get') ? await api.get(`${url}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`) : await api.post(url, { data: { json: input } });
+  expect(response.ok(), `${path}: ${await response.text()}`).toBe(true);
+  return ((await response.json()) as TrpcBody<T>).result.data.json;
+}
+
+const KiB = 1024;
+const imageBytes = 256 * KiB;
+
+async function pushFreshImage(registryHost: string, repository: string): Promise<{ digest: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cider-distribution-'));
+  const client = new RegistryClient();
+  try {
+    const file = join(dir, 'UniversalMac_15.5_24F74_Restore.ipsw');
+    await writeFile(file, randomBytes(imageBytes));
+    const pushed = await pushArtifact({ client, reference: `${registryHost}/${repository}:15.5`, files: [{ path: file }] });
+    return { digest: pushed.digest };
+  } finally {
+    await client.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function screenshot(page: Page, name: string) {
+  await page.screenshot({ path: `test-results/distribution-${name}.png`, fullPage: true });
+}
+
+interface Mac {
+  name: string;
+  nodeId: string;
+  agent: SimAgent;
+  jobId: string;
+}
+
+test('a rollout shows its registry egress and who fed whom; jobs their sources; a node its uploads and bad peer data, cleared', async ({ page }) => {
+  const stack = stackInfo();
+  const suffix = randomBytes(3).toString('hex');
+  const label = `distribution-${suffix}`;
+  const repository = `e2e/distribution-${suffix}`;
+  const host = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  const reference = `${host}/${repository}:15.5`;
+  const api = page.request;
+  const macs: Mac[] = [];
+  let pinId = '';
+  let projectId = '';
+  let digest = '';
+
+  try {
+    await test.step('the admin signs in', async () => {
+      await page.goto(`${stack.webUrl}/sign-in`);
+      const form = page.getByRole('form', { name: 'Sign in' });
+      await form.getByLabel('Email').fill(stack.adminEmail);
+      await form.getByLabel('Password').fill(stack.adminPassword);
+      await form.getByRole('button', { name: 'Sign in' }).click();
+      await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+    });
+
+    await test.step('three Macs of a project of its own are sent a fresh image', async () => {
+      ({ digest } = await pushFreshImage(stack.registryHost, repository));
+      const registries = await trpc<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
+      if (!registries.some((r) => r.host === host)) await trpc(api, stack.webUrl, 'registries.create', { name: 'localhost (distribution)', host, plainHttp: true, authKind: 'none' });
+      const teams = await trpc<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
+      const team = teams.find((t) => t.name === 'Platform');
+      expect(team, 'the seeded Platform team').toBeDefined();
+      projectId = (await trpc<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `distribution-${suffix}`, teamId: team!.id, nodeSelector: `distribution-spec=${label}` })).id;
+
+      const { token } = await trpc<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `distribution rack ${suffix}`, usesLeft: 3 });
+      for (const [i, name] of [`feeder-${suffix}`, `relay-${suffix}`, `leaf-${suffix}`].entries()) {
+        const keys = generateNodeKeyPair();
+        const enrolled = await fetch(`${stack.controlUrl}${enrollPath}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ token, name, labels: { 'distribution-spec': label }, publicKey: keys.publicKey }),
+        });
+        expect(enrolled.status).toBe(200);
+        const { nodeId, secret } = (await enrolled.json()) as { nodeId: string; secret: string };
+        const agent = await SimAgent.open(stack.controlUrl, `${nodeId}.${secret}`);
+        // The feeder's peer server has sent 384 KiB (to the other two), two uploads still running.
+        const peer = { port: 7941, addresses: [`10.9.0.${i + 1}`], uploadedBytes: i === 0 ? 384 * KiB : 0, uploadsInFlight: i === 0 ? 2 : 0 };
+        agent.send({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts: { ...simFacts, hostname: name, peer }, images: [], activeJobs: [] });
+        await agent.next((m) => m.type === 'welcome');
+        macs.push({ name, nodeId, agent, jobId: '' });
+      }
+      pinId = (await trpc<{ id: string }>(api, stack.webUrl, 'pins.set', { projectId, reference })).id;
+      for (const mac of macs) {
+        // Other specs' projects with an empty selector may send these Macs syncs of their own.
+        const sync = (await mac.agent.next((m) => m.type === 'sync' && m.digest === digest, 30_000)) as Extract<ControlMessage, { type: 'sync' }>;
+        mac.jobId = sync.jobId;
+      }
+    });
+
+    const [feeder, relay, leaf] = macs as [Mac, Mac, Mac];
+    const done = async (mac: Mac, registry: number, peers: Record<string, number>) => {
+      mac.agent.send({
+        type: 'sync.done',
+        jobId: mac.jobId,
+        digest,
+        image: { digest, reference, tags: ['15.5'], sizeBytes: imageBytes, verifiedAt: new Date().toISOString() },
+        bytesFetched: imageBytes,
+        sources: { registry, mirror: 0, peers },
+      });
+      await expect.poll(async () => (await trpc<{ state: string }>(api, stack.webUrl, 'jobs.get', { jobId: mac.jobId })).state, { timeout: 15_000 }).toBe('done');
+    };
+
+    await test.step('the feeder pulls from the registry, the relay from the feeder, the leaf from both and reports the relay', async () => {
+      await done(feeder, imageBytes, {});
+      await done(relay, 0, { [feeder.nodeId]: imageBytes });
+      leaf.agent.send({ type: 'peer.bad', jobId: leaf.jobId, nodeId: relay.nodeId, digest, reason: 'piece 0 did not match its digest' });
+      await done(leaf, 0, { [feeder.nodeId]: imageBytes / 2, [relay.nodeId]: imageBytes / 2 });
+    });
+
+    await test.step('the project page charts the egress and who fed whom', async () => {
+      await page.goto(`${stack.webUrl}/projects/${projectId}`);
+      const flow = page.locator(`section.rollout-flow[data-pin="${reference}"]`);
+      await expect(flow.getByRole('heading', { name: `Who fed whom: ${reference}` })).toBeVisible();
+      // One registry pull of 256 KiB where three would have taken 768 KiB.
+      await expect(flow).toContainText('Registry egress 256 KiB of 768 KiB without peers (33%)');
+      await expect(flow.getByRole('meter', { name: 'Registry egress against a rollout without peers' })).toHaveAttribute('aria-valuenow', '33');
+      const chart = flow.getByRole('img', { name: `Who fed whom: ${reference}` });
+      await expect(chart).toBeVisible();
+      // registry → feeder, feeder → relay, feeder → leaf, relay → leaf.
+      await expect(chart).toHaveAttribute('data-edges', '4');
+      await expect(chart.locator('path.flow-edge')).toHaveCount(4);
+      await expect(chart.locator(`path[data-from="${feeder.name}"][data-to="${leaf.name}"]`)).toHaveAttribute('data-bytes', String(imageBytes / 2));
+      await expect(chart.locator('[data-source]')).toHaveCount(3);
+      await expect(chart.locator('[data-receiver]')).toHaveCount(3);
+      await expect(flow.locator('.flow-summary')).toHaveText(`4 flows. Top feeders: ${feeder.name} 384 KiB, registry 256 KiB, ${relay.name} 128 KiB.`);
+      await expect(chart).toHaveAttribute('aria-describedby', (await flow.locator('.flow-summary').getAttribute('id'))!);
+      await screenshot(page, 'project');
+    });
+
+    await test.step('each job shows its bytes by source', async () => {
+      await page.goto(`${stack.webUrl}/jobs?digest=${digest}`);
+      await expect(page.getByRole('heading', { level: 1, name: 'Jobs' })).toBeVisible();
+      await expect(page.locator(`tr[data-job="${feeder.jobId}"]`)).toContainText('256 KiB registry · 0 B mirror · 0 B peers');
+      await expect(page.locator(`tr[data-job="${relay.jobId}"]`)).toContainText('0 B registry · 0 B mirror · 256 KiB peers (1 peer)');
+      await expect(page.locator(`tr[data-job="${leaf.jobId}"]`)).toContainText('0 B registry · 0 B mirror · 256 KiB peers (2 peers)');
+      await screenshot(page, 'jobs');
+    });
+
+    await test.step("the feeder's page shows what it uploaded to peers", async () => {
+      await page.goto(`${stack.webUrl}/nodes/${feeder.nodeId}`);
+      await expect(page.getByRole('heading', { level: 1, name: feeder.name })).toBeVisible();
+      await expect(page.locator('[data-field="peer"]')).toContainText('port 7941 · 10.9.0.1');
+      await expect(page.locator('[data-field="peer-uploads"]')).toContainText('384 KiB since the agent started · 2 uploads in flight');
+    });
+
+    await test.step("the relay's page shows the bad data it sent, and an admin clears it", async () => {
+      await page.goto(`${stack.webUrl}/nodes/${relay.nodeId}`);
+      const attention = page.getByRole('region', { name: 'Needs attention' });
+      await expect(attention).toContainText('Sent bad data to peers (1 report)');
+      await expect(attention).toContainText(`Last reported by ${leaf.name}: piece 0 did not match its digest`);
+      await screenshot(page, 'bad-peer');
+      await page.getByRole('button', { name: `Clear bad peer data conditions on ${relay.name}` }).click();
+      await page.getByRole('alertdialog', { name: 'Confirm: Clear conditions' }).getByRole('button', { name: 'Clear conditions' }).click();
+      await expect(page.getByRole('status').filter({ hasText: `Cleared 1 condition on ${relay.name}` })).toBeVisible();
+      await expect(page.getByRole('region', { name: 'Needs attention' })).toHaveCount(0);
+    });
+  } finally {
+    for (const mac of macs) await trpc(api, stack.webUrl, 'nodes.revoke', { nodeId: mac.nodeId });
+    if (pinId) await trpc(api, stack.webUrl, 'pins.remove', { pinId });
+    for (const mac of macs) mac.agent.close();
+  }
+});
