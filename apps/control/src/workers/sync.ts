@@ -10,6 +10,7 @@ import {
   nodeStatus,
   peerPlanFor,
   registryAccess,
+  siteMirrorAccess,
   type JobPayload,
   type ServiceDeps,
   type SyncEvent,
@@ -89,7 +90,13 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
           throw new UnrecoverableError(error);
         }
         // A short-lived grant for this job alone (sealed to the node's key), made before dispatch.
-        const access = await registryAccess(deps, registry, { syncJobId, nodePublicKey: node.publicKey, repository: parseReference(payload.reference).repository });
+        const pullJob = { syncJobId, nodePublicKey: node.publicKey, repository: parseReference(payload.reference).repository };
+        const access = await registryAccess(deps, registry, pullJob);
+        const mirror = await siteMirrorAccess(deps, { registryId: registry.id, nodeLabels: node.labels, job: pullJob }).catch((error: unknown) => {
+          // A mirror only spares the registry: without it the agent pulls from the registry itself.
+          log.warn({ err: error, syncJobId }, 'preparing the site mirror failed; dispatched without it');
+          return undefined;
+        });
         waited = await waitForAgent(payload, async () => {
           // Refused when the job was cancelled (or otherwise decided) since it was read: nothing to send.
           if (!(await applySyncEvent(deps, row, { type: 'dispatch', attempt: job.attemptsMade + 1 })).applied) return undefined;
@@ -98,7 +105,7 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
             log.warn({ err: error, syncJobId }, 'planning peers failed; dispatched without peers');
             return undefined;
           });
-          return { type: 'sync', jobId: syncJobId, digest, reference: payload.reference, registry: access, ...(peers ? { peers } : {}) };
+          return { type: 'sync', jobId: syncJobId, digest, reference: payload.reference, registry: access, ...(peers ? { peers } : {}), ...(mirror ? { mirror } : {}) };
         });
       } else {
         // Sent before, and its agent is on it (this control plane restarted, or the node came back

@@ -160,3 +160,14 @@ export async function mirrorAccess(deps: ServiceDeps, mirror: Mirror, job: PullJ
   const target = { id: mirror.id, host: mirror.host, plainHttp: mirror.plainHttp, credential: credentialOf(deps, mirror) };
   return pullAccess(deps, target, job, mirrorGrantContext(job.syncJobId));
 }
+
+/**
+ * The mirror access a sync dispatch carries for a node: the mirror of its `site` label's site (or
+ * the every-site one) for the image's registry, undefined when there is none.
+ */
+export async function siteMirrorAccess(deps: ServiceDeps, input: { registryId: string; nodeLabels: unknown; job: PullJob }): Promise<RegistryAccess | undefined> {
+  const labels = input.nodeLabels as Record<string, unknown> | null;
+  const site = typeof labels?.site === 'string' ? labels.site : undefined;
+  const mirror = await mirrorForSite(deps, input.registryId, site);
+  return mirror ? mirrorAccess(deps, mirror, input.job) : undefined;
+}
