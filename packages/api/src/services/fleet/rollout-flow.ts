@@ -71,7 +71,8 @@ export async function rolloutFlow(deps: ServiceDeps, input: { projectId: string;
     SELECT node_id, origin, bytes_total, bytes_from_registry, bytes_from_mirror, bytes_from_peers, peer_sources
     FROM sync_jobs
     WHERE digest = ${input.digest} AND state = 'done' AND bytes_from_registry IS NOT NULL AND node_id = ANY(${ids}::uuid[])`;
-  // Every (source, receiver) pair with its bytes. Peer keys are node ids as the agent reported them.
+  // Every (source, receiver) pair with its bytes. Peer keys are node ids as the agent reported
+  // them: anything else (an agent naming a peer "registry", say) is left out of the flows.
   const edges = Prisma.sql`
     WITH jobs AS (${jobs}),
     flows AS (
@@ -81,7 +82,7 @@ export async function rolloutFlow(deps: ServiceDeps, input: { projectId: string;
       UNION ALL
       SELECT p.key, jobs.node_id::text, p.value::bigint
       FROM jobs CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(jobs.peer_sources) = 'object' THEN jobs.peer_sources ELSE '{}'::jsonb END) AS p
-      WHERE p.value ~ '^[0-9]{1,18}$'
+      WHERE p.value ~ '^[0-9]{1,18}$' AND p.key ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
     )
     SELECT source, target, SUM(bytes)::bigint AS bytes FROM flows GROUP BY source, target HAVING SUM(bytes) > 0`;
 
