@@ -9,10 +9,11 @@
 //
 // Who fetches what: rarest piece first from the peers that have it (a few requests per peer),
 // and from the registry the pieces no peer has. An `origin` node (the control plane picks a few
-// per site) goes to the registry for those at once; the others wait for their peers and go to
-// the registry, one piece at a time, only when no peer has made progress for `stallMs`, or when
-// they have no peer left. Each node walks the pieces from its own offset (`spreadKey`), so nodes
-// that do go to the registry take different pieces and then feed each other.
+// per site) goes to the registry for those at once; the others wait for their peers, and act as
+// origins themselves once no peer has made progress for `stallMs` (their origin died) or they
+// have no peer left. Each node walks the pieces from its own offset (`spreadKey`), and takes from
+// peers whatever a peer already has, so nodes that go to the registry take different pieces and
+// then feed each other.
 import { createHash } from 'node:crypto';
 import type { HostCache } from './cache/cache.ts';
 import { openNoFollow } from './cache/fsutil.ts';
@@ -47,7 +48,7 @@ export interface SwarmOptions {
   origin: boolean;
   /** A non-origin node goes to the registry after this long without progress from any peer. Default 10 s. */
   stallMs?: number;
-  /** Requests to the registry at once: for an origin node (others take one at a time). Default 4. */
+  /** Requests to the registry at once, for an origin (or a node acting as one once its peers stall). Default 4. */
   registryConnections?: number;
   /** Requests to one peer at once. Default 2. */
   perPeerConnections?: number;
@@ -120,6 +121,8 @@ export class SwarmDownload {
   private registryAttempts = 0;
   private lastPeerProgress = performance.now();
   private lastPeersNeeded = -Infinity;
+  /** Peers stalled: this node takes pieces no peer has from the registry as an origin does. */
+  private actingOrigin = false;
   private failure: unknown;
   private wake: (() => void) | undefined;
   private journalTimer: NodeJS.Timeout | undefined;
@@ -308,10 +311,12 @@ export class SwarmDownload {
       this.lastPeersNeeded = now;
       if (this.peers.size > 0) this.run_.swarm.onPeersNeeded?.();
     }
-    const origin = this.run_.swarm.origin;
-    const stalled = now - this.lastPeerProgress >= (this.run_.swarm.stallMs ?? 10_000);
-    if (!origin && live.length > 0 && !stalled) return undefined;
-    const limit = origin || live.length === 0 ? (this.run_.swarm.registryConnections ?? 4) : 1;
+    // Peers that stall (their origin died, or there never was one) make this node an origin for
+    // the rest of the transfer: one piece at a time would leave every node waiting on the others.
+    if (!this.actingOrigin && live.length > 0 && now - this.lastPeerProgress >= (this.run_.swarm.stallMs ?? 10_000)) this.actingOrigin = true;
+    const origin = this.run_.swarm.origin || this.actingOrigin;
+    if (!origin && live.length > 0) return undefined;
+    const limit = this.run_.swarm.registryConnections ?? 4;
     if (this.registryInFlight >= limit) return undefined;
     return { index: noPeerHas[0]!, source: { kind: 'registry' } };
   }
