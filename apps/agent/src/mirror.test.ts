@@ -3,16 +3,16 @@
 // takes every blob byte through it and says so in sync.done's sources; a dead mirror, one that
 // answers 500 or one that serves corrupt bytes leaves the pull to the registry, which still
 // verifies and completes it.
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pushArtifact, RegistryClient } from '@cider/oci';
-import { startFaultProxy, writeRandomFile, type FaultProxy } from '@cider/oci/testing';
-import { generateNodeKeyPair, type AgentMessage, type RegistryAccess } from '@cider/protocol';
+import { startFaultProxy, writeHtpasswd, writeRandomFile, type FaultProxy } from '@cider/oci/testing';
+import { generateNodeKeyPair, grantContext, mirrorGrantContext, sealBox, type AgentMessage, type RegistryAccess } from '@cider/protocol';
 import { freePort, startRegistry, type RunningRegistry } from '@cider/services';
 import { uniqueRepository } from '@cider/services/testing';
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Agent } from './agent.ts';
 import type { AgentConfig } from './config.ts';
 import { startStubControl, type StubControl } from '../testing/stub-control.ts';
@@ -24,6 +24,8 @@ describe('registry mirror (docker-registry in proxy mode in front of a real regi
   let work: string;
   let origin: RunningRegistry;
   let mirror: RunningRegistry;
+  /** Another pull-through cache of the registry, which wants a password. */
+  let lockedMirror: RunningRegistry;
   /** The agent's way to the registry and to the mirror: each counts the blob bytes it serves. */
   let toOrigin: FaultProxy;
   let toMirror: FaultProxy;
@@ -34,12 +36,16 @@ describe('registry mirror (docker-registry in proxy mode in front of a real regi
   let blobBytes: number;
   let layerDigest: string;
   let jobs = 0;
+  /** Blob bytes each proxy served in the last syncThrough. */
+  let served = { origin: 0, mirror: 0 };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'cider-mirror-'));
     origin = await startRegistry();
     // The mirror fetches from the registry directly: only the agent's own reads pass the counting proxies.
     mirror = await startRegistry({ proxy: { remoteUrl: origin.url } });
+    await writeHtpasswd(join(work, 'htpasswd'), { robot: 'mirror-pw' });
+    lockedMirror = await startRegistry({ proxy: { remoteUrl: origin.url }, auth: { kind: 'htpasswd', htpasswdFile: join(work, 'htpasswd') } });
     toOrigin = await startFaultProxy(origin.url);
     toMirror = await startFaultProxy(mirror.url);
     const payload = join(work, 'payload.bin');
@@ -69,11 +75,12 @@ describe('registry mirror (docker-registry in proxy mode in front of a real regi
     await toOrigin?.close();
     await toMirror?.close();
     await mirror?.stop();
+    await lockedMirror?.stop();
     await origin?.stop();
     await rm(work, { recursive: true, force: true });
   });
 
-  async function start(): Promise<void> {
+  async function start(): Promise<AgentConfig> {
     const config: AgentConfig = { server: '', nodeId: 'node-m', nodeName: 'm', secret: 'cns_mirror-secret-1', ...generateNodeKeyPair(), cacheDir: join(work, `cache-${jobs}`) };
     control = await startStubControl({ nodeId: config.nodeId, secret: config.secret });
     config.server = control.url;
@@ -81,12 +88,17 @@ describe('registry mirror (docker-registry in proxy mode in front of a real regi
     const connected = agent.whenConnected();
     await agent.start();
     await connected;
+    return config;
   }
 
   /** Syncs the image with `mirrorAccess` as the dispatch's mirror and returns sync.done. */
-  async function syncThrough(mirrorAccess: RegistryAccess, options: { whole?: boolean } = {}): Promise<Extract<AgentMessage, { type: 'sync.done' }>> {
-    await start();
+  async function syncThrough(
+    mirrorAccess: RegistryAccess | ((config: AgentConfig, jobId: string) => RegistryAccess),
+    options: { whole?: boolean } = {},
+  ): Promise<Extract<AgentMessage, { type: 'sync.done' }>> {
+    const config = await start();
     const jobId = `00000000-0000-4000-8000-${String(++jobs).padStart(12, '0')}`;
+    if (typeof mirrorAccess === 'function') mirrorAccess = mirrorAccess(config, jobId);
     const servedBefore = { origin: toOrigin.blobBytesServed, mirror: toMirror.blobBytesServed };
     control!.send({ type: 'sync', jobId, digest, reference: `${toOrigin.host}/${repository}:1`, registry: { host: toOrigin.host, plainHttp: true }, mirror: mirrorAccess });
     const done = await Promise.race([
@@ -98,7 +110,6 @@ describe('registry mirror (docker-registry in proxy mode in front of a real regi
     served = { origin: toOrigin.blobBytesServed - servedBefore.origin, mirror: toMirror.blobBytesServed - servedBefore.mirror };
     return done;
   }
-  let served = { origin: 0, mirror: 0 };
 
   it('pulls every blob through the mirror, which fetches and keeps them, and reports the bytes as the mirror\'s', async () => {
     const done = await syncThrough({ host: toMirror.host, plainHttp: true });
@@ -107,9 +118,10 @@ describe('registry mirror (docker-registry in proxy mode in front of a real regi
     // The mirror asked for the manifest and blobs by the registry's repository name.
     expect(toMirror.requests.some((r) => r.path === `/v2/${repository}/manifests/${digest}`)).toBe(true);
     expect(toOrigin.requests).toEqual([]);
-    // It is a real pull-through cache: the layer now sits in its own storage.
+    // It is a real pull-through cache: the layer lands in its own storage (committed as it finishes
+    // streaming it, so a moment after the agent has it).
     const hex = layerDigest.slice('sha256:'.length);
-    await access(join(mirror.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data'));
+    await vi.waitFor(() => access(join(mirror.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data')), { timeout: 10_000, interval: 50 });
   });
 
   it('falls back to the registry when nothing listens at the mirror', async () => {
@@ -145,4 +157,44 @@ describe('registry mirror (docker-registry in proxy mode in front of a real regi
     expect(image?.sizeBytes).toBe(blobBytes);
     expect(control!.received.filter((m) => m.type === 'sync.failed')).toEqual([]);
   });
+
+  it('opens the mirror grant sealed to the node for this job, and pulls through a mirror that wants a password', async () => {
+    const before = await lockedMirrorBlobs();
+    const done = await syncThrough((config, jobId) => ({
+      host: lockedMirror.host,
+      plainHttp: true,
+      grant: sealBox(config.publicKey, JSON.stringify({ kind: 'basic', username: 'robot', password: 'mirror-pw' }), mirrorGrantContext(jobId)),
+    }));
+    expect(done.sources).toEqual({ registry: 0, mirror: blobBytes, peers: {} });
+    expect(served.origin).toBe(0);
+    await vi.waitFor(async () => expect(await lockedMirrorBlobs()).toBeGreaterThan(before), { timeout: 10_000, interval: 50 });
+  });
+
+  it("refuses a mirror grant sealed as the registry's, and pulls from the registry", async () => {
+    const done = await syncThrough((config, jobId) => ({
+      host: lockedMirror.host,
+      plainHttp: true,
+      grant: sealBox(config.publicKey, JSON.stringify({ kind: 'basic', username: 'robot', password: 'mirror-pw' }), grantContext(jobId)),
+    }));
+    expect(done.sources).toEqual({ registry: blobBytes, mirror: 0, peers: {} });
+    expect(served.origin).toBe(blobBytes);
+  });
+
+  it('falls back to the registry when the mirror refuses the credentials', async () => {
+    const done = await syncThrough((config, jobId) => ({
+      host: lockedMirror.host,
+      plainHttp: true,
+      grant: sealBox(config.publicKey, JSON.stringify({ kind: 'basic', username: 'robot', password: 'wrong' }), mirrorGrantContext(jobId)),
+    }));
+    expect(done.sources).toEqual({ registry: blobBytes, mirror: 0, peers: {} });
+    expect(served.origin).toBe(blobBytes);
+  });
+
+  /** Blobs the password-protected mirror keeps in its storage. */
+  async function lockedMirrorBlobs(): Promise<number> {
+    const root = join(lockedMirror.storageDir, 'docker/registry/v2/blobs/sha256');
+    let count = 0;
+    for (const prefix of await readdir(root).catch(() => [])) count += (await readdir(join(root, prefix))).length;
+    return count;
+  }
 });
