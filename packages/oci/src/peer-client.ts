@@ -25,8 +25,8 @@ export interface PeerClientOptions {
   idleTimeoutMs?: number;
 }
 
-/** Largest answer to a pieces request: a bitfield of maxPieces bits in base64, and a little JSON. */
-const maxPiecesAnswer = Math.ceil(maxPieces / 8 / 3) * 4 + 1024;
+/** Largest answer to a pieces request: two bitfields of maxPieces bits in base64, and a little JSON. */
+const maxPiecesAnswer = 2 * Math.ceil(maxPieces / 8 / 3) * 4 + 1024;
 
 export class PeerClient implements PeerLink {
   readonly id: string;
@@ -66,12 +66,13 @@ export class PeerClient implements PeerLink {
       return undefined;
     }
     if (response.statusCode !== 200) throw await this.failure(response, `the pieces of ${digest}`);
-    const answer = (await response.body.json(maxPiecesAnswer)) as { complete?: unknown; pieceSize?: unknown; bits?: unknown };
+    const answer = (await response.body.json(maxPiecesAnswer)) as { complete?: unknown; pieceSize?: unknown; bits?: unknown; fetching?: unknown };
     if (answer.complete === true) return 'all';
     if (typeof answer.pieceSize !== 'number' || !Number.isSafeInteger(answer.pieceSize) || answer.pieceSize <= 0 || typeof answer.bits !== 'string') {
       throw new OciError('REGISTRY_ERROR', `Peer ${this.name} answered a pieces request with something else`, { retryable: false });
     }
-    return { pieceSize: answer.pieceSize, bits: new Uint8Array(Buffer.from(answer.bits, 'base64')) };
+    const fetching = typeof answer.fetching === 'string' ? new Uint8Array(Buffer.from(answer.fetching, 'base64')) : undefined;
+    return { pieceSize: answer.pieceSize, bits: new Uint8Array(Buffer.from(answer.bits, 'base64')), ...(fetching ? { fetching } : {}) };
   }
 
   close(): void {
@@ -105,6 +106,8 @@ export class PeerClient implements PeerLink {
     if (status === 401) return new OciError('UNAUTHORIZED', `${message}: it refused the ticket`);
     if (status === 404) return new OciError('NOT_FOUND', message);
     if (status === 416) return new OciError('INVALID_RANGE', message);
+    // Its upload slots are taken: not a failure of the peer, only a moment to wait.
+    if (status === 503) return new OciError('BUSY', `${message}: busy`, { retryable: true });
     return new OciError('UNREACHABLE', message, { retryable: status === 503 || status >= 500 });
   }
 }

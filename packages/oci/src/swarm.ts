@@ -29,7 +29,7 @@ import { noteBytesWritten } from './memory.ts';
 import type { BlobRange, BlobRead } from './source.ts';
 
 /** What a peer says it holds of a blob: everything, or the pieces it has verified. */
-export type PeerPieces = 'all' | { pieceSize: number; bits: Bitfield };
+export type PeerPieces = 'all' | { pieceSize: number; bits: Bitfield; fetching?: Bitfield };
 
 /** Another node's peer server, as a download sees it (./peer-client.ts is the HTTP one). */
 export interface PeerLink {
@@ -81,6 +81,8 @@ interface PeerState {
   backoffUntil: number;
   held: 'all' | Bitfield | undefined;
   heldCount: number;
+  /** Pieces it is fetching now: left to it rather than fetched from the registry too. */
+  fetching: Bitfield | undefined;
 }
 
 type Source = { kind: 'registry' } | { kind: 'peer'; peer: PeerState };
@@ -263,7 +265,7 @@ export class SwarmDownload {
   /** Takes in the current candidates: new ones join, known ones keep their state (a dropped peer stays dropped). */
   private syncPeers(): void {
     for (const link of this.run_.swarm.peers()) {
-      if (!this.peers.has(link.id)) this.peers.set(link.id, { link, inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, held: undefined, heldCount: 0 });
+      if (!this.peers.has(link.id)) this.peers.set(link.id, { link, inFlight: 0, dropped: false, failures: 0, backoffUntil: 0, held: undefined, heldCount: 0, fetching: undefined });
       else {
         const state = this.peers.get(link.id)!;
         // A renewed plan brings a fresh ticket for the same node.
@@ -297,7 +299,8 @@ export class SwarmDownload {
         rarity++;
         if (peer.inFlight < perPeer && peer.backoffUntil <= now) usable = true;
       }
-      if (rarity === 0) noPeerHas.push(index);
+      // Nobody has it: the registry's, unless a peer is fetching it already (it will have it soon).
+      if (rarity === 0 && !live.some((peer) => peer.fetching !== undefined && hasPiece(peer.fetching, index))) noPeerHas.push(index);
       else if (usable && (!best || rarity < best.rarity)) best = { index, rarity };
     }
     if (best) {
@@ -344,6 +347,7 @@ export class SwarmDownload {
               this.wakeUp();
             }
             peer.held = held === 'all' ? 'all' : held.bits;
+            peer.fetching = held === 'all' ? undefined : held.fetching;
             peer.heldCount = count;
             peer.failures = 0;
           } catch (error) {
@@ -356,6 +360,11 @@ export class SwarmDownload {
   }
 
   private peerFailed(peer: PeerState, error: unknown): void {
+    if (isOciError(error, 'BUSY')) {
+      // All its upload slots are taken (503): try it again shortly, and others meanwhile.
+      peer.backoffUntil = performance.now() + 250 + Math.random() * 250;
+      return;
+    }
     if (isOciError(error, 'UNAUTHORIZED') || isOciError(error, 'DENIED')) {
       this.dropPeer(peer, 'it refused our ticket', false);
       return;
@@ -369,6 +378,7 @@ export class SwarmDownload {
     if (peer.dropped) return;
     peer.dropped = true;
     peer.held = undefined;
+    peer.fetching = undefined;
     if (bad) this.run_.swarm.onBadPeer?.(peer.link, this.digest, reason);
     this.wakeUp();
   }
@@ -377,6 +387,7 @@ export class SwarmDownload {
     const { ingest } = this.run_;
     const peer = source.kind === 'peer' ? source.peer : undefined;
     this.inFlight.add(index);
+    this.run_.cache.pieces.markFetching(this.partial!, index, true);
     if (peer) peer.inFlight++;
     else this.registryInFlight++;
     let written = 0;
@@ -460,6 +471,7 @@ export class SwarmDownload {
       await sleep(backoffDelay(this.registryAttempts++, 250, 10_000), this.controller.signal).catch(() => {});
     } finally {
       this.inFlight.delete(index);
+      this.run_.cache.pieces.markFetching(this.partial!, index, false);
       if (peer) peer.inFlight--;
       else this.registryInFlight--;
     }

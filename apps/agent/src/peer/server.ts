@@ -365,7 +365,16 @@ export async function startPeerServer(options: PeerServerOptions): Promise<PeerS
     if (await cache.hasBlob(digest)) body = { complete: true };
     else {
       const partial = cache.pieces.get(digest);
-      if (partial) body = { complete: false, size: partial.size, pieceSize: partial.pieceSize, count: partial.count, bits: Buffer.from(partial.verified).toString('base64') };
+      if (partial) {
+        body = {
+          complete: false,
+          size: partial.size,
+          pieceSize: partial.pieceSize,
+          count: partial.count,
+          bits: Buffer.from(partial.verified).toString('base64'),
+          fetching: Buffer.from(partial.fetching).toString('base64'),
+        };
+      }
     }
     if (!body) return sendError(res, 404, 'BLOB_UNKNOWN', 'blob not held here');
     const text = JSON.stringify(body);

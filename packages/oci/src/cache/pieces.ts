@@ -19,6 +19,10 @@ export function setPiece(bits: Bitfield, index: number): void {
   bits[index >> 3]! |= 0x80 >> (index & 7);
 }
 
+export function clearPiece(bits: Bitfield, index: number): void {
+  bits[index >> 3]! &= ~(0x80 >> (index & 7));
+}
+
 export function countPieces(bits: Bitfield, count: number): number {
   let n = 0;
   for (let i = 0; i < count; i++) if (hasPiece(bits, i)) n++;
@@ -36,6 +40,8 @@ export interface PartialBlob {
   /** The ingest file the pieces are in. */
   readonly dataPath: string;
   readonly verified: Bitfield;
+  /** Pieces being fetched right now (from anywhere): peers leave them to this node rather than fetch them from the registry too. */
+  readonly fetching: Bitfield;
 }
 
 export class PieceBoard {
@@ -44,13 +50,18 @@ export class PieceBoard {
   /** A download of `digest` starts with pieces of `pieceSize`; none is verified yet. */
   open(digest: string, size: number, pieceSize: number, dataPath: string): PartialBlob {
     const count = Math.max(1, Math.ceil(size / pieceSize));
-    const partial: PartialBlob = { digest, size, pieceSize, count, dataPath, verified: emptyBitfield(count) };
+    const partial: PartialBlob = { digest, size, pieceSize, count, dataPath, verified: emptyBitfield(count), fetching: emptyBitfield(count) };
     this.partials.set(digest, partial);
     return partial;
   }
 
   markVerified(partial: PartialBlob, index: number): void {
     setPiece(partial.verified, index);
+  }
+
+  markFetching(partial: PartialBlob, index: number, fetching: boolean): void {
+    if (fetching) setPiece(partial.fetching, index);
+    else clearPiece(partial.fetching, index);
   }
 
   /** The download ended (committed, stopped or failed): nothing of it is served from the ingest any more. */
