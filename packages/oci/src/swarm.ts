@@ -167,6 +167,8 @@ export class SwarmDownload {
       }
       if (this.failure) throw this.failure;
       this.hasher.advance(this.size);
+      // Every advance answered before the digest is asked for (advances in flight are coalesced).
+      await this.hasher.drained();
       await this.settleJournal();
       const digest = await this.hasher.finish();
       this.hasher = undefined;

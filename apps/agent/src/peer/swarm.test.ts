@@ -113,6 +113,31 @@ describe('pulling pieces from peers', () => {
   }
 
 
+  it('lands a large layer from the registry alone (an origin with no peers yet), its whole digest taken after every piece', async () => {
+    // The whole-blob hash runs on a worker thread above 16 MiB, and advances in flight are
+    // coalesced: asking for the digest before they are all answered hashed part of the blob
+    // (a DIGEST_MISMATCH on most pulls of this size).
+    const path = join(fixture.work, 'large.img');
+    await writeRandomFile(path, 96 * MiB);
+    const repository = uniqueRepository('swarm-large');
+    const pushed = await pushImage({
+      client: fixture.client,
+      repository: `${host()}/${repository}`,
+      files: [{ path, kind: 'disk' }],
+      facts: { os: 'linux', architecture: 'amd64', platform: { os: 'linux', architecture: 'amd64' } },
+      tags: ['v1'],
+      pieceSize: 4 * MiB,
+    });
+    const large = pushed.config.files[0]!.parts[0]!;
+    for (let i = 0; i < 3; i++) {
+      const cache = await cacheNamed(`large-${i}`);
+      let fromRegistry = 0;
+      await pull({ client: fixture.client, cache, reference: `${host()}/${repository}@${pushed.digest}`, materialize: false, swarm: { peers: () => [], origin: true, onSourceBytes: (source, bytes) => (fromRegistry += source === 'registry' ? bytes : 0) } });
+      expect(fromRegistry).toBe(large.size);
+      expect(await cache.hasBlob(large.digest)).toBe(true);
+    }
+  });
+
   it('takes every piece of a layer from a peer that holds it, none from the registry', async () => {
     const seeder = await cacheNamed('seeder');
     await pull({ client: fixture.client, cache: seeder, reference, materialize: false });
