@@ -55,9 +55,13 @@ export class JobPeers {
     this.renewTimer.unref();
   }
 
-  /** A renewed plan: new clients (fresh tickets) replace the old; the old ones close with the job. */
+  /**
+   * A renewed plan: new clients (fresh tickets) replace the old; the old ones close with the job.
+   * Its `origin` is followed either way: the control plane makes a node an origin when another
+   * died, and stops a node others reported for bad data from fetching for nobody.
+   */
   update(plan: PeerPlan): void {
-    this.origin = this.origin || plan.origin;
+    this.origin = plan.origin;
     this.retired.push(...this.clients);
     this.clients = plan.candidates.map(
       (candidate) => new PeerClient({ id: candidate.nodeId, name: candidate.name, urls: candidate.urls, ticket: candidate.ticket, readerId: this.options.readerId }),

@@ -243,6 +243,28 @@ describe('the tracker (real PostgreSQL)', () => {
     expect(plans2.filter((p) => p.origin)).toHaveLength(4);
   });
 
+  it('stops a node flagged for bad data of the image being an origin, and lets another node take its place', async () => {
+    const digest = newDigest();
+    const jobs = [];
+    for (let i = 0; i < 4; i++) jobs.push(await job((await node(`t${i}`, { site: 'turin' })).id, digest));
+    // 4 nodes, fan-out 4: one origin.
+    const plans = await Promise.all(jobs.map((row) => plan(services.deps, row)));
+    const originIndex = plans.findIndex((p) => p.origin);
+    expect(plans.filter((p) => p.origin)).toHaveLength(1);
+    const bad = jobs[originIndex]!;
+    // Others reported it: its condition is on the node (as recordBadPeer writes it).
+    await services.deps.db.node.update({
+      where: { id: bad.nodeId },
+      data: { conditions: [{ type: 'bad-peer-data', digest, reportedBy: 't9', reports: 1, reason: 'piece 3 hashed wrong', since: new Date().toISOString() }] },
+    });
+    expect((await plan(services.deps, bad)).origin).toBe(false);
+    // Its origin slot no longer counts: the next node to plan again becomes the origin.
+    const replanned = await Promise.all(jobs.filter((row) => row !== bad).map((row) => plan(services.deps, row)));
+    expect(replanned.filter((p) => p.origin)).toHaveLength(1);
+    // And it is nobody's candidate.
+    expect(replanned.every((p) => p.candidates.every((c) => c.nodeId !== bad.nodeId))).toBe(true);
+  });
+
   it('plans no origin where a node of the site holds the image, and one where nobody holds or fetches it', async () => {
     const digest = newDigest();
     const holder = await node('holder', { site: 'vienna' });

@@ -87,7 +87,7 @@ function lockKey(locality: Locality, digest: string): string {
  */
 export async function peerPlanFor(deps: ServiceDeps, job: { syncJobId: string; nodeId: string; digest: string }, options: { fanOut?: number } = {}): Promise<PeerPlan> {
   const { db } = deps;
-  const row = await db.syncJob.findUnique({ where: { id: job.syncJobId }, include: { node: { select: { id: true, labels: true, facts: true } } } });
+  const row = await db.syncJob.findUnique({ where: { id: job.syncJobId }, include: { node: { select: { id: true, labels: true, facts: true, conditions: true } } } });
   if (!row || row.nodeId !== job.nodeId || row.digest !== job.digest) throw new AppError('NOT_FOUND', `No sync job ${job.syncJobId} of node ${job.nodeId} for ${job.digest}`);
   const { digest } = row;
   const locality = localityOf(row.node);
@@ -119,8 +119,15 @@ export async function peerPlanFor(deps: ServiceDeps, job: { syncJobId: string; n
     candidates.push({ nodeId: node.id, name: node.name.slice(0, 100), urls, ticket: ticketForPeer(deps, { reader: row.nodeId, server: node.id, digest }), complete: node.complete });
     if (candidates.length === maxPeerCandidates) break;
   }
+  // A node flagged for serving bad data of this image feeds nobody: what it fetches from the
+  // registry would be fetched again by every other node, so it is no origin (any more).
+  if (flaggedFor(row.node.conditions, digest)) return { origin: false, candidates };
   const origin = row.origin || (await planOrigin(deps, row.id, digest, locality, group, candidates, options.fanOut ?? deps.peerFanOut ?? defaultPeerFanOut));
   return { origin, candidates };
+}
+
+function flaggedFor(conditions: unknown, digest: string): boolean {
+  return Array.isArray(conditions) && conditions.some((c) => typeof c === 'object' && c !== null && (c as { type?: unknown }).type === 'bad-peer-data' && (c as { digest?: unknown }).digest === digest);
 }
 
 /** Whether the job becomes one of its group's registry fetchers (and, if so, records it). */

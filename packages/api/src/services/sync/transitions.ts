@@ -104,7 +104,10 @@ export async function claimOrigin(db: Db, claim: { syncJobId: string; digest: st
       UPDATE sync_jobs SET origin = TRUE
       WHERE id = ${syncJobId}::uuid AND state IN ('queued', 'dispatched', 'pulling') AND NOT origin
         AND (SELECT count(*) FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
-             WHERE j.digest = ${digest} AND j.state IN ('dispatched', 'pulling') AND j.origin AND n.revoked_at IS NULL AND (${group})) < ${claim.k}`,
+             WHERE j.digest = ${digest} AND j.state IN ('dispatched', 'pulling') AND j.origin AND n.revoked_at IS NULL AND (${group})
+               -- a node flagged for bad data of the image feeds nobody: it does not count as an origin
+               AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
+                               WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest})) < ${claim.k}`,
   ]);
   return claimed > 0;
 }
