@@ -2,7 +2,7 @@
 // PostgreSQL and Redis, agents reduced to their wire): a dispatched sync names the site's peers
 // with tickets, peers.renew answers (and not too often, and only for the node's own job), peer.bad
 // flags the peer (audited) unless the reporter has no open job for the image, and sync.done's
-// bytes by source land on the job.
+// bytes by source land on the job; and a second control process plans alike.
 import { randomBytes } from 'node:crypto';
 import { createServiceDeps } from '@cider/api';
 import { createEnrollmentToken, enrollNode } from '@cider/api/services';
@@ -32,9 +32,11 @@ describe('the tracker through the gateway (real control plane, PostgreSQL, Redis
   let token: string;
   const sockets: SimAgent[] = [];
   let hosts = 10;
+  let baseConfig: { databaseUrl: string; redisUrl: string; redisPrefix: string; secretKey: string };
 
   beforeAll(async () => {
     const config = { databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey: randomBytes(32).toString('base64') };
+    baseConfig = config;
     services = createServiceDeps(config);
     control = await startControl(testControlConfig(config, log));
     registryId = (await services.deps.db.registry.create({ data: { name: 'sim', host: '127.0.0.1:9', plainHttp: true } })).id;
@@ -159,5 +161,38 @@ describe('the tracker through the gateway (real control plane, PostgreSQL, Redis
     const digest = await pin(suite);
     const sync = (await agent.next((m) => m.type === 'sync' && m.digest === digest, 20_000)) as SyncMessage;
     expect(sync.peers).toEqual({ origin: true, candidates: [] });
+  });
+
+  it('plans across two control processes: a holder connected to one is offered to a reader on the other, with a ticket the holder can check', async () => {
+    // The same database, Redis and secret key: another replica of the control plane.
+    const second = await startControl(testControlConfig(baseConfig, log));
+    try {
+      const suite = `two-${randomBytes(3).toString('hex')}`;
+      const holderNode = await enroll('holder2', { suite: `${suite}-none`, site: 'lyon' });
+      const readerNode = await enroll('reader2', { suite, site: 'lyon' });
+      const digest = `sha256:${randomBytes(32).toString('hex')}`;
+      // The holder talks to the first control process, the reader to the second.
+      const holder = await connect(holderNode, [held(digest)]);
+      const readerSocket = await SimAgent.open(second.url, `${readerNode.nodeId}.${readerNode.secret}`);
+      sockets.push(readerSocket);
+      readerSocket.send({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: readerNode.keys.publicKey, facts: { ...simFacts, peer: { port: 7941, addresses: [readerNode.address], uploadedBytes: 0, uploadsInFlight: 0 } }, images: [], activeJobs: [] });
+      await readerSocket.next((m) => m.type === 'welcome');
+      const { db } = services.deps;
+      const team = await db.team.create({ data: { name: suite } });
+      const project = await db.project.create({ data: { name: suite, teamId: team.id, nodeSelector: { suite } } });
+      await db.pin.create({ data: { projectId: project.id, registryId, reference: `127.0.0.1:9/sim/macos:${suite}`, repository: 'sim/macos', tag: suite, digest, resolvedAt: new Date() } });
+      await services.deps.queues.add('reconcile', { scope: 'project', id: project.id, reason: 'test pin' });
+
+      const sync = (await readerSocket.next((m) => m.type === 'sync' && m.digest === digest, 20_000)) as SyncMessage;
+      expect(sync.peers).toMatchObject({ origin: false, candidates: [{ nodeId: holderNode.nodeId, complete: true }] });
+      // Whichever process signed it, the holder checks it with the key its own control process sent.
+      const check = checkPeerTicket(sync.peers!.candidates[0]!.ticket, { publicKey: holder.welcome.peerTicketKey!, server: holderNode.nodeId, digest, reader: readerNode.nodeId });
+      expect(check.ok).toBe(true);
+      // And a renewal answered by the reader's process plans the same.
+      readerSocket.send({ type: 'peers.renew', jobId: sync.jobId });
+      expect(await readerSocket.next((m) => m.type === 'peers')).toMatchObject({ peers: { origin: false, candidates: [{ nodeId: holderNode.nodeId }] } });
+    } finally {
+      await second.close();
+    }
   });
 });
