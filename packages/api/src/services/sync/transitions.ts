@@ -3,7 +3,7 @@
 // one job (an agent's report and an admin's cancel) are decided one after the other, never
 // mixed. After the write: the browser hears the new state, the dispatcher its outcome, and the
 // transition's effects run (tell the agent to cancel, drop the queue entry, audit).
-import type { Db, Prisma, SyncJob } from '@cider/db';
+import { Prisma, type Db, type SyncJob } from '@cider/db';
 import { syncJobKey } from '@cider/protocol';
 import { recordAudit } from '../audit/record.ts';
 import { systemActor, type ServiceDeps } from '../deps.ts';
@@ -98,18 +98,30 @@ async function dropQueueEntry(deps: ServiceDeps, job: SyncJob): Promise<void> {
  */
 export async function claimOrigin(db: Db, claim: { syncJobId: string; digest: string; lock: string; group: Prisma.Sql; k: number }): Promise<boolean> {
   const { syncJobId, digest, group } = claim;
+  // Most jobs of a large rollout find the k origins already there: told so without the lock, which
+  // would otherwise make a thousand dispatches wait on each other. (Origins only end, so a count
+  // at k can only be too high for a moment; such a job may become an origin at its next renewal.)
+  const [before] = await db.$queryRaw<{ origins: bigint }[]>`SELECT ${originsInFlight(digest, group)} AS origins`;
+  if (Number(before?.origins ?? 0) >= claim.k) return false;
   const [, claimed] = await db.$transaction([
     db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${claim.lock}))`,
     db.$executeRaw`
       UPDATE sync_jobs SET origin = TRUE
       WHERE id = ${syncJobId}::uuid AND state IN ('queued', 'dispatched', 'pulling') AND NOT origin
-        AND (SELECT count(*) FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
-             WHERE j.digest = ${digest} AND j.state IN ('dispatched', 'pulling') AND j.origin AND n.revoked_at IS NULL AND (${group})
-               -- a node flagged for bad data of the image feeds nobody: it does not count as an origin
-               AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
-                               WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest})) < ${claim.k}`,
+        AND ${originsInFlight(digest, group)} < ${claim.k}`,
   ]);
   return claimed > 0;
+}
+
+/**
+ * The group's running registry fetchers of a digest. A node flagged for bad data of the image
+ * feeds nobody: it does not count as an origin.
+ */
+function originsInFlight(digest: string, group: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(SELECT count(*) FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
+    WHERE j.digest = ${digest} AND j.state IN ('dispatched', 'pulling') AND j.origin AND n.revoked_at IS NULL AND (${group})
+      AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
+                      WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest}))`;
 }
 
 /**
