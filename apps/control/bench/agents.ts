@@ -1,7 +1,9 @@
 // `npm run bench -w @cider/control`: 1,000 simulated agents (WebSocket clients speaking the real
 // protocol: authenticated upgrade, hello with facts, heartbeats, a `queued` ack per sync job)
 // connected to one control process. Measures the time from setting a pin to every agent
-// holding its sync job, and the control process's peak RSS. Writes bench-results/control.json.
+// holding its sync job (each with its peer plan: every simulated Mac reports a peer server, so
+// the tracker plans candidates and origins for each dispatch), and the control process's peak
+// RSS. Writes bench-results/control.json.
 // Options: --agents N (default 1000).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { createProject, createRegistry, hashToken, setPin } from '@cider/api/ser
 import { findMigrationsDir, migrate } from '@cider/db/migrate';
 import { pushArtifact, RegistryClient } from '@cider/oci';
 import { agentPath, decode, controlMessage, encode, generateNodeKeyPair, protocolVersion, type HostFacts } from '@cider/protocol';
+import { simFacts } from '../testing/wire.ts';
 import { deleteKeys, ensurePostgres, ensureRedis, freePort, startProcess, startRegistry, waitFor, withDatabase } from '@cider/services';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -23,16 +26,10 @@ const controlMain = join(root, 'apps/control/dist/main.js');
 const args = process.argv.slice(2);
 const agentCount = Number(args[args.indexOf('--agents') + 1]) || 1000;
 
-const facts: HostFacts = {
-  hostname: 'sim',
-  os: { platform: 'macOS', release: '24.2.0', version: '15.2' },
-  architecture: 'arm64',
-  cpu: { model: 'Apple M2', cores: 8 },
-  memoryBytes: 16 * 1024 ** 3,
-  disk: { totalBytes: 1024 ** 4, freeBytes: 512 * 1024 ** 3 },
-  cache: { path: '/Library/Caches/Cider', bytes: 0 },
-  conditions: [],
-};
+/** Each simulated Mac's facts: the test fleet's, with a peer server at an address of its own (so each is a peer candidate). */
+function factsOf(index: number): HostFacts {
+  return { ...simFacts, peer: { port: 7941, addresses: [`127.${(index >> 16) & 255}.${(index >> 8) & 255}.${(index & 255) || 1}`], uploadedBytes: 0, uploadsInFlight: 0 } };
+}
 // One key pair for every simulated agent: the benchmark never opens what is sealed to it.
 const keys = generateNodeKeyPair();
 
@@ -40,15 +37,18 @@ interface SimAgent {
   socket: WebSocket;
   welcomed: boolean;
   syncAt?: number;
+  /** Peer candidates its dispatch carried, and whether it was made an origin. */
+  peers?: number;
+  origin?: boolean;
 }
 
-function connect(controlUrl: string, nodeId: string, secret: string, onSync: () => void): Promise<SimAgent> {
+function connect(controlUrl: string, nodeId: string, secret: string, index: number, onSync: () => void): Promise<SimAgent> {
   return new Promise((resolve, reject) => {
     const url = new URL(agentPath, controlUrl);
     url.protocol = 'ws:';
     const socket = new WebSocket(url, { headers: { authorization: `Bearer ${nodeId}.${secret}` } });
     const agent: SimAgent = { socket, welcomed: false };
-    socket.on('open', () => socket.send(encode({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts, images: [], activeJobs: [] })));
+    socket.on('open', () => socket.send(encode({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts: factsOf(index), images: [], activeJobs: [] })));
     socket.on('message', (data) => {
       const decoded = decode(controlMessage, data.toString());
       if (!decoded.ok) return;
@@ -58,6 +58,8 @@ function connect(controlUrl: string, nodeId: string, secret: string, onSync: () 
         resolve(agent);
       } else if (message.type === 'sync' && agent.syncAt === undefined) {
         agent.syncAt = Date.now();
+        agent.peers = message.peers?.candidates.length;
+        agent.origin = message.peers?.origin;
         socket.send(encode({ type: 'sync.progress', jobId: message.jobId, phase: 'queued', bytesDone: 0, bytesTotal: 0 }));
         onSync();
       }
@@ -133,7 +135,7 @@ async function main(): Promise<void> {
     };
     for (let i = 0; i < nodes.length; i += 100) {
       const batch = nodes.slice(i, i + 100);
-      agents.push(...(await Promise.all(batch.map((n) => connect(controlUrl, ids.get(n.name)!, n.secret, onSync)))));
+      agents.push(...(await Promise.all(batch.map((n, j) => connect(controlUrl, ids.get(n.name)!, n.secret, i + j + 1, onSync)))));
     }
     const connectSeconds = (Date.now() - connectStart) / 1000;
     // Let the connect storm's per-node reconciles drain before pinning.
@@ -144,6 +146,10 @@ async function main(): Promise<void> {
     await Promise.race([everyone, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${received} of ${agentCount} agents got their job in 60 s`)), 60_000))]);
     const times = agents.map((a) => a.syncAt! - pinned).sort((a, b) => a - b);
     const rss = await peakRssMB(control.child.pid!);
+    const planned = agents.filter((a) => a.peers !== undefined);
+    const withPeers = agents.filter((a) => (a.peers ?? 0) > 0);
+    const origins = agents.filter((a) => a.origin === true).length;
+    const meanPeers = withPeers.reduce((sum, a) => sum + a.peers!, 0) / Math.max(1, withPeers.length);
     const result = {
       date: new Date().toISOString(),
       agents: agentCount,
@@ -152,6 +158,10 @@ async function main(): Promise<void> {
       pinToHalfJobsSeconds: times[Math.floor(times.length / 2)]! / 1000,
       pinToFirstJobSeconds: times[0]! / 1000,
       controlPeakRssMB: rss,
+      dispatchesWithPeerPlan: planned.length,
+      dispatchesWithPeers: withPeers.length,
+      meanPeersPerDispatch: Number(meanPeers.toFixed(2)),
+      origins,
     };
     const rows = [
       ['measure', 'value', 'target'],
@@ -159,12 +169,17 @@ async function main(): Promise<void> {
       ['pin -> the first agent has its sync job', `${result.pinToFirstJobSeconds.toFixed(2)} s`, '-'],
       ['pin -> half the agents have their sync job', `${result.pinToHalfJobsSeconds.toFixed(2)} s`, '-'],
       ['pin -> every agent has its sync job', `${result.pinToAllJobsSeconds.toFixed(2)} s`, '<= 5 s'],
+      ['dispatches with a peer plan', `${planned.length} of ${agentCount}`, 'all'],
+      ['... with at least one peer', `${withPeers.length} (${meanPeers.toFixed(1)} peers each)`, '-'],
+      ['... origins (fetch from the registry)', `${origins}`, '-'],
       ['control process peak RSS', `${rss.toFixed(0)} MB`, '<= 500 MB'],
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     console.log(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')).join('\n'));
     await mkdir(join(root, 'bench-results'), { recursive: true });
     await writeFile(join(root, 'bench-results', 'control.json'), `${JSON.stringify(result, null, 2)}\n`);
+    // The control process's warnings (the tail of its output), to read when a figure looks wrong.
+    await writeFile(join(root, 'bench-results', 'control.log'), control.output());
   } finally {
     for (const agent of agents) agent.socket.terminate();
     await control?.stop();

@@ -100,7 +100,7 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
         waited = await waitForAgent(payload, async () => {
           // Refused when the job was cancelled (or otherwise decided) since it was read: nothing to send.
           if (!(await applySyncEvent(deps, row, { type: 'dispatch', attempt: job.attemptsMade + 1 })).applied) return undefined;
-          const peers = await peerPlanFor(deps, { syncJobId, nodeId, digest }).catch((error: unknown) => {
+          const peers = await peerPlanFor(deps, { syncJobId, nodeId, digest }, { known: { ...row, node } }).catch((error: unknown) => {
             // Peers only speed a pull up: without them the agent pulls from the registry alone.
             log.warn({ err: error, syncJobId }, 'planning peers failed; dispatched without peers');
             return undefined;

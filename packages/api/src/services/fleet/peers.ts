@@ -12,12 +12,21 @@ import { staleAfterMs } from './overview.ts';
 import { ticketForPeer } from './peer-tickets.ts';
 import { subnetsOf } from './subnets.ts';
 
+/** What planning reads of a job and its node. */
+export interface PlannedJob {
+  id: string;
+  nodeId: string;
+  digest: string;
+  origin: boolean;
+  node: { id: string; labels: unknown; facts: unknown; conditions: unknown };
+}
+
 /** Candidates per plan: enough to spread the load, few enough that tickets stay cheap. */
 export const maxPeerCandidates = 8;
 /** Nodes each registry fetcher feeds, by default: a site of N nodes has ceil(N / 4) origins. */
 export const defaultPeerFanOut = 4;
-/** Candidates read before those without a usable address are left out and the rest capped. */
-const maxCandidateScan = 64;
+/** Candidates read (one more than 64, for the reader itself) before those without a usable address are left out and the rest capped. */
+const maxCandidateScan = 65;
 /** The protocol's limit on a candidate's urls. */
 const maxUrls = 8;
 
@@ -73,6 +82,93 @@ function lockKey(locality: Locality, digest: string): string {
   return locality.kind === 'site' ? `cider-origin site:${locality.site} ${digest}` : `cider-origin subnet ${digest}`;
 }
 
+interface GroupRow {
+  id: string;
+  name: string;
+  peer: unknown;
+  complete: boolean;
+}
+
+/**
+ * How long a process reuses what it read of a group's holders and fetchers of an image. A rollout
+ * to a thousand Macs plans a thousand dispatches within seconds, and each would read the same
+ * rows (measured: 40% of them timed out waiting for a database connection). Half a second is short
+ * next to a pull, and renewals read again.
+ */
+const sharedReadTtlMs = 500;
+const sharedReads = new WeakMap<ServiceDeps, Map<string, { at: number; value: Promise<unknown> }>>();
+
+/** `read()`, or what it gave for the same key less than sharedReadTtlMs ago in this process (single flight). */
+function sharedRead<T>(deps: ServiceDeps, key: string, read: () => Promise<T>): Promise<T> {
+  let cache = sharedReads.get(deps);
+  if (!cache) sharedReads.set(deps, (cache = new Map()));
+  const now = Date.now();
+  const hit = cache.get(key);
+  if (hit && now - hit.at < sharedReadTtlMs) return hit.value as Promise<T>;
+  for (const [k, v] of cache) if (now - v.at >= sharedReadTtlMs) cache.delete(k);
+  const value = read();
+  cache.set(key, { at: now, value });
+  // A failed read is not kept: the next plan reads again.
+  value.catch(() => cache.delete(key));
+  return value;
+}
+
+function groupKey(locality: Locality, digest: string): string {
+  return `${locality.kind === 'site' ? `site:${locality.site}` : `subnets:${[...locality.subnets].sort().join(',')}`} ${digest}`;
+}
+
+/** Online nodes of the group that serve peers, hold or fetch the image and are not flagged for it: holders first, then the least loaded. */
+function groupRows(deps: ServiceDeps, locality: Locality, group: Prisma.Sql, digest: string): Promise<GroupRow[]> {
+  return sharedRead(deps, `rows ${groupKey(locality, digest)}`, () => readGroupRows(deps, group, digest));
+}
+
+function readGroupRows(deps: ServiceDeps, group: Prisma.Sql, digest: string): Promise<GroupRow[]> {
+  const cutoff = new Date(Date.now() - staleAfterMs);
+  const number = (path: Prisma.Sql) => Prisma.sql`CASE WHEN jsonb_typeof(${path}) = 'number' THEN (${path})::numeric ELSE 0 END`;
+  // From the image's side (indexed by digest): its holders and fetchers, then which of them qualify.
+  return deps.db.$queryRaw<GroupRow[]>`
+    WITH interested AS (
+      SELECT node_id, bool_or(complete) AS complete FROM (
+        SELECT node_id, TRUE AS complete FROM node_images WHERE digest = ${digest}
+        UNION ALL
+        SELECT node_id, FALSE FROM sync_jobs WHERE digest = ${digest} AND state IN ('dispatched', 'pulling')
+      ) held GROUP BY node_id
+    )
+    SELECT n.id::text AS id, n.name, n.facts->'peer' AS peer, i.complete
+    FROM interested i JOIN nodes n ON n.id = i.node_id
+    WHERE n.revoked_at IS NULL AND n.state = 'online' AND n.last_seen_at > ${cutoff}
+      AND (${group}) AND jsonb_typeof(n.facts->'peer'->'port') = 'number'
+      AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
+                      WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest})
+    ORDER BY i.complete DESC, ${number(Prisma.sql`n.facts->'peer'->'uploadsInFlight'`)}, ${number(Prisma.sql`n.facts->'peer'->'uploadedBytes'`)}, n.id
+    LIMIT ${maxCandidateScan}`;
+}
+
+/**
+ * The rows in an order for one reader: as read (holders first, then the least loaded), with rows
+ * that tie shuffled, so a thousand readers planned from the same rows of equally idle nodes do not
+ * all get the same eight peers.
+ */
+function spread(rows: GroupRow[]): GroupRow[] {
+  const load = (row: GroupRow) => {
+    const peer = (row.peer ?? {}) as { uploadsInFlight?: unknown; uploadedBytes?: unknown };
+    return `${row.complete} ${typeof peer.uploadsInFlight === 'number' ? peer.uploadsInFlight : 0} ${typeof peer.uploadedBytes === 'number' ? peer.uploadedBytes : 0}`;
+  };
+  const result: GroupRow[] = [];
+  for (let start = 0; start < rows.length; ) {
+    let end = start + 1;
+    while (end < rows.length && load(rows[end]!) === load(rows[start]!)) end++;
+    const tie = rows.slice(start, end);
+    for (let i = tie.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [tie[i], tie[j]] = [tie[j]!, tie[i]!];
+    }
+    result.push(...tie);
+    start = end;
+  }
+  return result;
+}
+
 /**
  * The peer plan of a sync job: up to 8 other nodes of the reader's site (or subnet) that are
  * online, serve peers, carry no bad-peer-data condition for the digest, and hold the image or are
@@ -85,34 +181,23 @@ function lockKey(locality: Locality, digest: string): string {
  * Decided under an advisory lock per group and digest, so any number of control processes
  * planning at once pick exactly k.
  */
-export async function peerPlanFor(deps: ServiceDeps, job: { syncJobId: string; nodeId: string; digest: string }, options: { fanOut?: number } = {}): Promise<PeerPlan> {
+export async function peerPlanFor(
+  deps: ServiceDeps,
+  job: { syncJobId: string; nodeId: string; digest: string },
+  options: { fanOut?: number; /** The job's row and node as the caller just read them (the dispatcher has). */ known?: PlannedJob } = {},
+): Promise<PeerPlan> {
   const { db } = deps;
-  const row = await db.syncJob.findUnique({ where: { id: job.syncJobId }, include: { node: { select: { id: true, labels: true, facts: true, conditions: true } } } });
+  const row =
+    options.known?.id === job.syncJobId
+      ? options.known
+      : await db.syncJob.findUnique({ where: { id: job.syncJobId }, include: { node: { select: { id: true, labels: true, facts: true, conditions: true } } } });
   if (!row || row.nodeId !== job.nodeId || row.digest !== job.digest) throw new AppError('NOT_FOUND', `No sync job ${job.syncJobId} of node ${job.nodeId} for ${job.digest}`);
   const { digest } = row;
   const locality = localityOf(row.node);
   const group = groupCondition(locality);
-  const cutoff = new Date(Date.now() - staleAfterMs);
-  const number = (path: Prisma.Sql) => Prisma.sql`CASE WHEN jsonb_typeof(${path}) = 'number' THEN (${path})::numeric ELSE 0 END`;
-  // From the image's side (indexed by digest): its holders and fetchers, then which of them qualify.
-  const found = await db.$queryRaw<{ id: string; name: string; peer: unknown; complete: boolean }[]>`
-    WITH interested AS (
-      SELECT node_id, bool_or(complete) AS complete FROM (
-        SELECT node_id, TRUE AS complete FROM node_images WHERE digest = ${digest}
-        UNION ALL
-        SELECT node_id, FALSE FROM sync_jobs WHERE digest = ${digest} AND state IN ('dispatched', 'pulling')
-      ) held GROUP BY node_id
-    )
-    SELECT n.id::text AS id, n.name, n.facts->'peer' AS peer, i.complete
-    FROM interested i JOIN nodes n ON n.id = i.node_id
-    WHERE n.id <> ${row.nodeId}::uuid AND n.revoked_at IS NULL AND n.state = 'online' AND n.last_seen_at > ${cutoff}
-      AND (${group}) AND jsonb_typeof(n.facts->'peer'->'port') = 'number'
-      AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
-                      WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest})
-    ORDER BY i.complete DESC, ${number(Prisma.sql`n.facts->'peer'->'uploadsInFlight'`)}, ${number(Prisma.sql`n.facts->'peer'->'uploadedBytes'`)}, n.id
-    LIMIT ${maxCandidateScan}`;
+  const rows = await groupRows(deps, locality, group, digest);
   const candidates: PeerCandidate[] = [];
-  for (const node of found) {
+  for (const node of spread(rows.filter((r) => r.id !== row.nodeId))) {
     const peer = peerFactsOf(node.peer);
     const urls = peer ? peerUrls(peer) : [];
     if (urls.length === 0) continue;
@@ -135,9 +220,13 @@ async function planOrigin(deps: ServiceDeps, syncJobId: string, digest: string, 
   // A holder feeds the group: nobody needs the registry.
   if (candidates.some((c) => c.complete)) return false;
   // Read before the lock: k only sizes the answer, and a job created meanwhile changes it by a fraction.
-  const [wanting] = await deps.db.$queryRaw<{ nodes: bigint }[]>`
-    SELECT count(DISTINCT j.node_id) AS nodes FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
-    WHERE j.digest = ${digest} AND j.state IN ('queued', 'dispatched', 'pulling') AND n.revoked_at IS NULL AND (${group})`;
+  const [wanting] = await sharedRead(
+    deps,
+    `wanting ${groupKey(locality, digest)}`,
+    () => deps.db.$queryRaw<{ nodes: bigint }[]>`
+      SELECT count(DISTINCT j.node_id) AS nodes FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
+      WHERE j.digest = ${digest} AND j.state IN ('queued', 'dispatched', 'pulling') AND n.revoked_at IS NULL AND (${group})`,
+  );
   // The reader's own node wants it, whether or not its group condition names it.
   const k = Math.max(1, Math.ceil(Math.max(1, Number(wanting?.nodes ?? 0)) / Math.max(1, Math.floor(fanOut))));
   return claimOrigin(deps.db, { syncJobId, digest, lock: lockKey(locality, digest), group, k });

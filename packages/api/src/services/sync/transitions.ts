@@ -97,12 +97,45 @@ async function dropQueueEntry(deps: ServiceDeps, job: SyncJob): Promise<void> {
  * number of control processes claiming at once make exactly k.
  */
 export async function claimOrigin(db: Db, claim: { syncJobId: string; digest: string; lock: string; group: Prisma.Sql; k: number }): Promise<boolean> {
+  const { digest, group } = claim;
+  // Claims wait for the advisory lock one after another, and a transaction waiting for it holds a
+  // pooled connection: a thousand dispatches claiming at once took every connection and left other
+  // queries to time out. In each process, two claims wait at most; the rest wait here, in memory.
+  // Most jobs of a large rollout find the k origins already there: told so without the lock.
+  // (Origins only end, so a count at k can only be too high for a moment; such a job may become
+  // an origin at its next renewal.) A group found full is remembered for a moment, so the rest of
+  // a dispatch storm does not queue behind the claims that are still deciding.
+  const full = groupsFull(db);
+  const key = `${claim.lock} ${claim.k}`;
+  const isFull = () => (full.get(key) ?? 0) > Date.now();
+  if (isFull()) return false;
+  const release = await claimSlots(db).acquire();
+  try {
+    if (isFull()) return false;
+    const [before] = await db.$queryRaw<{ origins: bigint }[]>`SELECT ${originsInFlight(digest, group)} AS origins`;
+    const claimed = Number(before?.origins ?? 0) < claim.k && (await lockedClaim(db, claim));
+    if (!claimed) {
+      full.set(key, Date.now() + fullForMs);
+      if (full.size > 1000) for (const [k, until] of full) if (until <= Date.now()) full.delete(k);
+    }
+    return claimed;
+  } finally {
+    release();
+  }
+}
+
+/** How long a group found at its k origins is taken to be full without asking again. */
+const fullForMs = 500;
+const groupsFullByDb = new WeakMap<Db, Map<string, number>>();
+
+function groupsFull(db: Db): Map<string, number> {
+  let full = groupsFullByDb.get(db);
+  if (!full) groupsFullByDb.set(db, (full = new Map()));
+  return full;
+}
+
+async function lockedClaim(db: Db, claim: { syncJobId: string; digest: string; lock: string; group: Prisma.Sql; k: number }): Promise<boolean> {
   const { syncJobId, digest, group } = claim;
-  // Most jobs of a large rollout find the k origins already there: told so without the lock, which
-  // would otherwise make a thousand dispatches wait on each other. (Origins only end, so a count
-  // at k can only be too high for a moment; such a job may become an origin at its next renewal.)
-  const [before] = await db.$queryRaw<{ origins: bigint }[]>`SELECT ${originsInFlight(digest, group)} AS origins`;
-  if (Number(before?.origins ?? 0) >= claim.k) return false;
   const [, claimed] = await db.$transaction([
     db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${claim.lock}))`,
     db.$executeRaw`
@@ -111,6 +144,34 @@ export async function claimOrigin(db: Db, claim: { syncJobId: string; digest: st
         AND ${originsInFlight(digest, group)} < ${claim.k}`,
   ]);
   return claimed > 0;
+}
+
+/** Claims of one process that may wait for the lock at once. */
+const claimsAtOnce = 2;
+const claimSlotsByDb = new WeakMap<Db, { acquire(): Promise<() => void> }>();
+
+function claimSlots(db: Db): { acquire(): Promise<() => void> } {
+  let slots = claimSlotsByDb.get(db);
+  if (!slots) {
+    let free = claimsAtOnce;
+    const waiting: (() => void)[] = [];
+    const release = () => {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    };
+    slots = {
+      acquire: () => {
+        if (free > 0) {
+          free--;
+          return Promise.resolve(release);
+        }
+        return new Promise((resolve) => waiting.push(() => resolve(release)));
+      },
+    };
+    claimSlotsByDb.set(db, slots);
+  }
+  return slots;
 }
 
 /**
