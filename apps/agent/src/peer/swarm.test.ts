@@ -209,6 +209,35 @@ describe('pulling pieces from peers', () => {
     expect(await sameBlob(leecher, honest, layer.digest)).toBe(true);
   });
 
+  it('resumes a download stopped midway: the verified pieces on disk are kept (hashed again), the rest is fetched', async () => {
+    const seeder = await cacheNamed('resume-seeder');
+    await pull({ client: fixture.client, cache: seeder, reference, materialize: false });
+    // 4 MiB/s from the peer: stopped after ~1.5 s, with several whole pieces written.
+    const served = await serve(seeder, { maxUploadBytesPerSecond: 4 * MiB });
+    const reader = randomUUID();
+    const leecher = await cacheNamed('resumer');
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error('killed')), 1_500);
+    const peer = peerOf(served, reader);
+    const first = new Map<string, number>();
+    await expect(
+      pull({ client: fixture.client, cache: leecher, reference, materialize: false, signal: stop.signal, swarm: { peers: () => [peer], origin: false, stallMs: 60_000, pollMs: 100, onSourceBytes: (s, b) => first.set(s === 'registry' ? 'registry' : s.id, (first.get(s === 'registry' ? 'registry' : s.id) ?? 0) + b) } }),
+    ).rejects.toThrow('killed');
+    const kept = first.get(served.nodeId) ?? 0;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(layer.size);
+    expect(await leecher.hasBlob(layer.digest)).toBe(false);
+
+    // Started again (a new process would do the same: the journal and data are on disk).
+    let resumedBytes = 0;
+    const { bySource } = await pullWith(leecher, () => [peerOf(served, reader)], { stallMs: 60_000 });
+    for (const bytes of bySource.values()) resumedBytes += bytes;
+    // Only what was not verified before came over the network again.
+    expect(resumedBytes).toBeLessThanOrEqual(layer.size - kept);
+    expect(resumedBytes).toBeGreaterThan(0);
+    expect(await sameBlob(leecher, seeder, layer.digest)).toBe(true);
+  });
+
   it('goes on from the registry when its only peer dies mid-transfer', async () => {
     const seeder = await cacheNamed('dying');
     await pull({ client: fixture.client, cache: seeder, reference, materialize: false });
