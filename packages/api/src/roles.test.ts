@@ -40,6 +40,10 @@ const policy: Record<string, Policy> = {
   'registries.check': 'admin',
   'registries.setImmutableTags': 'admin',
   'registries.tagPolicy': 'signed-in',
+  'registries.mirrors.list': 'signed-in',
+  'registries.mirrors.add': 'admin',
+  'registries.mirrors.update': 'admin',
+  'registries.mirrors.remove': 'admin',
   'teams.list': 'signed-in',
   'teams.create': 'admin',
   'teams.rename': 'admin',
@@ -136,6 +140,10 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
     'registries.check': async () => ({ registryId }),
     'registries.setImmutableTags': async () => ({ id: registryId, immutableTags: false }),
     'registries.tagPolicy': async () => ({ host: registryHost }),
+    'registries.mirrors.list': async () => ({ registryId }),
+    'registries.mirrors.add': async () => ({ registryId, site: unique('site'), host: 'mirror.example:5000', plainHttp: true }),
+    'registries.mirrors.update': async () => ({ id: await mirror(), plainHttp: false }),
+    'registries.mirrors.remove': async () => ({ id: await mirror() }),
     'teams.list': async () => undefined,
     'teams.create': async () => ({ name: unique('team') }),
     'teams.rename': async () => ({ teamId: await team(), name: unique('renamed') }),
@@ -199,6 +207,7 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
   };
 
   const team = async () => (await services.deps.db.team.create({ data: { name: unique('team') } })).id;
+  const mirror = async () => (await services.deps.db.mirror.create({ data: { registryId, site: unique('site'), host: 'mirror.example:5000', plainHttp: true } })).id;
   // Straight into the table: nobody signs in as them, so no password hash is worth its scrypt time.
   const someone = async () => (await services.deps.db.user.create({ data: { email: `${unique('someone')}@roles.test`, name: 'Someone', passwordHash: 'unusable', role: 'member' } })).id;
   const homeProject = async () => (await services.deps.db.project.create({ data: { name: unique('home-ci'), teamId: home } })).id;

@@ -148,9 +148,24 @@ export async function removeMirror(deps: ServiceDeps, actor: Actor, input: { id:
 /** The mirror a node of `site` pulls this registry through: the site's own, else the every-site one. */
 export async function mirrorForSite(deps: ServiceDeps, registryId: string, site: string | undefined): Promise<Mirror | null> {
   const sites = site && site !== everySite ? [site, everySite] : [everySite];
-  const mirrors = await deps.db.mirror.findMany({ where: { registryId, site: { in: sites } } });
-  return mirrors.find((m) => m.site !== everySite) ?? mirrors[0] ?? null;
+  // Read once per registry and site every few seconds in a process: a rollout dispatches to a
+  // thousand nodes of a site within seconds, and each dispatch would ask the same question.
+  let cache = siteMirrors.get(deps);
+  if (!cache) siteMirrors.set(deps, (cache = new Map()));
+  const key = `${registryId} ${sites.join(' ')}`;
+  const now = Date.now();
+  const hit = cache.get(key);
+  if (hit && now - hit.at < siteMirrorTtlMs) return hit.mirror;
+  if (cache.size > 1000) cache.clear();
+  const read = deps.db.mirror.findMany({ where: { registryId, site: { in: sites } } }).then((mirrors) => mirrors.find((m) => m.site !== everySite) ?? mirrors[0] ?? null);
+  cache.set(key, { at: now, mirror: read });
+  read.catch(() => cache.delete(key));
+  return read;
 }
+
+/** How long a process answers which mirror serves a registry and site from what it read: a mirror added or removed counts within this. */
+const siteMirrorTtlMs = 2_000;
+const siteMirrors = new WeakMap<ServiceDeps, Map<string, { at: number; mirror: Promise<Mirror | null> }>>();
 
 /**
  * What an agent gets to pull through a mirror for one job: like registryAccess, with the grant
