@@ -9,15 +9,18 @@ import {
   decode,
   encode,
   maxFrameBytes,
+  maxReportedPieces,
   protocolVersion,
   type AgentMessage,
   type ControlMessage,
   type HeldImage,
   type HostFacts,
   type NodeCondition,
+  type PiecesProgress,
 } from '@cider/protocol';
 import {
   formatBytes,
+  hasPiece,
   HostCache,
   InsufficientSpaceError,
   isOciError,
@@ -73,6 +76,26 @@ export interface PeerSettings {
   maxUploadBytesPerSecond: number;
   /** The --tamper-peer fault drill (CIDER_PEER_TAMPER=1): serve corrupted bytes. Never in production. */
   tamper?: boolean;
+}
+
+/**
+ * Which pieces of the image's layer being fetched piece by piece this node has verified (from the
+ * cache's piece board), for the tracker; undefined when no layer of it is (a registry-only pull).
+ */
+export function piecesProgressOf(cache: HostCache, blobs: readonly string[]): PiecesProgress | undefined {
+  for (const blob of blobs) {
+    const partial = cache.pieces.get(blob);
+    if (!partial) continue;
+    let done = 0;
+    for (let i = 0; i < partial.count; i++) if (hasPiece(partial.verified, i)) done++;
+    return {
+      digest: partial.digest,
+      done,
+      total: partial.count,
+      ...(partial.count <= maxReportedPieces ? { bits: Buffer.from(partial.verified).toString('base64') } : {}),
+    };
+  }
+  return undefined;
 }
 
 /** Bytes of error text kept from a refused WebSocket upgrade. */
@@ -403,6 +426,8 @@ export class Agent {
     // Exactly the digest the job names; the tag is kept for the cache's index.
     const reference = { ...parseReference(job.reference), digest: job.digest as `sha256:${string}` };
     let lastSent = 0;
+    /** The image's blobs, once the pull has its manifest: the one being fetched piece by piece is reported. */
+    let blobs: readonly string[] = [];
     const interval = this.options.progressIntervalMs ?? 500;
     const attempt = () =>
       pullThrough(mirror, client, reference, signal, (from) => pull({
@@ -412,13 +437,17 @@ export class Agent {
         signal,
         headroomBytes: this.options.headroomBytes,
         ...(peers ? { swarm: peers.swarm } : {}),
-        onManifest: (manifest) => this.imageBlobs.note(manifest),
+        onManifest: (manifest) => {
+          this.imageBlobs.note(manifest);
+          blobs = manifest.blobs;
+        },
         onProgress: (progress) => {
           onFetched(progress.bytesFetched);
           const now = Date.now();
           if (now - lastSent < interval && progress.phase === 'downloading') return;
           lastSent = now;
-          this.send({ type: 'sync.progress', jobId: job.jobId, phase: progress.phase, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal });
+          const pieces = piecesProgressOf(this.cache!, blobs);
+          this.send({ type: 'sync.progress', jobId: job.jobId, phase: progress.phase, bytesDone: progress.bytesDone, bytesTotal: progress.bytesTotal, ...(pieces ? { pieces } : {}) });
         },
       }));
     try {

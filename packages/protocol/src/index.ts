@@ -150,6 +150,18 @@ export function secretContext(nodeId: string): string {
   return `cider node secret ${nodeId}`;
 }
 
+/** Pieces a progress report lists one by one, at most (a 17 GB image at 64 MiB pieces has 272). */
+export const maxReportedPieces = 4096;
+
+/** Which pieces of a layer a node has verified: how many, and (up to maxReportedPieces) which, as a base64 bitfield. */
+export const piecesProgress = z.object({
+  digest,
+  done: count,
+  total: count,
+  bits: z.string().max(Math.ceil(maxReportedPieces / 8 / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64').optional(),
+});
+export type PiecesProgress = z.infer<typeof piecesProgress>;
+
 /** Longest peer ticket accepted in a frame (ours are ~250 characters). */
 const maxTicketLength = 2048;
 
@@ -209,6 +221,8 @@ export const agentMessage = z.discriminatedUnion('type', [
     phase: syncPhase,
     bytesDone: count,
     bytesTotal: count,
+    /** The verified pieces of the layer being fetched, for the tracker (`bits` only up to 4,096 pieces). */
+    pieces: piecesProgress.optional(),
   }),
   z.object({ type: z.literal('sync.done'), jobId, digest, image: heldImage, bytesFetched: count, sources: bytesBySource.optional() }),
   z.object({

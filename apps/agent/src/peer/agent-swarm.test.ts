@@ -13,7 +13,8 @@ import { generateNodeKeyPair, issuePeerTicket, peerTicketPublicKey, peerTicketSi
 import { uniqueRepository } from '@cider/services/testing';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Agent } from '../agent.ts';
+import { HostCache } from '@cider/oci';
+import { Agent, piecesProgressOf } from '../agent.ts';
 import type { AgentConfig } from '../config.ts';
 import { startStubControl, type StubControl } from '../../testing/stub-control.ts';
 
@@ -162,5 +163,17 @@ describe('agents feed each other', () => {
     reader.control.send({ type: 'peers', jobId: id, peers: planFor(reader.id, [seeder]) });
     const done = await reader.control.waitFor('sync.done', (m) => m.jobId === id, 0, 60_000);
     expect(done.sources!.registry + (done.sources!.peers[seeder.id] ?? 0)).toBe(done.bytesFetched);
+  });
+
+  it("reports which pieces of the layer it is fetching it has verified, for the tracker", async () => {
+    const cache = await HostCache.open(join(work, `board-${randomUUID()}`));
+    const blob = `sha256:${'a'.repeat(64)}`;
+    expect(piecesProgressOf(cache, [blob])).toBeUndefined();
+    const partial = cache.pieces.open(blob, 10 * MiB + 1, MiB, join(work, 'unused'));
+    for (const i of [0, 1, 2, 9]) cache.pieces.markVerified(partial, i);
+    const report = piecesProgressOf(cache, [`sha256:${'b'.repeat(64)}`, blob]);
+    expect(report).toEqual({ digest: blob, done: 4, total: 11, bits: Buffer.from([0b11100000, 0b01000000]).toString('base64') });
+    cache.pieces.close(partial);
+    expect(piecesProgressOf(cache, [blob])).toBeUndefined();
   });
 });

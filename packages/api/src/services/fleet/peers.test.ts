@@ -167,6 +167,41 @@ describe('the tracker (real PostgreSQL)', () => {
     expect(names(await plan(services.deps, loopJob))).toEqual(['loop-peer']);
   });
 
+  it('offers the fetchers that reported more verified pieces first (roughly: by tenths), then the least loaded', async () => {
+    const digest = newDigest();
+    const reader = await node('reader', { site: 'lille' });
+    const readerJob = await job(reader.id, digest);
+    const layer = newDigest();
+    const fetchers: [string, number, number][] = [
+      ['quarter', 25, 0],
+      ['nearly', 95, 3],
+      ['half-busy', 50, 2],
+      ['half-idle', 52, 0],
+      ['none', 0, 0],
+    ];
+    for (const [name, done, uploadsInFlight] of fetchers) {
+      const n = await node(name, { site: 'lille', uploadsInFlight });
+      const row = await job(n.id, digest, 'pulling');
+      await services.deps.db.syncJob.update({ where: { id: row.id }, data: { pieces: { digest: layer, done, total: 100 } } });
+    }
+    // A report that is not numbers counts as nothing.
+    const odd = await node('odd', { site: 'lille' });
+    const oddJob = await job(odd.id, digest, 'pulling');
+    await services.deps.db.syncJob.update({ where: { id: oddJob.id }, data: { pieces: { digest: layer, done: 'lots', total: 100 } } });
+    const result = await plan(services.deps, readerJob);
+    expect(names(result).slice(0, 4)).toEqual(['nearly', 'half-idle', 'half-busy', 'quarter']);
+    expect(new Set(names(result).slice(4))).toEqual(new Set(['none', 'odd']));
+  });
+
+  it('reports progress pieces through the lifecycle onto the job', async () => {
+    const digest = newDigest();
+    const n = await node('reporter', { site: 'metz' });
+    const row = await job(n.id, digest, 'pulling');
+    const pieces = { digest: newDigest(), done: 3, total: 16, bits: Buffer.from([0b11100000, 0]).toString('base64') };
+    await applySyncEvent(services.deps, row.id, { type: 'progress', bytesDone: 3, bytesTotal: 16, pieces });
+    expect((await services.deps.db.syncJob.findUniqueOrThrow({ where: { id: row.id } })).pieces).toEqual(pieces);
+  });
+
   it('orders holders before fetchers, then by uploads in flight and bytes uploaded, and offers at most 8', async () => {
     const digest = newDigest();
     const reader = await node('reader', { site: 'lyon' });

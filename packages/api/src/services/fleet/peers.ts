@@ -87,6 +87,8 @@ interface GroupRow {
   name: string;
   peer: unknown;
   complete: boolean;
+  /** Tenths of the image (of the layer being fetched) the node has verified: 10 for a holder. */
+  filled: number;
 }
 
 /**
@@ -117,7 +119,7 @@ function groupKey(locality: Locality, digest: string): string {
   return `${locality.kind === 'site' ? `site:${locality.site}` : `subnets:${[...locality.subnets].sort().join(',')}`} ${digest}`;
 }
 
-/** Online nodes of the group that serve peers, hold or fetch the image and are not flagged for it: holders first, then the least loaded. */
+/** Online nodes of the group that serve peers, hold or fetch the image and are not flagged for it: holders first, then the fetchers furthest along, then the least loaded. */
 function groupRows(deps: ServiceDeps, locality: Locality, group: Prisma.Sql, digest: string): Promise<GroupRow[]> {
   return sharedRead(deps, `rows ${groupKey(locality, digest)}`, () => readGroupRows(deps, group, digest));
 }
@@ -128,31 +130,35 @@ function readGroupRows(deps: ServiceDeps, group: Prisma.Sql, digest: string): Pr
   // From the image's side (indexed by digest): its holders and fetchers, then which of them qualify.
   return deps.db.$queryRaw<GroupRow[]>`
     WITH interested AS (
-      SELECT node_id, bool_or(complete) AS complete FROM (
-        SELECT node_id, TRUE AS complete FROM node_images WHERE digest = ${digest}
+      SELECT node_id, bool_or(complete) AS complete, max(filled) AS filled FROM (
+        SELECT node_id, TRUE AS complete, 10 AS filled FROM node_images WHERE digest = ${digest}
         UNION ALL
-        SELECT node_id, FALSE FROM sync_jobs WHERE digest = ${digest} AND state IN ('dispatched', 'pulling')
+        -- A fetcher's verified pieces, as its agent last reported them: tenths of the layer it is on.
+        SELECT node_id, FALSE,
+          CASE WHEN jsonb_typeof(pieces->'done') = 'number' AND jsonb_typeof(pieces->'total') = 'number' AND (pieces->>'total')::numeric > 0
+               THEN least(10, floor(10 * (pieces->>'done')::numeric / (pieces->>'total')::numeric))::int ELSE 0 END
+        FROM sync_jobs WHERE digest = ${digest} AND state IN ('dispatched', 'pulling')
       ) held GROUP BY node_id
     )
-    SELECT n.id::text AS id, n.name, n.facts->'peer' AS peer, i.complete
+    SELECT n.id::text AS id, n.name, n.facts->'peer' AS peer, i.complete, i.filled
     FROM interested i JOIN nodes n ON n.id = i.node_id
     WHERE n.revoked_at IS NULL AND n.state = 'online' AND n.last_seen_at > ${cutoff}
       AND (${group}) AND jsonb_typeof(n.facts->'peer'->'port') = 'number'
       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
                       WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest})
-    ORDER BY i.complete DESC, ${number(Prisma.sql`n.facts->'peer'->'uploadsInFlight'`)}, ${number(Prisma.sql`n.facts->'peer'->'uploadedBytes'`)}, n.id
+    ORDER BY i.complete DESC, i.filled DESC, ${number(Prisma.sql`n.facts->'peer'->'uploadsInFlight'`)}, ${number(Prisma.sql`n.facts->'peer'->'uploadedBytes'`)}, n.id
     LIMIT ${maxCandidateScan}`;
 }
 
 /**
- * The rows in an order for one reader: as read (holders first, then the least loaded), with rows
+ * The rows in an order for one reader: as read (holders first, then the furthest along, then the least loaded), with rows
  * that tie shuffled, so a thousand readers planned from the same rows of equally idle nodes do not
  * all get the same eight peers.
  */
 function spread(rows: GroupRow[]): GroupRow[] {
   const load = (row: GroupRow) => {
     const peer = (row.peer ?? {}) as { uploadsInFlight?: unknown; uploadedBytes?: unknown };
-    return `${row.complete} ${typeof peer.uploadsInFlight === 'number' ? peer.uploadsInFlight : 0} ${typeof peer.uploadedBytes === 'number' ? peer.uploadedBytes : 0}`;
+    return `${row.complete} ${row.filled} ${typeof peer.uploadsInFlight === 'number' ? peer.uploadsInFlight : 0} ${typeof peer.uploadedBytes === 'number' ? peer.uploadedBytes : 0}`;
   };
   const result: GroupRow[] = [];
   for (let start = 0; start < rows.length; ) {
@@ -172,7 +178,8 @@ function spread(rows: GroupRow[]): GroupRow[] {
 /**
  * The peer plan of a sync job: up to 8 other nodes of the reader's site (or subnet) that are
  * online, serve peers, carry no bad-peer-data condition for the digest, and hold the image or are
- * fetching it; holders first, then the least loaded. Each comes with a ticket for this reader,
+ * fetching it; holders first, then the fetchers that have verified more of it (by tenths, from
+ * their progress reports), then the least loaded. Each comes with a ticket for this reader,
  * that server and the job's manifest digest.
  *
  * `origin` is decided once per job and kept on its row: the job fetches from the registry at once

@@ -3,6 +3,7 @@
 // audit) and what its dispatcher hears. An event with no entry for the job's state is refused.
 // Pure: no database, no Redis; transitions.ts applies a decision. docs/sync-lifecycle.md draws it.
 import type { SyncJobState } from '@cider/db';
+import type { PiecesProgress } from '@cider/protocol';
 
 export const syncJobStates = ['queued', 'dispatched', 'pulling', 'cancelling', 'done', 'failed', 'cancelled'] as const satisfies readonly SyncJobState[];
 /** Compile-time check that the list above names every state the database knows. */
@@ -21,7 +22,7 @@ export type SyncEvent =
   /** The dispatcher sends the job to the node's agent (attempt N). */
   | { type: 'dispatch'; attempt: number }
   /** The agent reports bytes (or that it is on the job). */
-  | { type: 'progress'; bytesDone: number; bytesTotal: number }
+  | { type: 'progress'; bytesDone: number; bytesTotal: number; pieces?: PiecesProgress }
   /** The node holds the digest: the agent's `sync.done` (with the bytes it took from each source), or the digest seen in its inventory. */
   | { type: 'done'; bytesTotal?: bigint; sources?: BytesBySource }
   /** The agent's `sync.failed`, or the dispatcher finding the job cannot run (registry gone). */
@@ -74,6 +75,8 @@ export interface RowChanges {
   bytesFromPeers?: bigint;
   /** Node id -> bytes, for the rollout view's "who fed whom". */
   peerSources?: Record<string, number>;
+  /** Which pieces of the layer being fetched the agent has verified (the tracker's "roughly which pieces"). */
+  pieces?: PiecesProgress;
 }
 
 export interface Transition {
@@ -94,7 +97,7 @@ const to = (state: SyncJobState, data: RowChanges = {}, effects: SyncEffect[] = 
 /** Accepted, nothing changes. */
 const stay: Rule<SyncEvent> = (_event, job) => to(job.state);
 const pulling: Rule<Extract<SyncEvent, { type: 'progress' }>> = (event) =>
-  to('pulling', { bytesDone: BigInt(event.bytesDone), bytesTotal: BigInt(event.bytesTotal) }, [], 'progressed');
+  to('pulling', { bytesDone: BigInt(event.bytesDone), bytesTotal: BigInt(event.bytesTotal), ...(event.pieces ? { pieces: event.pieces } : {}) }, [], 'progressed');
 const done: Rule<Extract<SyncEvent, { type: 'done' }>> = (event, job, now) => {
   // The agent's first report says "0 of 0": the image's size, or the last known total, is the better figure.
   const total = event.bytesTotal ?? (job.bytesTotal !== null && job.bytesTotal > 0n ? job.bytesTotal : undefined);

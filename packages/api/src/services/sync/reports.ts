@@ -1,7 +1,7 @@
 // What agents report about the sync jobs they were sent, turned into lifecycle events
 // (sync/transitions.ts decides what each does to the job).
 import { parseReference } from '@cider/oci';
-import type { HeldImage, RegistryAccess } from '@cider/protocol';
+import type { HeldImage, PiecesProgress, RegistryAccess } from '@cider/protocol';
 import { AppError } from '../../errors.ts';
 import type { ServiceDeps } from '../deps.ts';
 import { replaceInventoryEntry } from '../nodes/inventory.ts';
@@ -26,7 +26,7 @@ async function jobOfNode(deps: ServiceDeps, nodeId: string, jobId: string) {
 export async function recordProgress(
   deps: ServiceDeps,
   nodeId: string,
-  report: { jobId: string; phase: string; bytesDone: number; bytesTotal: number },
+  report: { jobId: string; phase: string; bytesDone: number; bytesTotal: number; pieces?: PiecesProgress },
 ): Promise<void> {
   const job = await jobOfNode(deps, nodeId, report.jobId);
   if (!isOpen(job.state)) return;
@@ -40,7 +40,7 @@ export async function recordProgress(
     bytesTotal: report.bytesTotal,
   });
   if (job.state === 'pulling' && !shouldStoreProgress(job.id)) return;
-  await applySyncEvent(deps, job, { type: 'progress', bytesDone: report.bytesDone, bytesTotal: report.bytesTotal });
+  await applySyncEvent(deps, job, { type: 'progress', bytesDone: report.bytesDone, bytesTotal: report.bytesTotal, ...(report.pieces ? { pieces: report.pieces } : {}) });
 }
 
 /** The agent holds the digest: checked against what the job asked for before it counts. */
