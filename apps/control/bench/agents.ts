@@ -4,7 +4,7 @@
 // holding its sync job (each with its peer plan: every simulated Mac reports a peer server, so
 // the tracker plans candidates and origins for each dispatch), and the control process's peak
 // RSS. Writes bench-results/control.json.
-// Options: --agents N (default 1000).
+// Options: --agents N (default 1000), --cpu-prof DIR (profile the control process).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -25,6 +25,8 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const controlMain = join(root, 'apps/control/dist/main.js');
 const args = process.argv.slice(2);
 const agentCount = Number(args[args.indexOf('--agents') + 1]) || 1000;
+/** --cpu-prof DIR: the control process writes a V8 CPU profile there (open it in Chrome's DevTools). */
+const cpuProfDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
 
 /** Each simulated Mac's facts: the test fleet's, with a peer server at an address of its own (so each is a peer candidate). */
 function factsOf(index: number): HostFacts {
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
     const ids = new Map((await deps.db.node.findMany({ select: { id: true, name: true } })).map((n) => [n.name, n.id]));
 
     const port = await freePort();
-    control = startProcess(process.execPath, [controlMain, 'run'], {
+    control = startProcess(process.execPath, [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), controlMain, 'run'], {
       env: {
         ...process.env,
         DATABASE_URL: databaseUrl,
