@@ -1,6 +1,6 @@
 // What a request says about its sender, believed only as far as CIDER_TRUST_PROXY says.
 import { describe, expect, it } from 'vitest';
-import { addressBucket, clientAddress, isHttps, parseTrustProxy, requestHosts } from './request-facts.ts';
+import { addressBucket, clientAddress, isHttps, parseTrustProxy, requestHosts, safeReturnPath } from './request-facts.ts';
 
 const request = (headers: Record<string, string>, url = 'http://dashboard.test/api/trpc/auth.signIn') => new Request(url, { headers });
 
@@ -45,5 +45,33 @@ describe('request facts', () => {
 
   it('lists Host and X-Forwarded-Host as the hosts a request was addressed to', () => {
     expect(requestHosts(request({ host: 'Dashboard.test:3000', 'x-forwarded-host': 'cider.example.com' }))).toEqual(['dashboard.test:3000', 'cider.example.com']);
+  });
+});
+
+describe('safeReturnPath', () => {
+  it('keeps a page of this site, with its query', () => {
+    expect(safeReturnPath('/jobs')).toBe('/jobs');
+    expect(safeReturnPath('/jobs?node=mac-1&state=failed')).toBe('/jobs?node=mac-1&state=failed');
+    expect(safeReturnPath('/projects/0b1c/pins')).toBe('/projects/0b1c/pins');
+  });
+
+  it('sends anything else to the overview', () => {
+    for (const raw of [
+      undefined,
+      null,
+      '',
+      'jobs',
+      'https://evil.example/',
+      '//evil.example/path',
+      '/\\evil.example',
+      '/jobs\nLocation: x',
+      '/ jobs',
+      '/sign-in',
+      '/sign-in?next=/jobs',
+      '/api/trpc/auth.me',
+      `/${'a'.repeat(3000)}`,
+    ]) {
+      expect(safeReturnPath(raw), String(raw)).toBe('/');
+    }
   });
 });

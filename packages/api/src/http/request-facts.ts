@@ -105,3 +105,23 @@ export function requestHosts(req: Request): string[] {
   for (const host of [...entries(req.headers, 'host'), ...entries(req.headers, 'x-forwarded-host')]) hosts.add(host.toLowerCase());
   return [...hosts];
 }
+
+/** The header the dashboard's proxy sets to the page a request asked for (path and query). */
+export const requestedPathHeader = 'x-cider-path';
+
+/**
+ * Where to send someone after sign-in: the page they asked for, when it is a path of this site;
+ * anything else (another origin, `//host`, a backslash trick, the sign-in page itself, an API
+ * route, something overlong) is the overview.
+ */
+export function safeReturnPath(raw: string | null | undefined): string {
+  if (!raw || raw.length > 2048) return '/';
+  if (!raw.startsWith('/') || raw.startsWith('//') || raw.includes('\\') || /\s/.test(raw)) return '/';
+  for (let i = 0; i < raw.length; i++) {
+    const code = raw.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return '/';
+  }
+  const path = raw.split(/[?#]/, 1)[0]!;
+  if (path === '/sign-in' || path.startsWith('/sign-in/') || path === '/api' || path.startsWith('/api/')) return '/';
+  return raw;
+}

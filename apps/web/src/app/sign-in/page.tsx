@@ -1,3 +1,4 @@
+import { safeReturnPath } from '@cider/api/request-facts';
 import type { Metadata } from 'next';
 import { redirect } from 'next/navigation';
 import { SignInForm } from '../../components/auth/sign-in-form.tsx';
@@ -5,8 +6,10 @@ import { currentUser } from '../../server/session.ts';
 
 export const metadata: Metadata = { title: 'Sign in' };
 
-export default async function SignInPage() {
-  if (await currentUser()) redirect('/');
+export default async function SignInPage({ searchParams }: { searchParams: Promise<{ next?: string | string[] }> }) {
+  const { next } = await searchParams;
+  const returnTo = safeReturnPath(typeof next === 'string' ? next : undefined);
+  if (await currentUser()) redirect(returnTo);
   return (
     <main className="sign-in-page">
       <div className="sign-in-card">
@@ -14,7 +17,7 @@ export default async function SignInPage() {
           <span className="brand-mark" aria-hidden="true" />
           Cider Fleet
         </div>
-        <SignInForm />
+        <SignInForm returnTo={returnTo} />
       </div>
     </main>
   );

@@ -5,7 +5,8 @@ import { useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 
-export function SignInForm() {
+/** `returnTo`: the page to open once signed in (already checked to be a path of this site). */
+export function SignInForm({ returnTo = '/' }: { returnTo?: string }) {
   const trpc = useTRPC();
   const router = useRouter();
   const [email, setEmail] = useState('');
@@ -14,7 +15,7 @@ export function SignInForm() {
     trpc.auth.signIn.mutationOptions({
       onSuccess() {
         // The response set the session cookie; the server layout now lets us in.
-        router.replace('/');
+        router.replace(returnTo);
         router.refresh();
       },
     }),
