@@ -20,7 +20,7 @@ import {
 } from '@cider/protocol';
 import {
   formatBytes,
-  hasPiece,
+  countPieces,
   HostCache,
   InsufficientSpaceError,
   isOciError,
@@ -86,11 +86,9 @@ export function piecesProgressOf(cache: HostCache, blobs: readonly string[]): Pi
   for (const blob of blobs) {
     const partial = cache.pieces.get(blob);
     if (!partial) continue;
-    let done = 0;
-    for (let i = 0; i < partial.count; i++) if (hasPiece(partial.verified, i)) done++;
     return {
       digest: partial.digest,
-      done,
+      done: countPieces(partial.verified, partial.count),
       total: partial.count,
       ...(partial.count <= maxReportedPieces ? { bits: Buffer.from(partial.verified).toString('base64') } : {}),
     };

@@ -14,7 +14,7 @@ import { backoffDelay, sleep } from './http/backoff.ts';
 import { describeNetworkError, errorCode, isTransientNetworkError } from './http/transport.ts';
 import type { Descriptor } from './manifest.ts';
 import type { BodyTarget } from './http/http-client.ts';
-import type { BlobBody, BlobSource } from './source.ts';
+import { readsInto, type BlobSource } from './source.ts';
 import { RangeNotHonoured, SwarmDownload, type PeerLink, type SwarmOptions } from './swarm.ts';
 
 export interface BlobFetchOptions {
@@ -76,11 +76,6 @@ export function chooseSegmentSize(size: number, pieceSize?: number): number {
 
 function retryable(error: unknown): boolean {
   return isTransientNetworkError(error) || isOciError(error, 'UNREACHABLE') || isOciError(error, 'STALLED');
-}
-
-/** A body that can read into the caller's memory (the HTTP client's, ./http/http-client.ts). */
-function readsInto(body: BlobBody): body is BlobBody & { readInto(target: BodyTarget): Promise<void> } {
-  return typeof (body as { readInto?: unknown }).readInto === 'function';
 }
 
 /** A Range request was answered with the whole blob: switch to one plain stream. Caught in worker(); never escapes. */

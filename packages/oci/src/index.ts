@@ -82,4 +82,4 @@ export { fetchSmallBlob, platformOfImage, pushIndex, type PushIndexOptions, type
 export { attachReferrer, referrersOf, type AttachOptions, type AttachResult } from './image/attach.ts';
 export { SwarmDownload, type PeerLink, type PeerPieces, type SwarmOptions } from './swarm.ts';
 export { PeerClient, type PeerClientOptions } from './peer-client.ts';
-export { PieceBoard, clearPiece, emptyBitfield, hasPiece, setPiece, type Bitfield, type PartialBlob } from './cache/pieces.ts';
+export { PieceBoard, clearPiece, countPieces, emptyBitfield, hasPiece, setPiece, type Bitfield, type PartialBlob } from './cache/pieces.ts';

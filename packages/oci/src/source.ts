@@ -8,6 +8,7 @@
 // A source is not trusted: pull() checks every manifest against its digest (verifiedManifest
 // below) and every blob as it lands in the cache, whoever sent it.
 import type { Readable } from 'node:stream';
+import type { BodyTarget } from './http/http-client.ts';
 import { sha256, type Digest } from './digest.ts';
 import { DigestMismatchError } from './errors.ts';
 import { parseManifest, type Descriptor, type Manifest } from './manifest.ts';
@@ -33,6 +34,11 @@ export interface BlobBody extends AsyncIterable<Buffer> {
   consume(onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void>;
   /** Stops reading and lets go of the stream. */
   destroy(): void;
+}
+
+/** A body that can read into the caller's memory (the HTTP client's, ./http/http-client.ts). */
+export function readsInto(body: BlobBody): body is BlobBody & { readInto(target: BodyTarget): Promise<void> } {
+  return typeof (body as { readInto?: unknown }).readInto === 'function';
 }
 
 /** Bytes `offset` to `end` (inclusive, like HTTP Range); the whole blob when neither is given. */

@@ -19,15 +19,14 @@ import type { HostCache } from './cache/cache.ts';
 import { openNoFollow } from './cache/fsutil.ts';
 import { createFileHasher, type FileHasher, type PieceDigests } from './cache/file-hasher.ts';
 import type { Ingest } from './cache/ingest.ts';
-import { hasPiece, type Bitfield, type PartialBlob } from './cache/pieces.ts';
+import { countPieces, hasPiece, type Bitfield, type PartialBlob } from './cache/pieces.ts';
 import type { Digest } from './digest.ts';
 import { DigestMismatchError, isOciError, OciError } from './errors.ts';
 import { backoffDelay, sleep } from './http/backoff.ts';
 import { describeNetworkError, isTransientNetworkError } from './http/transport.ts';
 import type { Descriptor } from './manifest.ts';
 import { noteBytesWritten } from './memory.ts';
-import type { BodyTarget } from './http/http-client.ts';
-import type { BlobBody, BlobRange, BlobRead } from './source.ts';
+import { readsInto, type BlobRange, type BlobRead } from './source.ts';
 
 /** What a peer says it holds of a blob: everything, or the pieces it has verified. */
 export type PeerPieces = 'all' | { pieceSize: number; bits: Bitfield; fetching?: Bitfield };
@@ -91,11 +90,6 @@ interface PeerState {
 type Source = { kind: 'registry' } | { kind: 'peer'; peer: PeerState };
 
 class PeerDropped extends Error {}
-
-/** A body that can read into the caller's memory (the HTTP client's, ./http/http-client.ts). */
-function readsInto(body: BlobBody): body is BlobBody & { readInto(target: BodyTarget): Promise<void> } {
-  return typeof (body as { readInto?: unknown }).readInto === 'function';
-}
 
 /** Ranged reads are what the swarm is made of: a registry that ignores Range cannot take part. */
 export class RangeNotHonoured extends Error {}
@@ -358,7 +352,7 @@ export class SwarmDownload {
               this.dropPeer(peer, `it cuts ${this.digest} into pieces of ${held.pieceSize} bytes, not ${this.pieceSize}`, true);
               return;
             }
-            const count = held === 'all' ? this.count : countHeld(held.bits, this.count);
+            const count = held === 'all' ? this.count : countPieces(held.bits, this.count);
             if (count > peer.heldCount) {
               this.lastPeerProgress = performance.now();
               this.wakeUp();
@@ -544,12 +538,6 @@ export class SwarmDownload {
     this.journalClosed = true;
     await this.journalSave;
   }
-}
-
-function countHeld(bits: Bitfield, count: number): number {
-  let n = 0;
-  for (let i = 0; i < count; i++) if (hasPiece(bits, i)) n++;
-  return n;
 }
 
 function retryable(error: unknown): boolean {
