@@ -7,7 +7,8 @@ import { Prisma } from '@cider/db';
 import type { PeerCandidate, PeerPlan } from '@cider/protocol';
 import { AppError } from '../../errors.ts';
 import type { ServiceDeps } from '../deps.ts';
-import { claimOrigin } from '../sync/transitions.ts';
+import { claimOrigin, notFlaggedFor } from '../sync/transitions.ts';
+import { sharedRead } from '../shared-read.ts';
 import { staleAfterMs } from './overview.ts';
 import { ticketForPeer } from './peer-tickets.ts';
 import { subnetsOf } from './subnets.ts';
@@ -98,22 +99,6 @@ interface GroupRow {
  * next to a pull, and renewals read again.
  */
 const sharedReadTtlMs = 500;
-const sharedReads = new WeakMap<ServiceDeps, Map<string, { at: number; value: Promise<unknown> }>>();
-
-/** `read()`, or what it gave for the same key less than sharedReadTtlMs ago in this process (single flight). */
-function sharedRead<T>(deps: ServiceDeps, key: string, read: () => Promise<T>): Promise<T> {
-  let cache = sharedReads.get(deps);
-  if (!cache) sharedReads.set(deps, (cache = new Map()));
-  const now = Date.now();
-  const hit = cache.get(key);
-  if (hit && now - hit.at < sharedReadTtlMs) return hit.value as Promise<T>;
-  for (const [k, v] of cache) if (now - v.at >= sharedReadTtlMs) cache.delete(k);
-  const value = read();
-  cache.set(key, { at: now, value });
-  // A failed read is not kept: the next plan reads again.
-  value.catch(() => cache.delete(key));
-  return value;
-}
 
 function groupKey(locality: Locality, digest: string): string {
   return `${locality.kind === 'site' ? `site:${locality.site}` : `subnets:${[...locality.subnets].sort().join(',')}`} ${digest}`;
@@ -121,7 +106,7 @@ function groupKey(locality: Locality, digest: string): string {
 
 /** Online nodes of the group that serve peers, hold or fetch the image and are not flagged for it: holders first, then the fetchers furthest along, then the least loaded. */
 function groupRows(deps: ServiceDeps, locality: Locality, group: Prisma.Sql, digest: string): Promise<GroupRow[]> {
-  return sharedRead(deps, `rows ${groupKey(locality, digest)}`, () => readGroupRows(deps, group, digest));
+  return sharedRead(deps, `rows ${groupKey(locality, digest)}`, sharedReadTtlMs, () => readGroupRows(deps, group, digest));
 }
 
 function readGroupRows(deps: ServiceDeps, group: Prisma.Sql, digest: string): Promise<GroupRow[]> {
@@ -144,8 +129,7 @@ function readGroupRows(deps: ServiceDeps, group: Prisma.Sql, digest: string): Pr
     FROM interested i JOIN nodes n ON n.id = i.node_id
     WHERE n.revoked_at IS NULL AND n.state = 'online' AND n.last_seen_at > ${cutoff}
       AND (${group}) AND jsonb_typeof(n.facts->'peer'->'port') = 'number'
-      AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
-                      WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest})
+      AND ${notFlaggedFor(digest)}
     ORDER BY i.complete DESC, i.filled DESC, ${number(Prisma.sql`n.facts->'peer'->'uploadsInFlight'`)}, ${number(Prisma.sql`n.facts->'peer'->'uploadedBytes'`)}, n.id
     LIMIT ${maxCandidateScan}`;
 }
@@ -230,6 +214,7 @@ async function planOrigin(deps: ServiceDeps, syncJobId: string, digest: string, 
   const [wanting] = await sharedRead(
     deps,
     `wanting ${groupKey(locality, digest)}`,
+    sharedReadTtlMs,
     () => deps.db.$queryRaw<{ nodes: bigint }[]>`
       SELECT count(DISTINCT j.node_id) AS nodes FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
       WHERE j.digest = ${digest} AND j.state IN ('queued', 'dispatched', 'pulling') AND n.revoked_at IS NULL AND (${group})`,

@@ -10,6 +10,7 @@ import { AppError } from '../../errors.ts';
 import { open, seal } from '../../secrets.ts';
 import { recordAudit } from '../audit/record.ts';
 import type { Actor, ServiceDeps } from '../deps.ts';
+import { sharedRead } from '../shared-read.ts';
 import { normaliseRegistryHost, pullAccess, type PullJob } from './registries.ts';
 
 /** The site value that stands for every site without a mirror of its own. */
@@ -150,22 +151,13 @@ export async function mirrorForSite(deps: ServiceDeps, registryId: string, site:
   const sites = site && site !== everySite ? [site, everySite] : [everySite];
   // Read once per registry and site every few seconds in a process: a rollout dispatches to a
   // thousand nodes of a site within seconds, and each dispatch would ask the same question.
-  let cache = siteMirrors.get(deps);
-  if (!cache) siteMirrors.set(deps, (cache = new Map()));
-  const key = `${registryId} ${sites.join(' ')}`;
-  const now = Date.now();
-  const hit = cache.get(key);
-  if (hit && now - hit.at < siteMirrorTtlMs) return hit.mirror;
-  if (cache.size > 1000) cache.clear();
-  const read = deps.db.mirror.findMany({ where: { registryId, site: { in: sites } } }).then((mirrors) => mirrors.find((m) => m.site !== everySite) ?? mirrors[0] ?? null);
-  cache.set(key, { at: now, mirror: read });
-  read.catch(() => cache.delete(key));
-  return read;
+  return sharedRead(deps, `mirror ${registryId} ${sites.join(' ')}`, siteMirrorTtlMs, () =>
+    deps.db.mirror.findMany({ where: { registryId, site: { in: sites } } }).then((mirrors) => mirrors.find((m) => m.site !== everySite) ?? mirrors[0] ?? null),
+  );
 }
 
 /** How long a process answers which mirror serves a registry and site from what it read: a mirror added or removed counts within this. */
 const siteMirrorTtlMs = 2_000;
-const siteMirrors = new WeakMap<ServiceDeps, Map<string, { at: number; mirror: Promise<Mirror | null> }>>();
 
 /**
  * What an agent gets to pull through a mirror for one job: like registryAccess, with the grant

@@ -181,8 +181,13 @@ function claimSlots(db: Db): { acquire(): Promise<() => void> } {
 function originsInFlight(digest: string, group: Prisma.Sql): Prisma.Sql {
   return Prisma.sql`(SELECT count(*) FROM sync_jobs j JOIN nodes n ON n.id = j.node_id
     WHERE j.digest = ${digest} AND j.state IN ('dispatched', 'pulling') AND j.origin AND n.revoked_at IS NULL AND (${group})
-      AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
-                      WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest}))`;
+      AND ${notFlaggedFor(digest)})`;
+}
+
+/** SQL on nodes `n`: the node carries no bad-peer-data condition for the image (nodes/conditions.ts). */
+export function notFlaggedFor(digest: string): Prisma.Sql {
+  return Prisma.sql`NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n.conditions) = 'array' THEN n.conditions ELSE '[]'::jsonb END) c
+                    WHERE c->>'type' = 'bad-peer-data' AND c->>'digest' = ${digest})`;
 }
 
 /**
