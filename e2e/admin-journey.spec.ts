@@ -4,6 +4,7 @@
 // order: every name here is its own, and nothing another spec creates is relied on.
 import { Annotation, emptyConfig, encodeManifest, MediaType, pushReferrer, RegistryClient, sha256, type ImageManifest } from '@cider/oci';
 import { expect, test, type Page } from '@playwright/test';
+import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo, type StackInfo } from './stack-info.ts';
 
 // Read when the test runs: Playwright collects specs before the global setup writes the file.
@@ -55,12 +56,7 @@ test('an admin browses the demo image, pins it, watches its sync jobs finish and
   let host = stack.registryHost;
 
   await test.step('the admin signs in', async () => {
-    await page.goto(`${stack.webUrl}/sign-in`);
-    const form = page.getByRole('form', { name: 'Sign in' });
-    await form.getByLabel('Email').fill(stack.adminEmail);
-    await form.getByLabel('Password').fill(stack.adminPassword);
-    await form.getByRole('button', { name: 'Sign in' }).click();
-    await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+    await signInAsAdmin(page, stack);
   });
 
   await test.step('the registry is connected (reused when it already is)', async () => {

@@ -1,16 +1,12 @@
 // Actions that cannot be undone ask first: revoking an API token from Settings shows what will
 // happen, Cancel leaves the token working, and only the confirming button revokes it.
 import { expect, test } from '@playwright/test';
+import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
 test('revoking an API token asks first; Cancel keeps it, confirming revokes it', async ({ page }) => {
   const stack = stackInfo();
-  await page.goto(`${stack.webUrl}/sign-in`);
-  const signIn = page.getByRole('form', { name: 'Sign in' });
-  await signIn.getByLabel('Email').fill(stack.adminEmail);
-  await signIn.getByLabel('Password').fill(stack.adminPassword);
-  await signIn.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  await signInAsAdmin(page, stack);
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
   const form = page.getByRole('form', { name: 'New API token' }).first();

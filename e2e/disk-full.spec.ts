@@ -3,6 +3,7 @@
 // the words "Disk full: needs 14.2 GiB, 3.1 GiB free". Uses a node of its own.
 import { enrollPath, generateNodeKeyPair, type HostFacts } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
+import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
 async function screenshot(page: Page, name: string) {
@@ -15,12 +16,7 @@ const words = 'Disk full: needs 14.2 GiB, 3.1 GiB free';
 
 test('a node with no room for an image shows it on its page, in the nodes list and on the overview', async ({ page }) => {
   const stack = stackInfo();
-  await page.goto(`${stack.webUrl}/sign-in`);
-  const signIn = page.getByRole('form', { name: 'Sign in' });
-  await signIn.getByLabel('Email').fill(stack.adminEmail);
-  await signIn.getByLabel('Password').fill(stack.adminPassword);
-  await signIn.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  await signInAsAdmin(page, stack);
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
   const form = page.getByRole('form', { name: 'New enrollment token' });

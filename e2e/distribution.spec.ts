@@ -13,6 +13,7 @@ import { pushArtifact, RegistryClient } from '@cider/oci';
 import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage } from '@cider/protocol';
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
+import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
 type TrpcBody<T> = { result: { data: { json: T } } };
@@ -69,12 +70,7 @@ test('a rollout shows its registry egress and who fed whom; jobs their sources; 
 
   try {
     await test.step('the admin signs in', async () => {
-      await page.goto(`${stack.webUrl}/sign-in`);
-      const form = page.getByRole('form', { name: 'Sign in' });
-      await form.getByLabel('Email').fill(stack.adminEmail);
-      await form.getByLabel('Password').fill(stack.adminPassword);
-      await form.getByRole('button', { name: 'Sign in' }).click();
-      await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+      await signInAsAdmin(page, stack);
     });
 
     await test.step('three Macs of a project of its own are sent a fresh image', async () => {

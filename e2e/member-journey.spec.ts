@@ -4,6 +4,7 @@
 // viewer reads and changes nothing. Shares the stack (and database) with thin-path.spec.ts, so
 // every name here is its own and nothing of the other spec is relied on or taken.
 import { expect, test, type Page } from '@playwright/test';
+import { signIn } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
 function shortDigest(digest: string): string {
@@ -16,15 +17,6 @@ const viewer = { email: 'mobile-viewer@cider.test', name: 'Mobile Viewer', passw
 
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `test-results/member-journey-${name}.png`, fullPage: true });
-}
-
-async function signIn(page: Page, webUrl: string, email: string, password: string) {
-  await page.goto(`${webUrl}/sign-in`);
-  const form = page.getByRole('form', { name: 'Sign in' });
-  await form.getByLabel('Email').fill(email);
-  await form.getByLabel('Password').fill(password);
-  await form.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
 }
 
 async function signOut(page: Page) {

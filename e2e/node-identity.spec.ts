@@ -4,6 +4,7 @@
 // says what it does. Uses a node of its own: the demo nodes other specs rely on stay as they are.
 import { enrollPath, generateNodeKeyPair } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
+import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
 async function screenshot(page: Page, name: string) {
@@ -14,12 +15,7 @@ const nodeName = 'identity-mac';
 
 test('an admin rotates, allows replacing and revokes a node from its page, confirming each', async ({ page }) => {
   const stack = stackInfo();
-  await page.goto(`${stack.webUrl}/sign-in`);
-  const signIn = page.getByRole('form', { name: 'Sign in' });
-  await signIn.getByLabel('Email').fill(stack.adminEmail);
-  await signIn.getByLabel('Password').fill(stack.adminPassword);
-  await signIn.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  await signInAsAdmin(page, stack);
 
   let nodeId = '';
   await test.step('a Mac enrolls with a token the admin made', async () => {
