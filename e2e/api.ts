@@ -1,29 +1,13 @@
-// Setting up a spec's data through the real tRPC route, as the signed-in browser would (its
-// session cookie, its Origin), when the journey under test is elsewhere and the form is not.
-import type { Page } from '@playwright/test';
+// Setting up a spec's data through the real tRPC route with the browser's own session
+// (page.request shares its cookies), when the journey under test is elsewhere: a call with no
+// input is a GET query, one with input a POST.
+import { expect, type APIRequestContext } from '@playwright/test';
 
-interface TrpcEnvelope<T> {
-  result?: { data?: { json?: T } };
-  error?: { json?: { message?: string } };
-}
+type TrpcBody<T> = { result: { data: { json: T } } };
 
-async function unwrap<T>(path: string, response: { ok(): boolean; status(): number; json(): Promise<unknown> }): Promise<T> {
-  const body = (await response.json()) as TrpcEnvelope<T>;
-  if (!response.ok() || body.error) throw new Error(`${path}: ${response.status()} ${body.error?.json?.message ?? ''}`);
-  return body.result?.data?.json as T;
-}
-
-/** A tRPC mutation with the page's session. */
-export async function mutate<T = unknown>(page: Page, webUrl: string, path: string, input: unknown): Promise<T> {
-  const response = await page.request.post(`${webUrl}/api/trpc/${path}`, {
-    headers: { 'content-type': 'application/json', origin: webUrl },
-    data: JSON.stringify({ json: input }),
-  });
-  return unwrap<T>(path, response);
-}
-
-/** A tRPC query with the page's session. */
-export async function query<T = unknown>(page: Page, webUrl: string, path: string, input?: unknown): Promise<T> {
-  const search = input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify({ json: input }))}`;
-  return unwrap<T>(path, await page.request.get(`${webUrl}/api/trpc/${path}${search}`));
+export async function trpc<T = unknown>(api: APIRequestContext, webUrl: string, path: string, input?: unknown): Promise<T> {
+  const url = `${webUrl}/api/trpc/${path}`;
+  const response = input === undefined ? await api.get(url) : await api.post(url, { data: { json: input } });
+  expect(response.ok(), `${path}: ${await response.text()}`).toBe(true);
+  return ((await response.json()) as TrpcBody<T>).result.data.json;
 }

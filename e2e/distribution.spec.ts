@@ -6,43 +6,17 @@
 // per flow, and its top feeders in text), each job shows its bytes by source, a node page shows
 // what that Mac uploaded to peers, and an admin clears the bad-peer-data condition there.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pushArtifact, RegistryClient } from '@cider/oci';
 import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage } from '@cider/protocol';
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
+import { trpc } from './api.ts';
+import { pushFreshImage } from './images.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
-type TrpcBody<T> = { result: { data: { json: T } } };
-
-/** A tRPC call through the page's own session (page.request shares the browser's cookies). */
-async function trpc<T>(api: APIRequestContext, webUrl: string, path: string, input?: unknown): Promise<T> {
-  const url = `${webUrl}/api/trpc/${path}`;
-  const response =
-    input === undefined ? await api.get(url) : path.includes('.list') || path.includes('.get') ? await api.get(`${url}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`) : await api.post(url, { data: { json: input } });
-  expect(response.ok(), `${path}: ${await response.text()}`).toBe(true);
-  return ((await response.json()) as TrpcBody<T>).result.data.json;
-}
 
 const KiB = 1024;
 const imageBytes = 256 * KiB;
-
-async function pushFreshImage(registryHost: string, repository: string): Promise<{ digest: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'cider-distribution-'));
-  const client = new RegistryClient();
-  try {
-    const file = join(dir, 'UniversalMac_15.5_24F74_Restore.ipsw');
-    await writeFile(file, randomBytes(imageBytes));
-    const pushed = await pushArtifact({ client, reference: `${registryHost}/${repository}:15.5`, files: [{ path: file }] });
-    return { digest: pushed.digest };
-  } finally {
-    await client.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `test-results/distribution-${name}.png`, fullPage: true });
@@ -74,7 +48,7 @@ test('a rollout shows its registry egress and who fed whom; jobs their sources; 
     });
 
     await test.step('three Macs of a project of its own are sent a fresh image', async () => {
-      ({ digest } = await pushFreshImage(stack.registryHost, repository));
+      ({ digest } = await pushFreshImage(stack.registryHost, { repository, tag: '15.5', fileName: 'UniversalMac_15.5_24F74_Restore.ipsw', bytes: imageBytes }));
       const registries = await trpc<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
       if (!registries.some((r) => r.host === host)) await trpc(api, stack.webUrl, 'registries.create', { name: 'localhost (distribution)', host, plainHttp: true, authKind: 'none' });
       const teams = await trpc<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');

@@ -6,41 +6,15 @@
 // Shares the stack with the other specs: its project, node and image are its own, and it revokes
 // the node at the end, so no page counts it as a node that is still there.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pushArtifact, RegistryClient } from '@cider/oci';
 import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage } from '@cider/protocol';
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
+import { trpc } from './api.ts';
+import { pushFreshImage } from './images.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
-type TrpcBody<T> = { result: { data: { json: T } } };
 type MarkedWindow = Window & { __noReload?: boolean };
-
-/** A tRPC call through the page's own session (page.request shares the browser's cookies). */
-async function trpc<T>(api: APIRequestContext, webUrl: string, path: string, input?: unknown): Promise<T> {
-  const url = `${webUrl}/api/trpc/${path}`;
-  const response = input === undefined ? await api.get(url) : await api.post(url, { data: { json: input } });
-  expect(response.ok(), `${path}: ${await response.text()}`).toBe(true);
-  return ((await response.json()) as TrpcBody<T>).result.data.json;
-}
-
-/** An image no node holds: fresh random content in a repository of this run's own. */
-async function pushFreshImage(registryHost: string, repository: string): Promise<{ digest: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'cider-sync-cancel-'));
-  const client = new RegistryClient();
-  try {
-    const file = join(dir, 'UniversalMac_15.4_24E248_Restore.ipsw');
-    await writeFile(file, randomBytes(256 * 1024));
-    const pushed = await pushArtifact({ client, reference: `${registryHost}/${repository}:15.4`, files: [{ path: file }] });
-    return { digest: pushed.digest };
-  } finally {
-    await client.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `test-results/sync-cancel-${name}.png`, fullPage: true });
@@ -68,7 +42,7 @@ test('a cancelled sync job reads "cancelling" until its node confirms, then "can
 
     let jobId = '';
     await test.step('a node of its own, whose agent is a SimAgent, is sent a sync of a fresh image and reports a little progress', async () => {
-      const { digest } = await pushFreshImage(stack.registryHost, repository);
+      const { digest } = await pushFreshImage(stack.registryHost, { repository, tag: '15.4', fileName: 'UniversalMac_15.4_24E248_Restore.ipsw', bytes: 256 * 1024 });
       const registries = await trpc<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
       if (!registries.some((r) => r.host === host)) await trpc(api, stack.webUrl, 'registries.create', { name: 'localhost (cancel)', host, plainHttp: true, authKind: 'none' });
       const teams = await trpc<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');

@@ -2,11 +2,8 @@
 // create a project, pin an image and watch every demo node reach it live, with no reload.
 // The global setup starts the stack and describes it in test-results/stack.json.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pushArtifact, RegistryClient } from '@cider/oci';
 import { expect, test } from '@playwright/test';
+import { pushFreshImage } from './images.ts';
 import { stackInfo } from './stack-info.ts';
 
 // Read when the test runs, not when the file loads: Playwright collects specs before the
@@ -21,26 +18,6 @@ function shortDigest(digest: string): string {
 type MarkedWindow = Window & { __noReload?: boolean };
 
 /**
- * An image no node holds yet: fresh random content under a repository of this run's own. The
- * demo image would not do, because earlier specs already synced it to every node, so its rows
- * would read "In sync" the moment it is pinned, with nothing pushed to the page.
- */
-async function pushFreshImage(registryHost: string): Promise<{ reference: string; digest: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'cider-thin-path-'));
-  const client = new RegistryClient();
-  try {
-    const file = join(dir, 'UniversalMac_15.3_24D60_Restore.ipsw');
-    await writeFile(file, randomBytes(512 * 1024));
-    const reference = `${registryHost}/live/thin-path-${randomBytes(4).toString('hex')}:15.3`;
-    const pushed = await pushArtifact({ client, reference, files: [{ path: file }] });
-    return { reference, digest: pushed.digest };
-  } finally {
-    await client.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/**
  * The rollout table also refetches every 30 s (apps/web/src/components/project/rollout-table.tsx),
  * counted from when it mounted. Whatever it shows before that first refetch came from the pin's
  * own answer or from a pushed event, so the live step must finish inside this window; were this
@@ -50,7 +27,12 @@ const rolloutRefetchMs = 30_000;
 
 test('sign in, connect a registry, create a project, pin an image and see it reach every node', async ({ page }) => {
   const stack = stackInfo();
-  const fresh = await pushFreshImage(stack.registryHost);
+  const fresh = await pushFreshImage(stack.registryHost, {
+    repository: `live/thin-path-${randomBytes(4).toString('hex')}`,
+    tag: '15.3',
+    fileName: 'UniversalMac_15.3_24D60_Restore.ipsw',
+    bytes: 512 * 1024,
+  });
   let tableMountedAfter = 0;
 
   await test.step('a wrong password is refused, the right one signs in', async () => {
