@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
 import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
-import { trpc } from './api.ts';
+import { mutate, query } from './api.ts';
 import { pushFreshImage } from './images.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
@@ -49,14 +49,14 @@ test('a rollout shows its registry egress and who fed whom; jobs their sources; 
 
     await test.step('three Macs of a project of its own are sent a fresh image', async () => {
       ({ digest } = await pushFreshImage(stack.registryHost, { repository, tag: '15.5', fileName: 'UniversalMac_15.5_24F74_Restore.ipsw', bytes: imageBytes }));
-      const registries = await trpc<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
-      if (!registries.some((r) => r.host === host)) await trpc(api, stack.webUrl, 'registries.create', { name: 'localhost (distribution)', host, plainHttp: true, authKind: 'none' });
-      const teams = await trpc<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
+      const registries = await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
+      if (!registries.some((r) => r.host === host)) await mutate(api, stack.webUrl, 'registries.create', { name: 'localhost (distribution)', host, plainHttp: true, authKind: 'none' });
+      const teams = await query<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
       const team = teams.find((t) => t.name === 'Platform');
       expect(team, 'the seeded Platform team').toBeDefined();
-      projectId = (await trpc<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `distribution-${suffix}`, teamId: team!.id, nodeSelector: `distribution-spec=${label}` })).id;
+      projectId = (await mutate<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `distribution-${suffix}`, teamId: team!.id, nodeSelector: `distribution-spec=${label}` })).id;
 
-      const { token } = await trpc<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `distribution rack ${suffix}`, usesLeft: 3 });
+      const { token } = await mutate<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `distribution rack ${suffix}`, usesLeft: 3 });
       for (const [i, name] of [`feeder-${suffix}`, `relay-${suffix}`, `leaf-${suffix}`].entries()) {
         const keys = generateNodeKeyPair();
         const enrolled = await fetch(`${stack.controlUrl}${enrollPath}`, {
@@ -73,7 +73,7 @@ test('a rollout shows its registry egress and who fed whom; jobs their sources; 
         await agent.next((m) => m.type === 'welcome');
         macs.push({ name, nodeId, agent, jobId: '' });
       }
-      pinId = (await trpc<{ id: string }>(api, stack.webUrl, 'pins.set', { projectId, reference })).id;
+      pinId = (await mutate<{ id: string }>(api, stack.webUrl, 'pins.set', { projectId, reference })).id;
       for (const mac of macs) {
         // Other specs' projects with an empty selector may send these Macs syncs of their own.
         const sync = (await mac.agent.next((m) => m.type === 'sync' && m.digest === digest, 30_000)) as Extract<ControlMessage, { type: 'sync' }>;
@@ -91,7 +91,7 @@ test('a rollout shows its registry egress and who fed whom; jobs their sources; 
         bytesFetched: imageBytes,
         sources: { registry, mirror: 0, peers },
       });
-      await expect.poll(async () => (await trpc<{ state: string }>(api, stack.webUrl, 'jobs.get', { jobId: mac.jobId })).state, { timeout: 15_000 }).toBe('done');
+      await expect.poll(async () => (await query<{ state: string }>(api, stack.webUrl, 'jobs.get', { jobId: mac.jobId })).state, { timeout: 15_000 }).toBe('done');
     };
 
     await test.step('the feeder pulls from the registry, the relay from the feeder, the leaf from both and reports the relay', async () => {
@@ -149,8 +149,8 @@ test('a rollout shows its registry egress and who fed whom; jobs their sources; 
       await expect(page.getByRole('region', { name: 'Needs attention' })).toHaveCount(0);
     });
   } finally {
-    for (const mac of macs) await trpc(api, stack.webUrl, 'nodes.revoke', { nodeId: mac.nodeId });
-    if (pinId) await trpc(api, stack.webUrl, 'pins.remove', { pinId });
+    for (const mac of macs) await mutate(api, stack.webUrl, 'nodes.revoke', { nodeId: mac.nodeId });
+    if (pinId) await mutate(api, stack.webUrl, 'pins.remove', { pinId });
     for (const mac of macs) mac.agent.close();
   }
 });

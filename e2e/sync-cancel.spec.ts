@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
 import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
-import { trpc } from './api.ts';
+import { mutate, query } from './api.ts';
 import { pushFreshImage } from './images.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
@@ -43,15 +43,15 @@ test('a cancelled sync job reads "cancelling" until its node confirms, then "can
     let jobId = '';
     await test.step('a node of its own, whose agent is a SimAgent, is sent a sync of a fresh image and reports a little progress', async () => {
       const { digest } = await pushFreshImage(stack.registryHost, { repository, tag: '15.4', fileName: 'UniversalMac_15.4_24E248_Restore.ipsw', bytes: 256 * 1024 });
-      const registries = await trpc<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
-      if (!registries.some((r) => r.host === host)) await trpc(api, stack.webUrl, 'registries.create', { name: 'localhost (cancel)', host, plainHttp: true, authKind: 'none' });
-      const teams = await trpc<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
+      const registries = await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
+      if (!registries.some((r) => r.host === host)) await mutate(api, stack.webUrl, 'registries.create', { name: 'localhost (cancel)', host, plainHttp: true, authKind: 'none' });
+      const teams = await query<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
       const team = teams.find((t) => t.name === 'Platform');
       expect(team, 'the seeded Platform team').toBeDefined();
       // Only this spec's node carries the label, so only it serves the project.
-      const project = await trpc<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `cancel-${suffix}`, teamId: team!.id, nodeSelector: `cancel-spec=${label}` });
+      const project = await mutate<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `cancel-${suffix}`, teamId: team!.id, nodeSelector: `cancel-spec=${label}` });
 
-      const { token } = await trpc<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `cancel rack ${suffix}`, usesLeft: 1 });
+      const { token } = await mutate<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `cancel rack ${suffix}`, usesLeft: 1 });
       const keys = generateNodeKeyPair();
       const enrolled = await fetch(`${stack.controlUrl}${enrollPath}`, {
         method: 'POST',
@@ -65,7 +65,7 @@ test('a cancelled sync job reads "cancelling" until its node confirms, then "can
       agent.send({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts: { ...simFacts, hostname: nodeName }, images: [], activeJobs: [] });
       await agent.next((m) => m.type === 'welcome');
 
-      const pin = await trpc<{ id: string; digest: string }>(api, stack.webUrl, 'pins.set', { projectId: project.id, reference });
+      const pin = await mutate<{ id: string; digest: string }>(api, stack.webUrl, 'pins.set', { projectId: project.id, reference });
       pinId = pin.id;
       expect(pin.digest).toBe(digest);
       // Other projects with an empty selector (other specs') may send this node syncs of their own
@@ -131,8 +131,8 @@ test('a cancelled sync job reads "cancelling" until its node confirms, then "can
   } finally {
     // The node first (its open jobs, such as the one a later reconcile queues again for the
     // still-pinned digest, are cancelled with it), then the pin, then the socket.
-    if (nodeId) await trpc(api, stack.webUrl, 'nodes.revoke', { nodeId });
-    if (pinId) await trpc(api, stack.webUrl, 'pins.remove', { pinId });
+    if (nodeId) await mutate(api, stack.webUrl, 'nodes.revoke', { nodeId });
+    if (pinId) await mutate(api, stack.webUrl, 'pins.remove', { pinId });
     agent?.close();
   }
 });

@@ -105,11 +105,10 @@ export function RegistryTable() {
                   <button
                     type="button"
                     className="button button-small"
-                    aria-label={`Check registry ${r.name}`}
                     disabled={check.isPending && check.variables?.registryId === r.id}
                     onClick={() => check.mutate({ registryId: r.id })}
                   >
-                    Check now
+                    Check now<span className="sr-only"> registry {r.name}</span>
                   </button>
                 </td>
               ) : null}
