@@ -6,11 +6,12 @@
 // per flow, and its top feeders in text), each job shows its bytes by source, a node page shows
 // what that Mac uploaded to peers, and an admin clears the bad-peer-data condition there.
 import { randomBytes } from 'node:crypto';
-import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage } from '@cider/protocol';
+import type { ControlMessage } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
-import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
+import type { SimAgent } from '../apps/control/testing/wire.ts';
 import { mutate, query } from './api.ts';
 import { pushFreshImage } from './images.ts';
+import { enrollSimNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
@@ -58,19 +59,9 @@ test('a rollout shows its registry egress and who fed whom; jobs their sources; 
 
       const { token } = await mutate<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `distribution rack ${suffix}`, usesLeft: 3 });
       for (const [i, name] of [`feeder-${suffix}`, `relay-${suffix}`, `leaf-${suffix}`].entries()) {
-        const keys = generateNodeKeyPair();
-        const enrolled = await fetch(`${stack.controlUrl}${enrollPath}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ token, name, labels: { 'distribution-spec': label }, publicKey: keys.publicKey }),
-        });
-        expect(enrolled.status).toBe(200);
-        const { nodeId, secret } = (await enrolled.json()) as { nodeId: string; secret: string };
-        const agent = await SimAgent.open(stack.controlUrl, `${nodeId}.${secret}`);
         // The feeder's peer server has sent 384 KiB (to the other two), two uploads still running.
         const peer = { port: 7941, addresses: [`10.9.0.${i + 1}`], uploadedBytes: i === 0 ? 384 * KiB : 0, uploadsInFlight: i === 0 ? 2 : 0 };
-        agent.send({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts: { ...simFacts, hostname: name, peer }, images: [], activeJobs: [] });
-        await agent.next((m) => m.type === 'welcome');
+        const { nodeId, agent } = await enrollSimNode(stack.controlUrl, token, { name, labels: { 'distribution-spec': label }, facts: { peer } });
         macs.push({ name, nodeId, agent, jobId: '' });
       }
       pinId = (await mutate<{ id: string }>(api, stack.webUrl, 'pins.set', { projectId, reference })).id;

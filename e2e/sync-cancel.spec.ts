@@ -6,11 +6,12 @@
 // Shares the stack with the other specs: its project, node and image are its own, and it revokes
 // the node at the end, so no page counts it as a node that is still there.
 import { randomBytes } from 'node:crypto';
-import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage } from '@cider/protocol';
+import type { ControlMessage } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
-import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
+import type { SimAgent } from '../apps/control/testing/wire.ts';
 import { mutate, query } from './api.ts';
 import { pushFreshImage } from './images.ts';
+import { enrollSimNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
@@ -52,18 +53,7 @@ test('a cancelled sync job reads "cancelling" until its node confirms, then "can
       const project = await mutate<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `cancel-${suffix}`, teamId: team!.id, nodeSelector: `cancel-spec=${label}` });
 
       const { token } = await mutate<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `cancel rack ${suffix}`, usesLeft: 1 });
-      const keys = generateNodeKeyPair();
-      const enrolled = await fetch(`${stack.controlUrl}${enrollPath}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ token, name: nodeName, labels: { 'cancel-spec': label }, publicKey: keys.publicKey }),
-      });
-      expect(enrolled.status).toBe(200);
-      const { nodeId: id, secret } = (await enrolled.json()) as { nodeId: string; secret: string };
-      nodeId = id;
-      agent = await SimAgent.open(stack.controlUrl, `${nodeId}.${secret}`);
-      agent.send({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts: { ...simFacts, hostname: nodeName }, images: [], activeJobs: [] });
-      await agent.next((m) => m.type === 'welcome');
+      ({ nodeId, agent } = await enrollSimNode(stack.controlUrl, token, { name: nodeName, labels: { 'cancel-spec': label } }));
 
       const pin = await mutate<{ id: string; digest: string }>(api, stack.webUrl, 'pins.set', { projectId: project.id, reference });
       pinId = pin.id;
