@@ -17,15 +17,25 @@ export function PinModeField({ value, onChange }: { value: PinMode; onChange(mod
     <fieldset className="pin-mode">
       <legend className="field-label">Mode</legend>
       {modes.map((mode) => (
-        <label key={mode.value} className="pin-mode-choice">
-          <input type="radio" name={`${id}-mode`} value={mode.value} checked={value === mode.value} onChange={() => onChange(mode.value)} aria-describedby={`${id}-${mode.value}`} />
+        <div key={mode.value} className="pin-mode-choice">
+          <input
+            id={`${id}-${mode.value}`}
+            type="radio"
+            name={`${id}-mode`}
+            value={mode.value}
+            checked={value === mode.value}
+            onChange={() => onChange(mode.value)}
+            aria-describedby={`${id}-${mode.value}-explanation`}
+          />
           <span>
-            <span className="strong">{mode.label}</span>
-            <span id={`${id}-${mode.value}`} className="hint pin-mode-explanation">
+            <label className="strong" htmlFor={`${id}-${mode.value}`}>
+              {mode.label}
+            </label>
+            <span id={`${id}-${mode.value}-explanation`} className="hint pin-mode-explanation">
               {mode.explanation}
             </span>
           </span>
-        </label>
+        </div>
       ))}
     </fieldset>
   );
