@@ -119,6 +119,7 @@ test('an admin pins by picking, pins from a tag page, and renames, re-selects an
     await form.getByRole('button', { name: 'Pin image' }).click();
     await expect(form.getByRole('alert')).toContainText('Pick one from its tag list: Images →');
     await expect(form.getByRole('alert')).not.toContainText('cider tags');
+    await expect(form.getByRole('link', { name: 'Open the tag list of demo/macos' })).toBeVisible();
   });
 
   await test.step('"Pin to project…" on the tag page pins in a chosen project', async () => {

@@ -1,8 +1,10 @@
 'use client';
 // Pinning an image in a project: pick it (registry, repository, tag) or type its reference, choose
 // follow or freeze, and hear what the nodes will do now, in the server's words.
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import Link from 'next/link';
 import { useId, useState, type FormEvent } from 'react';
+import { repositoryHref } from '../images/image-paths.ts';
 import { useTRPC } from '../../trpc/react.ts';
 import { FormFooter } from '../ui/form-footer.tsx';
 import { ImagePicker } from './image-picker.tsx';
@@ -16,6 +18,11 @@ export function PinForm({ projectId }: { projectId: string }) {
   const [mode, setMode] = useState<PinMode>('follow');
   const [status, setStatus] = useState<string>();
   const pin = useMutation(trpc.pins.set.mutationOptions());
+  const registries = useQuery(trpc.images.registries.queryOptions());
+  // A tag that is not there: offer its repository's tag list, when the registry is connected.
+  const [, host, repository] = /^([^/]+)\/(.+?)(?::[^/:@]+)?(?:@.*)?$/.exec(pin.variables?.reference.trim() ?? '') ?? [];
+  const registryId = registries.data?.find((r) => r.host === host)?.id;
+  const tagList = pin.error?.data?.code === 'NOT_FOUND' && registryId && repository ? repositoryHref(registryId, repository) : undefined;
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -66,7 +73,13 @@ export function PinForm({ projectId }: { projectId: string }) {
         </span>
       </div>
       <PinModeField value={mode} onChange={setMode} />
-      <FormFooter error={pin.error} status={status} submit={{ label: 'Pin image', pendingLabel: 'Resolving…', pending: pin.isPending }} />
+      <FormFooter error={pin.error} status={status} submit={{ label: 'Pin image', pendingLabel: 'Resolving…', pending: pin.isPending }}>
+        {tagList ? (
+          <p>
+            <Link href={tagList}>Open the tag list of {repository}</Link>
+          </p>
+        ) : null}
+      </FormFooter>
     </form>
   );
 }
