@@ -12,6 +12,7 @@ import { HeldByTable, PinsUsingTable } from './image-usage.tsx';
 import { ImageSpec, ManifestSpec } from './image-spec.tsx';
 import { LayerTable } from './layer-table.tsx';
 import { NotFoundNote } from './not-found-note.tsx';
+import { PinToProject } from './pin-to-project.tsx';
 import { PlatformTable } from './platform-table.tsx';
 import { ReferrerTable } from './referrer-table.tsx';
 import { SpecSheet } from './spec-sheet.tsx';
@@ -57,6 +58,7 @@ export function ImageDetailView({ registryId, repository, reference }: { registr
           </>
         }
       >
+        {detail.tag ? <PinToProject reference={detail.reference} /> : null}
         <Link className="button" href={`/jobs?digest=${encodeURIComponent(detail.digest)}`}>
           Sync jobs for this digest
         </Link>

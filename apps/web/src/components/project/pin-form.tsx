@@ -1,17 +1,28 @@
 'use client';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
-import { shortDigest } from '../../lib/format.ts';
+// Pinning an image in a project: pick it (registry, repository, tag) or type its reference, choose
+// follow or freeze, and hear what the nodes will do now, in the server's words.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import Link from 'next/link';
+import { useId, useState, type FormEvent } from 'react';
+import { repositoryHref } from '../images/image-paths.ts';
 import { useTRPC } from '../../trpc/react.ts';
 import { FormFooter } from '../ui/form-footer.tsx';
+import { ImagePicker } from './image-picker.tsx';
+import { PinModeField, type PinMode } from './pin-mode-field.tsx';
 
 export function PinForm({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
+  const id = useId();
   const [reference, setReference] = useState('');
-  const [mode, setMode] = useState<'follow' | 'frozen'>('follow');
+  const [mode, setMode] = useState<PinMode>('follow');
   const [status, setStatus] = useState<string>();
   const pin = useMutation(trpc.pins.set.mutationOptions());
+  const registries = useQuery(trpc.images.registries.queryOptions());
+  // A tag that is not there: offer its repository's tag list, when the registry is connected.
+  const [, host, repository] = /^([^/]+)\/(.+?)(?::[^/:@]+)?(?:@.*)?$/.exec(pin.variables?.reference.trim() ?? '') ?? [];
+  const registryId = registries.data?.find((r) => r.host === host)?.id;
+  const tagList = pin.error?.data?.code === 'NOT_FOUND' && registryId && repository ? repositoryHref(registryId, repository) : undefined;
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -21,7 +32,7 @@ export function PinForm({ projectId }: { projectId: string }) {
       {
         onSuccess(saved) {
           setReference('');
-          setStatus(`Pinned ${saved.reference} at ${shortDigest(saved.digest)}; nodes are fetching it.`);
+          setStatus(saved.message);
           void queryClient.invalidateQueries({ queryKey: trpc.projects.pathKey() });
         },
       },
@@ -31,31 +42,44 @@ export function PinForm({ projectId }: { projectId: string }) {
   return (
     <form className="form form-inline" aria-labelledby="pin-image-title" onSubmit={submit}>
       <h3 id="pin-image-title">Pin an image</h3>
-      <div className="form-grid">
-        <label className="field field-wide">
-          <span className="field-label">Image reference</span>
-          <input
-            name="reference"
-            required
-            spellCheck={false}
-            autoComplete="off"
-            placeholder="<registry>/demo/macos:15.2"
-            value={reference}
-            onChange={(e) => {
-              setReference(e.target.value);
-              setStatus(undefined);
-            }}
-          />
+      <ImagePicker
+        onPick={(picked) => {
+          setReference(picked);
+          setStatus(undefined);
+          pin.reset();
+        }}
+      />
+      <div className="field">
+        <label className="field-label" htmlFor={`${id}-reference`}>
+          Image reference
         </label>
-        <label className="field">
-          <span className="field-label">Mode</span>
-          <select name="mode" value={mode} onChange={(e) => setMode(e.target.value === 'frozen' ? 'frozen' : 'follow')}>
-            <option value="follow">Follow tag</option>
-            <option value="frozen">Freeze to digest</option>
-          </select>
-        </label>
+        <input
+          id={`${id}-reference`}
+          name="reference"
+          required
+          spellCheck={false}
+          autoComplete="off"
+          maxLength={600}
+          placeholder="<registry>/demo/macos:15.2"
+          aria-describedby={`${id}-reference-hint`}
+          value={reference}
+          onChange={(e) => {
+            setReference(e.target.value);
+            setStatus(undefined);
+          }}
+        />
+        <span id={`${id}-reference-hint`} className="hint">
+          Filled in by the choice above; or type one.
+        </span>
       </div>
-      <FormFooter error={pin.error} status={status} submit={{ label: 'Pin image', pendingLabel: 'Resolving…', pending: pin.isPending }} />
+      <PinModeField value={mode} onChange={setMode} />
+      <FormFooter error={pin.error} status={status} submit={{ label: 'Pin image', pendingLabel: 'Resolving…', pending: pin.isPending }}>
+        {tagList ? (
+          <p>
+            <Link href={tagList}>Open the tag list of {repository}</Link>
+          </p>
+        ) : null}
+      </FormFooter>
     </form>
   );
 }

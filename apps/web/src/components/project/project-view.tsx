@@ -5,9 +5,10 @@ import { useTRPC } from '../../trpc/react.ts';
 import { PageHeader } from '../ui/page-header.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { canEditTeam } from '@cider/api/permissions';
-import { useSessionUser } from '../shell/session-user.tsx';
+import { useIsAdmin, useSessionUser } from '../shell/session-user.tsx';
 import { PinForm } from './pin-form.tsx';
 import { PinTable } from './pin-table.tsx';
+import { ProjectSettings } from './project-settings.tsx';
 import { RolloutFlow } from './rollout-flow.tsx';
 import { RolloutTable } from './rollout-table.tsx';
 
@@ -16,6 +17,7 @@ export function ProjectView({ projectId }: { projectId: string }) {
   const query = useQuery(trpc.projects.byId.queryOptions({ projectId }, { retry: (count, error) => error.data?.code !== 'NOT_FOUND' && count < 3 }));
   const project = query.data;
   const user = useSessionUser();
+  const isAdmin = useIsAdmin();
   const canEdit = project ? canEditTeam(user, project.team.id) : false;
 
   if (query.error?.data?.code === 'NOT_FOUND' || (!project && query.error?.data?.code === 'BAD_REQUEST')) {
@@ -61,6 +63,12 @@ export function ProjectView({ projectId }: { projectId: string }) {
           project.pins.map((pin) => <RolloutFlow key={pin.id} projectId={project.id} digest={pin.digest} reference={pin.reference} />)
         )}
       </section>
+      {isAdmin ? (
+        <section className="card" aria-labelledby="project-settings-title">
+          <h2 id="project-settings-title">Settings</h2>
+          <ProjectSettings project={project} />
+        </section>
+      ) : null}
     </>
   );
 }

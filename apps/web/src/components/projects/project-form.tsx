@@ -4,6 +4,8 @@ import { useRouter } from 'next/navigation';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
 import { FormFooter } from '../ui/form-footer.tsx';
+import { NameCounter, projectNameMax } from './name-counter.tsx';
+import { SelectorPreview } from './selector-preview.tsx';
 
 export function ProjectForm() {
   const trpc = useTRPC();
@@ -35,10 +37,13 @@ export function ProjectForm() {
     <form className="form" aria-labelledby="new-project-title" onSubmit={submit}>
       <h2 id="new-project-title">New project</h2>
       <div className="form-grid">
-        <label className="field">
-          <span className="field-label">Name</span>
-          <input name="name" required maxLength={63} value={name} onChange={(e) => setName(e.target.value)} />
-        </label>
+        <div className="field">
+          <label htmlFor={`${id}-name`} className="field-label">
+            Name
+          </label>
+          <input id={`${id}-name`} name="name" required aria-describedby={`${id}-name-count`} value={name} onChange={(e) => setName(e.target.value)} />
+          <NameCounter id={`${id}-name-count`} value={name} max={projectNameMax} />
+        </div>
         <label className="field">
           <span className="field-label">Team</span>
           <select name="teamId" required value={teamId} onChange={(e) => setTeamId(e.target.value)}>
@@ -58,13 +63,15 @@ export function ProjectForm() {
             id={`${id}-selector`}
             name="nodeSelector"
             placeholder="pool=ios-ci"
-            aria-describedby={`${id}-selector-hint`}
+            maxLength={500}
+            aria-describedby={`${id}-selector-hint ${id}-selector-preview`}
             value={nodeSelector}
             onChange={(e) => setNodeSelector(e.target.value)}
           />
           <span id={`${id}-selector-hint`} className="hint">
             pool=ios-ci; empty = all nodes
           </span>
+          <SelectorPreview id={`${id}-selector-preview`} selector={nodeSelector} />
         </div>
       </div>
       <FormFooter error={create.error ?? teams.error} submit={{ label: 'Create project', pendingLabel: 'Creating…', pending: create.isPending, disabled: !teamId }} />

@@ -1,5 +1,6 @@
 import { router } from '../../trpc.ts';
 import { imageDetailProcedure } from './detail.ts';
+import { pickRepositoriesProcedure, pickTagsProcedure } from './pick.ts';
 import { imageRegistriesProcedure } from './registries.ts';
 import { repositoriesProcedure } from './repositories.ts';
 import { tagsProcedure } from './tags.ts';
@@ -9,4 +10,6 @@ export const imagesRouter = router({
   repositories: repositoriesProcedure,
   tags: tagsProcedure,
   detail: imageDetailProcedure,
+  pickRepositories: pickRepositoriesProcedure,
+  pickTags: pickTagsProcedure,
 });

@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc.ts';
-import { createProject, parseSelector } from '../../services/projects/projects.ts';
+import { createProject, parseSelector, projectNameMax } from '../../services/projects/projects.ts';
+
+export const projectNameInput = z.string().trim().min(1, 'Give the project a name').max(projectNameMax, `Project names are at most ${projectNameMax} characters`);
+/** `key=value, key=value`; empty for every node. */
+export const nodeSelectorInput = z.string().max(500, 'A node selector is at most 500 characters');
 
 export const createProjectInput = z.object({
-  name: z.string().trim().min(1, 'Give the project a name').max(63),
+  name: projectNameInput,
   teamId: z.string().uuid('Choose a team'),
-  /** `key=value, key=value`; empty for every node. */
-  nodeSelector: z.string().max(500).default(''),
+  nodeSelector: nodeSelectorInput.default(''),
 });
 
 export const createProjectProcedure = adminProcedure

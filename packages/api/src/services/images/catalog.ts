@@ -19,7 +19,7 @@ function catalogRefusal(error: unknown): string | undefined {
 
 export type Catalog = { available: true; repositories: string[]; truncated: boolean } | { available: false; reason: string };
 
-async function catalogOf(deps: ServiceDeps, registry: Registry): Promise<Catalog> {
+export async function catalogOf(deps: ServiceDeps, registry: Registry): Promise<Catalog> {
   return remember(cacheKey(registry, 'catalog'), listTtlMs, async () => {
     const client = browseClient(deps, registry);
     try {

@@ -28,7 +28,7 @@ const referrersTtlMs = 5_000;
 /** Referrers shown on an image's page; the rest are counted. */
 export const maxReferrers = 100;
 
-async function manifestByDigest(client: RegistryClient, registry: Registry, repository: string, digest: Digest): Promise<FetchedManifest> {
+export async function manifestByDigest(client: RegistryClient, registry: Registry, repository: string, digest: Digest): Promise<FetchedManifest> {
   return remember(
     cacheKey(registry, 'manifest', repository, digest),
     forever,

@@ -5,3 +5,4 @@ export { imageRegistries, registryRepositories, type Catalog } from './catalog.t
 export { maxResolvedTags, repositoryTags } from './tags.ts';
 export { imageDetail, maxReferrers, type ReferrerView, type Referrers } from './detail.ts';
 export { maxConfigBytes, parseCiderConfig, type CiderConfig, type CiderConfigFile } from './cider-config.ts';
+export { pickLimit, pickRepositories, pickTags } from './pick.ts';

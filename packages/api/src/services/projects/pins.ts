@@ -2,10 +2,11 @@
 // registry now, so every node gets exactly that digest, writes the pin and its audit event in
 // one transaction, and asks for a reconcile.
 import type { PinMode } from '@cider/db';
-import { formatReference, parseReference } from '@cider/oci';
+import { formatReference, isOciError, parseReference } from '@cider/oci';
 import { AppError } from '../../errors.ts';
 import { recordAudit } from '../audit/record.ts';
 import type { Actor, ServiceDeps } from '../deps.ts';
+import { loadDesiredState } from '../fleet/desired-state.ts';
 import { clientFor, fromOciError } from '../registries/registries.ts';
 
 export interface SetPinInput {
@@ -42,6 +43,10 @@ export async function setPin(deps: ServiceDeps, actor: Actor, input: SetPinInput
     }
     digest = descriptor.digest;
   } catch (error) {
+    // Point to the tag list on this dashboard, not to the CLI the registry client's message names.
+    if (isOciError(error, 'NOT_FOUND')) {
+      throw new AppError('NOT_FOUND', `Tag "${tag}" not found in ${ref.repository} at ${ref.registry}. Pick one from its tag list: Images → ${registry.name} → ${ref.repository}.`, { cause: error });
+    }
     throw fromOciError(error, `Resolving ${input.reference}`);
   } finally {
     await client.close();
@@ -59,7 +64,19 @@ export async function setPin(deps: ServiceDeps, actor: Actor, input: SetPinInput
   });
   await deps.queues.add('reconcile', { scope: 'project', id: project.id, reason: `pin ${reference} set` });
   await deps.events.publish({ type: 'pin.updated', projectId: project.id, pinId: pin.id });
-  return pin;
+  const nodes = (await loadDesiredState(deps, { projectId: project.id })).nodesOf(project.id).map((n) => n.id);
+  const holding = nodes.length === 0 ? 0 : await deps.db.nodeImage.count({ where: { digest, nodeId: { in: nodes } } });
+  return { ...pin, message: pinMessage(pin.reference, digest, nodes.length, holding) };
+}
+
+/** What the form says after a pin: what the nodes will do now, in the words of what happened. */
+export function pinMessage(reference: string, digest: string, nodes: number, holding: number): string {
+  const pinned = `Pinned ${reference} at ${digest.slice(0, 'sha256:'.length + 12)}`;
+  if (nodes === 0) return `${pinned}; no node matches this project's selector yet.`;
+  const all = nodes === 1 ? 'the only node' : `all ${nodes} nodes`;
+  if (holding >= nodes) return `${pinned}; already on ${all}, nothing to fetch.`;
+  if (holding === 0) return `${pinned}; ${nodes === 1 ? 'its node is' : `${all} are`} fetching it.`;
+  return `${pinned}; already on ${holding} of ${nodes} nodes, the other ${nodes - holding} ${nodes - holding === 1 ? 'is' : 'are'} fetching it.`;
 }
 
 export async function removePin(deps: ServiceDeps, actor: Actor, pinId: string): Promise<void> {

@@ -32,18 +32,32 @@ export function selectorMatches(selector: Labels, labels: Labels): boolean {
   return Object.entries(selector).every(([key, value]) => labels[key] === value);
 }
 
+/** Project names: what the form says and the server checks. */
+export const projectNameMax = 63;
+
+export function checkProjectName(text: string): string {
+  const name = text.trim();
+  if (!new RegExp(`^[A-Za-z0-9][A-Za-z0-9 ._-]{0,${projectNameMax - 1}}$`).test(name)) {
+    throw new AppError('BAD_REQUEST', `Project names are 1-${projectNameMax} letters, digits, spaces, ".", "_" or "-", starting with a letter or digit.`);
+  }
+  return name;
+}
+
+/** "iOS CI" and "ios ci" are one name: refuses a name another project holds in any case. */
+export async function assertProjectNameFree(db: Pick<ServiceDeps['db'], 'project'>, name: string, exceptId?: string): Promise<void> {
+  const taken = await db.project.findFirst({ where: { name: { equals: name, mode: 'insensitive' }, ...(exceptId ? { NOT: { id: exceptId } } : {}) } });
+  if (taken) throw new AppError('CONFLICT', `A project named "${taken.name}" already exists.`);
+}
+
 export async function createProject(
   deps: ServiceDeps,
   actor: Actor,
   input: { name: string; teamId: string; nodeSelector: Labels },
 ): Promise<{ id: string }> {
-  const name = input.name.trim();
-  if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/.test(name)) {
-    throw new AppError('BAD_REQUEST', 'Project names are 1-63 letters, digits, spaces, ".", "_" or "-", starting with a letter or digit.');
-  }
+  const name = checkProjectName(input.name);
   const team = await deps.db.team.findUnique({ where: { id: input.teamId } });
   if (!team) throw new AppError('NOT_FOUND', 'No such team.');
-  if (await deps.db.project.findUnique({ where: { name } })) throw new AppError('CONFLICT', `A project named "${name}" already exists.`);
+  await assertProjectNameFree(deps.db, name);
   const project = await deps.db.$transaction(async (tx) => {
     const created = await tx.project.create({ data: { name, teamId: team.id, nodeSelector: input.nodeSelector } });
     await recordAudit(tx, actor, 'project.create', { type: 'project', id: created.id }, undefined, created);
