@@ -1,5 +1,6 @@
 import { router } from '../../trpc.ts';
 import { imageDetailProcedure } from './detail.ts';
+import { imageHoldersProcedure } from './holders.ts';
 import { imageRegistriesProcedure } from './registries.ts';
 import { repositoriesProcedure } from './repositories.ts';
 import { tagsProcedure } from './tags.ts';
@@ -9,4 +10,5 @@ export const imagesRouter = router({
   repositories: repositoriesProcedure,
   tags: tagsProcedure,
   detail: imageDetailProcedure,
+  holders: imageHoldersProcedure,
 });
