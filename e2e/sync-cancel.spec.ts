@@ -106,7 +106,7 @@ test('a cancelled sync job reads "cancelling" until its node confirms, then "can
       await page.goto(`${stack.webUrl}/jobs?node=${nodeId}`);
       await expect(page.getByRole('heading', { level: 1, name: 'Jobs' })).toBeVisible();
       await expect(row).toHaveAttribute('data-state', 'pulling');
-      await expect(row.getByText('pulling', { exact: true })).toBeVisible();
+      await expect(row.getByText('downloading', { exact: true })).toBeVisible();
       await expect(row.getByRole('button', { name: `Cancel sync of ${reference} on ${nodeName}` })).toBeEnabled();
     });
 

@@ -1,6 +1,7 @@
 'use client';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { shortDigest, timeAgo } from '../../lib/format.ts';
+import { Token } from '../ui/token.tsx';
 import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
@@ -28,13 +29,13 @@ export function PinTable({ pins, canEdit }: { pins: Pin[]; canEdit: boolean }) {
         rowKey={(pin) => pin.id}
         rowAttributes={(pin) => ({ 'data-pin': pin.reference })}
         columns={[
-          { header: 'Image', cell: (pin) => <code>{pin.reference}</code> },
+          { header: 'Image', cell: (pin) => <Token value={pin.reference} kind="reference" /> },
           { header: 'Mode', cell: (pin) => <StatusBadge value={pin.mode} label={pin.mode === 'follow' ? 'follows tag' : 'frozen'} /> },
           {
             header: 'Digest',
             cell: (pin) => (
               <>
-                <code title={pin.digest}>{shortDigest(pin.digest)}</code>
+                <Token value={pin.digest} kind="digest" />
                 {pin.driftDigest ? (
                   <span className="badge badge-warn" title={pin.driftDigest}>
                     tag moved to {shortDigest(pin.driftDigest)}

@@ -5,6 +5,7 @@ import { useTRPC } from '../../trpc/react.ts';
 import { QueryState } from '../ui/query-state.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
 import { DataTable } from '../ui/data-table.tsx';
+import { Token } from '../ui/token.tsx';
 
 export function ProjectTable() {
   const trpc = useTRPC();
@@ -29,8 +30,8 @@ export function ProjectTable() {
             ) : (
               <ul className="plain-list">
                 {p.pins.map((pin) => (
-                  <li key={pin.id}>
-                    <code>{pin.reference}</code> <StatusBadge value={pin.mode} />
+                  <li key={pin.id} className="nowrap">
+                    <Token value={pin.reference} kind="reference" /> <StatusBadge value={pin.mode} />
                   </li>
                 ))}
               </ul>
