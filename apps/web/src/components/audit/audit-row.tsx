@@ -23,11 +23,7 @@ function ChangeLine({ change, isUpdate }: { change: Change; isUpdate: boolean })
       <span className="change-field">{change.field}:</span>{' '}
       {change.before !== undefined && (change.after !== undefined || isUpdate) ? (
         <>
-          <span className="change-before">{change.before}</span>
-          <span className="change-arrow" aria-label="changed to">
-            →
-          </span>
-          <span className="change-after">{change.after ?? 'removed'}</span>
+          <span className="change-before">{change.before}</span> → <span className="change-after">{change.after ?? 'removed'}</span>
         </>
       ) : (
         <span>{change.after ?? change.before}</span>
