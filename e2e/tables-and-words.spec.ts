@@ -100,6 +100,9 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
       await expect(pages.getByRole('status')).toHaveText('51–55 of 55 nodes');
       await expect(rollout.locator('tbody tr')).toHaveCount(5);
       await screenshot(page, 'rollout');
+      // Wide tables scroll inside their own box; no card is pushed wider than the window.
+      const overflowing = await page.locator('section.card').evaluateAll((cards) => cards.filter((card) => card.scrollWidth > card.clientWidth + 1).map((card) => card.querySelector('h2')?.textContent));
+      expect(overflowing).toEqual([]);
 
       await rollout.getByRole('checkbox', { name: 'Only not in sync' }).check();
       const behind = rollout.getByRole('navigation', { name: 'Pages of nodes not in sync' });
@@ -179,8 +182,8 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
       await filters.getByLabel('Action starts with').fill('team.rename');
       const today = new Date();
       const day = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
-      await filters.getByLabel('From').fill(day(today));
-      await filters.getByLabel('To').fill(day(today));
+      await filters.getByLabel('From', { exact: true }).fill(day(today));
+      await filters.getByLabel('To', { exact: true }).fill(day(today));
       await filters.getByRole('button', { name: 'Apply filters' }).click();
       const row = page.locator(`tr[data-audit-action="team.rename"][data-target="Words ${suffix} CI"]`);
       await expect(row).toBeVisible();
@@ -189,8 +192,8 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
       await screenshot(page, 'audit');
 
       const tomorrow = new Date(today.getTime() + 86_400_000);
-      await filters.getByLabel('From').fill(day(tomorrow));
-      await filters.getByLabel('To').fill(day(tomorrow));
+      await filters.getByLabel('From', { exact: true }).fill(day(tomorrow));
+      await filters.getByLabel('To', { exact: true }).fill(day(tomorrow));
       await filters.getByRole('button', { name: 'Apply filters' }).click();
       await expect(page.getByText('No audit events match these filters.')).toBeVisible();
     });
