@@ -48,7 +48,7 @@ export function AuditRow({ event }: { event: AuditEvent }) {
       <td className="nowrap">
         <code>{event.action}</code>
       </td>
-      <td title={event.targetId ?? undefined}>
+      <td title={event.targetId ?? undefined} className="audit-target">
         {event.targetName ? <div className="strong">{event.targetName}</div> : <div className="muted">unnamed</div>}
         <div className="audit-target-type">{targetWords[event.targetType] ?? event.targetType}</div>
       </td>

@@ -51,8 +51,7 @@ export function AuditTable({ filters }: { filters: AuditFilterValues }) {
       </div>
       <nav className="pager" aria-label="Pages of the audit log">
         <span className="muted small" role="status">
-          Page {page}
-          {nextCursor ? '' : ' · the oldest events for these filters'}
+          {page === 1 && !nextCursor ? 'Every event for these filters' : `Page ${page}${nextCursor ? '' : ' · the oldest events for these filters'}`}
         </span>
         <span className="pager-buttons">
           <button type="button" className="button button-small" disabled={page === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
