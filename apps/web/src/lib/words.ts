@@ -28,3 +28,14 @@ const jobStates: Record<string, string> = {
 export function jobStateWords(state: string): string {
   return jobStates[state] ?? state;
 }
+
+const targetTypes: Record<string, string> = {
+  apiToken: 'API token',
+  enrollmentToken: 'enrollment token',
+  syncJob: 'sync job',
+};
+
+/** An audit event's target type (`apiToken`) as a reader says it. */
+export function targetTypeWords(type: string): string {
+  return targetTypes[type] ?? type;
+}

@@ -3,6 +3,7 @@
 // as "Field: before → after" lines (long ones folded after a few).
 import { useId, useState } from 'react';
 import { timeAgo } from '../../lib/format.ts';
+import { targetTypeWords } from '../../lib/words.ts';
 import type { RouterOutputs } from '../../trpc/react.ts';
 
 type AuditEvent = RouterOutputs['audit']['list']['events'][number];
@@ -10,12 +11,6 @@ type Change = AuditEvent['changes'][number];
 
 /** Lines shown before "Show all". */
 const foldAfter = 4;
-
-const targetWords: Record<string, string> = {
-  apiToken: 'API token',
-  enrollmentToken: 'enrollment token',
-  syncJob: 'sync job',
-};
 
 function ChangeLine({ change, isUpdate }: { change: Change; isUpdate: boolean }) {
   return (
@@ -50,7 +45,7 @@ export function AuditRow({ event }: { event: AuditEvent }) {
       </td>
       <td title={event.targetId ?? undefined} className="audit-target">
         {event.targetName ? <div className="strong">{event.targetName}</div> : <div className="muted">unnamed</div>}
-        <div className="audit-target-type">{targetWords[event.targetType] ?? event.targetType}</div>
+        <div className="audit-target-type">{targetTypeWords(event.targetType)}</div>
       </td>
       <td>
         {event.changes.length === 0 ? (
