@@ -35,11 +35,10 @@ export function AuditRow({ event }: { event: AuditEvent }) {
   const when = event.at.toLocaleString();
   return (
     <tr data-audit-action={event.action} data-target={event.targetName ?? undefined}>
-      <td title={when} className="nowrap">
+      <td title={when}>
         <div>{when}</div>
         <div className="muted small">{timeAgo(event.at)}</div>
       </td>
-      <td>{event.actor}</td>
       <td className="nowrap">
         <code>{event.action}</code>
       </td>
@@ -53,8 +52,8 @@ export function AuditRow({ event }: { event: AuditEvent }) {
         ) : (
           <>
             <ul className="change-list" id={`${id}-changes`} aria-label={`Changes of ${event.action} at ${when}`}>
-              {shown.map((change) => (
-                <ChangeLine key={change.field} change={change} isUpdate={isUpdate} />
+              {shown.map((change, i) => (
+                <ChangeLine key={`${i} ${change.field}`} change={change} isUpdate={isUpdate} />
               ))}
             </ul>
             {event.changes.length > foldAfter ? (
@@ -65,6 +64,7 @@ export function AuditRow({ event }: { event: AuditEvent }) {
           </>
         )}
       </td>
+      <td>{event.actor}</td>
     </tr>
   );
 }

@@ -36,10 +36,10 @@ export function AuditTable({ filters }: { filters: AuditFilterValues }) {
           <thead>
             <tr>
               <th scope="col">When</th>
-              <th scope="col">Actor</th>
               <th scope="col">Action</th>
               <th scope="col">Target</th>
               <th scope="col">Changes</th>
+              <th scope="col">Actor</th>
             </tr>
           </thead>
           <tbody>
