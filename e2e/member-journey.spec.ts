@@ -150,9 +150,9 @@ test('admin sets up a team; its member pins in their own project only; a viewer 
     const created = page.locator('tr[data-audit-action="team.create"]');
     await expect(page.locator('tr[data-audit-action="team.member.add"]').first()).toBeVisible();
     await expect(page.locator('tr[data-audit-action]').filter({ hasNotText: 'team.' })).toHaveCount(0);
-    await created.first().getByRole('button', { name: /Show changes of team.create/ }).click();
-    const diff = page.getByRole('table', { name: 'Changes' });
-    await expect(diff.locator('tr[data-change="added"]').filter({ hasText: 'name' })).toContainText('Mobile');
+    // The target by name, and the change in words.
+    await expect(created.first()).toHaveAttribute('data-target', 'Mobile');
+    await expect(created.first().getByRole('list', { name: /Changes of team.create/ }).locator('li[data-field="Name"]')).toContainText('Name: Mobile');
     await screenshot(page, 'audit');
   });
 

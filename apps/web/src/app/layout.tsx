@@ -8,6 +8,7 @@ import '../styles/images.css';
 import '../styles/settings.css';
 import '../styles/distribution.css';
 import '../styles/pickers.css';
+import '../styles/tables.css';
 import type { Metadata } from 'next';
 import type { ReactNode } from 'react';
 import { TrpcQueryProvider } from '../trpc/provider.tsx';

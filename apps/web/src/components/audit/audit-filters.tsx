@@ -1,6 +1,7 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
+import { targetTypeWords } from '../../lib/words.ts';
 import { useTRPC } from '../../trpc/react.ts';
 
 export interface AuditFilterValues {
@@ -66,7 +67,7 @@ export function AuditFilters({ onApply }: { onApply: (filters: AuditFilterValues
             <option value="">Any</option>
             {targetTypes.data?.map((t) => (
               <option key={t} value={t}>
-                {t}
+                {targetTypeWords(t)}
               </option>
             ))}
           </select>

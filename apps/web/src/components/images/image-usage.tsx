@@ -1,49 +1,90 @@
+'use client';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
+import { useEffect, useId, useState } from 'react';
 import { formatBytes, shortDigest, timeAgo } from '../../lib/format.ts';
-import type { RouterOutputs } from '../../trpc/react.ts';
+import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
+import { Pager } from '../ui/pager.tsx';
+import { QueryState } from '../ui/query-state.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
+import { Token } from '../ui/token.tsx';
 
 type Detail = RouterOutputs['images']['detail'];
 
-/** Nodes whose cache holds this digest (or, for an index, one of its manifests). */
+const pageSize = 50;
+/** Typing pauses this long before the search asks the server. */
+const searchDelayMs = 250;
+
+/** Nodes whose cache holds this digest (or, for an index, one of its manifests), a page at a time. */
 export function HeldByTable({ detail }: { detail: Detail }) {
-  if (detail.heldBy.length === 0) return <p className="muted">No node holds this image yet. Pin it in a project and its nodes will fetch it.</p>;
+  const trpc = useTRPC();
+  const id = useId();
+  const [typed, setTyped] = useState('');
+  const [search, setSearch] = useState('');
+  const [offset, setOffset] = useState(0);
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      setSearch(typed.trim());
+      setOffset(0);
+    }, searchDelayMs);
+    return () => clearTimeout(timer);
+  }, [typed]);
+  const digests = [detail.digest, ...detail.platforms.map((p) => p.digest)];
+  const holders = useQuery(trpc.images.holders.queryOptions({ digests, search: search || undefined, offset, limit: pageSize }, { placeholderData: keepPreviousData }));
+
+  if (!holders.data) return <QueryState isPending={holders.isPending} error={holders.error} what="the nodes holding this image" />;
+  if (holders.data.total === 0 && !search) return <p className="muted">No node holds this image yet. Pin it in a project and its nodes will fetch it.</p>;
   const showDigest = detail.kind === 'index';
   return (
-    <table className="table">
-      <thead>
-        <tr>
-          <th scope="col">Node</th>
-          <th scope="col">Status</th>
-          {showDigest ? <th scope="col">Manifest</th> : null}
-          <th scope="col" className="num">
-            Size
-          </th>
-          <th scope="col">Verified</th>
-          <th scope="col">Last used</th>
-        </tr>
-      </thead>
-      <tbody>
-        {detail.heldBy.map((h) => (
-          <tr key={`${h.nodeId} ${h.digest}`} data-node={h.nodeName}>
-            <td className="strong">
-              <Link href={`/nodes/${h.nodeId}`}>{h.nodeName}</Link>
-            </td>
-            <td>
-              <StatusBadge value={h.nodeStatus} />
-            </td>
-            {showDigest ? (
-              <td>
-                <code title={h.digest}>{shortDigest(h.digest)}</code>
-              </td>
-            ) : null}
-            <td className="num">{formatBytes(h.size)}</td>
-            <td className="muted">{timeAgo(h.verifiedAt)}</td>
-            <td className="muted">{timeAgo(h.lastUsedAt)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <>
+      <div className="list-toolbar" role="search" aria-label="Find a node holding this image">
+        <label className="field" htmlFor={`${id}-search`}>
+          <span className="field-label">Node name</span>
+          <input id={`${id}-search`} type="search" maxLength={100} placeholder="mac-01" value={typed} onChange={(e) => setTyped(e.target.value)} />
+        </label>
+      </div>
+      {holders.data.rows.length === 0 ? (
+        <p className="muted">No node holding this image matches that name.</p>
+      ) : (
+        <div className="table-scroll">
+          <table className="table" aria-label="Nodes holding this image">
+            <thead>
+              <tr>
+                <th scope="col">Node</th>
+                <th scope="col">Status</th>
+                {showDigest ? <th scope="col">Manifest</th> : null}
+                <th scope="col" className="num">
+                  Size
+                </th>
+                <th scope="col">Verified</th>
+                <th scope="col">Last used</th>
+              </tr>
+            </thead>
+            <tbody>
+              {holders.data.rows.map((h) => (
+                <tr key={`${h.nodeId} ${h.digest}`} data-node={h.nodeName}>
+                  <td className="strong token-cell">
+                    <Token value={h.nodeName} kind="name" href={`/nodes/${h.nodeId}`} />
+                  </td>
+                  <td>
+                    <StatusBadge value={h.nodeStatus} />
+                  </td>
+                  {showDigest ? (
+                    <td className="token-cell">
+                      <Token value={h.digest} kind="digest" />
+                    </td>
+                  ) : null}
+                  <td className="num">{formatBytes(h.size)}</td>
+                  <td className="muted">{timeAgo(h.verifiedAt)}</td>
+                  <td className="muted">{timeAgo(h.lastUsedAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager offset={holders.data.offset} limit={pageSize} total={holders.data.total} what="nodes" onOffset={setOffset} />
+    </>
   );
 }
 
@@ -66,8 +107,8 @@ export function PinsUsingTable({ detail }: { detail: Detail }) {
             <td className="strong">
               <Link href={`/projects/${pin.projectId}`}>{pin.projectName}</Link>
             </td>
-            <td>
-              <code>{pin.reference}</code>
+            <td className="token-cell">
+              <Token value={pin.reference} kind="reference" />
             </td>
             <td>
               <StatusBadge value={pin.mode} label={pin.mode === 'follow' ? 'follows tag' : 'frozen'} />

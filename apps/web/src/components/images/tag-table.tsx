@@ -3,6 +3,7 @@ import Link from 'next/link';
 import { shortDigest } from '../../lib/format.ts';
 import type { RouterOutputs } from '../../trpc/react.ts';
 import { StatusBadge } from '../ui/status-badge.tsx';
+import { Token } from '../ui/token.tsx';
 import { tagHref } from './image-paths.ts';
 import { mediaKind } from './media-kind.ts';
 
@@ -32,7 +33,7 @@ export function TagTable({ registryId, data }: { registryId: string; data: Tags 
                   {tag.name}
                 </Link>
               </td>
-              <td>{tag.digest ? <code title={tag.digest}>{shortDigest(tag.digest)}</code> : <span className="muted">open the tag</span>}</td>
+              <td className="token-cell">{tag.digest ? <Token value={tag.digest} kind="digest" /> : <span className="muted">open the tag</span>}</td>
               <td>{tag.mediaType ? mediaKind(tag.mediaType) : <span className="muted">—</span>}</td>
               <td>
                 {tag.pins.length === 0 ? (

@@ -1,5 +1,6 @@
 'use client';
 import { formatBytes, percent } from '../../lib/format.ts';
+import { jobStateWords, phaseWords } from '../../lib/words.ts';
 import type { LiveProgress } from '../../live/progress.ts';
 import type { RouterOutputs } from '../../trpc/react.ts';
 
@@ -22,7 +23,7 @@ export const unfinished = new Set(['queued', 'dispatched', 'pulling', 'cancellin
 export function JobStateBadge({ state }: { state: string }) {
   return (
     <span className={`badge ${tones[state] ?? 'badge-muted'}`} title={state === 'cancelling' ? 'Waiting for the node to confirm it stopped; an offline node confirms when it reconnects.' : undefined}>
-      {state}
+      {jobStateWords(state)}
     </span>
   );
 }
@@ -46,7 +47,7 @@ export function JobProgress({ job, live }: { job: Job; live: LiveProgress | unde
         <div className={value === undefined ? 'progress-bar progress-indeterminate' : 'progress-bar'} style={value === undefined ? undefined : { width: `${value}%` }} />
       </div>
       <div className="small muted">
-        {live?.phase ? `${live.phase} · ` : ''}
+        {live?.phase ? `${phaseWords(live.phase)} · ` : ''}
         {total > 0 ? `${formatBytes(done)} of ${formatBytes(total)} (${value}%)` : formatBytes(done)}
       </div>
     </div>

@@ -1,10 +1,10 @@
 'use client';
-import Link from 'next/link';
 import { useState } from 'react';
-import { shortDigest, timeAgo } from '../../lib/format.ts';
+import { timeAgo } from '../../lib/format.ts';
 import { progressKey, useLiveProgress } from '../../live/progress.ts';
 import { formatDateTime, formatDuration } from '../images/format.ts';
 import { useIsAdmin } from '../shell/session-user.tsx';
+import { Token } from '../ui/token.tsx';
 import { JobActions, type JobActionResult } from './job-actions.tsx';
 import { JobSources } from './job-sources.tsx';
 import { JobProgress, JobStateBadge, unfinished, type Job } from './job-state.tsx';
@@ -57,14 +57,14 @@ export function JobTable({ jobs, showNode = true }: { jobs: Job[]; showNode?: bo
               return (
                 <tr key={job.id} data-job={job.id} data-node={job.node.name} data-state={job.state} data-digest={job.digest}>
                   {showNode ? (
-                    <td className="strong">
-                      <Link href={`/nodes/${job.node.id}`}>{job.node.name}</Link>
+                    <td className="strong token-cell">
+                      <Token value={job.node.name} kind="name" href={`/nodes/${job.node.id}`} />
                     </td>
                   ) : null}
-                  <td>
-                    <code>{job.reference}</code>
+                  <td className="token-cell">
+                    <Token value={job.reference} kind="reference" />
                     <div className="small">
-                      <code title={job.digest}>{shortDigest(job.digest)}</code>
+                      <Token value={job.digest} kind="digest" />
                     </div>
                   </td>
                   <td>

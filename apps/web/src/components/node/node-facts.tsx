@@ -55,6 +55,7 @@ export function NodeFacts({ node }: { node: Node }) {
           used={diskUsed}
           total={f.disk.totalBytes}
           label="Disk used"
+          kind="disk"
           detail={`${formatBytes(f.disk.freeBytes)} free of ${formatBytes(f.disk.totalBytes)}`}
         />
       ),
@@ -69,6 +70,7 @@ export function NodeFacts({ node }: { node: Node }) {
             used={f.cache.bytes}
             total={f.cache.quotaBytes}
             label="Cache quota used"
+            kind="cache"
             detail={`${formatBytes(f.cache.bytes)} of a ${formatBytes(f.cache.quotaBytes)} quota · ${f.cache.path}`}
           />
         ) : (

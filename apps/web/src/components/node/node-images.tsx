@@ -1,7 +1,8 @@
 import Link from 'next/link';
-import { formatBytes, shortDigest, timeAgo } from '../../lib/format.ts';
+import { formatBytes, timeAgo } from '../../lib/format.ts';
 import type { RouterOutputs } from '../../trpc/react.ts';
 import { formatDateTime } from '../images/format.ts';
+import { Token } from '../ui/token.tsx';
 
 type Node = RouterOutputs['nodes']['get'];
 type PinnedBy = Node['images'][number]['pinnedBy'];
@@ -30,47 +31,49 @@ export function NodeImages({ node }: { node: Node }) {
       {node.images.length === 0 ? (
         <p className="muted">The cache holds no images yet.</p>
       ) : (
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Image</th>
-              <th scope="col">Digest</th>
-              <th scope="col" className="num">
-                Size
-              </th>
-              <th scope="col">Verified</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Pinned</th>
-            </tr>
-          </thead>
-          <tbody>
-            {node.images.map((image) => (
-              <tr key={image.digest} data-digest={image.digest}>
-                <td>{image.reference ? <code>{withoutDigest(image.reference, image.digest)}</code> : <span className="muted">no tag</span>}</td>
-                <td>
-                  <code title={image.digest}>{shortDigest(image.digest)}</code>
-                </td>
-                <td className="num">{formatBytes(image.size)}</td>
-                <td className="muted" title={formatDateTime(image.verifiedAt)}>
-                  {timeAgo(image.verifiedAt)}
-                </td>
-                <td className="muted">{image.lastUsedAt ? timeAgo(image.lastUsedAt) : 'never'}</td>
-                <td>
-                  {image.pinned ? (
-                    <>
-                      <span className="badge badge-ok">pinned</span>
-                      <Pinners pinnedBy={image.pinnedBy} />
-                    </>
-                  ) : (
-                    <span className="badge badge-muted" title="No project this node serves pins it: the agent may evict it when space runs short.">
-                      unpinned
-                    </span>
-                  )}
-                </td>
+        <div className="table-scroll">
+          <table className="table" aria-label="Images in the cache">
+            <thead>
+              <tr>
+                <th scope="col">Image</th>
+                <th scope="col">Digest</th>
+                <th scope="col" className="num">
+                  Size
+                </th>
+                <th scope="col">Verified</th>
+                <th scope="col">Last used</th>
+                <th scope="col">Pinned</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {node.images.map((image) => (
+                <tr key={image.digest} data-digest={image.digest}>
+                  <td className="token-cell">{image.reference ? <Token value={withoutDigest(image.reference, image.digest)} kind="reference" /> : <span className="muted">no tag</span>}</td>
+                  <td className="token-cell">
+                    <Token value={image.digest} kind="digest" />
+                  </td>
+                  <td className="num">{formatBytes(image.size)}</td>
+                  <td className="muted" title={formatDateTime(image.verifiedAt)}>
+                    {timeAgo(image.verifiedAt)}
+                  </td>
+                  <td className="muted">{image.lastUsedAt ? timeAgo(image.lastUsedAt) : 'never'}</td>
+                  <td>
+                    {image.pinned ? (
+                      <>
+                        <span className="badge badge-ok">pinned</span>
+                        <Pinners pinnedBy={image.pinnedBy} />
+                      </>
+                    ) : (
+                      <span className="badge badge-muted" title="No project this node serves pins it: the agent may evict it when space runs short.">
+                        unpinned
+                      </span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       {node.missing.length > 0 ? (
         <div className="subsection">
@@ -78,7 +81,7 @@ export function NodeImages({ node }: { node: Node }) {
           <ul className="plain-list">
             {node.missing.map((m) => (
               <li key={m.digest} data-missing={m.digest}>
-                <code title={m.digest}>{shortDigest(m.digest)}</code> <span className="muted">{m.pinnedBy[0]?.reference}</span>
+                <Token value={m.digest} kind="digest" /> {m.pinnedBy[0] ? <Token value={m.pinnedBy[0].reference} kind="reference" copy={false} /> : null}
                 <Pinners pinnedBy={m.pinnedBy} />
               </li>
             ))}

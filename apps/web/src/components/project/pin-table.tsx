@@ -1,6 +1,7 @@
 'use client';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { shortDigest, timeAgo } from '../../lib/format.ts';
+import { Token } from '../ui/token.tsx';
 import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
@@ -23,44 +24,46 @@ export function PinTable({ pins, canEdit }: { pins: Pin[]; canEdit: boolean }) {
   return (
     <>
       <ErrorAlert error={remove.error} />
-      <DataTable
-        rows={pins}
-        rowKey={(pin) => pin.id}
-        rowAttributes={(pin) => ({ 'data-pin': pin.reference })}
-        columns={[
-          { header: 'Image', cell: (pin) => <code>{pin.reference}</code> },
-          { header: 'Mode', cell: (pin) => <StatusBadge value={pin.mode} label={pin.mode === 'follow' ? 'follows tag' : 'frozen'} /> },
-          {
-            header: 'Digest',
-            cell: (pin) => (
-              <>
-                <code title={pin.digest}>{shortDigest(pin.digest)}</code>
-                {pin.driftDigest ? (
-                  <span className="badge badge-warn" title={pin.driftDigest}>
-                    tag moved to {shortDigest(pin.driftDigest)}
-                  </span>
-                ) : null}
-              </>
-            ),
-          },
-          { header: 'Resolved', cell: (pin) => <span className="muted">{timeAgo(pin.resolvedAt)}</span> },
-          {
-            header: 'Actions',
-            kind: 'actions',
-            cell: (pin) =>
-              canEdit ? (
-                <ConfirmButton
-                  label="Remove"
-                  ariaLabel={`Remove pin ${pin.reference}`}
-                  question={`Remove ${pin.reference} from this project? Nodes stop fetching it; images they already hold stay until evicted.`}
-                  confirmLabel="Remove pin"
-                  pending={remove.isPending}
-                  onConfirm={(done) => remove.mutate({ pinId: pin.id }, { onSuccess: done })}
-                />
-              ) : null,
-          },
-        ]}
-      />
+      <div className="table-scroll">
+        <DataTable
+          rows={pins}
+          rowKey={(pin) => pin.id}
+          rowAttributes={(pin) => ({ 'data-pin': pin.reference })}
+          columns={[
+            { header: 'Image', cell: (pin) => <Token value={pin.reference} kind="reference" /> },
+            { header: 'Mode', cell: (pin) => <StatusBadge value={pin.mode} label={pin.mode === 'follow' ? 'follows tag' : 'frozen'} /> },
+            {
+              header: 'Digest',
+              cell: (pin) => (
+                <>
+                  <Token value={pin.digest} kind="digest" />
+                  {pin.driftDigest ? (
+                    <span className="badge badge-warn" title={pin.driftDigest}>
+                      tag moved to {shortDigest(pin.driftDigest)}
+                    </span>
+                  ) : null}
+                </>
+              ),
+            },
+            { header: 'Resolved', cell: (pin) => <span className="muted">{timeAgo(pin.resolvedAt)}</span> },
+            {
+              header: 'Actions',
+              kind: 'actions',
+              cell: (pin) =>
+                canEdit ? (
+                  <ConfirmButton
+                    label="Remove"
+                    ariaLabel={`Remove pin ${pin.reference}`}
+                    question={`Remove ${pin.reference} from this project? Nodes stop fetching it; images they already hold stay until evicted.`}
+                    confirmLabel="Remove pin"
+                    pending={remove.isPending}
+                    onConfirm={(done) => remove.mutate({ pinId: pin.id }, { onSuccess: done })}
+                  />
+                ) : null,
+            },
+          ]}
+        />
+      </div>
     </>
   );
 }

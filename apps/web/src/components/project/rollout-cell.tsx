@@ -1,7 +1,9 @@
 'use client';
-import { formatBytes, percent, shortDigest } from '../../lib/format.ts';
+import { formatBytes, percent } from '../../lib/format.ts';
+import { phaseWords } from '../../lib/words.ts';
 import type { LiveProgress } from '../../live/progress.ts';
 import type { RouterOutputs } from '../../trpc/react.ts';
+import { Token } from '../ui/token.tsx';
 
 type Cell = RouterOutputs['projects']['rollout']['rows'][number]['cells'][number];
 
@@ -9,8 +11,8 @@ type Cell = RouterOutputs['projects']['rollout']['rows'][number]['cells'][number
 export function RolloutCell({ cell, nodeName, live }: { cell: Cell; nodeName: string; live: LiveProgress | undefined }) {
   if (cell.status === 'in-sync') {
     return (
-      <span className="cell cell-ok" title={cell.digest} data-digest={cell.digest}>
-        <span aria-hidden="true">✓</span> In sync <code>{shortDigest(cell.digest)}</code>
+      <span className="cell cell-ok nowrap" data-digest={cell.digest}>
+        <span aria-hidden="true">✓</span> In sync <Token value={cell.digest} kind="digest" copy={false} />
       </span>
     );
   }
@@ -52,7 +54,7 @@ export function RolloutCell({ cell, nodeName, live }: { cell: Cell; nodeName: st
         <div className={value === undefined ? 'progress-bar progress-indeterminate' : 'progress-bar'} style={value === undefined ? undefined : { width: `${value}%` }} />
       </div>
       <div className="small muted">
-        {live?.phase ? `${live.phase} · ` : 'Syncing · '}
+        {live?.phase ? `${phaseWords(live.phase)} · ` : 'Syncing · '}
         {total > 0 ? `${formatBytes(done)} of ${formatBytes(total)} (${value}%)` : formatBytes(done)}
       </div>
     </div>

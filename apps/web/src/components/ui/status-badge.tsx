@@ -6,7 +6,12 @@ const tones: Record<string, string> = {
   frozen: 'badge-muted',
 };
 
+/** What a value reads as where the stored word is not what an admin would say. */
+const words: Record<string, string> = {
+  follow: 'follows tag',
+};
+
 /** A small coloured word: node presence, pin mode. */
 export function StatusBadge({ value, label }: { value: string; label?: string }) {
-  return <span className={`badge ${tones[value] ?? 'badge-muted'}`}>{label ?? value}</span>;
+  return <span className={`badge ${tones[value] ?? 'badge-muted'}`}>{label ?? words[value] ?? value}</span>;
 }

@@ -87,6 +87,58 @@ describe('audit router (real PostgreSQL, Redis)', () => {
     await expect(api.audit.list({ limit: 1000 })).rejects.toEqual(invalid(/100/));
   });
 
+  it('names targets and the objects changes point at, and says what changed in words', async () => {
+    const admin = await harness.user('admin');
+    const api = harness.caller(admin);
+    const team = await api.teams.create({ name: 'iOS' });
+    await api.teams.rename({ teamId: team.id, name: 'iOS CI' });
+    const gone = await api.teams.create({ name: 'Short lived' });
+    await api.teams.delete({ teamId: gone.id });
+    const registry = await harness.deps.db.registry.create({ data: { name: 'office registry', host: 'audit-names.example:5000' } });
+    await harness.deps.db.auditEvent.create({
+      data: { actor: 'system', action: 'pin.create', targetType: 'pin', targetId: crypto.randomUUID(), after: { reference: 'audit-names.example:5000/demo/macos:15.2', registryId: registry.id, createdById: admin.id, mode: 'follow' } },
+    });
+
+    const { events } = await api.audit.list({ limit: 10 });
+    const byAction = (action: string) => events.find((e) => e.action === action)!;
+    expect(byAction('team.rename')).toMatchObject({ targetName: 'iOS CI', changes: [{ field: 'Name', before: 'iOS', after: 'iOS CI' }] });
+    // A deleted target keeps the name its event wrote down.
+    expect(byAction('team.delete')).toMatchObject({ targetId: gone.id, targetName: 'Short lived' });
+    const pin = byAction('pin.create');
+    expect(pin.targetName).toBe('audit-names.example:5000/demo/macos:15.2');
+    // PostgreSQL keeps JSON keys in its own order: compare as a set.
+    expect(pin.changes).toHaveLength(3);
+    expect(pin.changes).toEqual(
+      expect.arrayContaining([
+        { field: 'Reference', after: 'audit-names.example:5000/demo/macos:15.2' },
+        { field: 'Registry', after: 'office registry' },
+        { field: 'Mode', after: 'follow' },
+      ]),
+    );
+    expect(JSON.stringify(events.map((e) => e.changes))).not.toMatch(/createdById|registryId|[0-9a-f]{8}-[0-9a-f]{4}-/);
+  });
+
+  it('stays fast with 20,000 events: a time range or a target type is one quick page', async () => {
+    const admin = await harness.user('admin');
+    const api = harness.caller(admin);
+    const start = Date.now() - 30 * day;
+    await harness.deps.db.$executeRaw`
+      INSERT INTO audit_events (at, actor, action, target_type, target_id, after)
+      SELECT to_timestamp(${start / 1000}::double precision + i * 60), 'bulk', 'node.enroll', CASE WHEN i % 10 = 0 THEN 'team' ELSE 'node' END, gen_random_uuid()::text, jsonb_build_object('name', 'mac-' || i)
+      FROM generate_series(1, 20000) AS i`;
+    await harness.deps.db.$executeRawUnsafe('ANALYZE audit_events');
+    const began = performance.now();
+    const from = new Date(start + 5_000 * 60_000);
+    const to = new Date(start + 6_000 * 60_000);
+    const page = await api.audit.list({ from, to, limit: 100 });
+    const typed = await api.audit.list({ targetType: 'team', limit: 100 });
+    const elapsed = performance.now() - began;
+    expect(page.events).toHaveLength(100);
+    expect(page.events.every((e) => e.at >= from && e.at <= to)).toBe(true);
+    expect(typed.events.every((e) => e.targetType === 'team')).toBe(true);
+    expect(elapsed).toBeLessThan(1000);
+  });
+
   it('redacts secrets on the way out, even in rows written without redaction', async () => {
     const admin = await harness.user('admin');
     const { passwordHash } = await harness.deps.db.user.findUniqueOrThrow({ where: { id: admin.id } });

@@ -1,6 +1,7 @@
 import { router } from '../../trpc.ts';
 import { imageDetailProcedure } from './detail.ts';
 import { pickRepositoriesProcedure, pickTagsProcedure } from './pick.ts';
+import { imageHoldersProcedure } from './holders.ts';
 import { imageRegistriesProcedure } from './registries.ts';
 import { repositoriesProcedure } from './repositories.ts';
 import { tagsProcedure } from './tags.ts';
@@ -12,4 +13,5 @@ export const imagesRouter = router({
   detail: imageDetailProcedure,
   pickRepositories: pickRepositoriesProcedure,
   pickTags: pickTagsProcedure,
+  holders: imageHoldersProcedure,
 });

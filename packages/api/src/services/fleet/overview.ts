@@ -51,21 +51,54 @@ function cellStatus(held: boolean, job: SyncJob | undefined, online: boolean): I
   return job?.state === 'queued' && job.error ? 'failed' : 'queued';
 }
 
-/** Every node serving a project, and where each of its pins stands there. */
-export async function projectRollout(deps: ServiceDeps, projectId: string): Promise<{ rows: RolloutRow[] }> {
+export interface RolloutQuery {
+  /** Part of a node's name, any case. */
+  search?: string;
+  /** Only nodes still missing one of the project's pinned digests. */
+  onlyNotInSync?: boolean;
+  offset?: number;
+  /** Rows on this page; every row when left out (tests and the control plane's own checks). */
+  limit?: number;
+}
+
+export interface RolloutPage {
+  rows: RolloutRow[];
+  /** Nodes serving the project. */
+  serving: number;
+  /** Of those, nodes not holding every pinned digest. */
+  notInSync: number;
+  /** Nodes matching the search and filter, of which `rows` is one page. */
+  total: number;
+  offset: number;
+}
+
+/**
+ * Nodes serving a project, a page at a time, and where each pin stands there. Matching selectors
+ * and "in sync" need every serving node, but only holdings (a row per node and pinned digest)
+ * are read for that; jobs are read for the page's nodes only, so 1,000 nodes cost one small page.
+ */
+export async function projectRollout(deps: ServiceDeps, projectId: string, query: RolloutQuery = {}): Promise<RolloutPage> {
   const project = await deps.db.project.findUnique({ where: { id: projectId }, include: { pins: { orderBy: { reference: 'asc' } } } });
   if (!project) throw new AppError('NOT_FOUND', 'No such project.');
-  const nodes = new DesiredState(await deps.db.node.findMany({ where: { revokedAt: null }, orderBy: { name: 'asc' } }), [project]).nodesOf(project.id);
-  const ids = nodes.map((n) => n.id);
+  const allNodes = await deps.db.node.findMany({
+    where: { revokedAt: null },
+    select: { id: true, name: true, labels: true, state: true, lastSeenAt: true, revokedAt: true },
+    orderBy: { name: 'asc' },
+  });
+  const nodes = new DesiredState(allNodes, [project]).nodesOf(project.id);
   const digests = project.pins.map((p) => p.digest);
-  const [held, jobs] = await Promise.all([
-    deps.db.nodeImage.findMany({ where: { nodeId: { in: ids }, digest: { in: digests } }, select: { nodeId: true, digest: true } }),
-    deps.db.syncJob.findMany({ where: { nodeId: { in: ids }, digest: { in: digests } }, orderBy: { createdAt: 'desc' } }),
-  ]);
+  const held = digests.length === 0 ? [] : await deps.db.nodeImage.findMany({ where: { digest: { in: digests } }, select: { nodeId: true, digest: true } });
   const heldSet = new Set(held.map((h) => `${h.nodeId} ${h.digest}`));
+  const nodeInSync = (nodeId: string) => digests.every((digest) => heldSet.has(`${nodeId} ${digest}`));
+  const search = query.search?.trim().toLowerCase();
+  const matching = nodes.filter((node) => (!search || node.name.toLowerCase().includes(search)) && (!query.onlyNotInSync || !nodeInSync(node.id)));
+  const offset = Math.max(query.offset ?? 0, 0);
+  const page = matching.slice(offset, query.limit === undefined ? undefined : offset + query.limit);
+  const ids = page.map((n) => n.id);
+  const jobs = ids.length === 0 || digests.length === 0 ? [] : await deps.db.syncJob.findMany({ where: { nodeId: { in: ids }, digest: { in: digests } }, orderBy: { createdAt: 'desc' } });
   const latestJob = new Map<string, SyncJob>();
   for (const job of jobs) if (!latestJob.has(`${job.nodeId} ${job.digest}`)) latestJob.set(`${job.nodeId} ${job.digest}`, job);
-  const rows = nodes.map((node) => {
+  const rows = page.map((node) => {
     const status = nodeStatus(node);
     const cells = project.pins.map((pin): RolloutCell => {
       const key = `${node.id} ${pin.digest}`;
@@ -84,7 +117,7 @@ export async function projectRollout(deps: ServiceDeps, projectId: string): Prom
     });
     return { nodeId: node.id, nodeName: node.name, nodeStatus: status, labels: asLabels(node.labels), inSync: cells.every((c) => c.status === 'in-sync'), cells };
   });
-  return { rows };
+  return { rows, serving: nodes.length, notInSync: nodes.filter((n) => !nodeInSync(n.id)).length, total: matching.length, offset };
 }
 
 type ProjectWithPins = Awaited<ReturnType<typeof loadProjects>>[number];

@@ -1,6 +1,6 @@
 // One tag or digest of a repository laid out for people: digest, media and artifact type, sizes,
 // annotations, layers, Cider's config fields or an index's platforms, its referrers (signatures,
-// SBOMs, release notes), the nodes holding it and the pins using it.
+// SBOMs, release notes) and the pins using it; the nodes holding it are paged in holders.ts.
 import type { Registry } from '@cider/db';
 import {
   Annotation,
@@ -18,7 +18,6 @@ import {
 } from '@cider/oci';
 import pMap from 'p-map';
 import type { ServiceDeps } from '../deps.ts';
-import { nodeStatus } from '../fleet/overview.ts';
 import { cacheKey, checkRepository, forever, loadRegistry, maxCachedBytes, registrySummary, remember, withClient } from './browse.ts';
 import { fetchConfigJson, isJsonMediaType, maxConfigBytes, parseCiderConfig, readText, type CiderConfig } from './cider-config.ts';
 
@@ -150,8 +149,8 @@ async function describeIndex(client: RegistryClient, registry: Registry, reposit
 
 /**
  * One tag or digest of a repository: what it is (digest, media and artifact type, sizes,
- * annotations, layers, Cider's config fields or an index's platforms), which nodes hold it, and
- * which pins use it. A tag is resolved on every call (tags move); content by digest is cached.
+ * annotations, layers, Cider's config fields or an index's platforms) and which pins use it.
+ * A tag is resolved on every call (tags move); content by digest is cached.
  */
 export async function imageDetail(deps: ServiceDeps, input: { registryId: string; repository: string; reference: string }) {
   const registry = await loadRegistry(deps, input.registryId);
@@ -173,14 +172,11 @@ export async function imageDetail(deps: ServiceDeps, input: { registryId: string
   const digest = fetched.descriptor.digest;
   const related: string[] = [digest, ...shape.platforms.map((p) => p.digest)];
   const tag = byDigest ? null : input.reference;
-  const [held, pins] = await Promise.all([
-    deps.db.nodeImage.findMany({ where: { digest: { in: related } }, include: { node: true }, orderBy: { node: { name: 'asc' } } }),
-    deps.db.pin.findMany({
-      where: { OR: [{ digest: { in: related } }, ...(tag ? [{ registryId: registry.id, repository, tag }] : [])] },
-      include: { project: { select: { id: true, name: true } } },
-      orderBy: { reference: 'asc' },
-    }),
-  ]);
+  const pins = await deps.db.pin.findMany({
+    where: { OR: [{ digest: { in: related } }, ...(tag ? [{ registryId: registry.id, repository, tag }] : [])] },
+    include: { project: { select: { id: true, name: true } } },
+    orderBy: { reference: 'asc' },
+  });
   return {
     registry: registrySummary(registry),
     repository,
@@ -194,15 +190,6 @@ export async function imageDetail(deps: ServiceDeps, input: { registryId: string
     allAnnotations: fetched.manifest.annotations ?? {},
     subject: fetched.manifest.subject?.digest ?? null,
     ...shape,
-    heldBy: held.map((h) => ({
-      nodeId: h.nodeId,
-      nodeName: h.node.name,
-      nodeStatus: nodeStatus(h.node),
-      digest: h.digest,
-      size: Number(h.size),
-      verifiedAt: h.verifiedAt,
-      lastUsedAt: h.lastUsedAt,
-    })),
     pins: pins.map((p) => ({ id: p.id, projectId: p.project.id, projectName: p.project.name, reference: p.reference, mode: p.mode, digest: p.digest, usesThis: related.includes(p.digest) })),
     // Signatures, SBOMs, release notes: manifests whose subject is this digest.
     ...referrers,

@@ -225,7 +225,7 @@ describe('images browser (real docker-registry, PostgreSQL, Redis)', () => {
       referrers: [],
       referrersNote: null,
     });
-    expect(detail.heldBy).toEqual([expect.objectContaining({ nodeName: 'mac-01', digest: cider.digest, size: 4096, nodeStatus: 'online' })]);
+    expect((await caller.images.holders({ digests: [detail.digest] })).rows).toEqual([expect.objectContaining({ nodeName: 'mac-01', digest: cider.digest, size: 4096, nodeStatus: 'online' })]);
     expect(detail.pins).toEqual([expect.objectContaining({ projectName: 'ios-ci', usesThis: true })]);
 
     // The same content by digest: no tag, same facts.

@@ -4,5 +4,6 @@
 export { imageRegistries, registryRepositories, type Catalog } from './catalog.ts';
 export { maxResolvedTags, repositoryTags } from './tags.ts';
 export { imageDetail, maxReferrers, type ReferrerView, type Referrers } from './detail.ts';
+export { imageHolders } from './holders.ts';
 export { maxConfigBytes, parseCiderConfig, type CiderConfig, type CiderConfigFile } from './cider-config.ts';
 export { pickLimit, pickRepositories, pickTags } from './pick.ts';

@@ -1,0 +1,44 @@
+// The nodes holding an image (or, for an index, one of its manifests), a page at a time with a
+// count: an image every node holds would otherwise list the whole fleet on its tag page.
+import type { Prisma } from '@cider/db';
+import type { ServiceDeps } from '../deps.ts';
+import { nodeStatus } from '../fleet/overview.ts';
+
+export interface HoldersQuery {
+  /** The image's digest, and an index's manifest digests. */
+  digests: string[];
+  /** Part of a node's name, any case. */
+  search?: string;
+  offset?: number;
+  limit: number;
+}
+
+export async function imageHolders(deps: ServiceDeps, query: HoldersQuery) {
+  const where: Prisma.NodeImageWhereInput = { digest: { in: query.digests } };
+  const search = query.search?.trim();
+  if (search) where.node = { name: { contains: search, mode: 'insensitive' } };
+  const offset = Math.max(query.offset ?? 0, 0);
+  const [total, rows] = await Promise.all([
+    deps.db.nodeImage.count({ where }),
+    deps.db.nodeImage.findMany({
+      where,
+      include: { node: { select: { name: true, state: true, lastSeenAt: true, revokedAt: true } } },
+      orderBy: [{ node: { name: 'asc' } }, { digest: 'asc' }],
+      skip: offset,
+      take: query.limit,
+    }),
+  ]);
+  return {
+    total,
+    offset,
+    rows: rows.map((h) => ({
+      nodeId: h.nodeId,
+      nodeName: h.node.name,
+      nodeStatus: nodeStatus(h.node),
+      digest: h.digest,
+      size: Number(h.size),
+      verifiedAt: h.verifiedAt,
+      lastUsedAt: h.lastUsedAt,
+    })),
+  };
+}
