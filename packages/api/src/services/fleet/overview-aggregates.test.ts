@@ -122,7 +122,7 @@ describe('overview aggregates (real PostgreSQL)', () => {
     const failed = await node('failed', { disk });
     const low = await node('low', { disk: { total: 1000, free: 50, cache: 10 } });
     const full = await node('full', { disk, conditions: [{ type: 'insufficient-space', digest, neededBytes: 2000, freeBytes: 500, since: now.toISOString() }] });
-    const offline = await node('offline', { online: false });
+    await node('offline', { online: false });
     for (const n of [healthy, low, full]) await hold(n.id, digest);
     await job(fetching.id, digest, { state: 'pulling', bytesDone: 1, startedAt: ago(1000) });
     await job(failed.id, digest, { state: 'failed', createdAt: ago(1000) });
