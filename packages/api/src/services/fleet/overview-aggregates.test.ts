@@ -33,7 +33,7 @@ describe('overview aggregates (real PostgreSQL)', () => {
   });
 
   const db = () => services.deps.db;
-  const facts = (disk: { total: number; free: number; cache: number }, conditions: unknown[] = []) => ({
+  const facts = (disk: { total: number; free: number; cache: number }, conditions: object[] = []) => ({
     hostname: 'h',
     os: { platform: 'darwin', release: '15.2' },
     architecture: 'arm64',
@@ -43,7 +43,7 @@ describe('overview aggregates (real PostgreSQL)', () => {
     cache: { path: '/c', bytes: disk.cache },
     conditions,
   });
-  type NodeOptions = { online?: boolean; labels?: Record<string, string>; disk?: { total: number; free: number; cache: number }; conditions?: unknown[] };
+  type NodeOptions = { online?: boolean; labels?: Record<string, string>; disk?: { total: number; free: number; cache: number }; conditions?: object[] };
   const node = (name: string, options: NodeOptions = {}) =>
     db().node.create({
       data: {
