@@ -10,6 +10,7 @@ import { PinForm } from './pin-form.tsx';
 import { PinTable } from './pin-table.tsx';
 import { RolloutFlow } from './rollout-flow.tsx';
 import { RolloutTable } from './rollout-table.tsx';
+import { ProjectTrends } from '../overview/project-trends.tsx';
 
 export function ProjectView({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
@@ -61,6 +62,7 @@ export function ProjectView({ projectId }: { projectId: string }) {
           project.pins.map((pin) => <RolloutFlow key={pin.id} projectId={project.id} digest={pin.digest} reference={pin.reference} />)
         )}
       </section>
+      <ProjectTrends projectId={project.id} />
     </>
   );
 }

@@ -1,23 +1,23 @@
-// The overview's "needs attention": nodes a person should look at, and why. Counted over the
-// whole fleet in PostgreSQL; only the first few nodes come back with their details, each kind
-// with its count so the page can link to the nodes list filtered to it.
+// The overview's "needs attention": nodes a person should look at, grouped by why. Counted over
+// the whole fleet in PostgreSQL; each group brings back only its first few nodes (with their
+// details) and its count, so the page can link to the nodes list filtered to the rest.
 import type { NodeCondition } from '@cider/protocol';
 import { Prisma } from '@cider/db';
 import type { ServiceDeps } from '../deps.ts';
 import { conditionsOf, factsOf } from './overview.ts';
 import { isOffline, openJobs, servedPins } from './served-sql.ts';
 
-/** The nodes listed; the counts cover all of them. */
-export const attentionShown = 10;
+/** The nodes each group lists; its count covers all of them. */
+export const attentionShown = 5;
 /** A disk with less than this share free is low (a pull of a 60 GiB image needs room). */
 export const lowDiskShare = 0.1;
 
 /**
- * Why a node needs a look, in the order the list ranks them: conditions (the agent or the control
- * plane asked for a person), failed syncs, a pinned image neither held nor being fetched (drift),
- * a low disk, then silence.
+ * Why a node needs a look, in the order the groups come: conditions (the agent or the control
+ * plane asked for a person), silence, failed syncs, a pinned image neither held nor being fetched
+ * (drift; an offline node's missing images are its silence's), a low disk.
  */
-export const attentionKinds = ['condition', 'failed', 'drift', 'low-disk', 'offline'] as const;
+export const attentionKinds = ['condition', 'offline', 'failed', 'drift', 'low-disk'] as const;
 export type AttentionKind = (typeof attentionKinds)[number];
 
 export interface AttentionNode {
@@ -33,11 +33,18 @@ export interface AttentionNode {
   lastSeenAt: Date | null;
 }
 
+export interface AttentionGroup {
+  kind: AttentionKind;
+  count: number;
+  /** Its first `attentionShown` nodes: conditions by name, the most recently heard from offline first, the most failed or missing images first, the fullest disk first. */
+  nodes: AttentionNode[];
+}
+
 export interface Attention {
   counts: Record<AttentionKind, number>;
   /** Nodes with at least one kind. */
   total: number;
-  nodes: AttentionNode[];
+  groups: AttentionGroup[];
 }
 
 interface Row {
@@ -75,7 +82,9 @@ export async function fleetAttention(deps: ServiceDeps, now = new Date()): Promi
              COALESCE(syncs.failed, 0) AS failed,
              CASE WHEN ${isOffline(now)} THEN 0 ELSE COALESCE(syncs.drift, 0) END AS drift,
              COALESCE((n.facts #>> '{disk,freeBytes}')::float8 < ${lowDiskShare} * NULLIF((n.facts #>> '{disk,totalBytes}')::float8, 0), false) AS low_disk,
-             ${isOffline(now)} AS offline
+             ${isOffline(now)} AS offline,
+             n.last_seen_at,
+             (n.facts #>> '{disk,freeBytes}')::float8 / NULLIF((n.facts #>> '{disk,totalBytes}')::float8, 0) AS free_share
       FROM nodes n LEFT JOIN syncs ON syncs.node_id = n.id
       WHERE n.revoked_at IS NULL
     )
@@ -87,45 +96,50 @@ export async function fleetAttention(deps: ServiceDeps, now = new Date()): Promi
       SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE condition) AS condition, COUNT(*) FILTER (WHERE failed > 0) AS failed,
              COUNT(*) FILTER (WHERE drift > 0) AS drift, COUNT(*) FILTER (WHERE low_disk) AS low_disk, COUNT(*) FILTER (WHERE offline) AS offline
       FROM flagged`,
-    deps.db.$queryRaw<Row[]>`
-      WITH flagged AS (${flagged})
-      SELECT id::text, condition, failed, drift, low_disk, offline FROM flagged
-      ORDER BY condition DESC, (failed > 0) DESC, (drift > 0) DESC, low_disk DESC, offline DESC, name, id
-      LIMIT ${attentionShown}`,
+    deps.db.$queryRaw<(Row & { kind: AttentionKind })[]>`
+      WITH flagged AS (${flagged}),
+      ranked AS (
+        SELECT flagged.*, kind,
+               ROW_NUMBER() OVER (PARTITION BY kind ORDER BY
+                 CASE kind WHEN 'offline' THEN -COALESCE(EXTRACT(EPOCH FROM last_seen_at)::float8, 0)
+                           WHEN 'failed' THEN -failed::float8 WHEN 'drift' THEN -drift::float8 WHEN 'low-disk' THEN free_share ELSE 0 END,
+                 name, id) AS place
+        FROM flagged
+        CROSS JOIN LATERAL (VALUES ('condition', condition), ('offline', offline), ('failed', failed > 0), ('drift', drift > 0), ('low-disk', low_disk)) AS k(kind, applies)
+        WHERE applies
+      )
+      SELECT id::text, kind, condition, failed, drift, low_disk, offline FROM ranked WHERE place <= ${attentionShown} ORDER BY kind, place`,
   ]);
 
-  const details = top.length ? await deps.db.node.findMany({ where: { id: { in: top.map((r) => r.id) } } }) : [];
+  const ids = [...new Set(top.map((r) => r.id))];
+  const details = ids.length ? await deps.db.node.findMany({ where: { id: { in: ids } } }) : [];
   const byId = new Map(details.map((n) => [n.id, n]));
-  const nodes = top.flatMap((row): AttentionNode[] => {
+  const view = (row: Row): AttentionNode | undefined => {
     const node = byId.get(row.id);
-    if (!node) return [];
+    if (!node) return undefined;
     const facts = factsOf(node);
-    const kinds = attentionKinds.filter((kind) =>
-      kind === 'condition' ? row.condition : kind === 'failed' ? row.failed > 0n : kind === 'drift' ? row.drift > 0n : kind === 'low-disk' ? row.low_disk : row.offline,
-    );
-    return [
-      {
-        nodeId: node.id,
-        name: node.name,
-        kinds,
-        conditions: conditionsOf(node),
-        failed: Number(row.failed),
-        drift: Number(row.drift),
-        diskFreeBytes: facts?.disk.freeBytes ?? null,
-        diskTotalBytes: facts?.disk.totalBytes ?? null,
-        lastSeenAt: node.lastSeenAt,
-      },
-    ];
-  });
-  return {
-    counts: {
-      condition: Number(counts?.condition ?? 0),
-      failed: Number(counts?.failed ?? 0),
-      drift: Number(counts?.drift ?? 0),
-      'low-disk': Number(counts?.low_disk ?? 0),
-      offline: Number(counts?.offline ?? 0),
-    },
-    total: Number(counts?.total ?? 0),
-    nodes,
+    const applies: Record<AttentionKind, boolean> = { condition: row.condition, offline: row.offline, failed: row.failed > 0n, drift: row.drift > 0n, 'low-disk': row.low_disk };
+    return {
+      nodeId: node.id,
+      name: node.name,
+      kinds: attentionKinds.filter((kind) => applies[kind]),
+      conditions: conditionsOf(node),
+      failed: Number(row.failed),
+      drift: Number(row.drift),
+      diskFreeBytes: facts?.disk.freeBytes ?? null,
+      diskTotalBytes: facts?.disk.totalBytes ?? null,
+      lastSeenAt: node.lastSeenAt,
+    };
   };
+  const count: Record<AttentionKind, number> = {
+    condition: Number(counts?.condition ?? 0),
+    offline: Number(counts?.offline ?? 0),
+    failed: Number(counts?.failed ?? 0),
+    drift: Number(counts?.drift ?? 0),
+    'low-disk': Number(counts?.low_disk ?? 0),
+  };
+  const groups = attentionKinds
+    .filter((kind) => count[kind] > 0)
+    .map((kind) => ({ kind, count: count[kind], nodes: top.filter((r) => r.kind === kind).flatMap((r) => view(r) ?? []) }));
+  return { counts: count, total: Number(counts?.total ?? 0), groups };
 }

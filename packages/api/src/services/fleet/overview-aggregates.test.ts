@@ -123,6 +123,7 @@ describe('overview aggregates (real PostgreSQL)', () => {
     const low = await node('low', { disk: { total: 1000, free: 50, cache: 10 } });
     const full = await node('full', { disk, conditions: [{ type: 'insufficient-space', digest, neededBytes: 2000, freeBytes: 500, since: now.toISOString() }] });
     await node('offline', { online: false });
+    await db().node.create({ data: { name: 'silent', secretHash: 'x'.repeat(64), state: 'online', lastSeenAt: ago(300_000) } });
     for (const n of [healthy, low, full]) await hold(n.id, digest);
     await job(fetching.id, digest, { state: 'pulling', bytesDone: 1, startedAt: ago(1000) });
     await job(failed.id, digest, { state: 'failed', createdAt: ago(1000) });
@@ -130,16 +131,19 @@ describe('overview aggregates (real PostgreSQL)', () => {
     await job(fetching.id, digest, { state: 'failed', createdAt: ago(60_000) });
 
     const attention = await fleetAttention(services.deps, now);
-    expect(attention.counts).toEqual({ condition: 1, failed: 1, drift: 1, 'low-disk': 1, offline: 1 });
-    expect(attention.total).toBe(5);
-    expect(attention.nodes.map((n) => [n.name, n.kinds])).toEqual([
-      ['full', ['condition']],
-      ['failed', ['failed']],
-      ['drift', ['drift']],
-      ['low', ['low-disk']],
-      ['offline', ['offline']],
+    expect(attention.counts).toEqual({ condition: 1, offline: 2, failed: 1, drift: 1, 'low-disk': 1 });
+    expect(attention.total).toBe(6);
+    expect(attention.groups.map((g) => [g.kind, g.count, g.nodes.map((n) => n.name)])).toEqual([
+      ['condition', 1, ['full']],
+      // The most recently heard from first: a node silent for minutes, then one never heard from.
+      ['offline', 2, ['silent', 'offline']],
+      ['failed', 1, ['failed']],
+      ['drift', 1, ['drift']],
+      ['low-disk', 1, ['low']],
     ]);
-    expect(attention.nodes[0]!.conditions).toEqual([expect.objectContaining({ type: 'insufficient-space', neededBytes: 2000 })]);
+    expect(attention.groups[0]!.nodes[0]!.conditions).toEqual([expect.objectContaining({ type: 'insufficient-space', neededBytes: 2000 })]);
+    // A silent node missing its image is offline, not drifting.
+    expect(attention.groups[1]!.nodes[0]!.kinds).toEqual(['offline']);
     // The overview passes the listed nodes' conditions on as before.
     expect((await fleetOverview(services.deps)).conditions).toEqual([expect.objectContaining({ nodeId: full.id, node: 'full', type: 'insufficient-space' })]);
   });

@@ -170,8 +170,8 @@ export async function listNodes(deps: ServiceDeps) {
 
 /**
  * The overview: aggregates and the first few of each list, summed in PostgreSQL, so what it sends
- * stays a few kilobytes however large the fleet. `conditions` are those of the nodes listed under
- * "needs attention" (the nodes with conditions come first).
+ * stays a few kilobytes however large the fleet. `conditions` are those of the nodes "needs
+ * attention" lists for their conditions.
  */
 export async function fleetOverview(deps: ServiceDeps) {
   const now = new Date();
@@ -186,6 +186,7 @@ export async function fleetOverview(deps: ServiceDeps) {
     bytesPerDay(deps, now),
     rolloutDurations(deps, { limit: 10 }),
   ]);
-  const conditions = attention.nodes.flatMap((node) => node.conditions.map((condition) => ({ nodeId: node.nodeId, node: node.name, ...condition })));
+  const withConditions = attention.groups.find((g) => g.kind === 'condition')?.nodes ?? [];
+  const conditions = withConditions.flatMap((node) => node.conditions.map((condition) => ({ nodeId: node.nodeId, node: node.name, ...condition })));
   return { ...totals, jobsInFlight, projects, checklist, rollouts, attention, cacheTop: cache, bytesPerDay: bytes, recentRollouts, conditions };
 }

@@ -94,7 +94,9 @@ export interface RolloutDuration {
   startedAt: Date;
   finishedAt: Date | null;
   nodes: number;
-  /** Null while it runs, or when its end is not known. */
+  /** Running, done, or done at an unknown time (first seen complete). */
+  state: 'running' | 'done' | 'untimed';
+  /** Null unless done. */
   seconds: number | null;
 }
 
@@ -114,6 +116,7 @@ export async function rolloutDurations(deps: ServiceDeps, input: { projectId?: s
     startedAt: r.startedAt,
     finishedAt: r.timed ? r.finishedAt : null,
     nodes: r.nodes,
+    state: !r.timed ? 'untimed' : r.finishedAt ? 'done' : 'running',
     seconds: r.timed && r.finishedAt ? Math.max(0, Math.round((r.finishedAt.getTime() - r.startedAt.getTime()) / 1000)) : null,
   }));
 }
