@@ -20,14 +20,20 @@ export const attentionFilters: Record<Group['kind'], { title: string; href: stri
   'low-disk': { title: 'Low on disk', href: '/nodes?disk=low' },
 };
 
-function reasons(node: AttentionNode): string[] {
-  const lines = node.conditions.map((c) => `${conditionText(c)}${c.type === 'insufficient-space' && c.reference ? ` for ${c.reference}` : ''}`);
-  if (node.kinds.includes('offline')) lines.push(`offline, last seen ${timeAgo(node.lastSeenAt ? new Date(node.lastSeenAt) : null)}`);
-  if (node.failed) lines.push(`${node.failed} pinned ${node.failed === 1 ? 'image' : 'images'} failed to sync`);
-  if (node.drift) lines.push(`${node.drift} pinned ${node.drift === 1 ? 'image' : 'images'} missing and not being fetched`);
-  if (node.kinds.includes('low-disk')) lines.push(`low on disk: ${formatBytes(node.diskFreeBytes)} free of ${formatBytes(node.diskTotalBytes)}`);
-  return lines;
+/** What a node's line says under one group: that group's reason in full, then its other kinds in a word. */
+function reasons(node: AttentionNode, kind: Group['kind']): string {
+  const full: Record<Group['kind'], () => string> = {
+    condition: () => node.conditions.map((c) => `${conditionText(c)}${c.type === 'insufficient-space' && c.reference ? ` for ${c.reference}` : ''}`).join(' · '),
+    offline: () => `offline, last seen ${timeAgo(node.lastSeenAt ? new Date(node.lastSeenAt) : null)}`,
+    failed: () => `${node.failed} pinned ${node.failed === 1 ? 'image' : 'images'} failed to sync`,
+    drift: () => `${node.drift} pinned ${node.drift === 1 ? 'image' : 'images'} missing and not being fetched`,
+    'low-disk': () => `${formatBytes(node.diskFreeBytes)} free of ${formatBytes(node.diskTotalBytes)}`,
+  };
+  const others = node.kinds.filter((k) => k !== kind).map((k) => alsoWords[k]);
+  return `${full[kind]()}${others.length ? ` (also ${others.join(', ')})` : ''}`;
 }
+
+const alsoWords: Record<Group['kind'], string> = { condition: 'has conditions', offline: 'offline', failed: 'failed syncs', drift: 'drift', 'low-disk': 'low on disk' };
 
 function AttentionGroup({ group }: { group: Group }) {
   const filter = attentionFilters[group.kind];
@@ -40,7 +46,7 @@ function AttentionGroup({ group }: { group: Group }) {
       <ul className="attention-nodes">
         {group.nodes.map((node) => (
           <li key={node.nodeId} data-node={node.name} data-condition={node.conditions[0]?.type}>
-            <Link href={`/nodes/${node.nodeId}`}>{node.name}</Link>: {reasons(node).join(' · ')}
+            <Link href={`/nodes/${node.nodeId}`}>{node.name}</Link>: {reasons(node, group.kind)}
           </li>
         ))}
       </ul>

@@ -19,7 +19,7 @@ export function ProjectTrends({ projectId }: { projectId: string }) {
       {data ? (
         <div className="trends-grid">
           <div>
-            <h3>Convergence, last {data.days} days</h3>
+            <h3>Convergence (up to {data.days} days)</h3>
             <ConvergenceChart points={data.convergence} days={data.days} now={Math.max(now, query.dataUpdatedAt)} />
           </div>
           <div>

@@ -10,6 +10,11 @@ type Days = RouterOutputs['fleet']['overview']['bytesPerDay'];
 type Rollouts = RouterOutputs['fleet']['overview']['recentRollouts'];
 type Convergence = RouterOutputs['fleet']['projectTrends']['convergence'];
 
+/** "26 Nov, 16:27 UTC": enough to place a rollout, on one line. */
+function shortTime(at: Date | string): string {
+  return `${new Date(at).toLocaleString('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone: 'UTC' })} UTC`;
+}
+
 const width = 560;
 const height = 140;
 const pad = { top: 10, right: 10, bottom: 22, left: 10 };
@@ -34,7 +39,7 @@ export function BytesPerDayChart({ days }: { days: Days }) {
             <g key={d.day}>
               <title>{`${d.day}: ${formatBytes(d.bytes)} synced, ${formatBytes(d.registryBytes)} from the registry`}</title>
               <rect x={x} y={height - pad.bottom - h} width={slot * 0.7} height={h} className="chart-cache" />
-              <rect x={x} y={height - pad.bottom - r} width={slot * 0.7} height={r} className="chart-registry" />
+              <rect x={x + slot * 0.2} y={height - pad.bottom - r} width={slot * 0.3} height={r} className="chart-registry" />
               {i % 2 === days.length % 2 ? null : (
                 <text x={x + slot * 0.35} y={height - 6} textAnchor="middle" className="chart-label">
                   {d.day.slice(5)}
@@ -85,7 +90,8 @@ export function BytesPerDayChart({ days }: { days: Days }) {
 export function RolloutDurations({ rollouts, showProject }: { rollouts: Rollouts; showProject: boolean }) {
   if (rollouts.length === 0) return <p className="muted">No rollouts recorded yet: they are timed from a pin to the last node holding its image.</p>;
   return (
-    <table className="table" aria-label="Rollout durations">
+    <div className="ov-scroll">
+    <table className="table trend-table" aria-label="Rollout durations">
       <thead>
         <tr>
           {showProject ? <th scope="col">Project</th> : null}
@@ -106,7 +112,7 @@ export function RolloutDurations({ rollouts, showProject }: { rollouts: Rollouts
             <td className="ov-token" title={`${r.reference} (${r.digest})`}>
               <code>{r.reference}</code> <span className="muted small">{shortDigest(r.digest)}</span>
             </td>
-            <td>{new Date(r.startedAt).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })} UTC</td>
+            <td className="nowrap">{shortTime(r.startedAt)}</td>
             <td className="num">{r.nodes}</td>
             <td className="num" data-field="took">
               {r.seconds !== null ? formatDuration(r.seconds) : r.state === 'running' ? 'in flight' : 'not timed'}
@@ -115,12 +121,16 @@ export function RolloutDurations({ rollouts, showProject }: { rollouts: Rollouts
         ))}
       </tbody>
     </table>
+    </div>
   );
 }
 
 export function ConvergenceChart({ points, days, now }: { points: Convergence; days: number; now: number }) {
   if (points.length === 0) return <p className="muted">No samples yet: the control plane records this project&apos;s convergence every half minute.</p>;
-  const start = now - days * 86_400_000;
+  // From the first sample (at least an hour back), never more than `days`: a young project's
+  // history fills the chart instead of a sliver at its right edge.
+  const first = new Date(points[0]!.at).getTime();
+  const start = Math.max(now - days * 86_400_000, Math.min(first, now - 3_600_000));
   const x = (at: number) => pad.left + ((at - start) / (now - start)) * (width - pad.left - pad.right);
   const plot = height - pad.top - pad.bottom;
   const share = (p: Convergence[number]) => (p.nodes > 0 ? p.holding / p.nodes : 1);
@@ -136,7 +146,7 @@ export function ConvergenceChart({ points, days, now }: { points: Convergence; d
   const last = points[points.length - 1]!;
   const lowest = points.reduce((low, p) => (share(p) < share(low) ? p : low), points[0]!);
   const pct = (p: Convergence[number]) => `${Math.round(share(p) * 100)}%`;
-  const description = `Now ${pct(last)} (${last.holding} of ${last.nodes} nodes hold every pinned image); lowest in ${days} days ${pct(lowest)}.`;
+  const description = `Now ${pct(last)} (${last.holding} of ${last.nodes} nodes hold every pinned image); lowest since ${shortTime(points[0]!.at)} ${pct(lowest)}.`;
   return (
     <figure className="trend">
       <svg className="chart trend-chart" role="img" aria-labelledby="convergence-title convergence-desc" viewBox={`0 0 ${width} ${height}`} width="100%">
@@ -146,7 +156,7 @@ export function ConvergenceChart({ points, days, now }: { points: Convergence; d
         <line x1={pad.left} x2={width - pad.right} y1={y(0)} y2={y(0)} className="chart-axis" />
         <path d={path} className="chart-line" />
         <text x={pad.left} y={height - 6} className="chart-label">
-          {days} days ago
+          {formatDuration((now - start) / 1000)} ago
         </text>
         <text x={width - pad.right} y={height - 6} textAnchor="end" className="chart-label">
           now
