@@ -62,8 +62,8 @@ function AttentionGroup({ group }: { group: Group }) {
 
 export function AttentionList({ attention }: { attention: Attention }) {
   return (
-    <section className="card" aria-labelledby="fleet-conditions-title">
-      <h2 id="fleet-conditions-title">Needs attention</h2>
+    <section className="card" aria-labelledby="attention-title">
+      <h2 id="attention-title">Needs attention</h2>
       {attention.total === 0 ? (
         <p className="muted">Nothing: every node is online, holds what it should, and has room.</p>
       ) : (

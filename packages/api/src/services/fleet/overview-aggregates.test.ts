@@ -184,13 +184,16 @@ describe('overview aggregates (real PostgreSQL)', () => {
     const [a, b] = await Promise.all(['ta', 'tb'].map((n) => node(n, { labels: { pool: 't' } })));
     const at = (ms: number) => new Date(now.getTime() + ms);
 
-    expect(await recordTrends(services.deps, now)).toEqual({ samples: 1, started: 1, finished: 0 });
+    // A project no node serves gets samples, but no rollout.
+    await pin((await project('unserved', { pool: 'none' })).id, newDigest(), '3');
+    expect(await recordTrends(services.deps, now)).toEqual({ samples: 2, started: 1, finished: 0 });
     expect(await recordTrends(services.deps, at(10_000))).toEqual({ samples: 0, started: 0, finished: 0 });
     await hold(a!.id, first);
     expect(await recordTrends(services.deps, at(20_000))).toEqual({ samples: 1, started: 0, finished: 0 });
     await hold(b!.id, first);
     expect(await recordTrends(services.deps, at(50_000))).toEqual({ samples: 1, started: 0, finished: 1 });
-    expect(await recordTrends(services.deps, at(50_000 + steadySampleMs))).toEqual({ samples: 1, started: 0, finished: 0 });
+    // Standing still, each project gets a sample now and then.
+    expect(await recordTrends(services.deps, at(50_000 + steadySampleMs))).toEqual({ samples: 2, started: 0, finished: 0 });
 
     // Over a day, each slice of time keeps its lowest and its last point; over two weeks all of these share one slice.
     const points = async (days: number) => (await projectConvergence(services.deps, p.id, at(60_000 + steadySampleMs), days)).map((pt) => [pt.nodes, pt.holding]);

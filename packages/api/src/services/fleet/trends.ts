@@ -68,6 +68,8 @@ export async function recordTrends(deps: ServiceDeps, now = new Date()): Promise
       const nodes = Number(pin.nodes);
       const complete = nodes > 0 && Number(pin.holding) === nodes;
       const last = latest.get(pin.pin_id);
+      // A project no node serves has nothing to roll out (yet).
+      if (nodes === 0 && (!last || last.digest !== pin.digest)) continue;
       if (!last || last.digest !== pin.digest) {
         const timed = !complete || now.getTime() - pin.resolved_at.getTime() <= untimedAfterMs;
         await tx.rollout.create({
