@@ -154,6 +154,8 @@ test('the overview leads: checklist from the data, a rollout in flight with node
       await expect(offline.locator('li').first()).toHaveAttribute('data-node', silent.name);
       await expect(offline.locator(`li[data-node="${silent.name}"]`)).toContainText(`${silent.name}: offline, last seen just now`);
       await expect(offline.getByRole('link', { name: /offline/ })).toHaveAttribute('href', '/nodes?state=offline');
+      // The rollout counts it as offline, not as fetching.
+      await expect(page.locator(`tr[data-rollout="${pinId}"] [data-field="nodes"]`)).toContainText('1 fetching · 0 waiting · 1 offline');
       await screenshot(page, 'attention');
     });
 

@@ -36,7 +36,7 @@ function RolloutRow({ rollout }: { rollout: Rollout }) {
         </strong>{' '}
         nodes
         <div className="muted small">
-          {rollout.fetching} fetching · {rollout.queued} waiting
+          {rollout.fetching} fetching · {rollout.queued} waiting{rollout.offline ? ` · ${rollout.offline} offline` : ''}
         </div>
       </td>
       <td data-field="bytes">

@@ -93,7 +93,9 @@ describe('overview aggregates (real PostgreSQL)', () => {
     await pin(p.id, settled, '1');
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => node(n, { labels: { pool: 'ios', site: 'x' } })));
     const outsider = await node('outsider', { labels: { pool: 'mac' } });
-    for (const n of [a!, b!, c!]) await hold(n.id, settled, 500);
+    const away = await node('away', { labels: { pool: 'ios' }, online: false });
+    for (const n of [a!, b!, c!, away]) await hold(n.id, settled, 500);
+    await job(away.id, digest, { state: 'pulling', bytesDone: 100, startedAt: ago(10_000) });
     await hold(a!.id, digest);
     await job(a!.id, digest, { state: 'done', bytesDone: 1000, registry: 300, finishedAt: ago(1000) });
     await job(b!.id, digest, { state: 'pulling', bytesDone: 400, startedAt: ago(10_000) });
@@ -103,11 +105,11 @@ describe('overview aggregates (real PostgreSQL)', () => {
     const { rollouts, total } = await rolloutsInFlight(services.deps, now);
     expect(total).toBe(1);
     expect(rollouts).toEqual([
-      expect.objectContaining({ projectId: p.id, project: 'ios', digest, nodes: 3, done: 1, fetching: 1, queued: 1, imageBytes: 1000, bytesTotal: 3000, bytesDone: 1400, bytesPerSecond: 40, registryBytes: 300, deliveredBytes: 1000 }),
+      // The offline node's pull counts its bytes, but neither as fetching nor in the rate.
+      expect.objectContaining({ projectId: p.id, project: 'ios', digest, nodes: 4, done: 1, fetching: 1, queued: 1, offline: 1, imageBytes: 1000, bytesTotal: 4000, bytesDone: 1500, bytesPerSecond: 40, registryBytes: 300, deliveredBytes: 1000 }),
     ]);
     // Once every node holds it, it is no longer in flight.
-    await hold(b!.id, digest);
-    await hold(c!.id, digest);
+    for (const n of [b!, c!, away]) await hold(n.id, digest);
     expect((await rolloutsInFlight(services.deps, now)).total).toBe(0);
   });
 

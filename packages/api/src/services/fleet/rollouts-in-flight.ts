@@ -3,7 +3,7 @@
 // what was delivered. Summed in PostgreSQL from the nodes' inventories and sync jobs, so the
 // answer stays a few rows however many nodes there are.
 import type { ServiceDeps } from '../deps.ts';
-import { openJobs, servedPins } from './served-sql.ts';
+import { isServedNodeOffline, openJobs, servedPins } from './served-sql.ts';
 
 /** The rollouts the overview lists; past this it says how many more there are. */
 export const rolloutsShown = 10;
@@ -19,15 +19,16 @@ export interface RolloutInFlight {
   nodes: number;
   /** Nodes holding it. */
   done: number;
-  /** Nodes pulling it now, and nodes whose job waits its turn. */
+  /** Online nodes pulling it now, online nodes whose job waits its turn, and offline nodes without it. */
   fetching: number;
   queued: number;
+  offline: number;
   /** The image's size (a holder's report, else the largest pull's total); null while nothing says. */
   imageBytes: number | null;
   /** imageBytes × nodes, and what of it is on the nodes (held images plus pulls so far). */
   bytesTotal: number | null;
   bytesDone: number;
-  /** Bytes per second over the pulls running now (each pull's bytes over its time); 0 when none runs. */
+  /** Bytes per second over the pulls running now on online nodes (each pull's bytes over its time); 0 when none runs. */
   bytesPerSecond: number;
   /** Of the finished pulls with known sources: what the registry served, and what they delivered. */
   registryBytes: number;
@@ -45,6 +46,7 @@ interface Row {
   done: bigint;
   fetching: bigint;
   queued: bigint;
+  offline: bigint;
   pulled_bytes: bigint | null;
   image_bytes: bigint | null;
   rate: number | null;
@@ -61,12 +63,13 @@ export async function rolloutsInFlight(deps: ServiceDeps, now = new Date()): Pro
       SELECT s.project_id, s.project, s.pin_id, s.reference, s.digest, s.resolved_at,
              COUNT(*) AS nodes,
              COUNT(ni.node_id) AS done,
-             COUNT(*) FILTER (WHERE ni.node_id IS NULL AND j.state IN ('dispatched', 'pulling')) AS fetching,
-             COUNT(*) FILTER (WHERE ni.node_id IS NULL AND j.state = 'queued') AS queued,
+             COUNT(*) FILTER (WHERE ni.node_id IS NULL AND NOT ${isServedNodeOffline(now)} AND j.state IN ('dispatched', 'pulling')) AS fetching,
+             COUNT(*) FILTER (WHERE ni.node_id IS NULL AND NOT ${isServedNodeOffline(now)} AND j.state = 'queued') AS queued,
+             COUNT(*) FILTER (WHERE ni.node_id IS NULL AND ${isServedNodeOffline(now)}) AS offline,
              SUM(j.bytes_done) FILTER (WHERE ni.node_id IS NULL)::bigint AS pulled_bytes,
              MAX(j.bytes_total) AS job_total,
              SUM(j.bytes_done::float8 / GREATEST(1, EXTRACT(EPOCH FROM (${now}::timestamptz - j.started_at))))
-               FILTER (WHERE ni.node_id IS NULL AND j.state = 'pulling' AND j.started_at IS NOT NULL) AS rate
+               FILTER (WHERE ni.node_id IS NULL AND NOT ${isServedNodeOffline(now)} AND j.state = 'pulling' AND j.started_at IS NOT NULL) AS rate
       FROM served s
       LEFT JOIN node_images ni ON ni.node_id = s.node_id AND ni.digest = s.digest
       LEFT JOIN open_jobs j ON j.node_id = s.node_id AND j.digest = s.digest
@@ -77,7 +80,7 @@ export async function rolloutsInFlight(deps: ServiceDeps, now = new Date()): Pro
       SELECT *, COUNT(*) OVER () AS total FROM per_pin ORDER BY project, reference, pin_id LIMIT ${rolloutsShown}
     )
     SELECT shown.project_id::text, shown.project, shown.pin_id::text, shown.reference, shown.digest, shown.resolved_at,
-           shown.nodes, shown.done, shown.fetching, shown.queued, shown.pulled_bytes, shown.rate, shown.total,
+           shown.nodes, shown.done, shown.fetching, shown.queued, shown.offline, shown.pulled_bytes, shown.rate, shown.total,
            COALESCE((SELECT size FROM node_images WHERE digest = shown.digest LIMIT 1), shown.job_total) AS image_bytes,
            delivered.registry_bytes, delivered.delivered_bytes
     FROM shown
@@ -105,6 +108,7 @@ export async function rolloutsInFlight(deps: ServiceDeps, now = new Date()): Pro
       done,
       fetching: Number(row.fetching),
       queued: Number(row.queued),
+      offline: Number(row.offline),
       imageBytes,
       bytesTotal: imageBytes === null ? null : imageBytes * nodes,
       bytesDone: (imageBytes ?? 0) * done + pulled,

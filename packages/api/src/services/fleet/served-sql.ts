@@ -6,9 +6,10 @@ import { Prisma } from '@cider/db';
 import { openStates } from '../sync/lifecycle.ts';
 import { staleAfterMs } from './overview.ts';
 
-/** One row per (project, pin, node serving the project): project_id, project, pin_id, reference, digest, resolved_at, node_id. */
+/** One row per (project, pin, node serving the project): project_id, project, pin_id, reference, digest, resolved_at, node_id, node_state, node_last_seen_at. */
 export const servedPins = Prisma.sql`
-  SELECT p.id AS project_id, p.name AS project, pin.id AS pin_id, pin.reference, pin.digest, pin.resolved_at, n.id AS node_id
+  SELECT p.id AS project_id, p.name AS project, pin.id AS pin_id, pin.reference, pin.digest, pin.resolved_at, n.id AS node_id,
+         n.state::text AS node_state, n.last_seen_at AS node_last_seen_at
   FROM projects p
   JOIN pins pin ON pin.project_id = p.id
   JOIN nodes n ON n.revoked_at IS NULL AND n.labels @> p.node_selector`;
@@ -28,6 +29,15 @@ export const openJobs = Prisma.sql`
 
 /** Whether the node aliased `n` counts as offline at `now` (nodeStatus's rule, for non-revoked nodes). */
 export function isOffline(now: Date): Prisma.Sql {
+  return offlineBy(now, Prisma.sql`n.state::text`, Prisma.sql`n.last_seen_at`);
+}
+
+/** The same rule over a servedPins row aliased `s`. */
+export function isServedNodeOffline(now: Date): Prisma.Sql {
+  return offlineBy(now, Prisma.sql`s.node_state`, Prisma.sql`s.node_last_seen_at`);
+}
+
+function offlineBy(now: Date, state: Prisma.Sql, lastSeenAt: Prisma.Sql): Prisma.Sql {
   const since = new Date(now.getTime() - staleAfterMs);
-  return Prisma.sql`(n.state::text <> 'online' OR n.last_seen_at IS NULL OR n.last_seen_at <= ${since})`;
+  return Prisma.sql`(${state} <> 'online' OR ${lastSeenAt} IS NULL OR ${lastSeenAt} <= ${since})`;
 }
