@@ -9,7 +9,7 @@ import { ConvergenceChart, RolloutDurations } from './trend-charts.tsx';
 
 export function ProjectTrends({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
-  const query = useQuery(trpc.fleet.projectTrends.queryOptions({ projectId }, { refetchInterval: 60_000 }));
+  const query = useQuery(trpc.trends.project.queryOptions({ projectId }, { refetchInterval: 60_000 }));
   const [now] = useState(() => Date.now());
   const data = query.data;
   return (

@@ -8,7 +8,7 @@ import { formatDuration } from './durations.ts';
 
 type Days = RouterOutputs['fleet']['overview']['bytesPerDay'];
 type Rollouts = RouterOutputs['fleet']['overview']['recentRollouts'];
-type Convergence = RouterOutputs['fleet']['projectTrends']['convergence'];
+type Convergence = RouterOutputs['trends']['project']['convergence'];
 
 /** "26 Nov, 16:27 UTC": enough to place a rollout, on one line. */
 function shortTime(at: Date | string): string {
