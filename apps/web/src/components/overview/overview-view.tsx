@@ -43,7 +43,7 @@ export function OverviewView() {
             <StatCard label="Sync jobs in flight" value={String(data.jobsInFlight)} />
             <StatCard label="Projects" value={String(data.projects)} />
           </section>
-          <RolloutsInFlight rollouts={data.rollouts} jobsInFlight={data.jobsInFlight} />
+          <RolloutsInFlight rollouts={data.rollouts} jobsInFlight={data.jobsInFlight} pinned={data.pinnedNodes > 0} />
           <AttentionList attention={data.attention} />
           <section className="card" aria-labelledby="disk-title">
             <h2 id="disk-title">Disk and cache</h2>

@@ -65,12 +65,15 @@ function RolloutRow({ rollout }: { rollout: Rollout }) {
   );
 }
 
-export function RolloutsInFlight({ rollouts, jobsInFlight }: { rollouts: Rollouts; jobsInFlight: number }) {
+export function RolloutsInFlight({ rollouts, jobsInFlight, pinned }: { rollouts: Rollouts; jobsInFlight: number; pinned: boolean }) {
   return (
     <section className="card" aria-labelledby="rollouts-title">
       <h2 id="rollouts-title">Rollouts in flight</h2>
       {rollouts.total === 0 ? (
-        <p className="muted">Every node holds what its projects pin.{jobsInFlight ? ` ${jobsInFlight} sync jobs are still closing.` : ''}</p>
+        <p className="muted">
+          {pinned ? 'Every node holds what its projects pin.' : 'Nothing pinned yet: a pin on a project starts a rollout to the nodes it serves.'}
+          {jobsInFlight ? ` ${jobsInFlight} sync jobs are still closing.` : ''}
+        </p>
       ) : (
         <div className="ov-scroll">
           <table className="table rollouts-table" aria-label="Rollouts in flight">
