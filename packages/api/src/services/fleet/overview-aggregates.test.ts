@@ -11,6 +11,8 @@ import { fleetAttention } from './attention.ts';
 import { cacheTop, firstRunChecklist, fleetTotals } from './fleet-totals.ts';
 import { fleetOverview } from './overview.ts';
 import { rolloutsInFlight } from './rollouts-in-flight.ts';
+import { DesiredState } from './desired-state.ts';
+import { servedProjects } from './served-sql.ts';
 import { bytesPerDay, projectConvergence, recordTrends, rolloutDurations, steadySampleMs } from './trends.ts';
 
 const database = useTestDatabase();
@@ -84,6 +86,20 @@ describe('overview aggregates (real PostgreSQL)', () => {
         ...(o.createdAt ? { createdAt: o.createdAt } : {}),
       },
     });
+
+  it('matches selectors in SQL exactly as desired state does', async () => {
+    const labels = [{ pool: 'ios', site: 'a' }, { pool: 'ios' }, {}, { pool: 'mac', site: 'a' }, { pool: 'ios', site: 'b', extra: 'x' }];
+    for (const [i, l] of labels.entries()) await node(`sel-${i}`, { labels: l });
+    const selectors = [{}, { pool: 'ios' }, { pool: 'ios', site: 'a' }, { site: 'a' }, { pool: 'none' }];
+    for (const [i, selector] of selectors.entries()) await project(`sel-${i}`, selector);
+    const sql = await db().$queryRaw<{ project_id: string; node_id: string }[]>`${servedProjects}`;
+    const nodes = await db().node.findMany();
+    const projects = await db().project.findMany({ include: { pins: true } });
+    const desired = new DesiredState(nodes, projects);
+    const expected = projects.flatMap((p) => desired.nodesOf(p.id).map((n) => `${p.id} ${n.id}`)).sort();
+    expect(sql.map((r) => `${r.project_id} ${r.node_id}`).sort()).toEqual(expected);
+    expect(expected).toHaveLength(5 + 3 + 1 + 2 + 0);
+  });
 
   it('sums a rollout in flight: nodes and bytes done, rate and egress, over the nodes the project serves only', async () => {
     const p = await project('ios', { pool: 'ios' });
