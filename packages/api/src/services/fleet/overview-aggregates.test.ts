@@ -88,9 +88,9 @@ describe('overview aggregates (real PostgreSQL)', () => {
     });
 
   it('matches selectors in SQL exactly as desired state does', async () => {
-    const labels = [{ pool: 'ios', site: 'a' }, { pool: 'ios' }, {}, { pool: 'mac', site: 'a' }, { pool: 'ios', site: 'b', extra: 'x' }];
+    const labels: Record<string, string>[] = [{ pool: 'ios', site: 'a' }, { pool: 'ios' }, {}, { pool: 'mac', site: 'a' }, { pool: 'ios', site: 'b', extra: 'x' }];
     for (const [i, l] of labels.entries()) await node(`sel-${i}`, { labels: l });
-    const selectors = [{}, { pool: 'ios' }, { pool: 'ios', site: 'a' }, { site: 'a' }, { pool: 'none' }];
+    const selectors: Record<string, string>[] = [{}, { pool: 'ios' }, { pool: 'ios', site: 'a' }, { site: 'a' }, { pool: 'none' }];
     for (const [i, selector] of selectors.entries()) await project(`sel-${i}`, selector);
     const sql = await db().$queryRaw<{ project_id: string; node_id: string }[]>`${servedProjects}`;
     const nodes = await db().node.findMany();
