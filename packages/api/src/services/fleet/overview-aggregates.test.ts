@@ -183,6 +183,8 @@ describe('overview aggregates (real PostgreSQL)', () => {
   });
 
   it('ticks the first-run checklist off from what exists', async () => {
+    // A fresh install: nothing in flight, nobody needing attention, no "in sync 100%".
+    expect(await fleetOverview(services.deps)).toMatchObject({ nodes: 0, pinnedNodes: 0, inSync: 0, projects: 0, rollouts: { total: 0, rollouts: [] }, attention: { total: 0, groups: [] }, cacheTop: [], recentRollouts: [] });
     const steps = async () => Object.fromEntries((await firstRunChecklist(services.deps)).steps.map((s) => [s.step, s.done]));
     expect(await steps()).toEqual({ registry: false, image: false, project: false, pin: false });
     await registry();
