@@ -1,7 +1,7 @@
 // The control plane in one process: the agent gateway and the BullMQ workers. Stateless apart
 // from its sockets: run as many as needed behind a load balancer.
 import { createRedisConnection, createServiceDeps, isLostJobStateError, isRedisConnectionError, type ServiceDepsConfig } from '@cider/api';
-import { createConsumers, openStates, SyncOutcomeRouter } from '@cider/api/services';
+import { createConsumers, openStates, recordTrends, SyncOutcomeRouter } from '@cider/api/services';
 import { syncJobKey } from '@cider/protocol';
 import { UnrecoverableError, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -22,6 +22,8 @@ export interface ControlConfig extends ServiceDepsConfig {
   registryWatchIntervalMs: number;
   heartbeatIntervalMs: number;
   syncStallTimeoutMs: number;
+  /** How often convergence and rollouts are written down for the trends (default 30 s). */
+  trendsIntervalMs?: number;
   /** PEM certificate and key: the gateway serves https and wss instead of http and ws. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Overrides of the gateway's per-agent limits (tests). */
@@ -115,6 +117,14 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
   // A Redis that comes back may have come back empty (no persistence, a failover): rebuild its
   // queues from PostgreSQL now rather than at the next tick.
   deps.redis.on('ready', () => void tick().catch((error: unknown) => log.warn({ err: error }, 'reconcile after Redis came back')));
+  // The trends' history (convergence samples, rollout start and end) is PostgreSQL's alone: a
+  // plain timer, whose runs in several processes serialise on a lock and write nothing twice.
+  let trendsRun: Promise<void> = Promise.resolve();
+  const recordTrendsNow = () => {
+    trendsRun = recordTrends(deps).then(() => undefined, reportError('recording trends'));
+  };
+  recordTrendsNow();
+  const trendsTimer = setInterval(recordTrendsNow, config.trendsIntervalMs ?? 30_000);
 
   log.info({ port, host: config.host }, 'control plane listening');
   return {
@@ -123,6 +133,8 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     gateway,
     async close() {
       clearInterval(timer);
+      clearInterval(trendsTimer);
+      await trendsRun;
       await gateway.close();
       // Sync jobs last as long as a pull: rather than wait, leave them to the next control
       // process (they come back as stalled jobs and are dispatched again, which is idempotent).

@@ -12,6 +12,7 @@ import { jobsRouter } from './routers/jobs/index.ts';
 import { usersRouter } from './routers/users/index.ts';
 import { tokensRouter } from './routers/tokens/index.ts';
 import { auditRouter } from './routers/audit/index.ts';
+import { trendsRouter } from './routers/trends/index.ts';
 
 export const appRouter = router({
   auth: authRouter,
@@ -27,6 +28,7 @@ export const appRouter = router({
   users: usersRouter,
   tokens: tokensRouter,
   audit: auditRouter,
+  trends: trendsRouter,
 });
 
 export type AppRouter = typeof appRouter;

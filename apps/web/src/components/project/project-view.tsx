@@ -11,6 +11,7 @@ import { PinTable } from './pin-table.tsx';
 import { ProjectSettings } from './project-settings.tsx';
 import { RolloutFlow } from './rollout-flow.tsx';
 import { RolloutTable } from './rollout-table.tsx';
+import { ProjectTrends } from '../overview/project-trends.tsx';
 
 export function ProjectView({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
@@ -63,6 +64,7 @@ export function ProjectView({ projectId }: { projectId: string }) {
           project.pins.map((pin) => <RolloutFlow key={pin.id} projectId={project.id} digest={pin.digest} reference={pin.reference} />)
         )}
       </section>
+      <ProjectTrends projectId={project.id} />
       {isAdmin ? (
         <section className="card" aria-labelledby="project-settings-title">
           <h2 id="project-settings-title">Settings</h2>

@@ -7,6 +7,10 @@ import type { ServiceDeps } from '../deps.ts';
 import { DesiredState } from './desired-state.ts';
 import { asLabels, formatSelector } from '../projects/projects.ts';
 import { openStates } from '../sync/lifecycle.ts';
+import { fleetAttention } from './attention.ts';
+import { cacheTop, firstRunChecklist, fleetTotals } from './fleet-totals.ts';
+import { rolloutsInFlight } from './rollouts-in-flight.ts';
+import { bytesPerDay, rolloutDurations } from './trends.ts';
 
 /** A node that has not been heard from for this long counts as offline, whatever its row says. */
 export const staleAfterMs = 90_000;
@@ -197,25 +201,25 @@ export async function listNodes(deps: ServiceDeps) {
   });
 }
 
+/**
+ * The overview: aggregates and the first few of each list, summed in PostgreSQL, so what it sends
+ * stays a few kilobytes however large the fleet. `conditions` are those of the nodes "needs
+ * attention" lists for their conditions.
+ */
 export async function fleetOverview(deps: ServiceDeps) {
-  const [nodes, projects, held, inFlight] = await Promise.all([
-    deps.db.node.findMany({ where: { revokedAt: null } }),
-    deps.db.project.findMany({ include: { pins: { select: { digest: true } } } }),
-    deps.db.nodeImage.findMany({ select: { nodeId: true, digest: true } }),
+  const now = new Date();
+  const [totals, cache, attention, rollouts, checklist, projects, jobsInFlight, bytes, recentRollouts] = await Promise.all([
+    fleetTotals(deps, now),
+    cacheTop(deps),
+    fleetAttention(deps, now),
+    rolloutsInFlight(deps, now),
+    firstRunChecklist(deps),
+    deps.db.project.count(),
     deps.db.syncJob.count({ where: { state: { in: [...openStates] } } }),
+    bytesPerDay(deps, now),
+    rolloutDurations(deps, { limit: 10 }),
   ]);
-  const heldSet = new Set(held.map((h) => `${h.nodeId} ${h.digest}`));
-  const desired = new DesiredState(nodes, projects);
-  let inSync = 0;
-  let online = 0;
-  const cacheUse = nodes.map((node) => {
-    const facts = factsOf(node);
-    return { node: node.name, cacheBytes: facts?.cache.bytes ?? 0, diskFreeBytes: facts?.disk.freeBytes ?? 0 };
-  });
-  for (const node of nodes) {
-    if (nodeStatus(node) === 'online') online++;
-    if (desired.inSync(node.id, (digest) => heldSet.has(`${node.id} ${digest}`))) inSync++;
-  }
-  const conditions = nodes.flatMap((node) => conditionsOf(node).map((condition) => ({ nodeId: node.id, node: node.name, ...condition })));
-  return { nodes: nodes.length, online, inSync, jobsInFlight: inFlight, projects: projects.length, cacheUse, conditions };
+  const withConditions = attention.groups.find((g) => g.kind === 'condition')?.nodes ?? [];
+  const conditions = withConditions.flatMap((node) => node.conditions.map((condition) => ({ nodeId: node.nodeId, node: node.name, ...condition })));
+  return { ...totals, jobsInFlight, projects, checklist, rollouts, attention, cacheTop: cache, bytesPerDay: bytes, recentRollouts, conditions };
 }
