@@ -31,7 +31,9 @@ export function NodeSearchField({ nodeId, onChange }: { nodeId: string | undefin
   // The field shows the chosen node's name once it is known (a linked view has only its id).
   useEffect(() => setText(chosenName ?? ''), [chosenName]);
 
-  const options = open ? (matches.data ?? []) : [];
+  // While the answer for the latest keystrokes is on its way, the last one is narrowed to what still matches.
+  const typed = text.trim().toLowerCase();
+  const options = open ? (matches.data ?? []).filter((option) => option.name.toLowerCase().includes(typed)) : [];
   const listId = `${id}-list`;
 
   function choose(option: { id: string; name: string } | undefined) {
@@ -48,9 +50,11 @@ export function NodeSearchField({ nodeId, onChange }: { nodeId: string | undefin
       const step = event.key === 'ArrowDown' ? 1 : -1;
       setActive((current) => (options.length === 0 ? -1 : (current + step + options.length) % options.length));
     } else if (event.key === 'Enter') {
-      if (open && options[active]) {
+      // The highlighted suggestion, else the one whose whole name was typed.
+      const picked = options[active] ?? options.find((option) => option.name.toLowerCase() === typed);
+      if (open && picked) {
         event.preventDefault();
-        choose(options[active]);
+        choose(picked);
       } else if (text.trim() === '' && nodeId) {
         event.preventDefault();
         choose(undefined);
@@ -78,7 +82,7 @@ export function NodeSearchField({ nodeId, onChange }: { nodeId: string | undefin
         autoComplete="off"
         spellCheck={false}
         maxLength={100}
-        placeholder="Every node"
+        placeholder="Every node · type a name"
         value={text}
         onChange={(e) => {
           setText(e.target.value);

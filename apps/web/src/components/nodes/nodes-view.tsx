@@ -31,7 +31,7 @@ const columns: Column<NodeRow>[] = [
     cell: (node) => (
       <>
         <Link href={`/nodes/${node.id}`}>{node.name}</Link>
-        {node.agentVersion ? <div className="muted small">agent {node.agentVersion}</div> : null}
+        <div className="muted small">{[node.os ? `${node.os} · ${node.architecture ?? '?'}` : 'OS not reported yet', node.agentVersion ? `agent ${node.agentVersion}` : null].filter(Boolean).join(' · ')}</div>
       </>
     ),
   },
@@ -46,8 +46,20 @@ const columns: Column<NodeRow>[] = [
     ),
   },
   { header: 'Sync', cell: (node) => <NodeSyncCell sync={node.sync} /> },
-  { header: 'Labels', cell: (node) => (Object.keys(node.labels).length ? <code>{formatLabels(node.labels)}</code> : <span className="muted">none</span>) },
-  { header: 'OS / arch', cell: (node) => (node.os ? `${node.os} / ${node.architecture ?? '?'}` : <span className="muted">unknown</span>) },
+  {
+    header: 'Labels',
+    // One unbreakable chip per label: lines break between labels, never inside one.
+    cell: (node) =>
+      Object.keys(node.labels).length ? (
+        <span className="label-chips">
+          {Object.entries(node.labels).map(([key, value]) => (
+            <code key={key}>{formatLabels({ [key]: value })}</code>
+          ))}
+        </span>
+      ) : (
+        <span className="muted">none</span>
+      ),
+  },
   { header: 'Last seen', sortKey: 'lastSeen', cell: (node) => timeAgo(node.lastSeenAt), title: (node) => node.lastSeenAt?.toISOString() },
   { header: 'Disk free', kind: 'num', sortKey: 'diskFree', cell: (node) => formatBytes(node.diskFreeBytes), title: (node) => (node.diskFreeBytes === null ? undefined : `${node.diskFreeBytes} bytes`) },
   { header: 'Cache', kind: 'num', sortKey: 'cache', cell: (node) => formatBytes(node.cacheBytes), title: (node) => `${node.cacheBytes} bytes in ${node.images} images` },
@@ -85,7 +97,7 @@ export function NodesView({ initial }: { initial: NodeListView }) {
           <p className="muted">{isFiltered(view) ? 'No node matches these filters.' : 'No node has enrolled yet. Install the agent on a Mac and enroll it with a token.'}</p>
         ) : (
           <>
-            <div className="table-scroll">
+            <div className="table-scroll nodes-list">
               <DataTable
                 label="Nodes"
                 rows={data.rows}
