@@ -1,47 +1,54 @@
 'use client';
 // The one subscription to fleet events for the signed-in app. Events only name what changed:
-// progress reports patch the live progress store; anything else refetches the open queries,
-// coalesced so a burst of events (a rollout to many nodes) costs one round of requests.
+// progress reports patch the live progress store; anything else refetches the open (active)
+// queries, throttled (refresh-throttle.ts) so a lone change shows within a moment while a storm of
+// events (a rollout to a thousand nodes) costs at most one round of requests every few seconds.
 import type { FleetEvent } from '@cider/api/services';
 import { useQueryClient } from '@tanstack/react-query';
 import { useSubscription } from '@trpc/tanstack-react-query';
 import { useCallback, useEffect, useRef } from 'react';
 import { useTRPC } from '../trpc/react.ts';
 import { clearProgress, reportProgress } from './progress.ts';
+import { RefreshThrottle } from './refresh-throttle.ts';
 
-const coalesceMs = 150;
 const finishedStates = new Set(['done', 'failed', 'cancelled']);
 
 export function LiveEvents() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   // What the next refresh covers: everything, or only the queries about nodes.
   const scope = useRef<'all' | 'nodes' | undefined>(undefined);
+  const throttle = useRef<RefreshThrottle | undefined>(undefined);
+
+  const refresh = useCallback(() => {
+    const covered = scope.current;
+    scope.current = undefined;
+    // invalidateQueries refetches only the queries some mounted component uses; others refetch when next shown.
+    if (covered === 'all') {
+      void queryClient.invalidateQueries();
+      return;
+    }
+    // Heartbeats change node state and facts: not images, audit or settings (which would
+    // otherwise be refetched, and ask the registry, every few seconds per node).
+    // (Not nodes.search: a node's name does not change with its state.)
+    for (const key of [trpc.nodes.page.pathKey(), trpc.nodes.list.pathKey(), trpc.nodes.get.pathKey(), trpc.fleet.pathKey(), trpc.projects.rollout.pathKey()]) {
+      void queryClient.invalidateQueries({ queryKey: key });
+    }
+  }, [queryClient, trpc]);
 
   const refreshSoon = useCallback(
     (what: 'all' | 'nodes' = 'all') => {
       scope.current = scope.current === 'all' || what === 'all' ? 'all' : 'nodes';
-      if (timer.current) return;
-      timer.current = setTimeout(() => {
-        timer.current = undefined;
-        const covered = scope.current;
-        scope.current = undefined;
-        if (covered === 'all') {
-          void queryClient.invalidateQueries();
-          return;
-        }
-        // Heartbeats change node state and facts: not images, audit or settings (which would
-        // otherwise be refetched, and ask the registry, every few seconds per node).
-        for (const key of [trpc.nodes.pathKey(), trpc.fleet.pathKey(), trpc.projects.rollout.pathKey()]) {
-          void queryClient.invalidateQueries({ queryKey: key });
-        }
-      }, coalesceMs);
+      throttle.current?.request();
     },
-    [queryClient, trpc],
+    [],
   );
 
-  useEffect(() => () => clearTimeout(timer.current), []);
+  useEffect(() => {
+    const current = new RefreshThrottle(refresh);
+    throttle.current = current;
+    return () => current.cancel();
+  }, [refresh]);
 
   const onData = useCallback(
     (event: FleetEvent) => {

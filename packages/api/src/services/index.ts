@@ -31,6 +31,7 @@ export * from './nodes/notices.ts';
 export * from './nodes/inventory.ts';
 export * from './nodes/detail.ts';
 export * from './nodes/conditions.ts';
+export * from './nodes/node-page.ts';
 export * from './sync/index.ts';
 export * from './sync/reports.ts';
 export * from './sync/jobs.ts';

@@ -1,14 +1,11 @@
 'use client';
-import { useQuery } from '@tanstack/react-query';
 import { useEffect, useId, useState, type FormEvent } from 'react';
-import { useTRPC } from '../../trpc/react.ts';
 import { stateOptions, type JobFilterValues, type StateOption } from './job-filter-values.ts';
+import { NodeSearchField } from './node-search-field.tsx';
 
-/** State and node apply at once; a digest (or its beginning) applies on Enter or "Filter". */
+/** State and node (once picked from the search) apply at once; a digest (or its beginning) applies on Enter or "Filter". */
 export function JobFilters({ value, onChange }: { value: JobFilterValues; onChange: (next: JobFilterValues) => void }) {
-  const trpc = useTRPC();
   const id = useId();
-  const nodes = useQuery(trpc.nodes.list.queryOptions());
   const [digest, setDigest] = useState(value.digest ?? '');
   useEffect(() => setDigest(value.digest ?? ''), [value.digest]);
 
@@ -31,17 +28,7 @@ export function JobFilters({ value, onChange }: { value: JobFilterValues; onChan
           ))}
         </select>
       </label>
-      <label className="field">
-        <span className="field-label">Node</span>
-        <select name="nodeId" value={value.nodeId ?? ''} onChange={(e) => onChange({ ...value, nodeId: e.target.value || undefined })}>
-          <option value="">Every node</option>
-          {nodes.data?.map((n) => (
-            <option key={n.id} value={n.id}>
-              {n.name}
-            </option>
-          ))}
-        </select>
-      </label>
+      <NodeSearchField nodeId={value.nodeId} onChange={(nodeId) => onChange({ ...value, nodeId })} />
       <div className="field field-grow">
         <label htmlFor={`${id}-digest`} className="field-label">
           Digest

@@ -6,6 +6,7 @@ import { hashToken, newToken, tokensEqual } from '../../crypto.ts';
 import { AppError } from '../../errors.ts';
 import { recordAudit } from '../audit/record.ts';
 import type { Actor, ServiceDeps } from '../deps.ts';
+import { heartbeatIsVisible, type NodeBeforeHeartbeat } from './heartbeat-change.ts';
 import { disconnectNode } from './notices.ts';
 import { peerSubnetsOf } from '../fleet/subnets.ts';
 import { asLabels } from '../projects/projects.ts';
@@ -174,14 +175,23 @@ export async function markNodeOffline(deps: ServiceDeps, nodeId: string): Promis
   await deps.events.publish({ type: 'node.updated', nodeId });
 }
 
-/** False when the node was revoked meanwhile: its socket must close (a missed notice is caught here). */
+/**
+ * False when the node was revoked meanwhile: its socket must close (a missed notice is caught here).
+ * Every heartbeat moves lastSeenAt; only one that changes what a page shows publishes node.updated
+ * (heartbeat-change.ts). The row as it was is read in the same statement, locked, so two
+ * heartbeats at once cannot both compare against the same old facts.
+ */
 export async function recordHeartbeat(deps: ServiceDeps, nodeId: string, facts: HostFacts): Promise<boolean> {
-  const { count } = await deps.db.node.updateMany({
-    where: { id: nodeId, revokedAt: null },
-    data: { lastSeenAt: new Date(), state: 'online', facts: facts as unknown as Prisma.InputJsonValue, peerSubnets: peerSubnetsOf(facts) },
-  });
-  if (count === 0) return false;
-  await deps.events.publish({ type: 'node.updated', nodeId });
+  const now = new Date();
+  const rows = await deps.db.$queryRaw<NodeBeforeHeartbeat[]>`
+    WITH before AS (SELECT id, state, last_seen_at, facts FROM nodes WHERE id = ${nodeId}::uuid AND revoked_at IS NULL FOR UPDATE)
+    UPDATE nodes n
+    SET last_seen_at = ${now}, state = 'online', facts = ${JSON.stringify(facts)}::jsonb, peer_subnets = ${JSON.stringify(peerSubnetsOf(facts))}::jsonb
+    FROM before WHERE n.id = before.id
+    RETURNING before.state::text AS state, before.last_seen_at AS "lastSeenAt", before.facts AS facts`;
+  const [before] = rows;
+  if (!before) return false;
+  if (heartbeatIsVisible(before, facts, now.getTime())) await deps.events.publish({ type: 'node.updated', nodeId });
   return true;
 }
 

@@ -1,0 +1,69 @@
+// The nodes list's view (search, filters, sort, page) as the URL and the page share it, so a view
+// can be linked and survives a reload (no 'use client': the server page parses it too).
+import type { AppRouter } from '@cider/api';
+import type { inferRouterInputs } from '@trpc/server';
+
+type PageInput = inferRouterInputs<AppRouter>['nodes']['page'];
+
+export const stateFilters = ['online', 'offline', 'revoked'] as const satisfies readonly NonNullable<PageInput['state']>[];
+export const syncFilters = ['in-sync', 'behind', 'fetching', 'failed'] as const satisfies readonly NonNullable<PageInput['sync']>[];
+export const sortKeys = ['name', 'state', 'lastSeen', 'cache', 'diskFree'] as const satisfies readonly NonNullable<PageInput['sort']>[];
+
+export const syncFilterLabels: Record<(typeof syncFilters)[number], string> = {
+  'in-sync': 'In sync',
+  behind: 'Behind (waiting)',
+  fetching: 'Fetching',
+  failed: 'Failed',
+};
+
+export interface NodeListView {
+  search?: string;
+  label?: string;
+  site?: string;
+  state?: (typeof stateFilters)[number];
+  sync?: (typeof syncFilters)[number];
+  sort: (typeof sortKeys)[number];
+  direction: 'asc' | 'desc';
+  page: number;
+}
+
+export const defaultView: NodeListView = { sort: 'name', direction: 'asc', page: 1 };
+
+function oneOf<T extends string>(options: readonly T[], value: string | undefined): T | undefined {
+  return options.find((option) => option === value);
+}
+
+/** Reads a view from search params; anything unknown or malformed falls back to the default. */
+export function parseView(get: (name: string) => string | undefined): NodeListView {
+  const text = (name: string, max: number) => get(name)?.trim().slice(0, max) || undefined;
+  const page = Number(get('page'));
+  return {
+    search: text('q', 100),
+    label: text('label', 200),
+    site: text('site', 100),
+    state: oneOf(stateFilters, get('state')),
+    sync: oneOf(syncFilters, get('sync')),
+    sort: oneOf(sortKeys, get('sort')) ?? 'name',
+    direction: get('dir') === 'desc' ? 'desc' : 'asc',
+    page: Number.isInteger(page) && page > 1 ? Math.min(page, 100_000) : 1,
+  };
+}
+
+/** The query string for a view, leaving out what is the default. */
+export function searchOf(view: NodeListView): string {
+  const params = new URLSearchParams();
+  if (view.search) params.set('q', view.search);
+  if (view.label) params.set('label', view.label);
+  if (view.site) params.set('site', view.site);
+  if (view.state) params.set('state', view.state);
+  if (view.sync) params.set('sync', view.sync);
+  if (view.sort !== 'name') params.set('sort', view.sort);
+  if (view.direction !== 'asc') params.set('dir', view.direction);
+  if (view.page > 1) params.set('page', String(view.page));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+export function isFiltered(view: NodeListView): boolean {
+  return Boolean(view.search || view.label || view.site || view.state || view.sync);
+}
