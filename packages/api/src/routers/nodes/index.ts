@@ -1,16 +1,19 @@
+import { z } from 'zod';
 import { authedProcedure, router } from '../../trpc.ts';
 import { listNodes } from '../../services/fleet/overview.ts';
 import { allowNodeReplacementProcedure } from './allow-replace.ts';
 import { clearNodeConditionsProcedure } from './clear-conditions.ts';
+import { decommissionNodeProcedure } from './decommission.ts';
 import { getNodeProcedure } from './get.ts';
 import { revokeNodeProcedure } from './revoke.ts';
 import { rotateNodeSecretProcedure } from './rotate-secret.ts';
 
 export const nodesRouter = router({
-  list: authedProcedure.query(({ ctx }) => listNodes(ctx.deps)),
+  list: authedProcedure.input(z.object({ retired: z.boolean().default(false) }).default({ retired: false })).query(({ ctx, input }) => listNodes(ctx.deps, input)),
   get: getNodeProcedure,
   revoke: revokeNodeProcedure,
   rotateSecret: rotateNodeSecretProcedure,
   allowReplace: allowNodeReplacementProcedure,
   clearConditions: clearNodeConditionsProcedure,
+  decommission: decommissionNodeProcedure,
 });

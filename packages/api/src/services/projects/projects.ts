@@ -1,6 +1,7 @@
 import type { Prisma } from '@cider/db';
 import { AppError } from '../../errors.ts';
 import { recordAudit } from '../audit/record.ts';
+import { isUniqueViolation, nameTaken } from '../names.ts';
 import type { Actor, ServiceDeps } from '../deps.ts';
 
 export type Labels = Record<string, string>;
@@ -43,12 +44,19 @@ export async function createProject(
   }
   const team = await deps.db.team.findUnique({ where: { id: input.teamId } });
   if (!team) throw new AppError('NOT_FOUND', 'No such team.');
-  if (await deps.db.project.findUnique({ where: { name } })) throw new AppError('CONFLICT', `A project named "${name}" already exists.`);
-  const project = await deps.db.$transaction(async (tx) => {
-    const created = await tx.project.create({ data: { name, teamId: team.id, nodeSelector: input.nodeSelector } });
-    await recordAudit(tx, actor, 'project.create', { type: 'project', id: created.id }, undefined, created);
-    return created;
-  });
+  // Found in any case (the column is citext): "ios ci" is taken by "iOS CI".
+  const taken = async () => nameTaken('project', name, (await deps.db.project.findUnique({ where: { name }, select: { name: true } }))?.name);
+  if (await deps.db.project.findUnique({ where: { name } })) throw await taken();
+  const project = await deps.db
+    .$transaction(async (tx) => {
+      const created = await tx.project.create({ data: { name, teamId: team.id, nodeSelector: input.nodeSelector } });
+      await recordAudit(tx, actor, 'project.create', { type: 'project', id: created.id }, undefined, created);
+      return created;
+    })
+    .catch(async (error: unknown) => {
+      // Created by someone else between the check and the insert.
+      throw isUniqueViolation(error) ? await taken() : error;
+    });
   await deps.events.publish({ type: 'project.updated', projectId: project.id });
   return { id: project.id };
 }
