@@ -7,6 +7,7 @@ import '../styles/status.css';
 import '../styles/images.css';
 import '../styles/settings.css';
 import '../styles/distribution.css';
+import '../styles/lifecycle.css';
 import type { Metadata } from 'next';
 import type { ReactNode } from 'react';
 import { TrpcQueryProvider } from '../trpc/provider.tsx';

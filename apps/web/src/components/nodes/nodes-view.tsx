@@ -1,6 +1,7 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
+import { useState } from 'react';
 import { formatBytes, formatLabels, timeAgo } from '../../lib/format.ts';
 import { useTRPC } from '../../trpc/react.ts';
 import { PageHeader } from '../ui/page-header.tsx';
@@ -13,15 +14,21 @@ const refreshMs = 30_000;
 
 export function NodesView() {
   const trpc = useTRPC();
-  const nodes = useQuery(trpc.nodes.list.queryOptions(undefined, { refetchInterval: refreshMs }));
+  // Revoked and decommissioned nodes leave the fleet; this shows them instead.
+  const [retired, setRetired] = useState(false);
+  const nodes = useQuery(trpc.nodes.list.queryOptions({ retired }, { refetchInterval: refreshMs }));
   return (
     <>
       <PageHeader title="Nodes" description="Macs running the agent, with what their caches hold." />
       <section className="card">
+        <label className="checkbox retired-toggle">
+          <input type="checkbox" checked={retired} onChange={(e) => setRetired(e.target.checked)} />
+          Show decommissioned and revoked nodes instead
+        </label>
         {!nodes.data ? (
           <QueryState isPending={nodes.isPending} error={nodes.error} what="nodes" />
         ) : nodes.data.length === 0 ? (
-          <p className="muted">No node has enrolled yet. Install the agent on a Mac and enroll it with a token.</p>
+          <p className="muted">{retired ? 'No node was decommissioned or revoked.' : 'No node has enrolled yet. Install the agent on a Mac and enroll it with a token.'}</p>
         ) : (
           <table className="table">
             <thead>
@@ -49,7 +56,7 @@ export function NodesView() {
                     </div>
                   </td>
                   <td>
-                    <StatusBadge value={node.status} />
+                    {node.decommissionedAt ? <span className="badge">decommissioned</span> : <StatusBadge value={node.status} />}
                     <NodeConditionBadges conditions={node.conditions} />
                   </td>
                   <td>{Object.keys(node.labels).length ? <code>{formatLabels(node.labels)}</code> : <span className="muted">none</span>}</td>

@@ -1,9 +1,11 @@
 'use client';
+import { nameLimits } from '@cider/api/names';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
 import { FormFooter } from '../ui/form-footer.tsx';
+import { CountedField } from '../ui/counted-field.tsx';
 
 export function ProjectForm() {
   const trpc = useTRPC();
@@ -35,10 +37,7 @@ export function ProjectForm() {
     <form className="form" aria-labelledby="new-project-title" onSubmit={submit}>
       <h2 id="new-project-title">New project</h2>
       <div className="form-grid">
-        <label className="field">
-          <span className="field-label">Name</span>
-          <input name="name" required maxLength={63} value={name} onChange={(e) => setName(e.target.value)} />
-        </label>
+        <CountedField label="Name" name="name" required autoComplete="off" what="Project names" max={nameLimits.project} value={name} onChange={setName} />
         <label className="field">
           <span className="field-label">Team</span>
           <select name="teamId" required value={teamId} onChange={(e) => setTeamId(e.target.value)}>
