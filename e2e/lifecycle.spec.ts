@@ -79,7 +79,7 @@ test('an admin names, renames, edits and deletes teams and registries, and decom
       const spare = page.getByRole('article', { name: 'Lifecycle Spare' });
       const dialog = spare.getByRole('alertdialog', { name: 'Confirm: Delete team' });
       await spare.getByRole('button', { name: 'Delete team Lifecycle Spare' }).click();
-      await expect(dialog).toContainText('A team that owns projects can't be deleted.');
+      await expect(dialog).toContainText("A team that owns projects can't be deleted.");
       await dialog.getByRole('button', { name: 'Cancel' }).click();
       await expect(dialog).toHaveCount(0);
       await spare.getByRole('button', { name: 'Delete team Lifecycle Spare' }).click();
@@ -125,7 +125,7 @@ test('an admin names, renames, edits and deletes teams and registries, and decom
       await nav(page, 'Registries').click();
       const dialog = page.getByRole('alertdialog', { name: 'Confirm: Delete registry' });
       await row().getByRole('button', { name: 'Delete registry Lifecycle images' }).click();
-      await expect(dialog).toContainText('A registry that pins use can't be deleted.');
+      await expect(dialog).toContainText("A registry that pins use can't be deleted.");
       await dialog.getByRole('button', { name: 'Delete registry' }).click();
       await expect(page.getByRole('alert').filter({ hasText: 'Registry "Lifecycle images" is used by pins in project "lifecycle-ci". Remove those pins first' })).toBeVisible();
       await expect(row()).toHaveCount(1);
