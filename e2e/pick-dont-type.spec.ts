@@ -49,7 +49,7 @@ test('an admin pins by picking, pins from a tag page, and renames, re-selects an
     await nav(page, 'Projects').click();
     const form = page.getByRole('form', { name: 'New project' });
     await form.getByLabel('Name', { exact: true }).fill('pick-tag-page');
-    await expect(form.getByText('13 / 63 characters')).toBeVisible();
+    await expect(form.locator('[data-field="counter"]')).toHaveText('13 / 63');
     await form.getByLabel('Team').selectOption({ label: 'Platform' });
     const selector = form.getByLabel('Node selector');
     const preview = form.locator('[data-selector-preview]');
@@ -155,7 +155,7 @@ test('an admin pins by picking, pins from a tag page, and renames, re-selects an
     await rename.getByRole('button', { name: 'Rename' }).click();
     await expect(rename.getByRole('alert')).toContainText('A project named "pick-ci" already exists.');
     await rename.getByLabel('Project name').fill('pick-renamed');
-    await expect(rename.getByText('12 / 63 characters')).toBeVisible();
+    await expect(rename.locator('[data-field="counter"]')).toHaveText('12 / 63');
     await rename.getByRole('button', { name: 'Rename' }).click();
     await expect(rename.getByRole('status')).toHaveText('Renamed to pick-renamed.');
     await expect(page.getByRole('heading', { level: 1, name: 'pick-renamed' })).toBeVisible();

@@ -11,7 +11,7 @@ import { mountTmpfs, startFaultProxy, writeRandomFile, type FaultProxy, type Sma
 import { generateNodeKeyPair, sealBox, secretContext, type HostFacts } from '@cider/protocol';
 import { uniqueRepository } from '@cider/services/testing';
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { Agent } from './agent.ts';
 import type { AgentConfig } from './config.ts';
 import { startStubControl, type StubControl } from '../testing/stub-control.ts';
@@ -165,6 +165,22 @@ describe('agent against a stand-in control plane (real registry)', () => {
     control.closeSocket(4410, 'secret rotated');
     await control.waitFor('hello', undefined, control.received.length);
     expect(control.authorizations.at(-1)).toBe(`Bearer ${config.nodeId}.${next}`);
+  });
+
+  it('purges its whole cache, pinned images too, when a decommission says so, even as its socket closes right after', async () => {
+    const { agent, control } = await startAgent(join(work, 'cache-purge'), { pinned: [] });
+    control.send({ type: 'pinned', digests: [digests.pinned!] });
+    sync(11, 'old');
+    expect(await outcome(11)).toMatchObject({ type: 'sync.done' });
+    sync(12, 'pinned');
+    expect(await outcome(12)).toMatchObject({ type: 'sync.done' });
+    expect(await agent.inventory()).toHaveLength(2);
+    // As the control plane sends it: the purge, then at once the revoked node's close.
+    control.send({ type: 'purge', reason: 'decommissioned by admin@example.com' });
+    control.closeSocket(4403, 'this node was decommissioned by an admin');
+    await vi.waitFor(async () => expect(await agent.inventory()).toEqual([]), { timeout: 10_000, interval: 50 });
+    expect(agent.pinnedDigests.size).toBe(0);
+    expect(control.malformed).toEqual([]);
   });
 
   it('survives hostile and malformed control messages: running, connected, config unchanged', async () => {

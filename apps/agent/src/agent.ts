@@ -38,7 +38,7 @@ import { ImageBlobs, JobPeers, peerAddresses, startPeerServer, type PeerServer }
 import type { AgentConfig } from './config.ts';
 import { GrantRenewals, openGrant } from './job-grants.ts';
 import { JobMirror, pullThrough } from './mirror.ts';
-import { enforceQuota, makeRoom, type Eviction } from './eviction.ts';
+import { enforceQuota, makeRoom, purgeCache, type Eviction } from './eviction.ts';
 import { printable } from './printable.ts';
 import { collectFacts, defaultOsVersionSource, spaceConditions, type OsVersionSource } from './facts.ts';
 import { storeRotatedSecret } from './secret-rotation.ts';
@@ -327,10 +327,26 @@ export class Agent {
         this.log.info('stored the rotated node secret');
         this.send({ type: 'secret.stored' });
         return;
+      case 'purge':
+        return this.purge(message.reason);
       case 'error':
         this.log.error({ code: message.code }, message.message);
         return;
     }
+  }
+
+  /** The node was decommissioned with its cache purged: every pull stops, then every image goes. */
+  private async purge(reason: string): Promise<void> {
+    this.pinned = new Set();
+    this.cache?.space.retainOnly(this.pinned);
+    const pulls = [...this.pulls.values()];
+    for (const jobId of [...this.jobs.keys()]) this.cancel(jobId, reason);
+    await Promise.allSettled(pulls);
+    if (!this.cache) return;
+    const evictions = await purgeCache(this.cache, `cache purged: ${reason}`);
+    this.log.warn({ images: evictions.length }, `cache purged: ${reason}`);
+    this.reportEvictions(evictions);
+    this.cacheBytes = await this.cache.blobBytes();
   }
 
   /** Stops a job's pull (it confirms once stopped); a job not running here is confirmed at once. */

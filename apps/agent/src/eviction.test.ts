@@ -5,7 +5,7 @@ import { fsck, HostCache, pull, pushArtifact, RegistryClient, type CachedImage }
 import { writeRandomFile } from '@cider/oci/testing';
 import { uniqueRepository } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { enforceQuota, evictionOrder, makeRoom } from './eviction.ts';
+import { enforceQuota, evictionOrder, makeRoom, purgeCache } from './eviction.ts';
 
 const MiB = 1024 * 1024;
 
@@ -75,6 +75,18 @@ describe('quota and room on a real cache (real registry)', () => {
     expect(evictions.map((e) => e.digest)).toEqual([digests.a]);
     expect(evictions[0]!.reason).toMatch(/disk too full for a new pull/);
     expect((await cache.listImages()).map((i) => i.digest).sort()).toEqual([digests.b, digests.c].sort());
+    expect((await fsck(cache)).ok).toBe(true);
+  });
+
+  it('purges every image, pinned ones too, and leaves an empty cache that checks out', async () => {
+    const cache = await cacheWithAll('purge');
+    expect(await cache.blobBytes()).toBeGreaterThanOrEqual(12 * MiB);
+    const evictions = await purgeCache(cache, 'cache purged: decommissioned');
+    expect(evictions.map((e) => e.digest).sort()).toEqual([digests.a, digests.b, digests.c].sort());
+    expect(evictions.every((e) => e.reason === 'cache purged: decommissioned')).toBe(true);
+    expect(evictions.reduce((sum, e) => sum + e.freedBytes, 0)).toBeGreaterThanOrEqual(12 * MiB);
+    expect(await cache.listImages()).toEqual([]);
+    expect(await cache.blobBytes()).toBe(0);
     expect((await fsck(cache)).ok).toBe(true);
   });
 });

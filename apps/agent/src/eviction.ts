@@ -32,6 +32,22 @@ async function evictOne(cache: HostCache, image: CachedImage, reason: string): P
   return { digest: image.digest, ...(image.reference ? { reference: image.reference } : {}), reason, freedBytes: report.freedBytes };
 }
 
+/**
+ * Removes every image, pinned or not, and every partial download: the node was decommissioned
+ * and an admin chose to purge its cache.
+ */
+export async function purgeCache(cache: HostCache, reason: string): Promise<Eviction[]> {
+  const evictions: Eviction[] = [];
+  for (const image of await cache.listImages()) {
+    await cache.removeFromIndex(image.digest);
+    evictions.push({ digest: image.digest, ...(image.reference ? { reference: image.reference } : {}), reason, freedBytes: 0 });
+  }
+  const report = await prune(cache, { keepIngestNewerThanMs: 0 });
+  // One prune frees the blobs the images shared; the total goes to the first report.
+  if (evictions[0]) evictions[0].freedBytes = report.freedBytes;
+  return evictions;
+}
+
 /** Evicts until the cache's blobs fit in `quotaBytes`. */
 export async function enforceQuota(cache: HostCache, quotaBytes: number, pinned: ReadonlySet<string>, busy: ReadonlySet<string>): Promise<Eviction[]> {
   const evictions: Eviction[] = [];

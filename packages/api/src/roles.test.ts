@@ -44,6 +44,8 @@ const policy: Record<string, Policy> = {
   'registries.mirrors.add': 'admin',
   'registries.mirrors.update': 'admin',
   'registries.mirrors.remove': 'admin',
+  'registries.update': 'admin',
+  'registries.delete': 'admin',
   'teams.list': 'signed-in',
   'teams.create': 'admin',
   'teams.rename': 'admin',
@@ -67,6 +69,7 @@ const policy: Record<string, Policy> = {
   'nodes.rotateSecret': 'admin',
   'nodes.allowReplace': 'admin',
   'nodes.clearConditions': 'admin',
+  'nodes.decommission': 'admin',
   'fleet.overview': 'signed-in',
   'trends.project': 'signed-in',
   'events.stream': 'signed-in',
@@ -151,6 +154,11 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
     'registries.mirrors.add': async () => ({ registryId, site: unique('site'), host: 'mirror.example:5000', plainHttp: true }),
     'registries.mirrors.update': async () => ({ id: await mirror(), plainHttp: false }),
     'registries.mirrors.remove': async () => ({ id: await mirror() }),
+    'registries.update': async () => {
+      const spare = await spareRegistry();
+      return { id: spare.id, name: unique('renamed'), host: spare.host, plainHttp: true, authKind: 'none' };
+    },
+    'registries.delete': async () => ({ id: (await spareRegistry()).id }),
     'teams.list': async () => undefined,
     'teams.create': async () => ({ name: unique('team') }),
     'teams.rename': async () => ({ teamId: await team(), name: unique('renamed') }),
@@ -187,6 +195,7 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
     'nodes.rotateSecret': async () => ({ nodeId: await freshNode() }),
     'nodes.allowReplace': async () => ({ nodeId: await freshNode() }),
     'nodes.clearConditions': async () => ({ nodeId: await freshNode() }),
+    'nodes.decommission': async () => ({ nodeId: await freshNode(), purgeCache: true }),
     'fleet.overview': async () => undefined,
     'trends.project': async () => ({ projectId: project }),
     'events.stream': async () => undefined,
@@ -221,6 +230,8 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
   };
 
   const team = async () => (await services.deps.db.team.create({ data: { name: unique('team') } })).id;
+  // Never pinned and never contacted: the edit changes only its name.
+  const spareRegistry = async () => services.deps.db.registry.create({ data: { name: unique('spare'), host: `${unique('spare')}.example:5000`, plainHttp: true } });
   const mirror = async () => (await services.deps.db.mirror.create({ data: { registryId, site: unique('site'), host: 'mirror.example:5000', plainHttp: true } })).id;
   // Straight into the table: nobody signs in as them, so no password hash is worth its scrypt time.
   const someone = async () => (await services.deps.db.user.create({ data: { email: `${unique('someone')}@roles.test`, name: 'Someone', passwordHash: 'unusable', role: 'member' } })).id;

@@ -112,7 +112,7 @@ describe('the agreement check fails on a database that drifted from schema.prism
 
     it('names a field added to schema.prisma without a migration, and a widened column', async () => {
       const edited = schemaText
-        .replace(/(model Team \{\n[^}]*? {2}name\s+String\s+@unique\n)/, '$1  motto String?\n')
+        .replace(/(model Team \{\n[^}]*? {2}name\s+String\s+@unique[^\n]*\n)/, '$1  motto String?\n')
         .replace(/(model SyncJob \{[^}]*?digest\s+String\s+)@db\.VarChar\(71\)/, '$1@db.VarChar(80)');
       expect(edited).not.toBe(schemaText);
       expect(await drift(database.url, edited)).toEqual([

@@ -99,6 +99,8 @@ function nativeTypeName([name, args]: [string, string[]]): string {
       return 'uuid';
     case 'Text':
       return 'text';
+    case 'Citext':
+      return 'citext';
     case 'VarChar':
       return `character varying${arg}`;
     case 'Char':

@@ -17,6 +17,12 @@ describe('protocol', () => {
     expect(decode(agentMessage, JSON.stringify({ type: 'nope' })).ok).toBe(false);
   });
 
+  it('carries a purge with a bounded reason', () => {
+    const purge = { type: 'purge' as const, reason: 'decommissioned by admin@example.com' };
+    expect(decode(controlMessage, encode(purge))).toEqual({ ok: true, value: purge });
+    expect(decode(controlMessage, JSON.stringify({ type: 'purge', reason: 'x'.repeat(501) })).ok).toBe(false);
+  });
+
   it('makes sync job keys BullMQ accepts', () => {
     const key = syncJobKey('node-1', digest);
     expect(key.split(':')).toHaveLength(3);

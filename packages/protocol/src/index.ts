@@ -297,6 +297,12 @@ export const controlMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pinned'), digests: z.array(digest).max(maxHeldImages) }),
   /** An admin rotated this node's secret: a sealed box (context `secretContext(nodeId)`) holding the new one. */
   z.object({ type: z.literal('secret'), sealed: z.string().max(4096) }),
+  /**
+   * An admin decommissioned this node and chose to purge its cache: the agent stops its pulls and
+   * removes every image, pinned or not. The socket closes right after (the node is revoked), so
+   * the agent reports nothing back. Older agents ignore it.
+   */
+  z.object({ type: z.literal('purge'), reason: text(500) }),
   z.object({ type: z.literal('error'), code: text(64), message: text(2000) }),
 ]);
 export type ControlMessage = z.infer<typeof controlMessage>;

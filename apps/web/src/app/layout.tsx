@@ -11,6 +11,7 @@ import '../styles/pickers.css';
 import '../styles/tables.css';
 import '../styles/overview.css';
 import '../styles/lists.css';
+import '../styles/lifecycle.css';
 import type { Metadata } from 'next';
 import type { ReactNode } from 'react';
 import { TrpcQueryProvider } from '../trpc/provider.tsx';

@@ -47,7 +47,7 @@ export function NodeFilters({ value, onChange }: { value: NodeListView; onChange
           <option value="">Online or offline</option>
           {stateFilters.map((s) => (
             <option key={s} value={s}>
-              {s[0]!.toUpperCase() + s.slice(1)}
+              {s === 'revoked' ? 'Revoked or decommissioned' : s[0]!.toUpperCase() + s.slice(1)}
             </option>
           ))}
         </select>

@@ -40,7 +40,7 @@ const columns: Column<NodeRow>[] = [
     sortKey: 'state',
     cell: (node) => (
       <>
-        <StatusBadge value={node.status} />
+        {node.decommissionedAt ? <span className="badge">decommissioned</span> : <StatusBadge value={node.status} />}
         <NodeConditionBadges conditions={node.conditions} />
       </>
     ),

@@ -1,6 +1,7 @@
 'use client';
 // A project's settings for admins: rename it, change which nodes it serves (previewed as typed),
 // delete it. Deleting asks first and says what happens: pins go, cached images stay on the nodes.
+import { nameLimits } from '@cider/api/names';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
 import { useId, useState, type FormEvent } from 'react';
@@ -8,7 +9,7 @@ import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
 import { ConfirmButton } from '../ui/confirm-button.tsx';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { FormFooter } from '../ui/form-footer.tsx';
-import { NameCounter, projectNameMax } from '../projects/name-counter.tsx';
+import { CountedField } from '../ui/counted-field.tsx';
 import { SelectorPreview } from '../projects/selector-preview.tsx';
 
 type Project = RouterOutputs['projects']['byId'];
@@ -20,7 +21,6 @@ function useUpdate() {
 }
 
 function RenameForm({ project }: { project: Project }) {
-  const id = useId();
   const [name, setName] = useState(project.name);
   const [status, setStatus] = useState<string>();
   const update = useUpdate();
@@ -31,13 +31,7 @@ function RenameForm({ project }: { project: Project }) {
   }
   return (
     <form className="form" aria-label="Rename project" onSubmit={submit}>
-      <div className="field">
-        <label className="field-label" htmlFor={`${id}-name`}>
-          Project name
-        </label>
-        <input id={`${id}-name`} required value={name} aria-describedby={`${id}-count`} onChange={(e) => setName(e.target.value)} />
-        <NameCounter id={`${id}-count`} value={name} max={projectNameMax} />
-      </div>
+      <CountedField label="Project name" required autoComplete="off" what="Project names" max={nameLimits.project} value={name} onChange={setName} />
       <FormFooter error={update.error} status={status} submit={{ label: 'Rename', pendingLabel: 'Renaming…', pending: update.isPending, disabled: name.trim() === project.name, small: true }} />
     </form>
   );

@@ -1,10 +1,11 @@
 'use client';
+import { nameLimits } from '@cider/api/names';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
 import { FormFooter } from '../ui/form-footer.tsx';
-import { NameCounter, projectNameMax } from './name-counter.tsx';
+import { CountedField } from '../ui/counted-field.tsx';
 import { SelectorPreview } from './selector-preview.tsx';
 
 export function ProjectForm() {
@@ -37,13 +38,7 @@ export function ProjectForm() {
     <form className="form" aria-labelledby="new-project-title" onSubmit={submit}>
       <h2 id="new-project-title">New project</h2>
       <div className="form-grid">
-        <div className="field">
-          <label htmlFor={`${id}-name`} className="field-label">
-            Name
-          </label>
-          <input id={`${id}-name`} name="name" required aria-describedby={`${id}-name-count`} value={name} onChange={(e) => setName(e.target.value)} />
-          <NameCounter id={`${id}-name-count`} value={name} max={projectNameMax} />
-        </div>
+        <CountedField label="Name" name="name" required autoComplete="off" what="Project names" max={nameLimits.project} value={name} onChange={setName} />
         <label className="field">
           <span className="field-label">Team</span>
           <select name="teamId" required value={teamId} onChange={(e) => setTeamId(e.target.value)}>

@@ -1,7 +1,9 @@
 'use client';
+import { nameLimits } from '@cider/api/names';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
+import { CountedField } from '../ui/counted-field.tsx';
 import { FormFooter } from '../ui/form-footer.tsx';
 import { immutableTagsExplanation } from './tag-policy.ts';
 
@@ -61,10 +63,7 @@ export function RegistryForm() {
     <form className="form" aria-labelledby="add-registry-title" onSubmit={submit}>
       <h2 id="add-registry-title">Add a registry</h2>
       <div className="form-grid">
-        <label className="field">
-          <span className="field-label">Name</span>
-          <input name="name" required value={draft.name} onChange={(e) => update({ name: e.target.value })} />
-        </label>
+        <CountedField label="Name" name="name" required autoComplete="off" what="Registry names" max={nameLimits.registry} value={draft.name} onChange={(name) => update({ name })} />
         <label className="field">
           <span className="field-label">Host</span>
           <input name="host" required placeholder="e.g. 127.0.0.1:5000" value={draft.host} onChange={(e) => update({ host: e.target.value })} />

@@ -1,11 +1,13 @@
 'use client';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useId, useState } from 'react';
+import { Fragment, useId, useState } from 'react';
 import { timeAgo } from '../../lib/format.ts';
 import { useTRPC } from '../../trpc/react.ts';
 import { useIsAdmin } from '../shell/session-user.tsx';
+import { ConfirmButton } from '../ui/confirm-button.tsx';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { QueryState } from '../ui/query-state.tsx';
+import { RegistryEditForm } from './registry-edit-form.tsx';
 import { immutableTagsExplanation } from './tag-policy.ts';
 
 export function RegistryTable() {
@@ -27,6 +29,9 @@ export function RegistryTable() {
       },
     }),
   );
+  const [editing, setEditing] = useState<string>();
+  const [status, setStatus] = useState<string>();
+  const remove = useMutation(trpc.registries.delete.mutationOptions());
   function setImmutableTags(id: string, immutableTags: boolean) {
     setToggled((t) => ({ ...t, [id]: immutableTags }));
     tagPolicy.mutate({ id, immutableTags });
@@ -36,7 +41,12 @@ export function RegistryTable() {
   if (registries.data.length === 0) return <p className="muted">No registries yet. Add the registry your images live in below.</p>;
   return (
     <>
-      <ErrorAlert error={check.error ?? tagPolicy.error} />
+      <ErrorAlert error={check.error ?? tagPolicy.error ?? remove.error} />
+      {status ? (
+        <p className="alert alert-ok" role="status">
+          {status}
+        </p>
+      ) : null}
       <table className="table">
         <thead>
           <tr>
@@ -52,7 +62,8 @@ export function RegistryTable() {
         </thead>
         <tbody>
           {registries.data.map((r) => (
-            <tr key={r.id} data-registry={r.name}>
+            <Fragment key={r.id}>
+            <tr data-registry={r.name}>
               <td className="strong">
                 {r.name}
                 {r.immutableTags ? (
@@ -109,10 +120,62 @@ export function RegistryTable() {
                     onClick={() => check.mutate({ registryId: r.id })}
                   >
                     Check now<span className="sr-only"> registry {r.name}</span>
-                  </button>
+                  </button>{' '}
+                  <button
+                    type="button"
+                    className="button button-small"
+                    aria-label={`Edit registry ${r.name}`}
+                    aria-expanded={editing === r.id}
+                    onClick={() => {
+                      setStatus(undefined);
+                      setEditing(editing === r.id ? undefined : r.id);
+                    }}
+                  >
+                    Edit
+                  </button>{' '}
+                  <ConfirmButton
+                    label="Delete"
+                    ariaLabel={`Delete registry ${r.name}`}
+                    question={
+                      <>
+                        Delete registry <strong>{r.name}</strong> ({r.host})? Its mirrors and its tag history go with it; images stay in the registry and on the nodes. A registry that pins use
+                        can&apos;t be deleted.
+                      </>
+                    }
+                    confirmLabel="Delete registry"
+                    pending={remove.isPending && remove.variables?.id === r.id}
+                    onConfirm={(done) => {
+                      setStatus(undefined);
+                      remove.mutate(
+                        { id: r.id },
+                        {
+                          onSuccess(removed) {
+                            done();
+                            setStatus(`Deleted registry ${removed.name}.`);
+                            void queryClient.invalidateQueries({ queryKey: trpc.registries.list.queryKey() });
+                          },
+                          onError: () => done(),
+                        },
+                      );
+                    }}
+                  />
                 </td>
               ) : null}
             </tr>
+            {isAdmin && editing === r.id ? (
+              <tr className="edit-row">
+                <td colSpan={6}>
+                  <RegistryEditForm
+                    registry={r}
+                    onDone={(message) => {
+                      setEditing(undefined);
+                      setStatus(message);
+                    }}
+                  />
+                </td>
+              </tr>
+            ) : null}
+            </Fragment>
           ))}
         </tbody>
       </table>

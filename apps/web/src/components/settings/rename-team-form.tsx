@@ -1,10 +1,14 @@
 'use client';
+// Renaming a team in its panel (audited as team.rename); names are unique regardless of case.
+import { nameLimits } from '@cider/api/names';
 import { useMutation } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
+import { CountedField } from '../ui/counted-field.tsx';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 
-export function RenameTeamForm({ team, onDone }: { team: { id: string; name: string }; onDone: (name: string) => void }) {
+export function RenameTeamForm({ team, onDone }: { team: { id: string; name: string }; /** With the new name once saved; without one when cancelled. */
+  onDone: (name?: string) => void }) {
   const trpc = useTRPC();
   const [name, setName] = useState(team.name);
   const rename = useMutation(trpc.teams.rename.mutationOptions());
@@ -16,12 +20,12 @@ export function RenameTeamForm({ team, onDone }: { team: { id: string; name: str
 
   return (
     <form className="inline-form" aria-label={`Rename team ${team.name}`} onSubmit={submit}>
-      <label className="field">
-        <span className="field-label">New name</span>
-        <input required maxLength={63} autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} />
-      </label>
+      <CountedField label="New name" required autoComplete="off" what="Team names" max={nameLimits.team} value={name} onChange={setName} />
       <button type="submit" className="button button-small button-primary" disabled={rename.isPending}>
         Save name
+      </button>
+      <button type="button" className="button button-small button-quiet" disabled={rename.isPending} onClick={() => onDone()}>
+        Cancel
       </button>
       <ErrorAlert error={rename.error} />
     </form>

@@ -1,7 +1,9 @@
 'use client';
+import { nameLimits } from '@cider/api/names';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { useTRPC } from '../../trpc/react.ts';
+import { CountedField } from '../ui/counted-field.tsx';
 import { FormFooter } from '../ui/form-footer.tsx';
 
 export function TeamForm() {
@@ -31,20 +33,19 @@ export function TeamForm() {
     <form className="form form-inline" aria-labelledby={`${id}-title`} onSubmit={submit}>
       <h3 id={`${id}-title`}>New team</h3>
       <div className="form-grid">
-        <label className="field">
-          <span className="field-label">Team name</span>
-          <input
-            name="name"
-            required
-            maxLength={63}
-            autoComplete="off"
-            value={name}
-            onChange={(e) => {
-              setName(e.target.value);
-              setStatus(undefined);
-            }}
-          />
-        </label>
+        <CountedField
+          label="Team name"
+          name="name"
+          required
+          autoComplete="off"
+          what="Team names"
+          max={nameLimits.team}
+          value={name}
+          onChange={(value) => {
+            setName(value);
+            setStatus(undefined);
+          }}
+        />
       </div>
       <FormFooter error={create.error} status={status} submit={{ label: 'Create team', pendingLabel: 'Creating…', pending: create.isPending }} />
     </form>

@@ -3,6 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useTRPC } from '../../trpc/react.ts';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { RoleSelect, type Role } from './role-select.tsx';
+import { ConfirmButton } from '../ui/confirm-button.tsx';
 
 interface Member {
   id: string;
@@ -48,18 +49,17 @@ export function TeamMembers({ team, members, onChanged }: { team: { id: string; 
                 />
               </td>
               <td className="actions">
-                <button
-                  type="button"
-                  className="button button-small"
-                  aria-label={`Remove ${m.email} from ${team.name}`}
-                  disabled={remove.isPending}
-                  onClick={() => {
+                <ConfirmButton
+                  label="Remove"
+                  ariaLabel={`Remove ${m.email} from ${team.name}`}
+                  question={`Remove ${m.email} from ${team.name}? They can no longer change pins in its projects; their account stays.`}
+                  confirmLabel="Remove member"
+                  pending={remove.isPending && remove.variables?.userId === m.id}
+                  onConfirm={(done) => {
                     setRole.reset();
-                    remove.mutate({ teamId: team.id, userId: m.id }, { onSuccess: () => onChanged(`Removed ${m.email} from ${team.name}.`) });
+                    remove.mutate({ teamId: team.id, userId: m.id }, { onSuccess: () => onChanged(`Removed ${m.email} from ${team.name}.`), onSettled: done });
                   }}
-                >
-                  Remove
-                </button>
+                />
               </td>
             </tr>
           ))}

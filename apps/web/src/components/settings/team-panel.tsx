@@ -2,6 +2,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
+import { ConfirmButton } from '../ui/confirm-button.tsx';
 import { ErrorAlert } from '../ui/error-alert.tsx';
 import { AddMemberForm } from './add-member-form.tsx';
 import { RenameTeamForm } from './rename-team-form.tsx';
@@ -39,9 +40,18 @@ export function TeamPanel({ team, users }: { team: Team; users: User[] }) {
           <button type="button" className="button button-small" aria-expanded={renaming} aria-label={`Rename team ${team.name}`} onClick={() => setRenaming((r) => !r)}>
             Rename
           </button>
-          <button type="button" className="button button-small" aria-label={`Delete team ${team.name}`} disabled={remove.isPending} onClick={() => remove.mutate({ teamId: team.id })}>
-            Delete
-          </button>
+          <ConfirmButton
+            label="Delete"
+            ariaLabel={`Delete team ${team.name}`}
+            question={
+              <>
+                Delete team <strong>{team.name}</strong>? Its members lose their role in it; their accounts stay. A team that owns projects can&apos;t be deleted.
+              </>
+            }
+            confirmLabel="Delete team"
+            pending={remove.isPending}
+            onConfirm={(done) => remove.mutate({ teamId: team.id }, { onSettled: done })}
+          />
         </div>
       </header>
       {renaming ? (
@@ -49,7 +59,7 @@ export function TeamPanel({ team, users }: { team: Team; users: User[] }) {
           team={team}
           onDone={(name) => {
             setRenaming(false);
-            refresh(`Renamed team ${team.name} to ${name}.`);
+            if (name !== undefined) refresh(`Renamed team ${team.name} to ${name}.`);
           }}
         />
       ) : null}

@@ -1,7 +1,9 @@
+import { z } from 'zod';
 import { authedProcedure, router } from '../../trpc.ts';
 import { listNodes } from '../../services/fleet/overview.ts';
 import { allowNodeReplacementProcedure } from './allow-replace.ts';
 import { clearNodeConditionsProcedure } from './clear-conditions.ts';
+import { decommissionNodeProcedure } from './decommission.ts';
 import { getNodeProcedure } from './get.ts';
 import { nodePageProcedure } from './page.ts';
 import { revokeNodeProcedure } from './revoke.ts';
@@ -9,7 +11,7 @@ import { rotateNodeSecretProcedure } from './rotate-secret.ts';
 import { searchNodesProcedure } from './search.ts';
 
 export const nodesRouter = router({
-  list: authedProcedure.query(({ ctx }) => listNodes(ctx.deps)),
+  list: authedProcedure.input(z.object({ retired: z.boolean().default(false) }).default({ retired: false })).query(({ ctx, input }) => listNodes(ctx.deps, input)),
   get: getNodeProcedure,
   revoke: revokeNodeProcedure,
   rotateSecret: rotateNodeSecretProcedure,
@@ -17,4 +19,5 @@ export const nodesRouter = router({
   clearConditions: clearNodeConditionsProcedure,
   page: nodePageProcedure,
   search: searchNodesProcedure,
+  decommission: decommissionNodeProcedure,
 });

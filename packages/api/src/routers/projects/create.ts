@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { adminProcedure } from '../../trpc.ts';
-import { createProject, parseSelector, projectNameMax } from '../../services/projects/projects.ts';
+import { createProject, parseSelector } from '../../services/projects/projects.ts';
+import { nameLimits, tooLong } from '../../names.ts';
 
-export const projectNameInput = z.string().trim().min(1, 'Give the project a name').max(projectNameMax, `Project names are at most ${projectNameMax} characters`);
+export const projectNameInput = z.string().trim().min(1, 'Give the project a name').max(nameLimits.project, tooLong('project', nameLimits.project));
 /** `key=value, key=value`; empty for every node. */
 export const nodeSelectorInput = z.string().max(500, 'A node selector is at most 500 characters');
 

@@ -4,6 +4,7 @@
 import { Prisma, type Role } from '@cider/db';
 import { AppError } from '../../errors.ts';
 import { recordAudit } from '../audit/record.ts';
+import { isUniqueViolation, nameTaken } from '../names.ts';
 import type { Actor, ServiceDeps } from '../deps.ts';
 
 export interface TeamView {
@@ -24,8 +25,10 @@ export function checkTeamName(input: string): string {
   return name;
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+/** The refusal for a team name that another team holds, in any case. */
+async function teamNameTaken(deps: ServiceDeps, name: string, teamId?: string): Promise<AppError> {
+  const existing = await deps.db.team.findFirst({ where: { name, ...(teamId ? { id: { not: teamId } } : {}) }, select: { name: true } });
+  return nameTaken('team', name, existing?.name);
 }
 
 async function findTeam(tx: Tx, teamId: string) {
@@ -48,7 +51,7 @@ export async function createTeam(deps: ServiceDeps, actor: Actor, input: { name:
       return { id: team.id, name: team.name };
     });
   } catch (error) {
-    if (isUniqueViolation(error)) throw new AppError('CONFLICT', `A team named "${name}" already exists.`);
+    if (isUniqueViolation(error)) throw await teamNameTaken(deps, name);
     throw error;
   }
 }
@@ -64,7 +67,7 @@ export async function renameTeam(deps: ServiceDeps, actor: Actor, input: { teamI
       return { id: after.id, name: after.name };
     });
   } catch (error) {
-    if (isUniqueViolation(error)) throw new AppError('CONFLICT', `A team named "${name}" already exists.`);
+    if (isUniqueViolation(error)) throw await teamNameTaken(deps, name, input.teamId);
     throw error;
   }
 }

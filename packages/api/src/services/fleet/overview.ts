@@ -172,9 +172,10 @@ export function controlConditionsOf(node: Pick<Node, 'conditions'>): NodeConditi
   return parsed.success ? parsed.data : [];
 }
 
-export async function listNodes(deps: ServiceDeps) {
+/** The fleet's nodes; with `retired`, instead the revoked and decommissioned ones, which the fleet no longer counts. */
+export async function listNodes(deps: ServiceDeps, options: { retired?: boolean } = {}) {
   const [nodes, images, activeJobs] = await Promise.all([
-    deps.db.node.findMany({ where: { revokedAt: null }, orderBy: { name: 'asc' } }),
+    deps.db.node.findMany({ where: { revokedAt: options.retired ? { not: null } : null }, orderBy: { name: 'asc' } }),
     deps.db.nodeImage.groupBy({ by: ['nodeId'], _count: { digest: true }, _sum: { size: true } }),
     deps.db.syncJob.groupBy({ by: ['nodeId'], where: { state: { in: [...openStates] } }, _count: { id: true } }),
   ]);
@@ -197,6 +198,7 @@ export async function listNodes(deps: ServiceDeps) {
       conditions: conditionsOf(node),
       images: imageStats.get(node.id)?._count.digest ?? 0,
       activeJobs: jobStats.get(node.id) ?? 0,
+      decommissionedAt: node.decommissionedAt,
     };
   });
 }

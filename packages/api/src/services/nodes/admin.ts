@@ -13,11 +13,11 @@ import { openStates } from '../sync/lifecycle.ts';
 import { applySyncEvent } from '../sync/transitions.ts';
 
 /** What the audit log keeps of a node (never its secret hashes, which auditable() redacts anyway). */
-function identity(node: Node) {
-  return { name: node.name, revokedAt: node.revokedAt, publicKey: node.publicKey, replaceAllowedUntil: node.replaceAllowedUntil, secretRotationPending: node.pendingSecretHash !== null };
+export function identity(node: Node) {
+  return { name: node.name, revokedAt: node.revokedAt, decommissionedAt: node.decommissionedAt, publicKey: node.publicKey, replaceAllowedUntil: node.replaceAllowedUntil, secretRotationPending: node.pendingSecretHash !== null };
 }
 
-async function findNode(deps: ServiceDeps, nodeId: string): Promise<Node> {
+export async function findNode(deps: ServiceDeps, nodeId: string): Promise<Node> {
   const node = await deps.db.node.findUnique({ where: { id: nodeId } });
   if (!node) throw new AppError('NOT_FOUND', 'No such node: it may have been removed.');
   return node;
@@ -48,14 +48,20 @@ export async function revokeNode(deps: ServiceDeps, actor: Actor, input: { nodeI
     return after;
   });
   if (!revoked) return { nodeId: node.id, nodeName: node.name, message: `${node.name} was already revoked.` };
-  const disconnected = await disconnectNode(deps, node.id, 'this node was revoked by an admin', CloseCode.revoked);
-  const open = await deps.db.syncJob.findMany({ where: { nodeId: node.id, state: { in: [...openStates] } } });
+  const { socket, jobs } = await cutOff(deps, node.id, 'revoked');
+  return { nodeId: node.id, nodeName: node.name, message: `Revoked ${node.name}: ${socket} and can no longer connect; ${jobs}. To bring this Mac back, allow a replacement and enroll it again.` };
+}
+
+/** After a node was revoked: its socket closes and its open sync jobs are cancelled. Says what happened. */
+export async function cutOff(deps: ServiceDeps, nodeId: string, how: 'revoked' | 'decommissioned'): Promise<{ socket: string; jobs: string }> {
+  const disconnected = await disconnectNode(deps, nodeId, `this node was ${how} by an admin`, CloseCode.revoked);
+  const open = await deps.db.syncJob.findMany({ where: { nodeId, state: { in: [...openStates] } } });
   // A revoked node never says hello again: nothing to wait for.
-  for (const job of open) await applySyncEvent(deps, job, { type: 'cancel', reason: 'the node was revoked', agentReachable: false });
-  await deps.events.publish({ type: 'node.updated', nodeId: node.id }).catch(() => {});
+  for (const job of open) await applySyncEvent(deps, job, { type: 'cancel', reason: `the node was ${how}`, agentReachable: false });
+  await deps.events.publish({ type: 'node.updated', nodeId }).catch(() => {});
   const jobs = open.length === 0 ? 'it had no open sync jobs' : open.length === 1 ? '1 open sync job was cancelled' : `${open.length} open sync jobs were cancelled`;
   const socket = disconnected ? 'its agent, if connected, was disconnected' : 'its agent, if connected, is disconnected at its next heartbeat';
-  return { nodeId: node.id, nodeName: node.name, message: `Revoked ${node.name}: ${socket} and can no longer connect; ${jobs}. To bring this Mac back, allow a replacement and enroll it again.` };
+  return { socket, jobs };
 }
 
 /**

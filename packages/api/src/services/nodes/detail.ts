@@ -46,6 +46,7 @@ export async function nodeDetail(deps: ServiceDeps, nodeId: string) {
     lastSeenAt: node.lastSeenAt,
     enrolledAt: node.enrolledAt,
     revokedAt: node.revokedAt,
+    decommissionedAt: node.decommissionedAt,
     /** An admin allowed a new enrollment to take this node's name until then. */
     replaceAllowedUntil: node.replaceAllowedUntil && node.replaceAllowedUntil.getTime() > Date.now() ? node.replaceAllowedUntil : null,
     secretRotationPending: node.pendingSecretHash !== null,

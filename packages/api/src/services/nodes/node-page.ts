@@ -47,6 +47,7 @@ interface NodeListRow {
   state: string;
   lastSeenAt: Date | null;
   revokedAt: Date | null;
+  decommissionedAt: Date | null;
   agentVersion: string | null;
   os: string | null;
   architecture: string | null;
@@ -113,7 +114,7 @@ export async function nodePage(deps: ServiceDeps, query: NodePageQuery, now = Da
   const [rows, projects] = await Promise.all([
     deps.db.$queryRaw<NodeListRow[]>`
       SELECT n.id::text AS id, n.name, n.labels, n.state::text AS state, n.last_seen_at AS "lastSeenAt", n.revoked_at AS "revokedAt",
-        n.agent_version AS "agentVersion",
+        n.decommissioned_at AS "decommissionedAt", n.agent_version AS "agentVersion",
         CASE WHEN n.facts IS NULL THEN NULL ELSE concat_ws(' ', n.facts->'os'->>'platform', n.facts->'os'->>'release') END AS os,
         n.facts->>'architecture' AS architecture,
         (n.facts->'disk'->>'freeBytes')::bigint AS "diskFreeBytes", (n.facts->'disk'->>'totalBytes')::bigint AS "diskTotalBytes",
@@ -162,6 +163,7 @@ export async function nodePage(deps: ServiceDeps, query: NodePageQuery, now = Da
       id: row.id,
       name: row.name,
       status: row.status,
+      decommissionedAt: row.decommissionedAt,
       labels: asLabels(row.labels),
       lastSeenAt: row.lastSeenAt,
       agentVersion: row.agentVersion,

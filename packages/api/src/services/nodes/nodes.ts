@@ -85,6 +85,7 @@ export async function enrollNode(
         facts: (input.facts ?? undefined) as Prisma.InputJsonValue | undefined,
         publicKey: input.publicKey ?? null,
         revokedAt: null,
+        decommissionedAt: null,
         replaceAllowedUntil: null,
         state: 'offline' as const,
       };

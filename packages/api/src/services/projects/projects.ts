@@ -1,6 +1,8 @@
 import type { Prisma } from '@cider/db';
 import { AppError } from '../../errors.ts';
 import { recordAudit } from '../audit/record.ts';
+import { nameLimits } from '../../names.ts';
+import { isUniqueViolation, nameTaken } from '../names.ts';
 import type { Actor, ServiceDeps } from '../deps.ts';
 
 export type Labels = Record<string, string>;
@@ -33,7 +35,7 @@ export function selectorMatches(selector: Labels, labels: Labels): boolean {
 }
 
 /** Project names: what the form says and the server checks. */
-export const projectNameMax = 63;
+export const projectNameMax = nameLimits.project;
 
 export function checkProjectName(text: string): string {
   const name = text.trim();
@@ -45,8 +47,9 @@ export function checkProjectName(text: string): string {
 
 /** "iOS CI" and "ios ci" are one name: refuses a name another project holds in any case. */
 export async function assertProjectNameFree(db: Pick<ServiceDeps['db'], 'project'>, name: string, exceptId?: string): Promise<void> {
-  const taken = await db.project.findFirst({ where: { name: { equals: name, mode: 'insensitive' }, ...(exceptId ? { NOT: { id: exceptId } } : {}) } });
-  if (taken) throw new AppError('CONFLICT', `A project named "${taken.name}" already exists.`);
+  // The column is citext: equality ignores case.
+  const taken = await db.project.findFirst({ where: { name, ...(exceptId ? { NOT: { id: exceptId } } : {}) }, select: { name: true } });
+  if (taken) throw nameTaken('project', name, taken.name);
 }
 
 export async function createProject(
@@ -58,11 +61,17 @@ export async function createProject(
   const team = await deps.db.team.findUnique({ where: { id: input.teamId } });
   if (!team) throw new AppError('NOT_FOUND', 'No such team.');
   await assertProjectNameFree(deps.db, name);
-  const project = await deps.db.$transaction(async (tx) => {
-    const created = await tx.project.create({ data: { name, teamId: team.id, nodeSelector: input.nodeSelector } });
-    await recordAudit(tx, actor, 'project.create', { type: 'project', id: created.id }, undefined, created);
-    return created;
-  });
+  const project = await deps.db
+    .$transaction(async (tx) => {
+      const created = await tx.project.create({ data: { name, teamId: team.id, nodeSelector: input.nodeSelector } });
+      await recordAudit(tx, actor, 'project.create', { type: 'project', id: created.id }, undefined, created);
+      return created;
+    })
+    .catch(async (error: unknown) => {
+      // Created by someone else between the check and the insert: say so by name.
+      if (isUniqueViolation(error)) await assertProjectNameFree(deps.db, name);
+      throw error;
+    });
   await deps.events.publish({ type: 'project.updated', projectId: project.id });
   return { id: project.id };
 }

@@ -6,6 +6,7 @@ import { grantContext, sealBox, type RegistryAccess, type RegistryGrant } from '
 import { AppError } from '../../errors.ts';
 import { open, seal } from '../../secrets.ts';
 import { recordAudit } from '../audit/record.ts';
+import { nameTaken } from '../names.ts';
 import { PullGrantCache } from '../sync/pull-grant-cache.ts';
 import type { Actor, ServiceDeps } from '../deps.ts';
 
@@ -89,7 +90,7 @@ export function fromOciError(error: unknown, context: string): AppError {
   return new AppError('INTERNAL', `${context}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
 
-function credentialOf(deps: ServiceDeps, registry: Pick<Registry, 'id' | 'authKind' | 'username' | 'secretSealed'>): Credential | undefined {
+export function credentialOf(deps: ServiceDeps, registry: Pick<Registry, 'id' | 'authKind' | 'username' | 'secretSealed'>): Credential | undefined {
   if (registry.authKind !== 'basic' || !registry.username || !registry.secretSealed) return undefined;
   return { kind: 'basic', username: registry.username, password: open(deps.secretKey, registry.secretSealed, `registry:${registry.id}`) };
 }
@@ -163,7 +164,8 @@ export async function pullAccess(deps: ServiceDeps, target: PullTarget, job: Pul
   return { ...access, grant: sealBox(job.nodePublicKey, JSON.stringify(grant), sealContext) };
 }
 
-async function ping(deps: ServiceDeps, input: { host: string; plainHttp: boolean; authKind: RegistryAuthKind; username?: string; password?: string }): Promise<void> {
+/** Checks a registry answers the OCI API with these settings; throws an AppError saying why not. */
+export async function ping(deps: ServiceDeps, input: { host: string; plainHttp: boolean; authKind: RegistryAuthKind; username?: string; password?: string }): Promise<void> {
   const credentials =
     input.authKind === 'basic' && input.username
       ? new StaticCredentials({ [input.host]: { kind: 'basic', username: input.username, password: input.password ?? '' } })
@@ -199,8 +201,8 @@ export async function createRegistry(deps: ServiceDeps, actor: Actor, input: Reg
   if (input.authKind === 'basic' && (!input.username || !input.password)) {
     throw new AppError('BAD_REQUEST', 'Basic authentication needs a username and a password.');
   }
-  const clash = await deps.db.registry.findFirst({ where: { OR: [{ host }, { name: input.name }] } });
-  if (clash) throw new AppError('CONFLICT', clash.host === host ? `Registry ${host} is already connected as "${clash.name}".` : `A registry named "${input.name}" already exists.`);
+  const clash = await deps.db.registry.findFirst({ where: { OR: [{ host: { equals: host, mode: 'insensitive' } }, { name: input.name }] } });
+  if (clash) throw clash.host.toLowerCase() === host.toLowerCase() ? new AppError('CONFLICT', `Registry ${host} is already connected as "${clash.name}".`) : nameTaken('registry', input.name, clash.name);
   await ping(deps, { ...input, host, plainHttp });
 
   const registry = await deps.db.$transaction(async (tx) => {
