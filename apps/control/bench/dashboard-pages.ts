@@ -9,8 +9,10 @@ import { chromium, type Browser, type BrowserContext, type Page } from '@playwri
 export interface PageFigures {
   name: string;
   path: string;
-  /** From navigation start to heading and data on screen; undefined when not usable within the timeout. */
+  /** From navigation start to heading and data on screen (the second load); undefined when not usable within the timeout. */
   usableMs?: number;
+  /** The same for the first load, on a server that has not served this page yet. */
+  firstLoadMs?: number;
   /** Elements (document.getElementsByTagName('*')), the most seen: when usable, or after the window. */
   domNodes: number;
   /** Downloaded over the idle window (responses with headers, and stream bytes), per minute. */
@@ -114,13 +116,13 @@ export interface MeasureOptions {
   ticksPerSecond: number;
 }
 
-/** One page, in a tab of its own: loaded once to warm the server, then measured on a fresh load. */
+/** One page, in a tab of its own: loaded once (the first-load time, and a warm server), then measured on a fresh load. */
 export async function measurePage(options: MeasureOptions): Promise<PageFigures> {
   const { context, webUrl, path } = options;
-  const warm = await context.newPage();
-  await warm.goto(`${webUrl}${path}`).catch(() => undefined);
-  await untilUsable(warm);
-  await warm.close();
+  const first = await context.newPage();
+  await first.goto(`${webUrl}${path}`, { timeout: usableTimeoutMs }).catch(() => undefined);
+  const firstLoadMs = await untilUsable(first);
+  await first.close();
 
   const page = await context.newPage();
   try {
@@ -165,6 +167,7 @@ export async function measurePage(options: MeasureOptions): Promise<PageFigures>
       name: options.name,
       path,
       usableMs: usableMs === undefined ? undefined : Math.round(usableMs),
+      firstLoadMs: firstLoadMs === undefined ? undefined : Math.round(firstLoadMs),
       domNodes,
       kbPerMinute: ((finishedBytes + streamBytes) / 1000) * (60 / seconds),
       requestsPerMinute: finishedRequests * (60 / seconds),
