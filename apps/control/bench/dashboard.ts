@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       await postgres.stop();
       await rm(dataDir, { recursive: true, force: true });
     })());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       console.error(`${signal}: cleaning up`);
       void cleanup().finally(() => process.exit(130));
