@@ -1,5 +1,5 @@
-// `npm run bench -w @cider/control`: 1,000 simulated agents (WebSocket clients speaking the real
-// protocol: authenticated upgrade, hello with facts, heartbeats, a `queued` ack per sync job)
+// `npm run bench -w @cider/control`: 1,000 simulated agents (sim-agent.ts: WebSocket clients
+// speaking the real protocol: authenticated upgrade, hello with facts, a `queued` ack per sync job)
 // connected to one control process. Measures the time from setting a pin to every agent
 // holding its sync job (each with its peer plan: every simulated Mac reports a peer server, so
 // the tracker plans candidates and origins for each dispatch), and the control process's peak

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServiceDeps } from '@cider/api';
 import { useTestDatabase } from '@cider/db/testing';
-import { useRedisPrefix } from '@cider/services/testing';
+import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { seedFleet, type FleetSeed } from './fleet-seed.ts';
 
@@ -17,7 +17,7 @@ describe('seedFleet (real PostgreSQL, Redis, registry)', () => {
 
   beforeAll(async () => {
     services = createServiceDeps({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey: randomBytes(32).toString('base64') });
-    seeded = await seedFleet({ deps: services.deps, databaseUrl: database.url, registryHosts: [inject('registryHost')], nodes: 20 });
+    seeded = await seedFleet({ deps: services.deps, databaseUrl: database.url, registryHosts: [inject('registryHost')], repository: uniqueRepository('fleet'), nodes: 20 });
   });
   afterAll(async () => {
     await services?.close();

@@ -32,6 +32,7 @@ const versions = [
   ['15.2', '24C101'],
   ['15.3', '24D60'],
 ] as const;
+/** Where the images go unless told otherwise. */
 export const seedRepository = 'fleet/macos';
 /** The tag every node is being moved to (the rollout in flight, and the tag page measured). */
 export const rolloutTag = '15.3';
@@ -41,6 +42,8 @@ export interface FleetSeedOptions {
   databaseUrl: string;
   /** Plain-HTTP registries: the images go to the first; each is connected. */
   registryHosts: string[];
+  /** The repository the macOS images are pushed to (default fleet/macos). */
+  repository?: string;
   nodes: number;
   /** Sync job rows (default 10 per node). */
   jobs?: number;
@@ -96,15 +99,15 @@ async function insertRows(pool: pg.Pool, table: string, columns: [name: string, 
   }
 }
 
-async function pushImages(registryHost: string): Promise<Map<string, { digest: string; reference: string }>> {
+async function pushImages(registryHost: string, repository: string): Promise<Map<string, { digest: string; reference: string }>> {
   const dir = await mkdtemp(join(tmpdir(), 'cider-fleet-seed-'));
   const client = new RegistryClient();
   const images = new Map<string, { digest: string; reference: string }>();
   try {
     for (const [version, build] of versions) {
       const path = await makeSyntheticIpsw({ dir, version, build, payloadBytes: 64 * 1024 });
-      const pushed = await pushIpsw({ client, path, repository: `${registryHost}/${seedRepository}`, description: `macOS ${version} (${build}) for the dashboard benchmark` });
-      images.set(version, { digest: pushed.digest, reference: `${registryHost}/${seedRepository}:${version}` });
+      const pushed = await pushIpsw({ client, path, repository: `${registryHost}/${repository}`, description: `macOS ${version} (${build}) for the dashboard benchmark` });
+      images.set(version, { digest: pushed.digest, reference: `${registryHost}/${repository}:${version}` });
       await rm(path, { force: true });
     }
   } finally {
@@ -121,7 +124,8 @@ export async function seedFleet(options: FleetSeedOptions): Promise<FleetSeed> {
   const auditCount = options.auditEvents ?? nodeCount * 20;
   const next = random(14);
   const now = Date.now();
-  const images = await pushImages(options.registryHosts[0]!);
+  const repository = options.repository ?? seedRepository;
+  const images = await pushImages(options.registryHosts[0]!, repository);
   const image = (version: string) => images.get(version)!;
 
   // Through the services: registries, projects and pins as an admin makes them.
@@ -228,7 +232,7 @@ export async function seedFleet(options: FleetSeedOptions): Promise<FleetSeed> {
     return {
       nodes,
       registryId: registries[0]!.id,
-      repository: seedRepository,
+      repository,
       rolloutTag,
       fleetProjectId: projectIds.get('fleet-base')!,
       counts: {
