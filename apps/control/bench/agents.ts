@@ -1,5 +1,5 @@
-// `npm run bench -w @cider/control`: 1,000 simulated agents (WebSocket clients speaking the real
-// protocol: authenticated upgrade, hello with facts, heartbeats, a `queued` ack per sync job)
+// `npm run bench -w @cider/control`: 1,000 simulated agents (sim-agent.ts: WebSocket clients
+// speaking the real protocol: authenticated upgrade, hello with facts, a `queued` ack per sync job)
 // connected to one control process. Measures the time from setting a pin to every agent
 // holding its sync job (each with its peer plan: every simulated Mac reports a peer server, so
 // the tracker plans candidates and origins for each dispatch), and the control process's peak
@@ -15,11 +15,11 @@ import { createServiceDeps } from '@cider/api';
 import { createProject, createRegistry, hashToken, setPin } from '@cider/api/services';
 import { findMigrationsDir, migrate } from '@cider/db/migrate';
 import { pushArtifact, RegistryClient } from '@cider/oci';
-import { agentPath, decode, controlMessage, encode, generateNodeKeyPair, protocolVersion, type HostFacts } from '@cider/protocol';
+import type { HostFacts } from '@cider/protocol';
 import { simFacts } from '../testing/wire.ts';
 import { deleteKeys, ensurePostgres, ensureRedis, freePort, startProcess, startRegistry, waitFor, withDatabase } from '@cider/services';
 import pg from 'pg';
-import WebSocket from 'ws';
+import { connectSimAgent, type SimAgent } from './sim-agent.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const controlMain = join(root, 'apps/control/dist/main.js');
@@ -32,44 +32,6 @@ const cpuProfDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof')
 function factsOf(index: number): HostFacts {
   return { ...simFacts, peer: { port: 7941, addresses: [`127.${(index >> 16) & 255}.${(index >> 8) & 255}.${(index & 255) || 1}`], uploadedBytes: 0, uploadsInFlight: 0 } };
 }
-// One key pair for every simulated agent: the benchmark never opens what is sealed to it.
-const keys = generateNodeKeyPair();
-
-interface SimAgent {
-  socket: WebSocket;
-  welcomed: boolean;
-  syncAt?: number;
-  /** Peer candidates its dispatch carried, and whether it was made an origin. */
-  peers?: number;
-  origin?: boolean;
-}
-
-function connect(controlUrl: string, nodeId: string, secret: string, index: number, onSync: () => void): Promise<SimAgent> {
-  return new Promise((resolve, reject) => {
-    const url = new URL(agentPath, controlUrl);
-    url.protocol = 'ws:';
-    const socket = new WebSocket(url, { headers: { authorization: `Bearer ${nodeId}.${secret}` } });
-    const agent: SimAgent = { socket, welcomed: false };
-    socket.on('open', () => socket.send(encode({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts: factsOf(index), images: [], activeJobs: [] })));
-    socket.on('message', (data) => {
-      const decoded = decode(controlMessage, data.toString());
-      if (!decoded.ok) return;
-      const message = decoded.value;
-      if (message.type === 'welcome') {
-        agent.welcomed = true;
-        resolve(agent);
-      } else if (message.type === 'sync' && agent.syncAt === undefined) {
-        agent.syncAt = Date.now();
-        agent.peers = message.peers?.candidates.length;
-        agent.origin = message.peers?.origin;
-        socket.send(encode({ type: 'sync.progress', jobId: message.jobId, phase: 'queued', bytesDone: 0, bytesTotal: 0 }));
-        onSync();
-      }
-    });
-    socket.on('error', reject);
-  });
-}
-
 async function peakRssMB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -137,7 +99,7 @@ async function main(): Promise<void> {
     };
     for (let i = 0; i < nodes.length; i += 100) {
       const batch = nodes.slice(i, i + 100);
-      agents.push(...(await Promise.all(batch.map((n, j) => connect(controlUrl, ids.get(n.name)!, n.secret, i + j + 1, onSync)))));
+      agents.push(...(await Promise.all(batch.map((n, j) => connectSimAgent({ controlUrl, nodeId: ids.get(n.name)!, secret: n.secret, facts: factsOf(i + j + 1), onSync })))));
     }
     const connectSeconds = (Date.now() - connectStart) / 1000;
     // Let the connect storm's per-node reconciles drain before pinning.
@@ -183,7 +145,7 @@ async function main(): Promise<void> {
     // The control process's warnings (the tail of its output), to read when a figure looks wrong.
     await writeFile(join(root, 'bench-results', 'control.log'), control.output());
   } finally {
-    for (const agent of agents) agent.socket.terminate();
+    for (const agent of agents) agent.close();
     await control?.stop();
     await services.close();
     await deleteKeys(redis.url, `${prefix}*`);
