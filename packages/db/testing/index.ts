@@ -49,8 +49,10 @@ export async function ensureTemplateDatabase(adminUrl: string, migrationsDir: st
 /** Drops test databases left by runs that were killed (their process no longer exists). */
 export async function dropStaleTestDatabases(adminUrl: string): Promise<void> {
   await admin(adminUrl, async (client) => {
+    // "_" is LIKE's any-character wildcard: unescaped, `cider_t_%` also matched the migrated
+    // templates (`cider_tpl_…`), which were dropped under any other run still cloning them.
     const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
-      `${testDatabasePrefix}%`,
+      `${testDatabasePrefix.replaceAll('_', '\\_')}%`,
     ]);
     for (const { datname } of rows) {
       const pid = Number(datname.slice(testDatabasePrefix.length).split('_')[0]);
