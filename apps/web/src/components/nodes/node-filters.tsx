@@ -2,7 +2,7 @@
 import { useEffect, useId, useState, type FormEvent } from 'react';
 import { isFiltered, stateFilters, syncFilterLabels, syncFilters, type NodeListView } from './node-filter-values.ts';
 
-/** State and sync apply at once; name, label and site on Enter or "Filter". Any change goes back to page 1. */
+/** State, sync, conditions and disk apply at once; name, label and site on Enter or "Filter". Any change goes back to page 1. */
 export function NodeFilters({ value, onChange }: { value: NodeListView; onChange: (next: NodeListView) => void }) {
   const id = useId();
   const [text, setText] = useState({ search: value.search ?? '', label: value.label ?? '', site: value.site ?? '' });
@@ -63,11 +63,25 @@ export function NodeFilters({ value, onChange }: { value: NodeListView; onChange
           ))}
         </select>
       </label>
+      <label className="field">
+        <span className="field-label">Conditions</span>
+        <select name="condition" value={value.condition ?? ''} onChange={(e) => apply({ condition: e.target.value === 'any' ? 'any' : undefined })}>
+          <option value="">With or without</option>
+          <option value="any">Has a condition</option>
+        </select>
+      </label>
+      <label className="field">
+        <span className="field-label">Disk</span>
+        <select name="disk" value={value.disk ?? ''} onChange={(e) => apply({ disk: e.target.value === 'low' ? 'low' : undefined })}>
+          <option value="">Any</option>
+          <option value="low">Low (under 10% free)</option>
+        </select>
+      </label>
       <button type="submit" className="button">
         Filter
       </button>
       {isFiltered(value) ? (
-        <button type="button" className="button button-quiet" onClick={() => onChange({ ...value, search: undefined, label: undefined, site: undefined, state: undefined, sync: undefined, page: 1 })}>
+        <button type="button" className="button button-quiet" onClick={() => onChange({ ...value, search: undefined, label: undefined, site: undefined, state: undefined, sync: undefined, condition: undefined, disk: undefined, page: 1 })}>
           Clear filters
         </button>
       ) : null}

@@ -5,19 +5,20 @@
 import Link from 'next/link';
 import { formatBytes, timeAgo } from '../../lib/format.ts';
 import type { RouterOutputs } from '../../trpc/react.ts';
+import { attentionHref } from '../nodes/node-filter-values.ts';
 import { conditionText } from '../node/node-conditions.tsx';
 
 type Attention = RouterOutputs['fleet']['overview']['attention'];
 type Group = Attention['groups'][number];
 type AttentionNode = Group['nodes'][number];
 
-/** Each kind's heading and the nodes-list filter that shows all of it. */
-export const attentionFilters: Record<Group['kind'], { title: string; href: string }> = {
-  condition: { title: 'Conditions', href: '/nodes?condition=any' },
-  offline: { title: 'Offline', href: '/nodes?state=offline' },
-  failed: { title: 'Failed syncs', href: '/nodes?sync=failed' },
-  drift: { title: 'Missing a pinned image (drift)', href: '/nodes?sync=drift' },
-  'low-disk': { title: 'Low on disk', href: '/nodes?disk=low' },
+/** Each kind's heading. */
+const attentionTitles: Record<Group['kind'], string> = {
+  condition: 'Conditions',
+  offline: 'Offline',
+  failed: 'Failed syncs',
+  drift: 'Missing a pinned image (drift)',
+  'low-disk': 'Low on disk',
 };
 
 /** What a node's line says under one group: that group's reason in full, then its other kinds in a word. */
@@ -36,12 +37,12 @@ function reasons(node: AttentionNode, kind: Group['kind']): string {
 const alsoWords: Record<Group['kind'], string> = { condition: 'has conditions', offline: 'offline', failed: 'failed syncs', drift: 'drift', 'low-disk': 'low on disk' };
 
 function AttentionGroup({ group }: { group: Group }) {
-  const filter = attentionFilters[group.kind];
+  const title = attentionTitles[group.kind];
   const id = `attention-${group.kind}`;
   return (
     <div className="attention-group" data-kind={group.kind} role="group" aria-labelledby={id}>
       <h3 id={id}>
-        {filter.title} <span className="badge">{group.count}</span>
+        {title} <span className="badge">{group.count}</span>
       </h3>
       <ul className="attention-nodes">
         {group.nodes.map((node) => (
@@ -51,9 +52,9 @@ function AttentionGroup({ group }: { group: Group }) {
         ))}
       </ul>
       <p className="small">
-        <Link href={filter.href}>
+        <Link href={attentionHref(group.kind)}>
           {group.count > group.nodes.length ? `Show all ${group.count}` : 'Show in the nodes list'}
-          <span className="sr-only"> ({filter.title.toLowerCase()})</span>
+          <span className="sr-only"> ({title.toLowerCase()})</span>
         </Link>
       </p>
     </div>

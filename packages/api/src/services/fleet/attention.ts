@@ -4,21 +4,14 @@
 import type { NodeCondition } from '@cider/protocol';
 import { Prisma } from '@cider/db';
 import type { ServiceDeps } from '../deps.ts';
+import { activeNode, attentionKinds, hasCondition, isLowDisk, pinSyncs, type AttentionKind } from './attention-sql.ts';
 import { conditionsOf, factsOf } from './overview.ts';
-import { isOffline, openJobs, servedPins } from './served-sql.ts';
+import { isOffline } from './served-sql.ts';
+
+export { attentionKinds, lowDiskShare, type AttentionKind } from './attention-sql.ts';
 
 /** The nodes each group lists; its count covers all of them. */
 export const attentionShown = 5;
-/** A disk with less than this share free is low (a pull of a 60 GiB image needs room). */
-export const lowDiskShare = 0.1;
-
-/**
- * Why a node needs a look, in the order the groups come: conditions (the agent or the control
- * plane asked for a person), silence, failed syncs, a pinned image neither held nor being fetched
- * (drift; an offline node's missing images are its silence's), a low disk.
- */
-export const attentionKinds = ['condition', 'offline', 'failed', 'drift', 'low-disk'] as const;
-export type AttentionKind = (typeof attentionKinds)[number];
 
 export interface AttentionNode {
   nodeId: string;
@@ -57,36 +50,20 @@ interface Row {
 }
 
 export async function fleetAttention(deps: ServiceDeps, now = new Date()): Promise<Attention> {
+  // The groups' rules are attention-sql.ts's, which the nodes list filters by too.
   const flagged = Prisma.sql`
-    WITH wanted AS (SELECT DISTINCT node_id, digest FROM (${servedPins}) s),
-    open_jobs AS (${openJobs}),
-    missing AS (
-      SELECT w.node_id,
-             (SELECT state::text FROM sync_jobs sj WHERE sj.node_id = w.node_id AND sj.digest = w.digest ORDER BY created_at DESC LIMIT 1) AS last_state,
-             j.state AS open_state
-      FROM wanted w
-      LEFT JOIN node_images ni ON ni.node_id = w.node_id AND ni.digest = w.digest
-      LEFT JOIN open_jobs j ON j.node_id = w.node_id AND j.digest = w.digest
-      WHERE ni.node_id IS NULL
-    ),
-    syncs AS (
-      SELECT node_id,
-             COUNT(*) FILTER (WHERE last_state = 'failed') AS failed,
-             COUNT(*) FILTER (WHERE open_state IS NULL AND last_state IS DISTINCT FROM 'failed') AS drift
-      FROM missing GROUP BY node_id
-    ),
+    WITH syncs AS (${pinSyncs}),
     flags AS (
       SELECT n.id, n.name,
-             COALESCE((jsonb_typeof(n.conditions) = 'array' AND jsonb_array_length(n.conditions) > 0)
-               OR (jsonb_typeof(n.facts -> 'conditions') = 'array' AND jsonb_array_length(n.facts -> 'conditions') > 0), false) AS condition,
+             ${hasCondition} AS condition,
              COALESCE(syncs.failed, 0) AS failed,
              CASE WHEN ${isOffline(now)} THEN 0 ELSE COALESCE(syncs.drift, 0) END AS drift,
-             COALESCE((n.facts #>> '{disk,freeBytes}')::float8 < ${lowDiskShare} * NULLIF((n.facts #>> '{disk,totalBytes}')::float8, 0), false) AS low_disk,
+             ${isLowDisk} AS low_disk,
              ${isOffline(now)} AS offline,
              n.last_seen_at,
              (n.facts #>> '{disk,freeBytes}')::float8 / NULLIF((n.facts #>> '{disk,totalBytes}')::float8, 0) AS free_share
       FROM nodes n LEFT JOIN syncs ON syncs.node_id = n.id
-      WHERE n.revoked_at IS NULL
+      WHERE ${activeNode}
     )
     SELECT * FROM flags WHERE condition OR failed > 0 OR drift > 0 OR low_disk OR offline`;
 

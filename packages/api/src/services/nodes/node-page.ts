@@ -3,17 +3,22 @@
 // needs every node's pins, so filtering by it, sorting and paging happen here after that read, and
 // only the page goes to the browser. Cache size and image count come from the same rows (the
 // inventory), so they always agree: the heartbeat's cache figure arrives up to 15 s after it.
+// The overview's "needs attention" links land here, filtered by that list's own rules.
 import { Prisma, type NodeState } from '@cider/db';
 import { nodeCondition, type NodeCondition } from '@cider/protocol';
 import { z } from 'zod';
 import type { ServiceDeps } from '../deps.ts';
+import { activeNode, inAttention } from '../fleet/attention-sql.ts';
 import { DesiredState } from '../fleet/desired-state.ts';
 import { controlConditionsOf, nodeStatus, type NodeStatus } from '../fleet/overview.ts';
+import { isOffline } from '../fleet/served-sql.ts';
 import { asLabels } from '../projects/projects.ts';
 
 export const nodeSortKeys = ['name', 'state', 'lastSeen', 'cache', 'diskFree'] as const;
 export const nodeStateFilters = ['online', 'offline', 'revoked'] as const;
 export const nodeSyncStates = ['in-sync', 'behind', 'fetching', 'failed'] as const;
+/** The sync states, and drift: missing a pinned image nobody fetches (the overview's group). */
+export const nodeSyncFilters = [...nodeSyncStates, 'drift'] as const;
 export type NodeSortKey = (typeof nodeSortKeys)[number];
 export type NodeSyncState = (typeof nodeSyncStates)[number];
 
@@ -24,7 +29,11 @@ export interface NodePageQuery {
   label?: string;
   site?: string;
   state?: (typeof nodeStateFilters)[number];
-  sync?: NodeSyncState;
+  sync?: (typeof nodeSyncFilters)[number];
+  /** `any`: a standing condition, as the overview's attention list counts them. */
+  condition?: 'any';
+  /** `low`: less than a tenth of the disk free, as the overview counts it. */
+  disk?: 'low';
   sort: NodeSortKey;
   direction: 'asc' | 'desc';
   page: number;
@@ -63,7 +72,6 @@ interface LatestJob {
   nodeId: string;
   digest: string;
   state: string;
-  error: string | null;
   bytesDone: bigint;
   bytesTotal: bigint | null;
 }
@@ -72,8 +80,18 @@ function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-function whereOf(query: NodePageQuery): Prisma.Sql {
-  const terms: Prisma.Sql[] = [query.state === 'revoked' ? Prisma.sql`(n.revoked_at IS NOT NULL OR n.state = 'revoked')` : Prisma.sql`n.revoked_at IS NULL AND n.state <> 'revoked'`];
+/**
+ * Search, labels and every filter that is a rule in SQL. State and the overview's attention
+ * groups (offline, conditions, failed, drift, low disk) use attention-sql.ts's rules, so a group's
+ * count on the overview is the total here.
+ */
+function whereOf(query: NodePageQuery, now: Date): Prisma.Sql {
+  const terms: Prisma.Sql[] = [query.state === 'revoked' ? Prisma.sql`NOT (${activeNode})` : activeNode];
+  if (query.state === 'offline') terms.push(inAttention('offline', now));
+  if (query.state === 'online') terms.push(Prisma.sql`NOT ${isOffline(now)}`);
+  if (query.condition === 'any') terms.push(inAttention('condition', now));
+  if (query.disk === 'low') terms.push(inAttention('low-disk', now));
+  if (query.sync === 'failed' || query.sync === 'drift') terms.push(inAttention(query.sync, now));
   if (query.search) terms.push(Prisma.sql`n.name ILIKE ${likePattern(query.search)}`);
   if (query.site) terms.push(Prisma.sql`n.labels->>'site' = ${query.site}`);
   if (query.label) {
@@ -83,19 +101,23 @@ function whereOf(query: NodePageQuery): Prisma.Sql {
   return Prisma.join(terms, ' AND ');
 }
 
-/** Where a node stands with its pins: every one held, some being fetched, a failure, or waiting. */
+/**
+ * Where a node stands with its pins: every one held; failed when a missing one's last sync failed
+ * (the overview's failed group: a person must look, so it outranks a fetch of another image);
+ * fetching; or behind (queued, a retry pending, or nobody fetching it).
+ */
 export function syncOf(pinned: string[], held: (digest: string) => boolean, latest: (digest: string) => LatestJob | undefined): NodeSync {
   const missing = pinned.filter((digest) => !held(digest));
   const base = { held: pinned.length - missing.length, pinned: pinned.length, percent: null };
   if (missing.length === 0) return { state: 'in-sync', ...base };
   const jobs = missing.map(latest).filter((job): job is LatestJob => job !== undefined);
+  if (jobs.some((job) => job.state === 'failed')) return { state: 'failed', ...base };
   const moving = jobs.filter((job) => job.state === 'dispatched' || job.state === 'pulling');
   if (moving.length > 0) {
     const total = moving.reduce((sum, job) => sum + Number(job.bytesTotal ?? 0), 0);
     const done = moving.reduce((sum, job) => sum + Number(job.bytesDone), 0);
     return { state: 'fetching', ...base, percent: total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : null };
   }
-  if (jobs.some((job) => job.state === 'failed' || (job.state === 'queued' && job.error))) return { state: 'failed', ...base };
   return { state: 'behind', ...base };
 }
 
@@ -122,7 +144,7 @@ export async function nodePage(deps: ServiceDeps, query: NodePageQuery, now = Da
         COALESCE(i.images, 0) AS images, COALESCE(i.bytes, 0)::bigint AS "cacheBytes"
       FROM nodes n
       LEFT JOIN (SELECT node_id, count(*) AS images, sum(size) AS bytes FROM node_images GROUP BY node_id) i ON i.node_id = n.id
-      WHERE ${whereOf(query)}
+      WHERE ${whereOf(query, new Date(now))}
       ORDER BY n.name`,
     deps.db.project.findMany({ select: { id: true, nodeSelector: true, pins: { select: { digest: true } } } }),
   ]);
@@ -132,7 +154,7 @@ export async function nodePage(deps: ServiceDeps, query: NodePageQuery, now = Da
     ? await Promise.all([
         deps.db.nodeImage.findMany({ where: { digest: { in: pinnedDigests } }, select: { nodeId: true, digest: true } }),
         deps.db.$queryRaw<LatestJob[]>`
-          SELECT DISTINCT ON (node_id, digest) node_id::text AS "nodeId", digest, state::text AS state, error, bytes_done AS "bytesDone", bytes_total AS "bytesTotal"
+          SELECT DISTINCT ON (node_id, digest) node_id::text AS "nodeId", digest, state::text AS state, bytes_done AS "bytesDone", bytes_total AS "bytesTotal"
           FROM sync_jobs WHERE digest = ANY(${pinnedDigests}) ORDER BY node_id, digest, created_at DESC`,
       ])
     : [[], []];
@@ -146,7 +168,9 @@ export async function nodePage(deps: ServiceDeps, query: NodePageQuery, now = Da
     cacheBytes: Number(row.cacheBytes),
     diskFreeBytes: row.diskFreeBytes === null ? null : Number(row.diskFreeBytes),
   }));
-  const matching = all.filter((row) => (!query.state || row.status === query.state) && (!query.sync || row.sync.state === query.sync));
+  // Failed and drift were filtered in SQL; the other sync states are the rows' own.
+  const bySync = query.sync === 'in-sync' || query.sync === 'behind' || query.sync === 'fetching' ? query.sync : undefined;
+  const matching = all.filter((row) => !bySync || row.sync.state === bySync);
   const compare = compareBy(query.sort);
   const sign = query.direction === 'desc' ? -1 : 1;
   // Rows arrive ordered by name: a stable sort keeps name order among equals, so rows never swap.
