@@ -101,7 +101,7 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
     await until('pulls to be under way', async () => (await fleet.deps.db.syncJob.count({ where: { digest: first, state: 'pulling' } })) > 0, 30_000);
     // Warm the dashboard's routes, so what follows measures outages, not first compiles.
     expect((await session.page('/', 30_000)).status).toBe(200);
-    expect((await session.query('nodes.list', undefined, 30_000)).status).toBe(200);
+    expect((await session.query('nodes.page', {}, 30_000)).status).toBe(200);
     pins.push({ reference: reference('15.3'), digest: second });
     // A person watching the overview in a browser through all that follows.
     tab = await openDashboard(fleet.webUrl, session.cookie!);
@@ -125,9 +125,9 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
       await tab!.page.screenshot({ path: join(fleet.logDir, 'redis-outage.png') });
 
       expect((await session.page('/')).status).toBe(200);
-      const nodes = await session.query<unknown[]>('nodes.list');
+      const nodes = await session.query<{ total: number }>('nodes.page', {});
       expect(nodes.status, describeAnswer(nodes)).toBe(200);
-      expect(nodes.data).toHaveLength(4);
+      expect(nodes.data?.total).toBe(4);
       // The pin commits in PostgreSQL; its reconcile job cannot be queued and is left to reconcile.
       const pinned = await setPin('15.3');
       expect(pinned.status, describeAnswer(pinned)).toBe(200);
@@ -179,7 +179,7 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
       expect(await tab!.shows(/Service unavailable[\s\S]*The database is unreachable; the dashboard will work again when it is back\./, 5_000), await tab!.text().catch(String)).toBe(true);
       await tab!.page.screenshot({ path: join(fleet.logDir, 'postgres-outage.png') });
 
-      const nodes = await session.query('nodes.list');
+      const nodes = await session.query('nodes.page', {});
       expect(nodes.status, describeAnswer(nodes)).toBe(503);
       expect(nodes.message).toBe('The database is unreachable; the dashboard will work again when it is back.');
       expect(nodes.headers.get('retry-after')).toBe('5');
@@ -194,7 +194,7 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
       expect(refusal.data).toContain('The database is unreachable');
       expectAllAlive('the PostgreSQL outage');
     });
-    await until('the dashboard to answer from the database again', async () => (await session.query('nodes.list')).status === 200, 30_000, 500);
+    await until('the dashboard to answer from the database again', async () => (await session.query('nodes.page', {})).status === 200, 30_000, 500);
     expect((await session.page('/')).status).toBe(200);
     // The open page came back by itself (it retries every 5 s), without anyone reloading it.
     expect(await tab!.shows(/Overview/, 30_000), await tab!.text().catch(String)).toBe(true);
@@ -229,7 +229,7 @@ describe('outages mid-rollout (real PostgreSQL, Redis, registry, control plane, 
       const pinned = await setPin('15.2');
       expect(pinned.status, describeAnswer(pinned)).toBe(502);
       expect((await session.page('/')).status).toBe(200);
-      expect((await session.query('nodes.list')).status).toBe(200);
+      expect((await session.query('nodes.page', {})).status).toBe(200);
       expectAllAlive('the registry outage');
     });
     await until('the registry to answer through the dashboard', async () => (await session.query('images.tags', { registryId, repository })).status === 200, 30_000, 500);

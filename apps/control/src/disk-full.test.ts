@@ -5,7 +5,7 @@
 // is freed the condition clears and the next reconcile rolls the image out.
 import { rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createProject, createRegistry, listNodes, nodeDetail, reconcileNodes, setPin } from '@cider/api/services';
+import { createProject, createRegistry, nodeDetail, nodePage, reconcileNodes, setPin } from '@cider/api/services';
 import { useTestDatabase } from '@cider/db/testing';
 import { pushArtifact, RegistryClient } from '@cider/oci';
 import { mountTmpfs, writeRandomFile, type SmallDisk } from '@cider/oci/testing';
@@ -71,7 +71,7 @@ describe('a node whose disk is full (real control plane, agent on a tmpfs)', () 
       return view.conditions.length > 0 ? view : undefined;
     });
     expect(detail.conditions).toEqual([expect.objectContaining({ type: 'insufficient-space', digest, neededBytes: expect.any(Number), freeBytes: expect.any(Number) })]);
-    expect((await listNodes(deps)).find((n) => n.id === node.id)!.conditions).toHaveLength(1);
+    expect((await nodePage(deps, { search: node.name, sort: 'name', direction: 'asc', page: 1, pageSize: 10 })).rows.find((n) => n.id === node.id)!.conditions).toHaveLength(1);
     for (let i = 0; i < 3; i++) expect(await reconcileNodes(deps, [node.id])).toMatchObject({ queued: 0, heldBack: 1 });
     // And the periodic ones (job id reconcile-all-<1 s slot>): wait until two queued from now on have run.
     const slot = Math.floor(Date.now() / 1_000);

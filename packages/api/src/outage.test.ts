@@ -160,7 +160,7 @@ describe('outages of Redis (killed and restarted) and PostgreSQL (unreachable)',
   it('answers 503 naming the database, quickly, while PostgreSQL is unreachable', async () => {
     const offline = createServiceDeps({ databaseUrl: `postgresql://postgres@127.0.0.1:${await freePort()}/cider`, redisUrl: redis.url, redisPrefix: prefix, secretKey, log: quietLog });
     try {
-      for (const call of [() => caller(admin, offline).nodes.list() as Promise<unknown>, () => caller(admin, offline).pins.remove({ pinId: randomUUID() })]) {
+      for (const call of [() => caller(admin, offline).nodes.page({}) as Promise<unknown>, () => caller(admin, offline).pins.remove({ pinId: randomUUID() })]) {
         const result = await timed(call);
         expect503(result.error, /^The database is unreachable; the dashboard will work again when it is back\.$/);
         expect(result.ms).toBeLessThan(5_000);
@@ -168,7 +168,7 @@ describe('outages of Redis (killed and restarted) and PostgreSQL (unreachable)',
       // Over HTTP, where the caller's session is looked up before any procedure runs.
       const handler = createTrpcHandler({ endpoint: '/api/trpc', services: () => offline, trustedProxyHops: 0, forceSecureCookies: false });
       const started = Date.now();
-      const response = await handler(new Request('http://127.0.0.1/api/trpc/nodes.list', { headers: { cookie: `${sessionCookieName}=cs_whatever` } }));
+      const response = await handler(new Request(`http://127.0.0.1/api/trpc/nodes.page?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, { headers: { cookie: `${sessionCookieName}=cs_whatever` } }));
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe('5');

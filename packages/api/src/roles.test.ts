@@ -63,7 +63,8 @@ const policy: Record<string, Policy> = {
   'projects.previewSelector': 'signed-in',
   'pins.set': 'team-member',
   'pins.remove': 'team-member',
-  'nodes.list': 'signed-in',
+  'nodes.page': 'signed-in',
+  'nodes.search': 'signed-in',
   'nodes.get': 'signed-in',
   'nodes.revoke': 'admin',
   'nodes.rotateSecret': 'admin',
@@ -189,7 +190,8 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
       });
       return { pinId: pin.id };
     },
-    'nodes.list': async () => undefined,
+    'nodes.page': async () => ({ search: 'mac' }),
+    'nodes.search': async () => ({ query: 'mac' }),
     'nodes.get': async () => ({ nodeId: node }),
     'nodes.revoke': async () => ({ nodeId: await freshNode() }),
     'nodes.rotateSecret': async () => ({ nodeId: await freshNode() }),

@@ -31,7 +31,7 @@ export function LiveEvents() {
     // Heartbeats change node state and facts: not images, audit or settings (which would
     // otherwise be refetched, and ask the registry, every few seconds per node).
     // (Not nodes.search: a node's name does not change with its state.)
-    for (const key of [trpc.nodes.page.pathKey(), trpc.nodes.list.pathKey(), trpc.nodes.get.pathKey(), trpc.fleet.pathKey(), trpc.projects.rollout.pathKey()]) {
+    for (const key of [trpc.nodes.page.pathKey(), trpc.nodes.get.pathKey(), trpc.fleet.pathKey(), trpc.projects.rollout.pathKey()]) {
       void queryClient.invalidateQueries({ queryKey: key });
     }
   }, [queryClient, trpc]);

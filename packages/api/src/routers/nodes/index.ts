@@ -1,6 +1,4 @@
-import { z } from 'zod';
-import { authedProcedure, router } from '../../trpc.ts';
-import { listNodes } from '../../services/fleet/overview.ts';
+import { router } from '../../trpc.ts';
 import { allowNodeReplacementProcedure } from './allow-replace.ts';
 import { clearNodeConditionsProcedure } from './clear-conditions.ts';
 import { decommissionNodeProcedure } from './decommission.ts';
@@ -11,7 +9,6 @@ import { rotateNodeSecretProcedure } from './rotate-secret.ts';
 import { searchNodesProcedure } from './search.ts';
 
 export const nodesRouter = router({
-  list: authedProcedure.input(z.object({ retired: z.boolean().default(false) }).default({ retired: false })).query(({ ctx, input }) => listNodes(ctx.deps, input)),
   get: getNodeProcedure,
   revoke: revokeNodeProcedure,
   rotateSecret: rotateNodeSecretProcedure,

@@ -172,37 +172,6 @@ export function controlConditionsOf(node: Pick<Node, 'conditions'>): NodeConditi
   return parsed.success ? parsed.data : [];
 }
 
-/** The fleet's nodes; with `retired`, instead the revoked and decommissioned ones, which the fleet no longer counts. */
-export async function listNodes(deps: ServiceDeps, options: { retired?: boolean } = {}) {
-  const [nodes, images, activeJobs] = await Promise.all([
-    deps.db.node.findMany({ where: { revokedAt: options.retired ? { not: null } : null }, orderBy: { name: 'asc' } }),
-    deps.db.nodeImage.groupBy({ by: ['nodeId'], _count: { digest: true }, _sum: { size: true } }),
-    deps.db.syncJob.groupBy({ by: ['nodeId'], where: { state: { in: [...openStates] } }, _count: { id: true } }),
-  ]);
-  const imageStats = new Map(images.map((i) => [i.nodeId, i]));
-  const jobStats = new Map(activeJobs.map((j) => [j.nodeId, j._count.id]));
-  return nodes.map((node) => {
-    const facts = factsOf(node);
-    return {
-      id: node.id,
-      name: node.name,
-      status: nodeStatus(node),
-      labels: asLabels(node.labels),
-      lastSeenAt: node.lastSeenAt,
-      agentVersion: node.agentVersion,
-      os: facts ? `${facts.os.platform} ${facts.os.release}` : null,
-      architecture: facts?.architecture ?? null,
-      diskTotalBytes: facts?.disk.totalBytes ?? null,
-      diskFreeBytes: facts?.disk.freeBytes ?? null,
-      cacheBytes: facts?.cache.bytes ?? null,
-      conditions: conditionsOf(node),
-      images: imageStats.get(node.id)?._count.digest ?? 0,
-      activeJobs: jobStats.get(node.id) ?? 0,
-      decommissionedAt: node.decommissionedAt,
-    };
-  });
-}
-
 /**
  * The overview: aggregates and the first few of each list, summed in PostgreSQL, so what it sends
  * stays a few kilobytes however large the fleet. `conditions` are those of the nodes "needs

@@ -5,7 +5,8 @@ import { useTestDatabase } from '@cider/db/testing';
 import { useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceDeps } from '../../deps-factory.ts';
-import { fleetOverview, listNodes } from '../fleet/overview.ts';
+import { fleetOverview } from '../fleet/overview.ts';
+import { nodePage } from './node-page.ts';
 import { nodeDetail } from './detail.ts';
 
 const database = useTestDatabase();
@@ -20,7 +21,7 @@ describe('node conditions in the read models (real PostgreSQL)', () => {
     await services?.close();
   });
 
-  it('returns insufficient-space conditions on nodes.get, nodes.list and the overview, and drops malformed ones', async () => {
+  it('returns insufficient-space conditions on nodes.get, nodes.page and the overview, and drops malformed ones', async () => {
     const { db } = services.deps;
     const base = {
       hostname: 'mac',
@@ -39,7 +40,7 @@ describe('node conditions in the read models (real PostgreSQL)', () => {
     expect((await nodeDetail(services.deps, full.id)).conditions).toEqual([condition]);
     expect((await nodeDetail(services.deps, odd.id)).conditions).toEqual([]);
     expect((await nodeDetail(services.deps, old.id)).conditions).toEqual([]);
-    const listed = new Map((await listNodes(services.deps)).map((n) => [n.name, n.conditions]));
+    const listed = new Map((await nodePage(services.deps, { sort: 'name', direction: 'asc', page: 1, pageSize: 100 })).rows.map((n) => [n.name, n.conditions]));
     expect(listed.get('full')).toEqual([condition]);
     expect(listed.get('odd')).toEqual([]);
     expect((await fleetOverview(services.deps)).conditions).toEqual([{ nodeId: full.id, node: 'full', ...condition }]);

@@ -39,7 +39,7 @@ describe('decommissioning nodes (real PostgreSQL, Redis)', () => {
     const admin = await harness.user('admin');
     const api = harness.caller(admin);
     const mac = await node('online');
-    expect((await api.nodes.list()).map((n) => n.id)).toContain(mac.id);
+    expect((await api.nodes.page({ search: mac.name })).rows.map((n) => n.id)).toContain(mac.id);
     const before = await api.fleet.overview();
 
     let message = '';
@@ -56,8 +56,8 @@ describe('decommissioning nodes (real PostgreSQL, Redis)', () => {
     expect(await harness.deps.db.nodeImage.count({ where: { nodeId: mac.id } })).toBe(0);
     expect((await harness.deps.db.syncJob.findUniqueOrThrow({ where: { id: mac.jobId } })).state).toBe('cancelled');
 
-    expect((await api.nodes.list()).map((n) => n.id)).not.toContain(mac.id);
-    expect((await api.nodes.list({ retired: true })).find((n) => n.id === mac.id)).toMatchObject({ status: 'revoked', decommissionedAt: after.decommissionedAt });
+    expect((await api.nodes.page({ search: mac.name })).rows.map((n) => n.id)).not.toContain(mac.id);
+    expect((await api.nodes.page({ search: mac.name, state: 'revoked' })).rows.find((n) => n.id === mac.id)).toMatchObject({ status: 'revoked', decommissionedAt: after.decommissionedAt });
     expect((await api.fleet.overview()).nodes).toBe(before.nodes - 1);
 
     const audit = await harness.deps.db.auditEvent.findFirstOrThrow({ where: { targetId: mac.id, action: 'node.decommission' } });

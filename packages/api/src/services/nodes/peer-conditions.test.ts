@@ -6,7 +6,8 @@ import { useTestDatabase } from '@cider/db/testing';
 import { useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceDeps } from '../../deps-factory.ts';
-import { fleetOverview, listNodes } from '../fleet/overview.ts';
+import { fleetOverview } from '../fleet/overview.ts';
+import { nodePage } from './node-page.ts';
 import { applySyncEvent } from '../sync/transitions.ts';
 import { clearNodeConditions, maxControlConditions, recordBadPeer } from './conditions.ts';
 import { nodeDetail } from './detail.ts';
@@ -65,7 +66,7 @@ describe('bad-peer-data conditions (real PostgreSQL)', () => {
 
     const shown = [diskFull, { type: 'bad-peer-data', digest, reportedBy: reporter.name, reports: 2, reason: 'short read', since: condition!.since }];
     expect((await nodeDetail(services.deps, bad.id)).conditions).toEqual(shown);
-    expect((await listNodes(services.deps)).find((n) => n.id === bad.id)?.conditions).toEqual(shown);
+    expect((await nodePage(services.deps, { sort: 'name', direction: 'asc', page: 1, pageSize: 100 })).rows.find((n) => n.id === bad.id)?.conditions).toEqual(shown);
     expect((await fleetOverview(services.deps)).conditions.filter((c) => c.nodeId === bad.id)).toHaveLength(2);
   });
 
