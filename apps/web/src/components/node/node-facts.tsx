@@ -13,7 +13,21 @@ export function NodeFacts({ node }: { node: Node }) {
     { field: 'last-seen', label: 'Last seen', value: node.lastSeenAt ? <span title={formatDateTime(node.lastSeenAt)}>{timeAgo(node.lastSeenAt)}</span> : 'never' },
     { field: 'agent-version', label: 'Agent version', value: node.agentVersion },
     { field: 'enrolled', label: 'Enrolled', value: formatDateTime(node.enrolledAt) },
-    { field: 'labels', label: 'Labels', value: Object.keys(node.labels).length ? <code>{formatLabels(node.labels)}</code> : <span className="muted">none</span> },
+    {
+      field: 'labels',
+      label: 'Labels',
+      // A row of its own, one chip per label: a label wraps to the next line whole, never mid-word.
+      wide: true,
+      value: Object.keys(node.labels).length ? (
+        <span className="label-chips">
+          {Object.entries(node.labels).map(([key, value]) => (
+            <code key={key}>{formatLabels({ [key]: value })}</code>
+          ))}
+        </span>
+      ) : (
+        <span className="muted">none</span>
+      ),
+    },
   ];
   if (node.revokedAt) presence.push({ field: 'revoked', label: 'Revoked', value: formatDateTime(node.revokedAt) });
   if (!f) {
