@@ -1,8 +1,9 @@
 'use client';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
-import { useEffect, useId, useState } from 'react';
+import { useId } from 'react';
 import { formatBytes, shortDigest, timeAgo } from '../../lib/format.ts';
+import { usePagedSearch } from '../../lib/use-debounced.ts';
 import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
 import { Pager } from '../ui/pager.tsx';
 import { QueryState } from '../ui/query-state.tsx';
@@ -12,23 +13,12 @@ import { Token } from '../ui/token.tsx';
 type Detail = RouterOutputs['images']['detail'];
 
 const pageSize = 50;
-/** Typing pauses this long before the search asks the server. */
-const searchDelayMs = 250;
 
 /** Nodes whose cache holds this digest (or, for an index, one of its manifests), a page at a time. */
 export function HeldByTable({ detail }: { detail: Detail }) {
   const trpc = useTRPC();
   const id = useId();
-  const [typed, setTyped] = useState('');
-  const [search, setSearch] = useState('');
-  const [offset, setOffset] = useState(0);
-  useEffect(() => {
-    const timer = setTimeout(() => {
-      setSearch(typed.trim());
-      setOffset(0);
-    }, searchDelayMs);
-    return () => clearTimeout(timer);
-  }, [typed]);
+  const { typed, setTyped, search, offset, setOffset } = usePagedSearch();
   const digests = [detail.digest, ...detail.platforms.map((p) => p.digest)];
   const holders = useQuery(trpc.images.holders.queryOptions({ digests, search: search || undefined, offset, limit: pageSize }, { placeholderData: keepPreviousData }));
 

@@ -3,18 +3,10 @@
 // up to 20 matching names, instead of a dropdown that downloads every node of the fleet.
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useId, useState, type KeyboardEvent } from 'react';
+import { useDebounced } from '../../lib/use-debounced.ts';
 import { useTRPC } from '../../trpc/react.ts';
 
 const typingPauseMs = 200;
-
-function useDebounced<T>(value: T, ms: number): T {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const timer = setTimeout(() => setSettled(value), ms);
-    return () => clearTimeout(timer);
-  }, [value, ms]);
-  return settled;
-}
 
 /** `nodeId` is the chosen node; choosing none (an empty field) means every node. */
 export function NodeSearchField({ nodeId, onChange }: { nodeId: string | undefined; onChange(nodeId: string | undefined): void }) {

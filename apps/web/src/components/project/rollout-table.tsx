@@ -1,8 +1,9 @@
 'use client';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { useEffect, useId, useState } from 'react';
+import { useId, useState } from 'react';
 import { formatLabels } from '../../lib/format.ts';
 import { progressKey, useLiveProgress } from '../../live/progress.ts';
+import { usePagedSearch } from '../../lib/use-debounced.ts';
 import { useTRPC } from '../../trpc/react.ts';
 import { Pager } from '../ui/pager.tsx';
 import { QueryState } from '../ui/query-state.tsx';
@@ -14,24 +15,13 @@ import { RolloutCell } from './rollout-cell.tsx';
 // talking sends no event).
 const refreshMs = 30_000;
 const pageSize = 50;
-/** Typing pauses this long before the search asks the server. */
-const searchDelayMs = 250;
 
 /** The nodes serving a project, a page at a time, searchable by name, optionally only those not in sync. */
 export function RolloutTable({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
   const id = useId();
-  const [typed, setTyped] = useState('');
-  const [search, setSearch] = useState('');
+  const { typed, setTyped, search, offset, setOffset } = usePagedSearch();
   const [onlyNotInSync, setOnlyNotInSync] = useState(false);
-  const [offset, setOffset] = useState(0);
-  useEffect(() => {
-    const timer = setTimeout(() => {
-      setSearch(typed.trim());
-      setOffset(0);
-    }, searchDelayMs);
-    return () => clearTimeout(timer);
-  }, [typed]);
   const rollout = useQuery(
     trpc.projects.rollout.queryOptions({ projectId, search: search || undefined, onlyNotInSync, offset, limit: pageSize }, { refetchInterval: refreshMs, placeholderData: keepPreviousData }),
   );

@@ -1,21 +1,17 @@
 // Editing and removing a connected registry. A password is never sent back: leaving it blank
 // keeps the sealed one. A registry that pins use can't be removed, nor moved to another host
 // (their references name it); the refusal says which projects. Both are audited without secrets.
-import type { Prisma, Registry, RegistryAuthKind } from '@cider/db';
+import type { Prisma, Registry } from '@cider/db';
 import { AppError } from '../../errors.ts';
 import { seal } from '../../secrets.ts';
 import { recordAudit } from '../audit/record.ts';
 import type { Actor, ServiceDeps } from '../deps.ts';
 import { isUniqueViolation, nameTaken } from '../names.ts';
-import { credentialOf, normaliseRegistryHost, ping, registryView, type RegistryView } from './registries.ts';
+import { credentialOf, normaliseRegistryHost, ping, registryView, type RegistryInput, type RegistryView } from './registries.ts';
 
-export interface RegistryUpdate {
+/** What an edit may change: a new registry's fields but its tag policy (set on its own). */
+export interface RegistryUpdate extends Omit<RegistryInput, 'immutableTags' | 'password'> {
   id: string;
-  name: string;
-  host: string;
-  plainHttp: boolean;
-  authKind: RegistryAuthKind;
-  username?: string;
   /** Blank or absent: keep the stored password. */
   password?: string;
 }
