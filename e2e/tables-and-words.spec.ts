@@ -75,11 +75,11 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
       const rollout = page.locator('section.card').filter({ has: page.getByRole('heading', { name: 'Rollout', exact: true }) });
       await expect(rollout.locator('[data-rollout-summary]')).toHaveText('2 of 55 nodes in sync; 53 not yet.');
       const pages = rollout.getByRole('navigation', { name: 'Pages of nodes' });
-      await expect(pages.getByRole('status')).toHaveText('1–50 of 55 nodes');
+      await expect(pages.getByRole('status')).toHaveText('1–50 of 55 nodes · page 1 of 2');
       await expect(rollout.locator('tbody tr')).toHaveCount(50);
       await expectOneLineTokens(rollout.getByRole('table', { name: 'Rollout by node' }), 51);
       await pages.getByRole('button', { name: 'Next page' }).click();
-      await expect(pages.getByRole('status')).toHaveText('51–55 of 55 nodes');
+      await expect(pages.getByRole('status')).toHaveText('51–55 of 55 nodes · page 2 of 2');
       await expect(rollout.locator('tbody tr')).toHaveCount(5);
       await screenshot(page, 'rollout');
       // Wide tables scroll inside their own box; no card is pushed wider than the window.
@@ -88,10 +88,10 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
 
       await rollout.getByRole('checkbox', { name: 'Only not in sync' }).check();
       const behind = rollout.getByRole('navigation', { name: 'Pages of nodes not in sync' });
-      await expect(behind.getByRole('status')).toHaveText('1–50 of 53 nodes not in sync');
+      await expect(behind.getByRole('status')).toHaveText('1–50 of 53 nodes not in sync · page 1 of 2');
       await expect(rollout.locator('tbody tr[data-in-sync="true"]')).toHaveCount(0);
       await behind.getByRole('button', { name: 'Next page' }).click();
-      await expect(behind.getByRole('status')).toHaveText('51–53 of 53 nodes not in sync');
+      await expect(behind.getByRole('status')).toHaveText('51–53 of 53 nodes not in sync · page 2 of 2');
       await rollout.getByRole('checkbox', { name: 'Only not in sync' }).uncheck();
 
       await rollout.getByRole('searchbox', { name: 'Node name' }).fill('HOLDER');
