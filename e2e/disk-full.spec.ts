@@ -1,8 +1,9 @@
 // A node whose disk has no room for a pinned image, as a person sees it: its condition (as its
 // agent reports it in its facts) on the node page, in the nodes list and on the overview, in
 // the words "Disk full: needs 14.2 GiB, 3.1 GiB free". Uses a node of its own.
-import { enrollPath, generateNodeKeyPair, type HostFacts } from '@cider/protocol';
+import type { HostFacts } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
+import { enrollNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
@@ -43,13 +44,7 @@ test('a node with no room for an image shows it on its page, in the nodes list a
       },
     ],
   };
-  const response = await fetch(`${stack.controlUrl}${enrollPath}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token, name: nodeName, labels: {}, publicKey: generateNodeKeyPair().publicKey, facts }),
-  });
-  expect(response.status).toBe(200);
-  const { nodeId } = (await response.json()) as { nodeId: string };
+  const { nodeId } = await enrollNode(stack.controlUrl, token, { name: nodeName, labels: {}, facts });
 
   await page.goto(`${stack.webUrl}/nodes/${nodeId}`);
   await expect(page.getByRole('heading', { level: 1, name: nodeName })).toBeVisible();

@@ -7,7 +7,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSyntheticIpsw } from '@cider/oci/testing';
-import { expect, request, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { mutate, query } from './api.ts';
+import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
 interface Run {
@@ -27,8 +29,6 @@ function cider(args: string[], env: Record<string, string>): Promise<Run> {
   });
 }
 
-type TrpcBody<T> = { result: { data: { json: T } } };
-
 test('cider image push follows the immutable-tags policy set in the dashboard; the image shows its facts and SBOM', async ({ page }) => {
   test.setTimeout(90_000);
   const stack = stackInfo();
@@ -36,18 +36,14 @@ test('cider image push follows the immutable-tags policy set in the dashboard; t
   const host = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
   const repository = `e2e/macos-${Date.now().toString(36)}`;
   const work = await mkdtemp(join(tmpdir(), 'cider-e2e-publish-'));
-  const api = await request.newContext({ baseURL: stack.webUrl });
+  const api = page.request;
   try {
-    expect((await api.post('/api/trpc/auth.signIn', { data: { json: { email: stack.adminEmail, password: stack.adminPassword } } })).ok()).toBe(true);
-    const listed = (await (await api.get('/api/trpc/registries.list')).json()) as TrpcBody<{ id: string; host: string }[]>;
-    let registryId = listed.result.data.json.find((r) => r.host === host)?.id;
-    if (!registryId) {
-      const created = await api.post('/api/trpc/registries.create', { data: { json: { name: 'localhost (publish)', host, plainHttp: true, authKind: 'none' } } });
-      expect(created.ok()).toBe(true);
-      registryId = ((await created.json()) as TrpcBody<{ id: string }>).result.data.json.id;
-    }
-    expect((await api.post('/api/trpc/registries.setImmutableTags', { data: { json: { id: registryId, immutableTags: true } } })).ok()).toBe(true);
-    const token = ((await (await api.post('/api/trpc/tokens.api.create', { data: { json: { name: 'publisher workstation' } } })).json()) as TrpcBody<{ token: string }>).result.data.json.token;
+    await signInAsAdmin(page, stack);
+    const listed = await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
+    let registryId = listed.find((r) => r.host === host)?.id;
+    if (!registryId) registryId = (await mutate<{ id: string }>(api, stack.webUrl, 'registries.create', { name: 'localhost (publish)', host, plainHttp: true, authKind: 'none' })).id;
+    await mutate(api, stack.webUrl, 'registries.setImmutableTags', { id: registryId, immutableTags: true });
+    const { token } = await mutate<{ token: string }>(api, stack.webUrl, 'tokens.api.create', { name: 'publisher workstation' });
     const env = { CIDER_SERVER: stack.webUrl, CIDER_TOKEN: token, DOCKER_CONFIG: join(work, 'docker') };
 
     const ipsw = await makeSyntheticIpsw({ dir: work, payloadBytes: 2 * 1024 * 1024 });
@@ -70,12 +66,6 @@ test('cider image push follows the immutable-tags policy set in the dashboard; t
     const attached = await cider(['image', 'attach', `${host}/${repository}:15.2`, sbom, '--artifact-type', 'application/spdx+json'], env);
     expect(attached.code).toBe(0);
 
-    await page.goto(`${stack.webUrl}/sign-in`);
-    const form = page.getByRole('form', { name: 'Sign in' });
-    await form.getByLabel('Email').fill(stack.adminEmail);
-    await form.getByLabel('Password').fill(stack.adminPassword);
-    await form.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((url) => !url.pathname.startsWith('/sign-in'));
     await page.goto(`${stack.webUrl}/images/${registryId}/${repository}/-/tags/15.2`);
     const main = page.getByRole('main');
     await expect(main).toContainText('macOS');
@@ -85,7 +75,6 @@ test('cider image push follows the immutable-tags policy set in the dashboard; t
     await expect(main).toContainText('sbom.spdx.json');
     await page.screenshot({ path: 'test-results/image-publish.png', fullPage: true });
   } finally {
-    await api.dispose();
     await rm(work, { recursive: true, force: true });
   }
 });

@@ -5,8 +5,8 @@
 // the nodes list unless asked for. Uses names, a registry address and a node of its own: the
 // stack's registry is reached through a forwarder on a port only this spec uses.
 import { createServer, connect, type Server } from 'node:net';
-import { enrollPath, generateNodeKeyPair } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
+import { enrollNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
@@ -155,13 +155,7 @@ test('an admin names, renames, edits and deletes teams and registries, and decom
       await form.getByLabel('Uses').fill('1');
       await form.getByRole('button', { name: 'Create token' }).click();
       const token = await form.getByRole('textbox', { name: 'Enrollment token', exact: true }).inputValue();
-      const response = await fetch(`${stack.controlUrl}${enrollPath}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ token, name: nodeName, labels: {}, publicKey: generateNodeKeyPair().publicKey }),
-      });
-      expect(response.status).toBe(200);
-      nodeId = ((await response.json()) as { nodeId: string }).nodeId;
+      ({ nodeId } = await enrollNode(stack.controlUrl, token, { name: nodeName, labels: {} }));
       await nav(page, 'Nodes').click();
       await expect(page.locator(`tr[data-node="${nodeName}"]`)).toBeVisible();
     });

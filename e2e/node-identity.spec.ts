@@ -2,8 +2,8 @@
 // endpoint, as an agent would), then on its node page tries to rotate the secret of the offline
 // node (refused, in words), allows a replacement and revokes it, each after a confirmation that
 // says what it does. Uses a node of its own: the demo nodes other specs rely on stay as they are.
-import { enrollPath, generateNodeKeyPair } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
+import { enrollNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
@@ -25,13 +25,7 @@ test('an admin rotates, allows replacing and revokes a node from its page, confi
     await form.getByLabel('Uses').fill('1');
     await form.getByRole('button', { name: 'Create token' }).click();
     const token = await form.getByRole('textbox', { name: 'Enrollment token', exact: true }).inputValue();
-    const response = await fetch(`${stack.controlUrl}${enrollPath}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token, name: nodeName, labels: {}, publicKey: generateNodeKeyPair().publicKey }),
-    });
-    expect(response.status).toBe(200);
-    nodeId = ((await response.json()) as { nodeId: string }).nodeId;
+    ({ nodeId } = await enrollNode(stack.controlUrl, token, { name: nodeName, labels: {} }));
     await page.goto(`${stack.webUrl}/nodes/${nodeId}`);
     await expect(page.getByRole('heading', { level: 1, name: nodeName })).toBeVisible();
   });

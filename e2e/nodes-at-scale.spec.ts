@@ -3,18 +3,12 @@
 // free disk both ways; the view is in the URL and survives a reload. Then the jobs page's node
 // filter finds a node by typing part of its name. The spec's nodes are revoked at the end, so the
 // specs after it see the fleet as it was.
-import { enrollPath, generateNodeKeyPair, type HostFacts } from '@cider/protocol';
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import type { HostFacts } from '@cider/protocol';
+import { expect, test, type Page } from '@playwright/test';
+import { mutate } from './api.ts';
+import { enrollNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
-
-type TrpcBody<T> = { result: { data: { json: T } } };
-
-async function trpc<T>(api: APIRequestContext, webUrl: string, path: string, input: unknown): Promise<T> {
-  const response = await api.post(`${webUrl}/api/trpc/${path}`, { data: { json: input } });
-  expect(response.ok(), `${path}: ${await response.text()}`).toBe(true);
-  return ((await response.json()) as TrpcBody<T>).result.data.json;
-}
 
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `test-results/nodes-at-scale-${name}.png`, fullPage: true });
@@ -48,15 +42,9 @@ test('the nodes list searches, filters, sorts and pages on the server, and the j
 
   try {
     await test.step(`enroll ${count} Macs of this spec's own`, async () => {
-      const { token } = await trpc<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: 'nodes at scale', usesLeft: count });
+      const { token } = await mutate<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: 'nodes at scale', usesLeft: count });
       for (let i = 0; i < count; i++) {
-        const response = await fetch(`${stack.controlUrl}${enrollPath}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ token, name: name(i), labels: { 'scale-spec': 'yes', site: site(i) }, publicKey: generateNodeKeyPair().publicKey, facts: facts(i) }),
-        });
-        expect(response.status).toBe(200);
-        nodeIds.push(((await response.json()) as { nodeId: string }).nodeId);
+        nodeIds.push((await enrollNode(stack.controlUrl, token, { name: name(i), labels: { 'scale-spec': 'yes', site: site(i) }, facts: facts(i) })).nodeId);
       }
     });
 
@@ -154,6 +142,6 @@ test('the nodes list searches, filters, sorts and pages on the server, and the j
       await screenshot(page, 'jobs');
     });
   } finally {
-    for (const nodeId of nodeIds) await trpc(api, stack.webUrl, 'nodes.revoke', { nodeId });
+    for (const nodeId of nodeIds) await mutate(api, stack.webUrl, 'nodes.revoke', { nodeId });
   }
 });

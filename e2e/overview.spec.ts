@@ -5,52 +5,23 @@
 // attention"; once every Mac holds the image the rollout leaves the list, and the project's
 // trends time it and chart its convergence.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pushArtifact, RegistryClient } from '@cider/oci';
-import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage, type NodeKeyPair } from '@cider/protocol';
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
-import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
+import type { ControlMessage } from '@cider/protocol';
+import { expect, test, type Page } from '@playwright/test';
+import { mutate, query } from './api.ts';
+import { pushFreshImage } from './images.ts';
+import { connectSimAgent, enrollSimNode, type SimNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
-type TrpcBody<T> = { result: { data: { json: T } } };
-
-async function trpc<T>(api: APIRequestContext, webUrl: string, path: string, input?: unknown, method: 'get' | 'post' = 'post'): Promise<T> {
-  const url = `${webUrl}/api/trpc/${path}`;
-  const response =
-    input === undefined ? await api.get(url) : method === 'get' ? await api.get(`${url}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`) : await api.post(url, { data: { json: input } });
-  expect(response.ok(), `${path}: ${await response.text()}`).toBe(true);
-  return ((await response.json()) as TrpcBody<T>).result.data.json;
-}
-
 const KiB = 1024;
 const imageBytes = 256 * KiB;
-
-async function pushFreshImage(registryHost: string, repository: string): Promise<{ digest: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'cider-overview-'));
-  const client = new RegistryClient();
-  try {
-    const file = join(dir, 'UniversalMac_15.6_24G84_Restore.ipsw');
-    await writeFile(file, randomBytes(imageBytes));
-    return { digest: (await pushArtifact({ client, reference: `${registryHost}/${repository}:15.6`, files: [{ path: file }] })).digest };
-  } finally {
-    await client.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `test-results/overview-${name}.png`, fullPage: true });
 }
 
-interface Mac {
+interface Mac extends SimNode {
   name: string;
-  nodeId: string;
-  credentials: string;
-  keys: NodeKeyPair;
-  agent: SimAgent;
   jobId: string;
 }
 
@@ -77,7 +48,7 @@ test('the overview leads: checklist from the data, a rollout in flight with node
   try {
     await test.step('the first-run checklist shows what the data says', async () => {
       await signInAsAdmin(page, stack);
-      const { checklist } = await trpc<{ checklist: Checklist }>(api, stack.webUrl, 'fleet.overview');
+      const { checklist } = await query<{ checklist: Checklist }>(api, stack.webUrl, 'fleet.overview');
       const region = page.getByRole('region', { name: 'Get started' });
       if (checklist.complete) {
         await expect(region).toHaveCount(0);
@@ -88,30 +59,18 @@ test('the overview leads: checklist from the data, a rollout in flight with node
     });
 
     await test.step('three Macs of a project of its own are sent a fresh image', async () => {
-      ({ digest } = await pushFreshImage(stack.registryHost, repository));
-      const registries = await trpc<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
-      if (!registries.some((r) => r.host === host)) await trpc(api, stack.webUrl, 'registries.create', { name: 'localhost (overview)', host, plainHttp: true, authKind: 'none' });
-      const teams = await trpc<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
+      ({ digest } = await pushFreshImage(stack.registryHost, { repository, tag: '15.6', fileName: 'UniversalMac_15.6_24G84_Restore.ipsw', bytes: imageBytes }));
+      const registries = await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
+      if (!registries.some((r) => r.host === host)) await mutate(api, stack.webUrl, 'registries.create', { name: 'localhost (overview)', host, plainHttp: true, authKind: 'none' });
+      const teams = await query<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
       const team = teams.find((t) => t.name === 'Platform');
       expect(team, 'the seeded Platform team').toBeDefined();
-      projectId = (await trpc<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `overview-${suffix}`, teamId: team!.id, nodeSelector: `overview-spec=${label}` })).id;
-      const { token } = await trpc<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `overview rack ${suffix}`, usesLeft: 3 });
+      projectId = (await mutate<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `overview-${suffix}`, teamId: team!.id, nodeSelector: `overview-spec=${label}` })).id;
+      const { token } = await mutate<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `overview rack ${suffix}`, usesLeft: 3 });
       for (const name of [`ov-done-${suffix}`, `ov-pulling-${suffix}`, `ov-silent-${suffix}`]) {
-        const keys = generateNodeKeyPair();
-        const enrolled = await fetch(`${stack.controlUrl}${enrollPath}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ token, name, labels: { 'overview-spec': label }, publicKey: keys.publicKey }),
-        });
-        expect(enrolled.status).toBe(200);
-        const { nodeId, secret } = (await enrolled.json()) as { nodeId: string; secret: string };
-        const credentials = `${nodeId}.${secret}`;
-        const agent = await SimAgent.open(stack.controlUrl, credentials);
-        agent.send({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts: { ...simFacts, hostname: name }, images: [], activeJobs: [] });
-        await agent.next((m) => m.type === 'welcome');
-        macs.push({ name, nodeId, credentials, keys, agent, jobId: '' });
+        macs.push({ name, ...(await enrollSimNode(stack.controlUrl, token, { name, labels: { 'overview-spec': label } })), jobId: '' });
       }
-      pinId = (await trpc<{ id: string }>(api, stack.webUrl, 'pins.set', { projectId, reference })).id;
+      pinId = (await mutate<{ id: string }>(api, stack.webUrl, 'pins.set', { projectId, reference })).id;
       for (const mac of macs) {
         const sync = (await mac.agent.next((m) => m.type === 'sync' && m.digest === digest, 30_000)) as Extract<ControlMessage, { type: 'sync' }>;
         mac.jobId = sync.jobId;
@@ -124,7 +83,7 @@ test('the overview leads: checklist from the data, a rollout in flight with node
     await test.step('the overview shows the rollout in flight: nodes done / total, bytes, a live rate, egress', async () => {
       done.agent.send({ type: 'sync.done', jobId: done.jobId, digest, image: heldImage(), bytesFetched: imageBytes, sources: { registry: imageBytes, mirror: 0, peers: {} } });
       progress(64 * KiB);
-      const state = async (mac: Mac) => (await trpc<{ state: string }>(api, stack.webUrl, 'jobs.get', { jobId: mac.jobId }, 'get')).state;
+      const state = async (mac: Mac) => (await query<{ state: string }>(api, stack.webUrl, 'jobs.get', { jobId: mac.jobId })).state;
       await expect.poll(() => state(done), { timeout: 15_000 }).toBe('done');
       await expect.poll(() => state(pulling), { timeout: 15_000 }).toBe('pulling');
 
@@ -161,9 +120,7 @@ test('the overview leads: checklist from the data, a rollout in flight with node
 
     await test.step('once every Mac holds the image the rollout leaves the list, and the project times it', async () => {
       pulling.agent.send({ type: 'sync.done', jobId: pulling.jobId, digest, image: heldImage(), bytesFetched: imageBytes, sources: { registry: 0, mirror: 0, peers: { [done.nodeId]: imageBytes } } });
-      silent.agent = await SimAgent.open(stack.controlUrl, silent.credentials);
-      silent.agent.send({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: silent.keys.publicKey, facts: { ...simFacts, hostname: silent.name }, images: [heldImage()], activeJobs: [] });
-      await silent.agent.next((m) => m.type === 'welcome');
+      silent.agent = await connectSimAgent(stack.controlUrl, silent, { name: silent.name, images: [heldImage()] });
       await expect.poll(async () => (await page.goto(`${stack.webUrl}/`), await page.locator(`tr[data-rollout="${pinId}"]`).count()), { timeout: 20_000 }).toBe(0);
 
       await page.goto(`${stack.webUrl}/projects/${projectId}`);
@@ -177,8 +134,8 @@ test('the overview leads: checklist from the data, a rollout in flight with node
       await screenshot(page, 'project-trends');
     });
   } finally {
-    for (const mac of macs) await trpc(api, stack.webUrl, 'nodes.revoke', { nodeId: mac.nodeId }).catch(() => undefined);
-    if (pinId) await trpc(api, stack.webUrl, 'pins.remove', { pinId }).catch(() => undefined);
+    for (const mac of macs) await mutate(api, stack.webUrl, 'nodes.revoke', { nodeId: mac.nodeId }).catch(() => undefined);
+    if (pinId) await mutate(api, stack.webUrl, 'pins.remove', { pinId }).catch(() => undefined);
     for (const mac of macs) mac.agent.close();
   }
 });

@@ -6,21 +6,13 @@
 // audit log names its targets and says "Name: before → after", within a time range; the node
 // page's disk bar has its own colour and a legend. The spec's Macs are revoked at the end.
 import { randomBytes } from 'node:crypto';
-import { enrollPath, generateNodeKeyPair, protocolVersion, type ControlMessage } from '@cider/protocol';
-import { expect, test, type APIRequestContext, type Locator, type Page } from '@playwright/test';
-import { SimAgent, simFacts } from '../apps/control/testing/wire.ts';
+import type { ControlMessage } from '@cider/protocol';
+import { expect, test, type Locator, type Page } from '@playwright/test';
+import type { SimAgent } from '../apps/control/testing/wire.ts';
+import { mutate, query } from './api.ts';
+import { connectSimAgent, enrollNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
-
-type TrpcBody<T> = { result: { data: { json: T } } };
-
-/** A tRPC call through the page's own session (page.request shares the browser's cookies). */
-async function trpc<T>(api: APIRequestContext, webUrl: string, path: string, input?: unknown, query = false): Promise<T> {
-  const url = `${webUrl}/api/trpc/${path}`;
-  const response = input === undefined ? await api.get(url) : query ? await api.get(`${url}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`) : await api.post(url, { data: { json: input } });
-  expect(response.ok(), `${path}: ${await response.text()}`).toBe(true);
-  return ((await response.json()) as TrpcBody<T>).result.data.json;
-}
 
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: `test-results/tables-and-words-${name}.png`, fullPage: true });
@@ -57,32 +49,22 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
   try {
     await test.step('the admin signs in; a project of its own serves 55 Macs, two hold its pin and one is fetching it', async () => {
       await signInAsAdmin(page, stack);
-      const registries = await trpc<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
-      if (!registries.some((r) => r.host === stack.registryHost)) await trpc(api, stack.webUrl, 'registries.create', { name: `tables ${suffix}`, host: stack.registryHost, plainHttp: true, authKind: 'none' });
-      const team = (await trpc<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list')).find((t) => t.name === 'Platform');
+      const registries = await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
+      if (!registries.some((r) => r.host === stack.registryHost)) await mutate(api, stack.webUrl, 'registries.create', { name: `tables ${suffix}`, host: stack.registryHost, plainHttp: true, authKind: 'none' });
+      const team = (await query<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list')).find((t) => t.name === 'Platform');
       expect(team, 'the seeded Platform team').toBeDefined();
-      projectId = (await trpc<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `tables-${suffix}`, teamId: team!.id, nodeSelector: `tables-spec=${label}` })).id;
-      await trpc(api, stack.webUrl, 'pins.set', { projectId, reference: stack.demoReference });
+      projectId = (await mutate<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `tables-${suffix}`, teamId: team!.id, nodeSelector: `tables-spec=${label}` })).id;
+      await mutate(api, stack.webUrl, 'pins.set', { projectId, reference: stack.demoReference });
 
-      const { token } = await trpc<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `tables ${suffix}`, usesLeft: 55 });
+      const { token } = await mutate<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `tables ${suffix}`, usesLeft: 55 });
       const names = [`${label}-holder-1`, `${label}-holder-2`, longName, ...Array.from({ length: 52 }, (_, i) => `${label}-mac-${String(i).padStart(2, '0')}`)];
       for (const [i, name] of names.entries()) {
-        const keys = generateNodeKeyPair();
-        const enrolled = await fetch(`${stack.controlUrl}${enrollPath}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ token, name, labels: { 'tables-spec': label }, publicKey: keys.publicKey }),
-        });
-        expect(enrolled.status, `enrolling ${name}`).toBe(200);
-        const { nodeId, secret } = (await enrolled.json()) as { nodeId: string; secret: string };
-        nodeIds.push(nodeId);
+        const node = await enrollNode(stack.controlUrl, token, { name, labels: { 'tables-spec': label } });
+        nodeIds.push(node.nodeId);
         if (i >= 3) continue;
         // The first two hold the demo image; the third holds nothing and is sent a sync.
-        const agent = await SimAgent.open(stack.controlUrl, `${nodeId}.${secret}`);
-        agents.push(agent);
         const images = i < 2 ? [{ digest: stack.demoDigest, reference: stack.demoReference, tags: ['15.2'], sizeBytes: 32 * 1024 * 1024, verifiedAt: new Date().toISOString() }] : [];
-        agent.send({ type: 'hello', protocol: protocolVersion, agentVersion: 'sim', publicKey: keys.publicKey, facts: { ...simFacts, hostname: name }, images, activeJobs: [] });
-        await agent.next((m) => m.type === 'welcome');
+        agents.push(await connectSimAgent(stack.controlUrl, node, { name, images }));
       }
       const sync = (await agents[2]!.next((m) => m.type === 'sync' && m.digest === stack.demoDigest, 30_000)) as Extract<ControlMessage, { type: 'sync' }>;
       fetcherJob = sync.jobId;
@@ -93,11 +75,11 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
       const rollout = page.locator('section.card').filter({ has: page.getByRole('heading', { name: 'Rollout', exact: true }) });
       await expect(rollout.locator('[data-rollout-summary]')).toHaveText('2 of 55 nodes in sync; 53 not yet.');
       const pages = rollout.getByRole('navigation', { name: 'Pages of nodes' });
-      await expect(pages.getByRole('status')).toHaveText('1–50 of 55 nodes');
+      await expect(pages.getByRole('status')).toHaveText('1–50 of 55 nodes · page 1 of 2');
       await expect(rollout.locator('tbody tr')).toHaveCount(50);
       await expectOneLineTokens(rollout.getByRole('table', { name: 'Rollout by node' }), 51);
       await pages.getByRole('button', { name: 'Next page' }).click();
-      await expect(pages.getByRole('status')).toHaveText('51–55 of 55 nodes');
+      await expect(pages.getByRole('status')).toHaveText('51–55 of 55 nodes · page 2 of 2');
       await expect(rollout.locator('tbody tr')).toHaveCount(5);
       await screenshot(page, 'rollout');
       // Wide tables scroll inside their own box; no card is pushed wider than the window.
@@ -106,10 +88,10 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
 
       await rollout.getByRole('checkbox', { name: 'Only not in sync' }).check();
       const behind = rollout.getByRole('navigation', { name: 'Pages of nodes not in sync' });
-      await expect(behind.getByRole('status')).toHaveText('1–50 of 53 nodes not in sync');
+      await expect(behind.getByRole('status')).toHaveText('1–50 of 53 nodes not in sync · page 1 of 2');
       await expect(rollout.locator('tbody tr[data-in-sync="true"]')).toHaveCount(0);
       await behind.getByRole('button', { name: 'Next page' }).click();
-      await expect(behind.getByRole('status')).toHaveText('51–53 of 53 nodes not in sync');
+      await expect(behind.getByRole('status')).toHaveText('51–53 of 53 nodes not in sync · page 2 of 2');
       await rollout.getByRole('checkbox', { name: 'Only not in sync' }).uncheck();
 
       await rollout.getByRole('searchbox', { name: 'Node name' }).fill('HOLDER');
@@ -147,7 +129,7 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
     });
 
     await test.step('the tag page pages the nodes holding it, with a count and a name search', async () => {
-      const registry = (await trpc<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list')).find((r) => r.host === stack.registryHost)!;
+      const registry = (await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list')).find((r) => r.host === stack.registryHost)!;
       await page.goto(`${stack.webUrl}/images/${registry.id}/demo/macos/-/tags/15.2`);
       const held = page.locator('section.card').filter({ has: page.getByRole('heading', { name: 'On nodes' }) });
       await held.getByRole('searchbox', { name: 'Node name' }).fill(label);
@@ -175,8 +157,8 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
     });
 
     await test.step('the audit log names the target and shows "Name: before → after", within a time range', async () => {
-      const team = await trpc<{ id: string }>(api, stack.webUrl, 'teams.create', { name: `Words ${suffix}` });
-      await trpc(api, stack.webUrl, 'teams.rename', { teamId: team.id, name: `Words ${suffix} CI` });
+      const team = await mutate<{ id: string }>(api, stack.webUrl, 'teams.create', { name: `Words ${suffix}` });
+      await mutate(api, stack.webUrl, 'teams.rename', { teamId: team.id, name: `Words ${suffix} CI` });
       await page.goto(`${stack.webUrl}/audit`);
       const filters = page.getByRole('form', { name: 'Filter the audit log' });
       await filters.getByLabel('Action starts with').fill('team.rename');
@@ -199,6 +181,6 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
     });
   } finally {
     for (const agent of agents) agent.close();
-    for (const nodeId of nodeIds) await trpc(api, stack.webUrl, 'nodes.revoke', { nodeId }).catch(() => undefined);
+    for (const nodeId of nodeIds) await mutate(api, stack.webUrl, 'nodes.revoke', { nodeId }).catch(() => undefined);
   }
 });
