@@ -2,7 +2,7 @@
 // violation: the sign-in page, each page of the main navigation, and one of each detail page
 // (node, project, repository, tag), reached by following the links a person would follow.
 import { expect, test, type Page } from '@playwright/test';
-import { mutate, query } from './api.ts';
+import { connectLocalRegistry, mutate, query } from './api.ts';
 import { seriousViolations } from './axe.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
@@ -34,12 +34,7 @@ test('every page has no serious or critical accessibility violation', async ({ p
 
   // A registry and a project of this spec's own, so every detail page has something to show.
   const api = page.request;
-  // Under another name for the same registry, as other specs do: thin-path connects 127.0.0.1 itself.
-  const host = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
-  const registries = await query<{ host: string }[]>(api, stack.webUrl, 'registries.list');
-  if (!registries.some((r) => r.host === host)) {
-    await mutate(api, stack.webUrl, 'registries.create', { name: 'localhost (a11y)', host, plainHttp: true, authKind: 'none' });
-  }
+  await connectLocalRegistry(api, stack);
   const teams = await query<{ id: string }[]>(api, stack.webUrl, 'teams.list');
   const projects = await query<{ name: string }[]>(api, stack.webUrl, 'projects.list');
   if (!projects.some((p) => p.name === 'a11y-check')) {

@@ -4,6 +4,7 @@
 // order: every name here is its own, and nothing another spec creates is relied on.
 import { Annotation, emptyConfig, encodeManifest, MediaType, pushReferrer, RegistryClient, sha256, type ImageManifest } from '@cider/oci';
 import { expect, test, type Page } from '@playwright/test';
+import { localRegistryHost } from './api.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo, type StackInfo } from './stack-info.ts';
 
@@ -52,7 +53,7 @@ test('an admin browses the demo image, pins it, watches its sync jobs finish and
   // Pins name their registry by host, and a host can be connected once. thin-path.spec.ts (which
   // runs after this file) adds 127.0.0.1:<port> itself, so when nobody has connected the registry
   // yet this spec reaches the same server as localhost:<port>, a distinct host to the dashboard.
-  const adminHost = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  const adminHost = localRegistryHost(stack.registryHost);
   let host = stack.registryHost;
 
   await test.step('the admin signs in', async () => {

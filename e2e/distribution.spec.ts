@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { ControlMessage } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
 import type { SimAgent } from '../apps/control/testing/wire.ts';
-import { mutate, query } from './api.ts';
+import { connectLocalRegistry, localRegistryHost, mutate, query } from './api.ts';
 import { pushFreshImage } from './images.ts';
 import { enrollSimNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
@@ -35,7 +35,7 @@ test('a rollout shows its registry egress and who fed whom; jobs their sources; 
   const suffix = randomBytes(3).toString('hex');
   const label = `distribution-${suffix}`;
   const repository = `e2e/distribution-${suffix}`;
-  const host = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  const host = localRegistryHost(stack.registryHost);
   const reference = `${host}/${repository}:15.5`;
   const api = page.request;
   const macs: Mac[] = [];
@@ -50,8 +50,7 @@ test('a rollout shows its registry egress and who fed whom; jobs their sources; 
 
     await test.step('three Macs of a project of its own are sent a fresh image', async () => {
       ({ digest } = await pushFreshImage(stack.registryHost, { repository, tag: '15.5', fileName: 'UniversalMac_15.5_24F74_Restore.ipsw', bytes: imageBytes }));
-      const registries = await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
-      if (!registries.some((r) => r.host === host)) await mutate(api, stack.webUrl, 'registries.create', { name: 'localhost (distribution)', host, plainHttp: true, authKind: 'none' });
+      await connectLocalRegistry(api, stack);
       const teams = await query<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
       const team = teams.find((t) => t.name === 'Platform');
       expect(team, 'the seeded Platform team').toBeDefined();

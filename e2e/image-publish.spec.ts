@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSyntheticIpsw } from '@cider/oci/testing';
 import { expect, test } from '@playwright/test';
-import { mutate, query } from './api.ts';
+import { connectLocalRegistry, localRegistryHost, mutate } from './api.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
@@ -33,15 +33,13 @@ test('cider image push follows the immutable-tags policy set in the dashboard; t
   test.setTimeout(90_000);
   const stack = stackInfo();
   // The same registry under its localhost name, as the other journeys use it (created if missing).
-  const host = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  const host = localRegistryHost(stack.registryHost);
   const repository = `e2e/macos-${Date.now().toString(36)}`;
   const work = await mkdtemp(join(tmpdir(), 'cider-e2e-publish-'));
   const api = page.request;
   try {
     await signInAsAdmin(page, stack);
-    const listed = await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
-    let registryId = listed.find((r) => r.host === host)?.id;
-    if (!registryId) registryId = (await mutate<{ id: string }>(api, stack.webUrl, 'registries.create', { name: 'localhost (publish)', host, plainHttp: true, authKind: 'none' })).id;
+    const { id: registryId } = await connectLocalRegistry(api, stack);
     await mutate(api, stack.webUrl, 'registries.setImmutableTags', { id: registryId, immutableTags: true });
     const { token } = await mutate<{ token: string }>(api, stack.webUrl, 'tokens.api.create', { name: 'publisher workstation' });
     const env = { CIDER_SERVER: stack.webUrl, CIDER_TOKEN: token, DOCKER_CONFIG: join(work, 'docker') };

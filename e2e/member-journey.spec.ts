@@ -4,6 +4,7 @@
 // viewer reads and changes nothing. Shares the stack (and database) with thin-path.spec.ts, so
 // every name here is its own and nothing of the other spec is relied on or taken.
 import { expect, test, type Page } from '@playwright/test';
+import { localRegistryHost } from './api.ts';
 import { signIn } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
@@ -43,7 +44,7 @@ test('admin sets up a team; its member pins in their own project only; a viewer 
   // Pins name their registry by host. thin-path.spec.ts adds this stack's registry under its own
   // name; so that both specs can add theirs in either order, this one reaches the same registry
   // as localhost (a distinct host to the dashboard, the same server underneath).
-  const memberHost = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  const memberHost = localRegistryHost(stack.registryHost);
   let reference = stack.demoReference;
 
   await test.step('the admin signs in', async () => {

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ControlMessage } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
-import { mutate, query } from './api.ts';
+import { connectLocalRegistry, localRegistryHost, mutate, query } from './api.ts';
 import { pushFreshImage } from './images.ts';
 import { connectSimAgent, enrollSimNode, type SimNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
@@ -36,7 +36,7 @@ test('the overview leads: checklist from the data, a rollout in flight with node
   const suffix = randomBytes(3).toString('hex');
   const label = `overview-${suffix}`;
   const repository = `e2e/overview-${suffix}`;
-  const host = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  const host = localRegistryHost(stack.registryHost);
   const reference = `${host}/${repository}:15.6`;
   const api = page.request;
   const macs: Mac[] = [];
@@ -60,8 +60,7 @@ test('the overview leads: checklist from the data, a rollout in flight with node
 
     await test.step('three Macs of a project of its own are sent a fresh image', async () => {
       ({ digest } = await pushFreshImage(stack.registryHost, { repository, tag: '15.6', fileName: 'UniversalMac_15.6_24G84_Restore.ipsw', bytes: imageBytes }));
-      const registries = await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
-      if (!registries.some((r) => r.host === host)) await mutate(api, stack.webUrl, 'registries.create', { name: 'localhost (overview)', host, plainHttp: true, authKind: 'none' });
+      await connectLocalRegistry(api, stack);
       const teams = await query<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
       const team = teams.find((t) => t.name === 'Platform');
       expect(team, 'the seeded Platform team').toBeDefined();

@@ -5,6 +5,7 @@
 // deletes it, cancelling the first confirmation. Shares the stack with the other specs: every
 // name here is its own, and the registry is reused when another spec connected it.
 import { expect, test, type Page } from '@playwright/test';
+import { localRegistryHost } from './api.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
 
@@ -25,7 +26,7 @@ test('an admin pins by picking, pins from a tag page, and renames, re-selects an
   test.setTimeout(240_000);
   const stack = stackInfo();
   // See admin-journey.spec.ts: the same registry may be connected as 127.0.0.1:<port> or localhost:<port>.
-  const localhost = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  const localhost = localRegistryHost(stack.registryHost);
   let host = stack.registryHost;
 
   await test.step('the admin signs in and the registry is connected (reused when it already is)', async () => {
@@ -69,7 +70,7 @@ test('an admin pins by picking, pins from a tag page, and renames, re-selects an
     await nav(page, 'Projects').click();
     await form.getByLabel('Name', { exact: true }).fill('PICK-TAG-PAGE');
     await form.getByRole('button', { name: 'Create project' }).click();
-    await expect(form.getByRole('alert')).toContainText('A project named "pick-tag-page" already exists.');
+    await expect(form.getByRole('alert')).toContainText('A project named "pick-tag-page" already exists');
     await form.getByLabel('Name', { exact: true }).fill('pick-ci');
     await form.getByLabel('Node selector').fill('pool=demo');
     await form.getByRole('button', { name: 'Create project' }).click();
@@ -153,7 +154,7 @@ test('an admin pins by picking, pins from a tag page, and renames, re-selects an
     const rename = settings.getByRole('form', { name: 'Rename project' });
     await rename.getByLabel('Project name').fill('PICK-CI');
     await rename.getByRole('button', { name: 'Rename' }).click();
-    await expect(rename.getByRole('alert')).toContainText('A project named "pick-ci" already exists.');
+    await expect(rename.getByRole('alert')).toContainText('A project named "pick-ci" already exists');
     await rename.getByLabel('Project name').fill('pick-renamed');
     await expect(rename.locator('[data-field="counter"]')).toHaveText('12 / 63');
     await rename.getByRole('button', { name: 'Rename' }).click();

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { ControlMessage } from '@cider/protocol';
 import { expect, test, type Page } from '@playwright/test';
 import type { SimAgent } from '../apps/control/testing/wire.ts';
-import { mutate, query } from './api.ts';
+import { connectLocalRegistry, localRegistryHost, mutate, query } from './api.ts';
 import { pushFreshImage } from './images.ts';
 import { enrollSimNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
@@ -29,7 +29,7 @@ test('a cancelled sync job reads "cancelling" until its node confirms, then "can
   const repository = `e2e/cancel-${suffix}`;
   // The registry under its localhost name, as admin-journey and image-publish use it (created if
   // missing): thin-path.spec.ts, which runs after this file, connects 127.0.0.1:<port> itself.
-  const host = stack.registryHost.replace(/^127\.0\.0\.1(?=:)/, 'localhost');
+  const host = localRegistryHost(stack.registryHost);
   const reference = `${host}/${repository}:15.4`;
   const api = page.request;
   let agent: SimAgent | undefined;
@@ -44,8 +44,7 @@ test('a cancelled sync job reads "cancelling" until its node confirms, then "can
     let jobId = '';
     await test.step('a node of its own, whose agent is a SimAgent, is sent a sync of a fresh image and reports a little progress', async () => {
       const { digest } = await pushFreshImage(stack.registryHost, { repository, tag: '15.4', fileName: 'UniversalMac_15.4_24E248_Restore.ipsw', bytes: 256 * 1024 });
-      const registries = await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
-      if (!registries.some((r) => r.host === host)) await mutate(api, stack.webUrl, 'registries.create', { name: 'localhost (cancel)', host, plainHttp: true, authKind: 'none' });
+      await connectLocalRegistry(api, stack);
       const teams = await query<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list');
       const team = teams.find((t) => t.name === 'Platform');
       expect(team, 'the seeded Platform team').toBeDefined();

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { ControlMessage } from '@cider/protocol';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import type { SimAgent } from '../apps/control/testing/wire.ts';
-import { mutate, query } from './api.ts';
+import { connectLocalRegistry, localRegistryHost, mutate, query } from './api.ts';
 import { connectSimAgent, enrollNode } from './sim-nodes.ts';
 import { signInAsAdmin } from './sign-in.ts';
 import { stackInfo } from './stack-info.ts';
@@ -45,16 +45,17 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
   let projectId = '';
   let fetcherJob = '';
   const longName = `${label}-a-rather-long-build-host-name-in-rack-7`;
+  // The demo image through the registry's shared localhost name (see connectLocalRegistry).
+  const reference = stack.demoReference.replace(stack.registryHost, localRegistryHost(stack.registryHost));
 
   try {
     await test.step('the admin signs in; a project of its own serves 55 Macs, two hold its pin and one is fetching it', async () => {
       await signInAsAdmin(page, stack);
-      const registries = await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list');
-      if (!registries.some((r) => r.host === stack.registryHost)) await mutate(api, stack.webUrl, 'registries.create', { name: `tables ${suffix}`, host: stack.registryHost, plainHttp: true, authKind: 'none' });
+      await connectLocalRegistry(api, stack);
       const team = (await query<{ id: string; name: string }[]>(api, stack.webUrl, 'teams.list')).find((t) => t.name === 'Platform');
       expect(team, 'the seeded Platform team').toBeDefined();
       projectId = (await mutate<{ id: string }>(api, stack.webUrl, 'projects.create', { name: `tables-${suffix}`, teamId: team!.id, nodeSelector: `tables-spec=${label}` })).id;
-      await mutate(api, stack.webUrl, 'pins.set', { projectId, reference: stack.demoReference });
+      await mutate(api, stack.webUrl, 'pins.set', { projectId, reference: reference });
 
       const { token } = await mutate<{ token: string }>(api, stack.webUrl, 'tokens.enrollment.create', { name: `tables ${suffix}`, usesLeft: 55 });
       const names = [`${label}-holder-1`, `${label}-holder-2`, longName, ...Array.from({ length: 52 }, (_, i) => `${label}-mac-${String(i).padStart(2, '0')}`)];
@@ -63,7 +64,7 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
         nodeIds.push(node.nodeId);
         if (i >= 3) continue;
         // The first two hold the demo image; the third holds nothing and is sent a sync.
-        const images = i < 2 ? [{ digest: stack.demoDigest, reference: stack.demoReference, tags: ['15.2'], sizeBytes: 32 * 1024 * 1024, verifiedAt: new Date().toISOString() }] : [];
+        const images = i < 2 ? [{ digest: stack.demoDigest, reference: reference, tags: ['15.2'], sizeBytes: 32 * 1024 * 1024, verifiedAt: new Date().toISOString() }] : [];
         agents.push(await connectSimAgent(stack.controlUrl, node, { name, images }));
       }
       const sync = (await agents[2]!.next((m) => m.type === 'sync' && m.digest === stack.demoDigest, 30_000)) as Extract<ControlMessage, { type: 'sync' }>;
@@ -108,7 +109,7 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
       await digest.getByRole('button', { name: `Copy digest ${stack.demoDigest}` }).click();
       await expect(digest.getByRole('button', { name: `Copy digest ${stack.demoDigest}` })).toHaveText('Copied');
       expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(stack.demoDigest);
-      await expect(pins.locator(`.token-reference[title="${stack.demoReference}"]`)).toBeVisible();
+      await expect(pins.locator(`.token-reference[title="${reference}"]`)).toBeVisible();
     });
 
     await test.step('a job\'s live phase reads in plain words, and the jobs table keeps tokens on one line', async () => {
@@ -129,7 +130,7 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
     });
 
     await test.step('the tag page pages the nodes holding it, with a count and a name search', async () => {
-      const registry = (await query<{ id: string; host: string }[]>(api, stack.webUrl, 'registries.list')).find((r) => r.host === stack.registryHost)!;
+      const registry = await connectLocalRegistry(api, stack);
       await page.goto(`${stack.webUrl}/images/${registry.id}/demo/macos/-/tags/15.2`);
       const held = page.locator('section.card').filter({ has: page.getByRole('heading', { name: 'On nodes' }) });
       await held.getByRole('searchbox', { name: 'Node name' }).fill(label);
