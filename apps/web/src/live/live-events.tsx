@@ -13,16 +13,26 @@ import { RefreshThrottle } from './refresh-throttle.ts';
 
 const finishedStates = new Set(['done', 'failed', 'cancelled']);
 
+/** The node a `nodes.get` query is about (tRPC keys are [path, { input, type }]). */
+function nodeIdOf(queryKey: readonly unknown[]): string {
+  const input = (queryKey[1] as { input?: { nodeId?: unknown } } | undefined)?.input;
+  return typeof input?.nodeId === 'string' ? input.nodeId : '';
+}
+
 export function LiveEvents() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   // What the next refresh covers: everything, or only the queries about nodes.
   const scope = useRef<'all' | 'nodes' | undefined>(undefined);
+  // The nodes whose node.updated the next refresh answers: a node's own page refetches only for them.
+  const changedNodes = useRef(new Set<string>());
   const throttle = useRef<RefreshThrottle | undefined>(undefined);
 
   const refresh = useCallback(() => {
     const covered = scope.current;
+    const changed = changedNodes.current;
     scope.current = undefined;
+    changedNodes.current = new Set();
     // invalidateQueries refetches only the queries some mounted component uses; others refetch when next shown.
     if (covered === 'all') {
       void queryClient.invalidateQueries();
@@ -31,9 +41,10 @@ export function LiveEvents() {
     // Heartbeats change node state and facts: not images, audit or settings (which would
     // otherwise be refetched, and ask the registry, every few seconds per node).
     // (Not nodes.search: a node's name does not change with its state.)
-    for (const key of [trpc.nodes.page.pathKey(), trpc.nodes.get.pathKey(), trpc.fleet.pathKey(), trpc.projects.rollout.pathKey()]) {
+    for (const key of [trpc.nodes.page.pathKey(), trpc.fleet.pathKey(), trpc.projects.rollout.pathKey()]) {
       void queryClient.invalidateQueries({ queryKey: key });
     }
+    void queryClient.invalidateQueries({ queryKey: trpc.nodes.get.pathKey(), predicate: (query) => changed.has(nodeIdOf(query.queryKey)) });
   }, [queryClient, trpc]);
 
   const refreshSoon = useCallback(
@@ -57,6 +68,7 @@ export function LiveEvents() {
         return;
       }
       if (event.type === 'sync.updated' && finishedStates.has(event.state)) clearProgress(event.nodeId, event.digest);
+      if (event.type === 'node.updated') changedNodes.current.add(event.nodeId);
       refreshSoon(event.type === 'node.updated' ? 'nodes' : 'all');
     },
     [refreshSoon],
