@@ -245,7 +245,7 @@ async function main(): Promise<void> {
     const heartbeatsBefore = agents.reduce((sum, a) => sum + a.heartbeats, 0);
     const measuredFrom = Date.now();
     for (const [name, path] of pages) {
-      log(`${name}: ${path} (${options.idleSeconds} s idle)`);
+      log(`${name}: ${path} (${options.idleSeconds} s ${options.churn ? 'under churn' : 'idle'})`);
       figures.push(await measurePage({ context, webUrl, name, path, idleSeconds: options.idleSeconds, webPid, ticksPerSecond }));
     }
     const heartbeatsPerMinute = ((agents.reduce((sum, a) => sum + a.heartbeats, 0) - heartbeatsBefore) * 60_000) / (Date.now() - measuredFrom);
