@@ -2,7 +2,7 @@
 // (authenticated upgrade, hello with facts and held images, heartbeats at the interval the
 // welcome names, a `queued` ack per sync job) and nothing more: it never pulls. bench/agents.ts
 // connects 1,000 of them to time dispatch; bench/dashboard.ts keeps 1,000 heartbeating while it
-// measures the dashboard.
+// measures the dashboard, some of them (`churn`) with free disk that visibly moves every beat.
 import { agentPath, controlMessage, decode, encode, generateNodeKeyPair, protocolVersion, type HeldImage, type HostFacts } from '@cider/protocol';
 import WebSocket from 'ws';
 
@@ -20,6 +20,9 @@ export interface SimAgentOptions {
   activeJobs?: string[];
   /** Send heartbeats at the welcome's interval, the first at a random point of it (default false). */
   heartbeat?: boolean;
+  /** Report free disk 2 to 3 % apart on every heartbeat (past the dashboard's 1 % threshold), so each
+   * heartbeat is a visible change (default false: identical facts every time). */
+  churn?: boolean;
   /** Called once, at the first sync job it is sent. */
   onSync?: () => void;
 }
@@ -34,6 +37,13 @@ export interface SimAgent {
   origin?: boolean;
   heartbeats: number;
   close(): void;
+}
+
+/** The facts with free disk at its hello value on even heartbeats and 2 to 3 % below it on odd ones. */
+function churned(facts: HostFacts, heartbeat: number): HostFacts {
+  if (heartbeat % 2 === 0) return facts;
+  const freeBytes = Math.round(facts.disk.freeBytes * (0.97 + Math.random() * 0.01));
+  return { ...facts, disk: { ...facts.disk, freeBytes } };
 }
 
 /** Connects and says hello; resolves at the welcome, rejects when the socket fails first. */
@@ -55,7 +65,7 @@ export function connectSimAgent(options: SimAgentOptions): Promise<SimAgent> {
     };
     const beat = () => {
       if (socket.readyState !== WebSocket.OPEN) return;
-      socket.send(encode({ type: 'heartbeat', facts: options.facts }));
+      socket.send(encode({ type: 'heartbeat', facts: options.churn ? churned(options.facts, agent.heartbeats) : options.facts }));
       agent.heartbeats++;
     };
     socket.on('open', () =>
