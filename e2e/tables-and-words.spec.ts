@@ -95,6 +95,16 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
       await expect(behind.getByRole('status')).toHaveText('51–53 of 53 nodes not in sync · page 2 of 2');
       await rollout.getByRole('checkbox', { name: 'Only not in sync' }).uncheck();
 
+      // Ordered on the server: the two holders (in sync) come last with "not in sync first", first the other way.
+      const firstByName = await rollout.locator('tbody tr').first().getAttribute('data-node');
+      await rollout.getByRole('combobox', { name: 'Order' }).selectOption({ label: 'Not in sync first' });
+      await expect(rollout.locator('tbody tr').first()).toHaveAttribute('data-in-sync', 'false');
+      await rollout.getByRole('combobox', { name: 'Order' }).selectOption({ label: 'Node name, Z to A' });
+      await expect(pages.getByRole('status')).toHaveText('1–50 of 55 nodes · page 1 of 2');
+      // A to Z's first node is the last of 55, so on Z to A's second page (names sort by the database's collation).
+      await expect(rollout.locator(`tbody tr[data-node="${firstByName}"]`)).toHaveCount(0);
+      await rollout.getByRole('combobox', { name: 'Order' }).selectOption({ label: 'Node name, A to Z' });
+
       await rollout.getByRole('searchbox', { name: 'Node name' }).fill('HOLDER');
       await expect(pages.getByRole('status')).toHaveText('1–2 of 2 nodes');
       await expect(rollout.locator('tbody tr[data-in-sync="true"]')).toHaveCount(2);

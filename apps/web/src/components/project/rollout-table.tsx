@@ -14,6 +14,13 @@ import { RolloutCell } from './rollout-cell.tsx';
 // Events drive updates; this slow refresh only catches presence going stale (a node that stops
 // talking sends no event).
 const refreshMs = 30_000;
+/** The orders the rollout offers, as the server sorts them. */
+const orders = {
+  name: { label: 'Node name, A to Z', query: { sort: 'name', direction: 'asc' } },
+  'name-desc': { label: 'Node name, Z to A', query: { sort: 'name', direction: 'desc' } },
+  sync: { label: 'Not in sync first', query: { sort: 'sync', direction: 'asc' } },
+} as const;
+
 const pageSize = 50;
 
 /** The nodes serving a project, a page at a time, searchable by name, optionally only those not in sync. */
@@ -22,8 +29,9 @@ export function RolloutTable({ projectId }: { projectId: string }) {
   const id = useId();
   const { typed, setTyped, search, offset, setOffset } = usePagedSearch();
   const [onlyNotInSync, setOnlyNotInSync] = useState(false);
+  const [order, setOrder] = useState<keyof typeof orders>('name');
   const rollout = useQuery(
-    trpc.projects.rollout.queryOptions({ projectId, search: search || undefined, onlyNotInSync, offset, limit: pageSize }, { refetchInterval: refreshMs, placeholderData: keepPreviousData }),
+    trpc.projects.rollout.queryOptions({ projectId, search: search || undefined, onlyNotInSync, ...orders[order].query, offset, limit: pageSize }, { refetchInterval: refreshMs, placeholderData: keepPreviousData }),
   );
   const live = useLiveProgress();
 
@@ -51,6 +59,23 @@ export function RolloutTable({ projectId }: { projectId: string }) {
             }}
           />
           Only not in sync
+        </label>
+        <label className="field" htmlFor={`${id}-order`}>
+          <span className="field-label">Order</span>
+          <select
+            id={`${id}-order`}
+            value={order}
+            onChange={(e) => {
+              setOrder(e.target.value as keyof typeof orders);
+              setOffset(0);
+            }}
+          >
+            {Object.entries(orders).map(([key, o]) => (
+              <option key={key} value={key}>
+                {o.label}
+              </option>
+            ))}
+          </select>
         </label>
       </div>
       {rows.length === 0 ? (

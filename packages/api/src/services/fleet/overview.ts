@@ -60,6 +60,9 @@ export interface RolloutQuery {
   search?: string;
   /** Only nodes still missing one of the project's pinned digests. */
   onlyNotInSync?: boolean;
+  /** By node name (the default), or nodes still missing a pin first; `desc` turns either round. */
+  sort?: RolloutSort;
+  direction?: 'asc' | 'desc';
   offset?: number;
   /** Rows on this page; every row when left out (tests and the control plane's own checks). */
   limit?: number;
@@ -81,6 +84,9 @@ export interface RolloutPage {
  * and "in sync" need every serving node, but only holdings (a row per node and pinned digest)
  * are read for that; jobs are read for the page's nodes only, so 1,000 nodes cost one small page.
  */
+export const rolloutSorts = ['name', 'sync'] as const;
+export type RolloutSort = (typeof rolloutSorts)[number];
+
 export async function projectRollout(deps: ServiceDeps, projectId: string, query: RolloutQuery = {}): Promise<RolloutPage> {
   const project = await deps.db.project.findUnique({ where: { id: projectId }, include: { pins: { orderBy: { reference: 'asc' } } } });
   if (!project) throw new AppError('NOT_FOUND', 'No such project.');
@@ -96,6 +102,10 @@ export async function projectRollout(deps: ServiceDeps, projectId: string, query
   const nodeInSync = (nodeId: string) => digests.every((digest) => heldSet.has(`${nodeId} ${digest}`));
   const search = query.search?.trim().toLowerCase();
   const matching = nodes.filter((node) => (!search || node.name.toLowerCase().includes(search)) && (!query.onlyNotInSync || !nodeInSync(node.id)));
+  // Nodes arrive by name; a stable sort keeps name order among equals, so rows never swap.
+  const sign = query.direction === 'desc' ? -1 : 1;
+  if (query.sort === 'sync') matching.sort((a, b) => sign * (Number(nodeInSync(a.id)) - Number(nodeInSync(b.id))));
+  else if (sign < 0) matching.reverse();
   const offset = Math.max(query.offset ?? 0, 0);
   const page = matching.slice(offset, query.limit === undefined ? undefined : offset + query.limit);
   const ids = page.map((n) => n.id);

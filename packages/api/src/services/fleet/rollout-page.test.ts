@@ -61,6 +61,11 @@ describe('rollout rows and holders, paged (real PostgreSQL)', () => {
     expect(searched.rows.map((r) => r.nodeName)).toEqual(Array.from({ length: 10 }, (_, i) => `mac-01${i}`));
     expect(searched.rows.find((r) => r.nodeName === 'mac-012')).toMatchObject({ inSync: true, cells: [{ status: 'in-sync', digest }] });
     expect((await projectRollout(services.deps, project.id, { search: 'mac-012', onlyNotInSync: true })).total).toBe(0);
+    // Sorted: by name the other way round, or the nodes still missing the pin first (by name among them).
+    expect((await projectRollout(services.deps, project.id, { direction: 'desc', limit: 2 })).rows.map((r) => r.nodeName)).toEqual(['mac-129', 'mac-128']);
+    const bySync = await projectRollout(services.deps, project.id, { sort: 'sync', limit: 100, offset: 50 });
+    expect(bySync.rows.slice(35, 38).map((r) => [r.nodeName, r.inSync])).toEqual([['mac-128', false], ['mac-000', true], ['mac-003', true]]);
+    expect((await projectRollout(services.deps, project.id, { sort: 'sync', direction: 'desc', limit: 1 })).rows[0]!.nodeName).toBe('mac-000');
     // Without a limit (the control plane's own checks) every row comes back.
     expect((await projectRollout(services.deps, project.id)).rows).toHaveLength(130);
   });
