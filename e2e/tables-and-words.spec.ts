@@ -147,6 +147,10 @@ test('tokens stay on one line with tooltip and copy; rollout rows and holders pa
       await expect(held.getByRole('navigation', { name: 'Pages of nodes' }).getByRole('status')).toHaveText('1–2 of 2 nodes');
       await expect(held.locator('tbody tr')).toHaveCount(2);
       await expectOneLineTokens(held, 2);
+      // Ordered on the server: Z to A puts the other holder first.
+      const firstByName = await held.locator('tbody tr').first().textContent();
+      await held.getByRole('combobox', { name: 'Order' }).selectOption({ label: 'Node name, Z to A' });
+      await expect(held.locator('tbody tr').last()).toHaveText(firstByName ?? '');
     });
 
     await test.step('the node page\'s disk bar has its own colour and a legend', async () => {

@@ -1,7 +1,7 @@
 'use client';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
-import { useId } from 'react';
+import { useId, useState } from 'react';
 import { formatBytes, shortDigest, timeAgo } from '../../lib/format.ts';
 import { usePagedSearch } from '../../lib/use-debounced.ts';
 import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
@@ -15,12 +15,21 @@ type Detail = RouterOutputs['images']['detail'];
 const pageSize = 50;
 
 /** Nodes whose cache holds this digest (or, for an index, one of its manifests), a page at a time. */
+/** The orders the holders list offers, as the server sorts them. */
+const holderOrders = {
+  name: { label: 'Node name, A to Z', query: { sort: 'name', direction: 'asc' } },
+  'name-desc': { label: 'Node name, Z to A', query: { sort: 'name', direction: 'desc' } },
+  verified: { label: 'Verified longest ago first', query: { sort: 'verified', direction: 'asc' } },
+  used: { label: 'Used most recently first', query: { sort: 'used', direction: 'desc' } },
+} as const;
+
 export function HeldByTable({ detail }: { detail: Detail }) {
   const trpc = useTRPC();
   const id = useId();
   const { typed, setTyped, search, offset, setOffset } = usePagedSearch();
+  const [order, setOrder] = useState<keyof typeof holderOrders>('name');
   const digests = [detail.digest, ...detail.platforms.map((p) => p.digest)];
-  const holders = useQuery(trpc.images.holders.queryOptions({ digests, search: search || undefined, offset, limit: pageSize }, { placeholderData: keepPreviousData }));
+  const holders = useQuery(trpc.images.holders.queryOptions({ digests, search: search || undefined, ...holderOrders[order].query, offset, limit: pageSize }, { placeholderData: keepPreviousData }));
 
   if (!holders.data) return <QueryState isPending={holders.isPending} error={holders.error} what="the nodes holding this image" />;
   if (holders.data.total === 0 && !search) return <p className="muted">No node holds this image yet. Pin it in a project and its nodes will fetch it.</p>;
@@ -31,6 +40,23 @@ export function HeldByTable({ detail }: { detail: Detail }) {
         <label className="field" htmlFor={`${id}-search`}>
           <span className="field-label">Node name</span>
           <input id={`${id}-search`} type="search" maxLength={100} placeholder="mac-01" value={typed} onChange={(e) => setTyped(e.target.value)} />
+        </label>
+        <label className="field" htmlFor={`${id}-order`}>
+          <span className="field-label">Order</span>
+          <select
+            id={`${id}-order`}
+            value={order}
+            onChange={(e) => {
+              setOrder(e.target.value as keyof typeof holderOrders);
+              setOffset(0);
+            }}
+          >
+            {Object.entries(holderOrders).map(([key, o]) => (
+              <option key={key} value={key}>
+                {o.label}
+              </option>
+            ))}
+          </select>
         </label>
       </div>
       {holders.data.rows.length === 0 ? (

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { authedProcedure } from '../../trpc.ts';
-import { imageHolders } from '../../services/images/index.ts';
+import { holdersSorts, imageHolders } from '../../services/images/holders.ts';
 
 export const maxHoldersPage = 100;
 
@@ -10,6 +10,8 @@ export const imageHoldersInput = z.object({
   /** The image's digest first, then an index's manifest digests (at most 32 platforms are listed). */
   digests: z.array(digest).min(1).max(33),
   search: z.string().trim().max(100).optional(),
+  sort: z.enum(holdersSorts).default('name'),
+  direction: z.enum(['asc', 'desc']).default('asc'),
   offset: z.number().int().min(0).max(1_000_000).default(0),
   limit: z.number().int().min(1).max(maxHoldersPage).default(50),
 });

@@ -83,5 +83,11 @@ describe('rollout rows and holders, paged (real PostgreSQL)', () => {
     const searched = await imageHolders(services.deps, { digests: [digest], search: 'MAC-11', limit: 50 });
     expect(searched).toMatchObject({ total: 10 });
     expect((await imageHolders(services.deps, { digests: [newDigest()], limit: 50 })).total).toBe(0);
+
+    // Sorted: by name the other way round; by when each copy was verified or last used (never used last).
+    expect((await imageHolders(services.deps, { digests: [digest], direction: 'desc', limit: 1 })).rows[0]!.nodeName).toBe('mac-119');
+    await db().nodeImage.updateMany({ where: { digest, nodeId: nodes[7]!.id }, data: { verifiedAt: new Date(Date.now() - 86_400_000), lastUsedAt: new Date() } });
+    expect((await imageHolders(services.deps, { digests: [digest], sort: 'verified', limit: 2 })).rows.map((r) => r.nodeName)).toEqual(['mac-007', 'mac-000']);
+    expect((await imageHolders(services.deps, { digests: [digest], sort: 'used', direction: 'desc', limit: 2 })).rows.map((r) => r.nodeName)).toEqual(['mac-007', 'mac-000']);
   });
 });

@@ -9,21 +9,33 @@ export interface HoldersQuery {
   digests: string[];
   /** Part of a node's name, any case. */
   search?: string;
+  /** By node name (the default), or by when the node last verified (or used) its copy. */
+  sort?: HoldersSort;
+  direction?: 'asc' | 'desc';
   offset?: number;
   limit: number;
 }
+
+export const holdersSorts = ['name', 'verified', 'used'] as const;
+export type HoldersSort = (typeof holdersSorts)[number];
 
 export async function imageHolders(deps: ServiceDeps, query: HoldersQuery) {
   const where: Prisma.NodeImageWhereInput = { digest: { in: query.digests } };
   const search = query.search?.trim();
   if (search) where.node = { name: { contains: search, mode: 'insensitive' } };
   const offset = Math.max(query.offset ?? 0, 0);
+  const direction = query.direction ?? 'asc';
   const [total, rows] = await Promise.all([
     deps.db.nodeImage.count({ where }),
     deps.db.nodeImage.findMany({
       where,
       include: { node: { select: { name: true, state: true, lastSeenAt: true, revokedAt: true } } },
-      orderBy: [{ node: { name: 'asc' } }, { digest: 'asc' }],
+      // Ties (and never-used copies) fall back to name order, so rows never swap between pages.
+      orderBy: [
+        ...(query.sort === 'verified' ? [{ verifiedAt: direction }] : query.sort === 'used' ? [{ lastUsedAt: { sort: direction, nulls: 'last' as const } }] : []),
+        { node: { name: query.sort === 'name' || !query.sort ? direction : 'asc' } },
+        { digest: 'asc' as const },
+      ],
       skip: offset,
       take: query.limit,
     }),
