@@ -5,6 +5,7 @@ import { useId, useState } from 'react';
 import { formatBytes, shortDigest, timeAgo } from '../../lib/format.ts';
 import { usePagedSearch } from '../../lib/use-debounced.ts';
 import { useTRPC, type RouterOutputs } from '../../trpc/react.ts';
+import { OrderSelect } from '../ui/order-select.tsx';
 import { Pager } from '../ui/pager.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
@@ -41,23 +42,15 @@ export function HeldByTable({ detail }: { detail: Detail }) {
           <span className="field-label">Node name</span>
           <input id={`${id}-search`} type="search" maxLength={100} placeholder="mac-01" value={typed} onChange={(e) => setTyped(e.target.value)} />
         </label>
-        <label className="field" htmlFor={`${id}-order`}>
-          <span className="field-label">Order</span>
-          <select
-            id={`${id}-order`}
-            value={order}
-            onChange={(e) => {
-              setOrder(e.target.value as keyof typeof holderOrders);
-              setOffset(0);
-            }}
-          >
-            {Object.entries(holderOrders).map(([key, o]) => (
-              <option key={key} value={key}>
-                {o.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <OrderSelect
+          id={`${id}-order`}
+          orders={holderOrders}
+          value={order}
+          onChange={(next) => {
+            setOrder(next);
+            setOffset(0);
+          }}
+        />
       </div>
       {holders.data.rows.length === 0 ? (
         <p className="muted">No node holding this image matches that name.</p>

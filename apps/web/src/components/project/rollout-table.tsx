@@ -5,6 +5,7 @@ import { formatLabels } from '../../lib/format.ts';
 import { progressKey, useLiveProgress } from '../../live/progress.ts';
 import { usePagedSearch } from '../../lib/use-debounced.ts';
 import { useTRPC } from '../../trpc/react.ts';
+import { OrderSelect } from '../ui/order-select.tsx';
 import { Pager } from '../ui/pager.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { StatusBadge } from '../ui/status-badge.tsx';
@@ -60,23 +61,15 @@ export function RolloutTable({ projectId }: { projectId: string }) {
           />
           Only not in sync
         </label>
-        <label className="field" htmlFor={`${id}-order`}>
-          <span className="field-label">Order</span>
-          <select
-            id={`${id}-order`}
-            value={order}
-            onChange={(e) => {
-              setOrder(e.target.value as keyof typeof orders);
-              setOffset(0);
-            }}
-          >
-            {Object.entries(orders).map(([key, o]) => (
-              <option key={key} value={key}>
-                {o.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <OrderSelect
+          id={`${id}-order`}
+          orders={orders}
+          value={order}
+          onChange={(next) => {
+            setOrder(next);
+            setOffset(0);
+          }}
+        />
       </div>
       {rows.length === 0 ? (
         <p className="muted">{onlyNotInSync ? 'Every node that matches is in sync.' : 'No node of this project matches that name.'}</p>
