@@ -6,6 +6,7 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { TRPCError } from '@trpc/server';
 import { readCookie, serializeSessionCookie, sessionCookieName } from '../cookies.ts';
 import type { EventHub } from '../events.ts';
+import type { ProcedureObserver } from '../observe.ts';
 import { appRouter } from '../root.ts';
 import { apiTokenSession } from '../services/access/api-tokens.ts';
 import { RetryLaterError, userForSession, type AuthPolicy } from '../services/access/auth.ts';
@@ -28,6 +29,8 @@ export interface TrpcHandlerOptions {
   authPolicy?: AuthPolicy;
   maxBatchSize?: number;
   onError?(path: string | undefined, error: TRPCError): void;
+  /** Told of every procedure call (web's /metrics). */
+  observer?: ProcedureObserver;
 }
 
 async function createContext(options: TrpcHandlerOptions, req: Request, resHeaders: Headers): Promise<TrpcContext> {
@@ -46,6 +49,7 @@ async function createContext(options: TrpcHandlerOptions, req: Request, resHeade
     userAgent: req.headers.get('user-agent') ?? undefined,
     clientAddress: clientAddress(req, options.trustedProxyHops),
     authPolicy: options.authPolicy,
+    ...(options.observer ? { observer: options.observer, via: 'trpc' as const } : {}),
     setSessionCookie(token, expiresAt) {
       resHeaders.append('set-cookie', serializeSessionCookie(token, { expiresAt, secure }));
     },
