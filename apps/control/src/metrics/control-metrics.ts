@@ -6,7 +6,8 @@
 //
 // Labels take values from fixed sets only (states, queue names, sources, error codes): never a
 // node, digest, job or registry.
-import { fleetGauges, jobNames, missingReasons, attentionKinds, syncJobStates, type FleetGauges, type ServiceDeps } from '@cider/api/services';
+import { serviceOutage } from '@cider/api';
+import { attentionKinds, fleetGauges, jobNames, missingReasons, syncJobStates, type FleetGauges, type ServiceDeps } from '@cider/api/services';
 import type { OciErrorCode } from '@cider/oci';
 import type { BytesBySource } from '@cider/protocol';
 import type { Logger } from 'pino';
@@ -243,7 +244,11 @@ export class ControlMetrics implements ControlRecorder {
       this.databaseWasUp = true;
     } catch (error) {
       this.gauges.databaseUp.set(0);
-      if (this.databaseWasUp) this.options.log.warn({ err: (error as Error).message }, 'metrics: cannot read PostgreSQL; serving the fleet gauges as last read');
+      if (this.databaseWasUp) {
+        // Prisma's messages run over many lines; the outage's own words say it in one.
+        const reason = serviceOutage(error)?.message ?? (error as Error).message.trim().split('\n').pop();
+        this.options.log.warn({ reason }, 'metrics: cannot read PostgreSQL; serving the fleet gauges as last read');
+      }
       this.databaseWasUp = false;
     }
   }

@@ -60,6 +60,7 @@ describe('control plane and agent /metrics (real control plane, agent, PostgreSQ
     });
     await fleet.start();
     pusher = new RegistryClient();
+    await createRegistry(fleet.deps, actor, { name: 'metrics', host: fleet.registryHost, plainHttp: true, authKind: 'none' });
   });
   afterAll(async () => {
     await pusher?.close();
@@ -76,7 +77,6 @@ describe('control plane and agent /metrics (real control plane, agent, PostgreSQ
     expect(total(before, 'cider_control_synced_bytes_total', { source: 'registry' })).toBe(0);
     expect(total(before, 'cider_control_dispatch_latency_seconds_count')).toBe(0);
 
-    await createRegistry(fleet.deps, actor, { name: 'metrics', host: fleet.registryHost, plainHttp: true, authKind: 'none' });
     const team = await fleet.deps.db.team.create({ data: { name: 'Platform' } });
     const project = await createProject(fleet.deps, actor, { name: 'metrics-ci', teamId: team.id, nodeSelector: { pool: 'ci' } });
     const repository = uniqueRepository('metrics');
@@ -131,19 +131,76 @@ describe('control plane and agent /metrics (real control plane, agent, PostgreSQ
     expect(used.filter((name) => (name.startsWith('cider_control_') || name.startsWith('cider_agent_')) && !exported.has(name))).toEqual([]);
   });
 
+  it('counts a pull the registry refuses as a registry error by its code, on the control plane and the agent', async () => {
+    const team = await fleet.deps.db.team.create({ data: { name: 'Faults' } });
+    const repository = uniqueRepository('metrics-faults');
+    const file = join(fleet.work, 'faults.bin');
+    await writeRandomFile(file, 1 * MiB);
+    await pushArtifact({ client: pusher, reference: `${inject('registryHost')}/${repository}:1`, files: [{ path: file }] });
+    const before = await scrape(controlUrl(), token);
+    const agentBefore = await scrape(agentUrl());
+    const failedJobs = () => fleet.deps.db.syncJob.count({ where: { state: 'failed' } });
+    const failedBefore = await failedJobs();
+
+    // The registry answers 401 to the agent's manifest request (the pin itself resolved before the rule).
+    const project = await createProject(fleet.deps, actor, { name: 'metrics-refused', teamId: team.id, nodeSelector: { pool: 'ci' } });
+    await setPin(fleet.deps, actor, { projectId: project.id, reference: `${fleet.registryHost}/${repository}:1`, mode: 'follow' });
+    fleet.proxy.setRule((req) => (req.path.includes('/manifests/') || req.path.includes('/blobs/') ? { kind: 'status', status: 401, body: '{"errors":[{"code":"UNAUTHORIZED","message":"no"}]}' } : undefined));
+    try {
+      await until('the refused sync to fail', async () => (await failedJobs()) > failedBefore, 30_000);
+    } finally {
+      fleet.proxy.setRule(undefined);
+    }
+    const refused = await scrape(controlUrl(), token);
+    await expectPromtoolAccepts(refused);
+    const code = (text: string, name: string) =>
+      Object.fromEntries([...text.matchAll(new RegExp(`^${name}\\{code="(\\w+)"\\} (\\S+)$`, 'gm'))].map((m) => [m[1], Number(m[2])]));
+    expect(code(refused, 'cider_control_registry_errors_total').UNAUTHORIZED ?? 0).toBeGreaterThan(code(before, 'cider_control_registry_errors_total').UNAUTHORIZED ?? 0);
+    expect(total(await scrape(agentUrl()), 'cider_agent_syncs_total', { outcome: 'failed' })).toBeGreaterThan(total(agentBefore, 'cider_agent_syncs_total', { outcome: 'failed' }));
+  });
+
+  it('counts bytes that fail their digest as verification failures, on the control plane and the agent', async () => {
+    const team = await fleet.deps.db.team.create({ data: { name: 'Tampered' } });
+    const repository = uniqueRepository('metrics-tampered');
+    const file = join(fleet.work, 'tampered.bin');
+    await writeRandomFile(file, 1 * MiB);
+    await pushArtifact({ client: pusher, reference: `${inject('registryHost')}/${repository}:1`, files: [{ path: file }] });
+    const before = await scrape(controlUrl(), token);
+    const agentBefore = await scrape(agentUrl());
+    const failedBefore = await fleet.deps.db.syncJob.count({ where: { state: 'failed' } });
+
+    const project = await createProject(fleet.deps, actor, { name: 'metrics-tampered', teamId: team.id, nodeSelector: { pool: 'ci' } });
+    await setPin(fleet.deps, actor, { projectId: project.id, reference: `${fleet.registryHost}/${repository}:1`, mode: 'follow' });
+    // Every blob the registry serves has a byte flipped on the way.
+    fleet.proxy.setRule((req) => (req.method === 'GET' && req.path.includes('/blobs/') ? { kind: 'flip-byte', at: 100 } : undefined));
+    try {
+      await until('the tampered sync to fail', async () => (await fleet.deps.db.syncJob.count({ where: { state: 'failed' } })) > failedBefore, 30_000);
+    } finally {
+      fleet.proxy.setRule(undefined);
+    }
+    const after = await scrape(controlUrl(), token);
+    const agentAfter = await scrape(agentUrl());
+    expect(total(after, 'cider_control_verification_failures_total', { source: 'origin' })).toBeGreaterThan(total(before, 'cider_control_verification_failures_total', { source: 'origin' }));
+    expect(total(agentAfter, 'cider_agent_verification_failures_total', { source: 'origin' })).toBeGreaterThan(total(agentBefore, 'cider_agent_verification_failures_total', { source: 'origin' }));
+    await expectPromtoolAccepts(agentAfter);
+  });
+
   it('labels failures with known codes only, and counts registry ones and verification failures apart', async () => {
     const metrics = fleet.control!.metrics;
+    const before = await scrape(controlUrl(), token);
     metrics.syncFailed(randomBytes(4).toString('hex'), 'UNAUTHORIZED');
     metrics.syncFailed(randomBytes(4).toString('hex'), 'DIGEST_MISMATCH');
     metrics.syncFailed(randomBytes(4).toString('hex'), 'INSUFFICIENT_SPACE');
     metrics.syncFailed(randomBytes(4).toString('hex'), 'made-up <code> from a hostile agent');
     const text = await scrape(controlUrl(), token);
     await expectPromtoolAccepts(text);
-    expect(total(text, 'cider_control_registry_errors_total', { code: 'UNAUTHORIZED' })).toBe(1);
+    const added = (name: string, labels: Record<string, string>) => (sampleValue(text, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
+    expect(added('cider_control_registry_errors_total', { code: 'UNAUTHORIZED' })).toBe(1);
+    expect(added('cider_control_registry_errors_total', { code: 'DIGEST_MISMATCH' })).toBe(0);
     expect(sampleValue(text, 'cider_control_registry_errors_total', { code: 'INSUFFICIENT_SPACE' })).toBeUndefined();
-    expect(total(text, 'cider_control_sync_failures_total', { code: 'INSUFFICIENT_SPACE' })).toBe(1);
-    expect(total(text, 'cider_control_sync_failures_total', { code: 'OTHER' })).toBe(1);
-    expect(total(text, 'cider_control_verification_failures_total', { source: 'origin' })).toBe(1);
+    expect(added('cider_control_sync_failures_total', { code: 'INSUFFICIENT_SPACE' })).toBe(1);
+    expect(added('cider_control_sync_failures_total', { code: 'OTHER' })).toBe(1);
+    expect(added('cider_control_verification_failures_total', { source: 'origin' })).toBe(1);
     expect(text).not.toContain('made-up');
   });
 
