@@ -36,6 +36,11 @@ export function promtoolCheckRules(file: string): Promise<PromtoolResult> {
   return promtool(['check', 'rules', file]);
 }
 
+/** `promtool test rules`: alert rules' unit tests (series in, alerts expected out). */
+export function promtoolTestRules(file: string): Promise<PromtoolResult> {
+  return promtool(['test', 'rules', file]);
+}
+
 /**
  * Every name a query can use against exposition text: each sample's, and each declared family's
  * (a labelled counter has no sample until its first increment; a histogram gives _bucket, _sum

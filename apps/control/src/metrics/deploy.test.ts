@@ -1,10 +1,11 @@
-// deploy/'s Grafana dashboard and Prometheus alert rules: promtool accepts the rules, the
-// dashboard is JSON Grafana can import (every panel with a query has PromQL, on the dashboard's
-// Prometheus data source), and every metric either names is one of Cider Fleet's three endpoints'
-// (metrics.test.ts and apps/web's metrics.test.ts check each name against a real scrape).
+// deploy/'s Grafana dashboard and Prometheus alert rules: promtool accepts the rules and their
+// unit tests (alerts.test.yml) pass, the dashboard is JSON Grafana can import (every panel with a
+// query has PromQL, on the dashboard's Prometheus data source), and every metric either names is
+// one of Cider Fleet's three endpoints' (metrics.test.ts and apps/web's metrics.test.ts check each
+// name against a real scrape).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deployDir, deployMetricNames, promtoolCheckRules } from '@cider/services/testing';
+import { deployDir, deployMetricNames, promtoolCheckRules, promtoolTestRules } from '@cider/services/testing';
 import { describe, expect, it } from 'vitest';
 
 interface Panel {
@@ -22,6 +23,13 @@ describe('deploy/ (Grafana dashboard, Prometheus alert rules)', () => {
     expect(result.code).toBe(0);
     const text = await readFile(file, 'utf8');
     for (const alert of ['CiderRolloutStalled', 'CiderNodeOffline', 'CiderNodeDiskLow', 'CiderVerificationFailures']) expect(text).toContain(`alert: ${alert}`);
+  });
+
+  it('fires the rules when and only when their unit tests say (a stalled rollout, offline nodes, a failed verification, a low disk)', async () => {
+    const result = await promtoolTestRules(join(deployDir, 'prometheus/alerts.test.yml'));
+    expect(result.output).toMatch(/SUCCESS/);
+    expect(result.output).not.toMatch(/FAILED/);
+    expect(result.code).toBe(0);
   });
 
   it('has a dashboard whose every panel queries Prometheus', async () => {

@@ -15,6 +15,7 @@ import { deployMetricNames, exportedNames, promtoolCheckMetrics, sampleValue, un
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TestFleet, until } from '../../testing/fleet.ts';
+import { startControl } from '../server.ts';
 import { ControlMetrics } from './control-metrics.ts';
 
 const database = useTestDatabase();
@@ -211,6 +212,22 @@ describe('control plane and agent /metrics (real control plane, agent, PostgreSQ
     expect((await fetch(controlUrl().replace('/metrics', '/other'))).status).toBe(404);
     // With a listener of its own, the gateway's port (which every Mac reaches) serves no metrics.
     expect((await fetch(`${fleet.control!.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+  });
+
+  it('serves /metrics on the gateway port behind the token when there is no listener of its own, and not at all with neither', async () => {
+    const base = { databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey: randomBytes(32).toString('base64'), host: '127.0.0.1', port: 0 };
+    const settings = { maxConcurrentPulls: 1, maxPullsPerNode: 1, reconcileIntervalMs: 60_000, registryWatchIntervalMs: 60 * 60_000, heartbeatIntervalMs: 2_000, syncStallTimeoutMs: 20_000, log: pino({ level: 'silent' }) };
+    const withToken = await startControl({ ...base, ...settings, metrics: { token } });
+    const without = await startControl({ ...base, ...settings });
+    try {
+      expect(withToken.metricsPort).toBeUndefined();
+      expect((await fetch(`${withToken.url}/metrics`)).status).toBe(401);
+      await expectPromtoolAccepts(await scrape(`${withToken.url}/metrics`, token));
+      expect((await fetch(`${without.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    } finally {
+      await withToken.close();
+      await without.close();
+    }
   });
 
   it('answers while PostgreSQL and Redis are unreachable, with database_up and redis_up 0', async () => {
