@@ -65,7 +65,14 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
   const slots = new NodeSlots(deps.redis, config.redisPrefix, config.maxPullsPerNode);
   // Created before the gateway it counts the agents of: read at scrape time only.
   const gatewayRef: { current?: AgentGateway } = {};
-  const metrics = new ControlMetrics({ deps, log, connectedAgents: () => gatewayRef.current?.connectedNodes ?? 0, ...(config.metrics?.cacheMs !== undefined ? { cacheMs: config.metrics.cacheMs } : {}) });
+  const metrics = new ControlMetrics({
+    deps,
+    log,
+    connectedAgents: () => gatewayRef.current?.connectedNodes ?? 0,
+    // Counters cost nothing to keep; the process metrics' monitors only run where someone scrapes them.
+    processMetrics: Boolean(config.metrics?.token || config.metrics?.listen),
+    ...(config.metrics?.cacheMs !== undefined ? { cacheMs: config.metrics.cacheMs } : {}),
+  });
   const endpoint = metricsEndpoint(metrics, { token: config.metrics?.token, log });
   // Listening first: a taken address fails the start before any worker runs.
   let metricsServer: MetricsServer | undefined;

@@ -77,6 +77,8 @@ export interface ControlMetricsOptions {
   cacheMs?: number;
   /** How long a scrape waits for PostgreSQL or Redis (default 2 s). */
   timeoutMs?: number;
+  /** Node's process metrics (CPU, memory, event loop, GC) too; only worth their upkeep when served (default true). */
+  processMetrics?: boolean;
 }
 
 const queueStates = ['waiting', 'prioritized', 'delayed', 'active'] as const;
@@ -110,9 +112,11 @@ export class ControlMetrics implements ControlRecorder {
 
   constructor(private readonly options: ControlMetricsOptions) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'cider_control_' });
-    // prom-client names three gauges *_total, which Prometheus' conventions (and promtool) keep for counters.
-    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) this.registry.removeSingleMetric(`cider_control_nodejs_${name}`);
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'cider_control_' });
+      // prom-client names three gauges *_total, which Prometheus' conventions (and promtool) keep for counters.
+      for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) this.registry.removeSingleMetric(`cider_control_nodejs_${name}`);
+    }
     new Gauge({
       name: 'cider_control_agents_connected',
       help: 'Agents connected to this control process',
