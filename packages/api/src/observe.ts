@@ -8,12 +8,15 @@ export type ProcedureType = 'query' | 'mutation' | 'subscription';
 export type ProcedureVia = 'trpc' | 'rest';
 
 export interface ProcedureCall {
+  /** The procedure's path; for a call refused before any procedure ran, what the request named (a caller's text). */
   path: string;
-  type: ProcedureType;
+  /** 'unknown' for a call refused before any procedure ran (no such procedure, no database for the session). */
+  type: ProcedureType | 'unknown';
   via: ProcedureVia;
   /** The tRPC error code the caller got; undefined on success. */
   code: TRPCError['code'] | undefined;
-  durationSeconds: number;
+  /** Absent for a call refused before any procedure ran. */
+  durationSeconds?: number;
 }
 
 export interface ProcedureObserver {

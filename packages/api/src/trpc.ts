@@ -73,6 +73,13 @@ const t = initTRPC.context<TrpcContext>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
+/** Errors the observer was told of by mapErrors; the HTTP handler tells it of the others (refused before any procedure ran). */
+const observedErrors = new WeakSet<TRPCError>();
+
+export function wasObserved(error: TRPCError): boolean {
+  return observedErrors.has(error);
+}
+
 /** Tells the context's observer how a call went; an observer's failure never fails the call. */
 function observe(ctx: TrpcContext, call: { path: string; type: 'query' | 'mutation' | 'subscription'; started: number; error?: TRPCError }): void {
   if (!ctx.observer) return;
@@ -95,6 +102,7 @@ const mapErrors = t.middleware(async ({ ctx, next, type, path }) => {
   if (!result.ok) {
     const error = toTrpcError(result.error.cause ?? result.error);
     observe(ctx, { path, type, started, error });
+    observedErrors.add(error);
     throw error;
   }
   observe(ctx, { path, type, started });

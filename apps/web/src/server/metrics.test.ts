@@ -75,7 +75,8 @@ describe('web /metrics (the route, after real tRPC calls on PostgreSQL and Redis
     expect(count(after, { procedure: 'fleet.overview', type: 'query', code: 'UNAUTHORIZED', via: 'trpc' }) - count(before, { procedure: 'fleet.overview', type: 'query', code: 'UNAUTHORIZED', via: 'trpc' })).toBe(1);
     expect(count(after, { procedure: 'auth.signIn', type: 'mutation', code: 'BAD_REQUEST', via: 'trpc' }) - count(before, { procedure: 'auth.signIn', type: 'mutation', code: 'BAD_REQUEST', via: 'trpc' })).toBe(1);
     expect(sampleValue(after, 'cider_web_trpc_request_duration_seconds_count', { procedure: 'auth.me', type: 'query' })).toBeGreaterThanOrEqual(2);
-    // A path the router does not have reaches no procedure: never a label.
+    // A path the router does not have reaches no procedure: counted as unknown, never a label of its own.
+    expect(count(after, { procedure: unknownProcedure, type: 'unknown', code: 'NOT_FOUND', via: 'trpc' }) - count(before, { procedure: unknownProcedure, type: 'unknown', code: 'NOT_FOUND', via: 'trpc' })).toBe(1);
     expect(after).not.toContain('nothing.here');
 
     const result = await promtoolCheckMetrics(after);
@@ -92,7 +93,7 @@ describe('web /metrics (the route, after real tRPC calls on PostgreSQL and Redis
     process.env.CIDER_METRICS_TOKEN = token;
     webMetrics().called({ path: 'made.up<script>', type: 'query', via: 'rest', code: 'NOT_FOUND', durationSeconds: 0.01 });
     const text = await (await scrape(token)).text();
-    expect(sampleValue(text, 'cider_web_trpc_requests_total', { procedure: unknownProcedure, type: 'query', code: 'NOT_FOUND', via: 'rest' })).toBe(1);
+    expect(sampleValue(text, 'cider_web_trpc_requests_total', { procedure: unknownProcedure, type: 'unknown', code: 'NOT_FOUND', via: 'rest' })).toBe(1);
     expect(text).not.toContain('made.up');
   });
 });

@@ -38,9 +38,12 @@ export class WebMetrics implements ProcedureObserver {
 
   called(call: ProcedureCall): void {
     const procedure = this.procedures.has(call.path) ? call.path : unknownProcedure;
-    this.requests.inc({ procedure, type: call.type, code: call.code ?? 'OK', via: call.via });
-    // A subscription's "duration" is only its start; its stream is not a request's latency.
-    if (call.type !== 'subscription') this.duration.observe({ procedure, type: call.type }, call.durationSeconds);
+    // A path outside the router means nothing ran: its type is the caller's guess, not a fact.
+    const type = procedure === unknownProcedure ? 'unknown' : call.type;
+    this.requests.inc({ procedure, type, code: call.code ?? 'OK', via: call.via });
+    // A subscription's "duration" is only its start (its stream is not a request's latency), and a
+    // call refused before any procedure ran has none.
+    if (type !== 'subscription' && type !== 'unknown' && call.durationSeconds !== undefined) this.duration.observe({ procedure, type }, call.durationSeconds);
   }
 
   scrape(): Promise<string> {

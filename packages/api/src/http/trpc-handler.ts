@@ -11,7 +11,7 @@ import { appRouter } from '../root.ts';
 import { apiTokenSession } from '../services/access/api-tokens.ts';
 import { RetryLaterError, userForSession, type AuthPolicy } from '../services/access/auth.ts';
 import type { ServiceDeps } from '../services/deps.ts';
-import { toTrpcError, type TrpcContext } from '../trpc.ts';
+import { toTrpcError, wasObserved, type TrpcContext } from '../trpc.ts';
 import { clientAddress, isHttps } from './request-facts.ts';
 import { boundedBody, refuseBatch, refuseCrossSite } from './request-guards.ts';
 
@@ -80,8 +80,17 @@ export function createTrpcHandler(options: TrpcHandlerOptions): (req: Request) =
         const seconds = retryAfter(errors);
         return seconds ? { headers: new Headers({ 'retry-after': String(seconds) }) } : {};
       },
-      onError({ error, path }) {
+      onError({ error, path, type }) {
         options.onError?.(path, error);
+        // Calls refused before any procedure ran (no such procedure, the session's lookup failed)
+        // never reached mapErrors: the observer hears of them here, and only of them.
+        if (options.observer && !wasObserved(error)) {
+          try {
+            options.observer.called({ path: path ?? '', type, via: 'trpc', code: error.code });
+          } catch {
+            // As in mapErrors: metrics never fail a request.
+          }
+        }
       },
     });
   };
