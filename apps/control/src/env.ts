@@ -27,7 +27,10 @@ export const controlEnv = z.object({
   CIDER_TLS_CERT: z.string().min(1).optional(),
   CIDER_TLS_KEY: z.string().min(1).optional(),
   /** Bearer token Prometheus sends for /metrics: on the gateway port (only with it), and on CIDER_METRICS_LISTEN when both are set. */
-  CIDER_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 24`)').max(512).optional(),
+  CIDER_METRICS_TOKEN: z.preprocess(
+    (value) => (value === '' ? undefined : value), // `${CIDER_METRICS_TOKEN:-}` in a compose file: unset
+    z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 24`)').max(512).optional(),
+  ),
   /** host:port of a listener for /metrics alone (e.g. 127.0.0.1:9464); /metrics then is not on the gateway port. */
   CIDER_METRICS_LISTEN: z
     .string()
