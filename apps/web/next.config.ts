@@ -8,7 +8,7 @@ const everyResponse = [
   { key: 'Referrer-Policy', value: 'same-origin' },
 ];
 
-// API answers and health checks are never documents: nothing may load in or frame them.
+// API answers, health checks and metrics are never documents: nothing may load in or frame them.
 const notADocument = [{ key: 'Content-Security-Policy', value: "default-src 'none'; frame-ancestors 'none'" }];
 
 const config: NextConfig = {
@@ -17,7 +17,7 @@ const config: NextConfig = {
   transpilePackages: ['@cider/api', '@cider/db', '@cider/oci', '@cider/protocol'],
   // Node-only drivers (Prisma's pg adapter, BullMQ, ioredis) are required at runtime rather
   // than bundled: they load native helpers, wasm and worker files by path.
-  serverExternalPackages: ['@prisma/client', '@prisma/adapter-pg', 'pg', 'bullmq', 'ioredis'],
+  serverExternalPackages: ['@prisma/client', '@prisma/adapter-pg', 'pg', 'bullmq', 'ioredis', 'prom-client'],
   poweredByHeader: false,
   reactStrictMode: true,
   async headers() {
@@ -25,6 +25,7 @@ const config: NextConfig = {
       { source: '/:path*', headers: everyResponse },
       { source: '/api/:path*', headers: notADocument },
       { source: '/healthz', headers: notADocument },
+      { source: '/metrics', headers: notADocument },
     ];
   },
 };

@@ -18,6 +18,7 @@ import {
   type NodeCondition,
   type PiecesProgress,
 } from '@cider/protocol';
+import { metricsEndpoint, startMetricsServer, type MetricsServer } from '@cider/protocol/metrics-endpoint';
 import {
   formatBytes,
   countPieces,
@@ -37,6 +38,7 @@ import { cancelledBy, JobCancelled, RecentCancels } from './cancellations.ts';
 import { ImageBlobs, JobPeers, peerAddresses, startPeerServer, type PeerServer } from './peer/index.ts';
 import type { AgentConfig } from './config.ts';
 import { GrantRenewals, openGrant } from './job-grants.ts';
+import { AgentMetrics } from './metrics.ts';
 import { JobMirror, pullThrough } from './mirror.ts';
 import { enforceQuota, makeRoom, purgeCache, type Eviction } from './eviction.ts';
 import { printable } from './printable.ts';
@@ -64,6 +66,16 @@ export interface AgentOptions {
   grantRenewTimeoutMs?: number;
   /** Serve verified blobs to other agents (issue 10); off when absent. Starts once a welcome brings the ticket key. */
   peer?: PeerSettings;
+  /** A local Prometheus /metrics (CIDER_AGENT_METRICS_LISTEN); off when absent. */
+  metrics?: MetricsSettings;
+}
+
+export interface MetricsSettings {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Bearer token scrapes must send (CIDER_AGENT_METRICS_TOKEN); none: anyone who can reach the address. */
+  token?: string;
 }
 
 export interface PeerSettings {
@@ -143,12 +155,18 @@ export class Agent {
   /** Pulls waiting for a renewed registry grant, by job id. */
   private readonly grants: GrantRenewals;
   private currentConfig: AgentConfig;
+  /** Present when metrics are on; every report to the control plane is counted by it. */
+  private readonly metrics: AgentMetrics | undefined;
+  private metricsServer: MetricsServer | undefined;
   readonly log: Logger;
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log;
     this.osVersions = options.osVersions ?? defaultOsVersionSource();
     this.currentConfig = options.config;
+    this.metrics = options.metrics
+      ? new AgentMetrics({ cacheDir: () => this.config.cacheDir, cacheBytes: () => this.cacheBytes, connected: () => this.connected, runningSyncs: () => this.jobs.size })
+      : undefined;
     this.grants = new GrantRenewals({
       keys: () => this.config,
       send: (message) => this.send(message),
@@ -174,7 +192,19 @@ export class Agent {
     assertSecureServer(this.config.server, this.config.insecure);
     this.cache = await HostCache.open(this.config.cacheDir);
     this.cacheBytes = await this.cache.blobBytes();
+    if (this.options.metrics && this.metrics) {
+      const { host, port, token } = this.options.metrics;
+      this.metricsServer = await startMetricsServer(metricsEndpoint(this.metrics, { token, log: this.log }), { host, port }, this.log).catch((error: unknown) => {
+        throw new Error(`cannot serve metrics on ${host}:${port} (${(error as NodeJS.ErrnoException).code ?? String(error)}); pick another CIDER_AGENT_METRICS_LISTEN`);
+      });
+      this.log.info({ host, port: this.metricsServer.port }, 'metrics at /metrics');
+    }
     this.connect();
+  }
+
+  /** The port of the local /metrics listener, when metrics are on. */
+  get metricsPort(): number | undefined {
+    return this.metricsServer?.port;
   }
 
   /** Resolves at the next welcome from the control plane. */
@@ -239,6 +269,7 @@ export class Agent {
   }
 
   private send(message: AgentMessage): void {
+    this.metrics?.observe(message);
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(encode(message));
   }
 
@@ -562,6 +593,8 @@ export class Agent {
     await this.peerStarting;
     await this.peerServer?.server.close();
     this.peerServer = undefined;
+    await this.metricsServer?.close();
+    this.metricsServer = undefined;
     const socket = this.socket;
     if (socket && socket.readyState !== WebSocket.CLOSED) {
       await new Promise<void>((resolve) => {

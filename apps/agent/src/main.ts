@@ -4,9 +4,10 @@ import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { assertSafeCacheDirectory, enableMemoryRelief } from '@cider/oci';
+import { parseListen } from '@cider/protocol/metrics-endpoint';
 import { Command } from 'commander';
 import pino from 'pino';
-import { Agent } from './agent.ts';
+import { Agent, type MetricsSettings } from './agent.ts';
 import { defaultCacheDir, defaultConfigPath, readAgentConfig, writeAgentConfig } from './config.ts';
 import { enroll } from './enroll.ts';
 import { install, installPlan } from './install.ts';
@@ -16,6 +17,19 @@ import { readEnrollmentToken } from './token-input.ts';
 function fail(error: unknown): never {
   console.error(`cider-agent: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
+}
+
+/** --metrics-listen / CIDER_AGENT_METRICS_LISTEN and CIDER_AGENT_METRICS_TOKEN, checked before the agent starts. */
+function metricsSettings(listen: string | undefined, token: string | undefined): MetricsSettings | undefined {
+  if (!listen) return undefined;
+  let address;
+  try {
+    address = parseListen(listen);
+  } catch (error) {
+    throw new Error(`--metrics-listen (CIDER_AGENT_METRICS_LISTEN): ${(error as Error).message}`);
+  }
+  if (token !== undefined && (token.length < 16 || token.length > 512)) throw new Error('CIDER_AGENT_METRICS_TOKEN must be 16 to 512 characters (e.g. `openssl rand -hex 24`)');
+  return { ...address, ...(token ? { token } : {}) };
 }
 
 function parseLabels(values: string[]): Record<string, string> {
@@ -93,7 +107,8 @@ program
   .option('--peer-port <port>', 'port the peer server listens on (allow it in the application firewall)', (v) => portNumber(v), 7941)
   .option('--peer-max-uploads <n>', 'uploads to peers at once', (v) => positiveInteger(v, '--peer-max-uploads'), 4)
   .option('--peer-max-rate <MB/s>', 'bandwidth all uploads to peers share, in MB/s (0: unlimited)', (v) => nonNegative(v, '--peer-max-rate'), 100)
-  .action(async (options: { config: string; logLevel: string; peer: boolean; peerHost: string; peerPort: number; peerMaxUploads: number; peerMaxRate: number }) => {
+  .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics (off by default; env CIDER_AGENT_METRICS_LISTEN)', process.env.CIDER_AGENT_METRICS_LISTEN)
+  .action(async (options: { config: string; logLevel: string; peer: boolean; peerHost: string; peerPort: number; peerMaxUploads: number; peerMaxRate: number; metricsListen?: string }) => {
     const config = await readAgentConfig(options.config).catch(fail);
     const log = pino({ name: 'cider-agent', level: options.logLevel });
     handleProcessFaults(log);
@@ -101,7 +116,13 @@ program
     const peer = options.peer
       ? { host: options.peerHost, port: options.peerPort, maxConcurrentUploads: options.peerMaxUploads, maxUploadBytesPerSecond: Math.round(options.peerMaxRate * 1_000_000), ...(process.env.CIDER_PEER_TAMPER === '1' ? { tamper: true } : {}) }
       : undefined;
-    const agent = new Agent({ config, configPath: options.config, log, ...(peer ? { peer } : {}) });
+    let metrics: MetricsSettings | undefined;
+    try {
+      metrics = metricsSettings(options.metricsListen, process.env.CIDER_AGENT_METRICS_TOKEN);
+    } catch (error) {
+      fail(error);
+    }
+    const agent = new Agent({ config, configPath: options.config, log, ...(peer ? { peer } : {}), ...(metrics ? { metrics } : {}) });
     await agent.start().catch(fail);
     let stopping = false;
     const stop = (signal: string) => {

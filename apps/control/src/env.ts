@@ -1,5 +1,6 @@
 // The control plane's configuration, parsed once from the environment.
 import { readFileSync } from 'node:fs';
+import { parseListen } from '@cider/protocol/metrics-endpoint';
 import { z } from 'zod';
 
 const number = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -25,6 +26,24 @@ export const controlEnv = z.object({
   /** PEM files: with both, the gateway serves https and wss on its port. */
   CIDER_TLS_CERT: z.string().min(1).optional(),
   CIDER_TLS_KEY: z.string().min(1).optional(),
+  /** Bearer token Prometheus sends for /metrics: on the gateway port (only with it), and on CIDER_METRICS_LISTEN when both are set. */
+  CIDER_METRICS_TOKEN: z.preprocess(
+    (value) => (value === '' ? undefined : value), // `${CIDER_METRICS_TOKEN:-}` in a compose file: unset
+    z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 24`)').max(512).optional(),
+  ),
+  /** host:port of a listener for /metrics alone (e.g. 127.0.0.1:9464); /metrics then is not on the gateway port. */
+  CIDER_METRICS_LISTEN: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (!value) return undefined;
+      try {
+        return parseListen(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -71,6 +71,7 @@ program
       heartbeatIntervalMs: env.CIDER_HEARTBEAT_INTERVAL_S * 1000,
       syncStallTimeoutMs: env.CIDER_SYNC_STALL_TIMEOUT_S * 1000,
       peerFanOut: env.CIDER_PEER_FANOUT,
+      metrics: { token: env.CIDER_METRICS_TOKEN, listen: env.CIDER_METRICS_LISTEN },
       tls,
       log,
     }).catch(fail);

@@ -3,11 +3,13 @@
 import { createRedisConnection, createServiceDeps, isLostJobStateError, isRedisConnectionError, type ServiceDepsConfig } from '@cider/api';
 import { createConsumers, openStates, recordTrends, SyncOutcomeRouter } from '@cider/api/services';
 import { syncJobKey } from '@cider/protocol';
+import { metricsEndpoint, startMetricsServer, type MetricsServer } from '@cider/protocol/metrics-endpoint';
 import { UnrecoverableError, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { CommandBus } from './gateway/commands.ts';
 import { AgentGateway, type GatewayOptions } from './gateway/gateway.ts';
+import { ControlMetrics } from './metrics/control-metrics.ts';
 import { NodeSlots } from './workers/node-slots.ts';
 import { createReconcileProcessor } from './workers/reconcile.ts';
 import { createRegistryWatchProcessor } from './workers/registry-watch.ts';
@@ -28,6 +30,12 @@ export interface ControlConfig extends ServiceDepsConfig {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Overrides of the gateway's per-agent limits (tests). */
   gatewayLimits?: GatewayOptions['limits'];
+  /**
+   * Prometheus /metrics (README "Metrics"). `listen`: a listener of its own; otherwise, with a
+   * `token`, on the gateway's port behind it; neither: no /metrics. The token is checked wherever
+   * it is served when set.
+   */
+  metrics?: { token?: string | undefined; listen?: { host: string; port: number } | undefined; cacheMs?: number };
   log?: Logger;
 }
 
@@ -35,6 +43,9 @@ export interface RunningControl {
   port: number;
   url: string;
   gateway: AgentGateway;
+  metrics: ControlMetrics;
+  /** The port of the metrics listener (CIDER_METRICS_LISTEN), when there is one. */
+  metricsPort: number | undefined;
   close(): Promise<void>;
 }
 
@@ -52,14 +63,34 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
   const commands = new CommandBus(deps.redis, own(workerConnection()), config.redisPrefix);
   const outcomes = new SyncOutcomeRouter(own(workerConnection()), config.redisPrefix);
   const slots = new NodeSlots(deps.redis, config.redisPrefix, config.maxPullsPerNode);
+  // Created before the gateway it counts the agents of: read at scrape time only.
+  const gatewayRef: { current?: AgentGateway } = {};
+  const metrics = new ControlMetrics({
+    deps,
+    log,
+    connectedAgents: () => gatewayRef.current?.connectedNodes ?? 0,
+    // Counters cost nothing to keep; the process metrics' monitors only run where someone scrapes them.
+    processMetrics: Boolean(config.metrics?.token || config.metrics?.listen),
+    ...(config.metrics?.cacheMs !== undefined ? { cacheMs: config.metrics.cacheMs } : {}),
+  });
+  const endpoint = metricsEndpoint(metrics, { token: config.metrics?.token, log });
+  // Listening first: a taken address fails the start before any worker runs.
+  let metricsServer: MetricsServer | undefined;
+  if (config.metrics?.listen) {
+    const { host, port } = config.metrics.listen;
+    metricsServer = await startMetricsServer(endpoint, config.metrics.listen, log).catch((error: unknown) => {
+      throw new Error(`CIDER_METRICS_LISTEN: cannot listen on ${host}:${port} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    });
+    log.info({ host, port: metricsServer.port }, 'metrics at /metrics');
+  } else if (config.metrics?.token) log.info('metrics at /metrics on the gateway port (bearer token)');
 
   // One consumer per entry of the job catalog, each payload parsed against it before its handler runs.
-  const syncProcessor = createSyncProcessor({ deps, commands, outcomes, slots, log, stallTimeoutMs: config.syncStallTimeoutMs });
+  const syncProcessor = createSyncProcessor({ deps, commands, outcomes, slots, log, stallTimeoutMs: config.syncStallTimeoutMs, recorder: metrics });
   const consumers = createConsumers(
     {
-      reconcile: { concurrency: 1, handle: createReconcileProcessor(deps, commands, log) },
+      reconcile: { concurrency: 1, handle: createReconcileProcessor(deps, commands, log, metrics) },
       sync: { concurrency: config.maxConcurrentPulls, handle: syncProcessor.process },
-      'registry-watch': { concurrency: 1, handle: createRegistryWatchProcessor(deps, log) },
+      'registry-watch': { concurrency: 1, handle: createRegistryWatchProcessor(deps, log, metrics) },
     },
     { connection: () => own(workerConnection()) as ConnectionOptions, prefix: config.redisPrefix },
   );
@@ -89,6 +120,8 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     tls: config.tls,
     limits: config.gatewayLimits,
+    recorder: metrics,
+    ...(config.metrics?.token && !config.metrics.listen ? { metrics: endpoint } : {}),
     async onNodeConnected(nodeId) {
       // Jobs that waited for this node run now rather than at their next recheck.
       const waiting = await deps.db.syncJob.findMany({ where: { nodeId, state: { in: [...openStates] } } });
@@ -99,6 +132,7 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
       await deps.queues.add('reconcile', { scope: 'node', id: nodeId, reason: 'agent connected' });
     },
   });
+  gatewayRef.current = gateway;
   const port = await gateway.listen(config.port, config.host);
 
   // PostgreSQL is the truth: rebuild the queues from it now and every few minutes, so a Redis
@@ -131,8 +165,11 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     port,
     url: `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     gateway,
+    metrics,
+    metricsPort: metricsServer?.port,
     async close() {
       clearInterval(timer);
+      await metricsServer?.close();
       clearInterval(trendsTimer);
       await trendsRun;
       await gateway.close();

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '@cider/agent/agent';
+import { Agent, type AgentOptions } from '@cider/agent/agent';
 import type { AgentConfig } from '@cider/agent/config';
 import { enroll } from '@cider/agent/enroll';
 import { createServiceDeps } from '@cider/api';
@@ -36,6 +36,10 @@ export interface FleetOptions {
   registryUrl: string;
   agents: number;
   reconcileIntervalMs?: number;
+  /** Control plane settings beyond the fleet's (e.g. metrics). */
+  control?: Pick<ControlConfig, 'metrics'>;
+  /** Agent options beyond the fleet's (e.g. metrics), for every agent. */
+  agent?: Pick<AgentOptions, 'metrics'>;
 }
 
 export class TestFleet {
@@ -62,6 +66,7 @@ export class TestFleet {
       heartbeatIntervalMs: 2_000,
       syncStallTimeoutMs: 20_000,
       log: this.log,
+      ...options.control,
     };
   }
 
@@ -99,7 +104,7 @@ export class TestFleet {
   }
 
   async startAgent(name: string): Promise<Agent> {
-    const agent = new Agent({ config: this.configs.get(name)!, log: this.log.child({ node: name }), reconnectBaseMs: 100, reconnectMaxMs: 500, progressIntervalMs: 50 });
+    const agent = new Agent({ config: this.configs.get(name)!, log: this.log.child({ node: name }), reconnectBaseMs: 100, reconnectMaxMs: 500, progressIntervalMs: 50, ...this.options.agent });
     const connected = agent.whenConnected();
     await agent.start();
     await connected;

@@ -57,6 +57,22 @@ export function env(): WebEnv {
   return parsed;
 }
 
+const metricsTokenSchema = z
+  .string()
+  .min(16, 'CIDER_METRICS_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 24`)')
+  .max(512, 'CIDER_METRICS_TOKEN can be at most 512 characters')
+  .optional();
+
+/**
+ * CIDER_METRICS_TOKEN, the bearer token /metrics asks for (unset: /metrics is off). Read apart from
+ * env(): a scrape needs no database settings. A token too short to guess safely is refused loudly.
+ */
+export function metricsToken(): string | undefined {
+  const parsed = metricsTokenSchema.safeParse(process.env.CIDER_METRICS_TOKEN || undefined);
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => i.message).join('; '));
+  return parsed.data;
+}
+
 /**
  * Just the proxy setting, for proxy.ts (security headers): it runs on every request, including
  * /healthz, and must not need the database settings to answer.

@@ -23,7 +23,7 @@ export function proxy(request: NextRequest): NextResponse {
 }
 
 export const config = {
-  // Pages only: API responses and health checks get their fixed headers from next.config.ts, and
+  // Pages only: API responses, health checks and metrics get their fixed headers from next.config.ts, and
   // static assets need no nonce.
-  matcher: ['/((?!api/|healthz|_next/static|_next/image|icon).*)'],
+  matcher: ['/((?!api/|healthz|metrics|_next/static|_next/image|icon).*)'],
 };

@@ -1,5 +1,6 @@
 export { appRouter, createCaller, type AppRouter } from './root.ts';
 export { toTrpcError, type TrpcContext } from './trpc.ts';
+export type { ProcedureCall, ProcedureObserver, ProcedureType, ProcedureVia } from './observe.ts';
 export { createServiceDeps, type ServiceDepsConfig } from './deps-factory.ts';
 export { sessionCookieName, serializeSessionCookie, readCookie } from './cookies.ts';
 export { consoleOutageLogger, OutageReporter, serviceOutage, ServiceUnavailableError, withTimeout, type OutageLogger, type Service } from './outage.ts';

@@ -5,6 +5,7 @@ import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import { AppError, isAppError, type AppErrorCode } from './errors.ts';
 import type { EventHub } from './events.ts';
+import type { ProcedureObserver, ProcedureVia } from './observe.ts';
 import { serviceOutage } from './outage.ts';
 import type { ApiTokenIdentity } from './services/access/api-tokens.ts';
 import type { AuthPolicy, SessionUser } from './services/access/auth.ts';
@@ -24,6 +25,10 @@ export interface TrpcContext {
   clientAddress?: string;
   /** The deployment's sign-in and API token rules; defaults when absent (tests shorten them). */
   authPolicy?: AuthPolicy;
+  /** Told of every procedure call (web's /metrics); absent in tests and scripts. */
+  observer?: ProcedureObserver;
+  /** How the call arrived, for the observer (default trpc). */
+  via?: ProcedureVia;
 }
 
 const trpcCodes: Record<AppErrorCode, TRPCError['code']> = {
@@ -68,10 +73,39 @@ const t = initTRPC.context<TrpcContext>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Runs a service call and maps its AppErrors; a successful change is announced to open pages. */
+/** Errors the observer was told of by mapErrors; the HTTP handler tells it of the others (refused before any procedure ran). */
+const observedErrors = new WeakSet<TRPCError>();
+
+export function wasObserved(error: TRPCError): boolean {
+  return observedErrors.has(error);
+}
+
+/** Tells the context's observer how a call went; an observer's failure never fails the call. */
+function observe(ctx: TrpcContext, call: { path: string; type: 'query' | 'mutation' | 'subscription'; started: number; error?: TRPCError }): void {
+  if (!ctx.observer) return;
+  try {
+    const durationSeconds = (performance.now() - call.started) / 1000;
+    ctx.observer.called({ path: call.path, type: call.type, via: ctx.via ?? 'trpc', code: call.error?.code, durationSeconds });
+  } catch {
+    // Metrics are a side show: a broken observer must not turn a good answer into an error.
+  }
+}
+
+/**
+ * Runs a service call and maps its AppErrors; a successful change is announced to open pages.
+ * First in every chain, so it sees (and the observer counts) every call: refused sign-ins and
+ * invalid input included.
+ */
 const mapErrors = t.middleware(async ({ ctx, next, type, path }) => {
+  const started = performance.now();
   const result = await next();
-  if (!result.ok) throw toTrpcError(result.error.cause ?? result.error);
+  if (!result.ok) {
+    const error = toTrpcError(result.error.cause ?? result.error);
+    observe(ctx, { path, type, started, error });
+    observedErrors.add(error);
+    throw error;
+  }
+  observe(ctx, { path, type, started });
   if (type === 'mutation' && !path.startsWith('auth.')) {
     // Fire-and-forget: the change is committed; publish never throws and gives up within a second.
     void ctx.deps.events.publish({ type: 'data.changed', path });

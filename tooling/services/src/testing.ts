@@ -28,3 +28,4 @@ export { deleteKeys };
 export function uniqueRepository(base = 'test'): string {
   return `${base}/${randomBytes(5).toString('hex')}`;
 }
+export * from './prometheus.ts';

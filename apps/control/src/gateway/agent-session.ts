@@ -23,6 +23,7 @@ import {
 } from '@cider/api/services';
 import { OutageReporter, serviceOutage } from '@cider/api';
 import type { Logger } from 'pino';
+import type { ControlRecorder } from '../metrics/control-metrics.ts';
 import { WebSocket, type RawData } from 'ws';
 import { TokenBucket } from './limits.ts';
 
@@ -60,6 +61,8 @@ export interface SessionHost {
   register(session: AgentSession): void;
   unregister(session: AgentSession): void;
   onNodeConnected(nodeId: string): Promise<void>;
+  /** Told of the sync reports agents send (metrics). */
+  recorder?: ControlRecorder;
 }
 
 const outageReports = new WeakMap<Logger, OutageReporter>();
@@ -243,12 +246,17 @@ export class AgentSession {
         await replaceInventory(deps, nodeId, message.images);
         return;
       case 'sync.progress':
+        this.host.recorder?.syncProgress(message.jobId, message.bytesDone);
         return recordProgress(deps, nodeId, message);
       case 'sync.done':
+        // Counted as the agent reports them: bytes moved whether or not the report is recorded.
+        this.host.recorder?.syncDone(message.jobId, message.bytesFetched, message.sources);
         return recordDone(deps, nodeId, message);
       case 'sync.failed':
+        this.host.recorder?.syncFailed(message.jobId, message.code);
         return recordFailure(deps, nodeId, message);
       case 'sync.cancelled':
+        this.host.recorder?.syncCancelled(message.jobId);
         return recordCancelled(deps, nodeId, message);
       case 'grant.renew':
         this.send({ type: 'grant', jobId: message.jobId, registry: await grantForJob(deps, nodeId, message.jobId) });
@@ -270,6 +278,7 @@ export class AgentSession {
         if (this.badPeerReports.has(key)) return;
         if (this.badPeerReports.size >= maxRemembered) this.badPeerReports.clear();
         this.badPeerReports.add(key);
+        this.host.recorder?.badPeer();
         const recorded = await recordBadPeer(deps, nodeId, message);
         this.log[recorded ? 'warn' : 'info']({ peer: message.nodeId, digest: message.digest, reason: message.reason, recorded }, recorded ? 'agent reported bad data from a peer' : 'ignored a bad-peer report (no open job of this node for the image, or a peer that could not have served it)');
         return;

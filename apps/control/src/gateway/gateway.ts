@@ -10,9 +10,11 @@ import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { authenticateNode, enrollNode, markNodeOffline, publishSyncOutcome, type NodeNotice, type ServiceDeps } from '@cider/api/services';
 import { agentPath, CloseCode, enrollPath, enrollRequest, maxEnrollBodyBytes, maxFrameBytes, type ControlMessage } from '@cider/protocol';
+import { metricsPath, type MetricsEndpoint } from '@cider/protocol/metrics-endpoint';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { AgentSession, defaultSessionLimits, type SessionHost, type SessionLimits } from './agent-session.ts';
+import type { ControlRecorder } from '../metrics/control-metrics.ts';
 import type { CommandBus } from './commands.ts';
 import { errorAnswer, HttpError, nodeCredentials, readJson, refuseUpgrade, requestPath, sendJson } from './http.ts';
 import { SaturatedError, Semaphore } from './limits.ts';
@@ -31,6 +33,10 @@ export interface GatewayOptions {
   maxWaitingAuth?: number;
   /** Called when an agent (re)connects: its jobs may run now. */
   onNodeConnected(nodeId: string): Promise<void>;
+  /** Told of agents' sync reports (metrics). */
+  recorder?: ControlRecorder;
+  /** Serves /metrics on this port (behind CIDER_METRICS_TOKEN); absent: /metrics is 404 here. */
+  metrics?: MetricsEndpoint;
 }
 
 export class AgentGateway {
@@ -86,6 +92,7 @@ export class AgentGateway {
           .then(() => publishSyncOutcome(options.deps, { kind: 'node-offline', nodeId: session.nodeId }));
       },
       onNodeConnected: (nodeId) => options.onNodeConnected(nodeId),
+      ...(options.recorder ? { recorder: options.recorder } : {}),
     };
   }
 
@@ -142,6 +149,7 @@ export class AgentGateway {
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'Method not allowed' }, { allow: 'GET, HEAD' });
       return sendJson(res, 200, { ok: true });
     }
+    if (path === metricsPath && this.options.metrics) return this.options.metrics.serve(req, res);
     if (path === enrollPath) {
       if (req.method !== 'POST') return sendJson(res, 405, { error: 'Method not allowed' }, { allow: 'POST' });
       const parsed = enrollRequest.safeParse(await readJson(req, maxEnrollBodyBytes));

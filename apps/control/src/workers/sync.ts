@@ -23,6 +23,7 @@ import type { ControlMessage } from '@cider/protocol';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CommandBus } from '../gateway/commands.ts';
+import type { ControlRecorder } from '../metrics/control-metrics.ts';
 import type { NodeSlots } from './node-slots.ts';
 
 export interface SyncWorkerOptions {
@@ -36,6 +37,8 @@ export interface SyncWorkerOptions {
   offlineRecheckMs?: number;
   /** How often a waiting dispatcher reads its job's row, in case an outcome was lost (default 15 s). */
   pollMs?: number;
+  /** Told when a job is handed to its agent (dispatch latency). */
+  recorder?: ControlRecorder;
 }
 
 /** How a wait for the agent ended. */
@@ -105,6 +108,8 @@ export function createSyncProcessor(options: SyncWorkerOptions): SyncProcessor {
             log.warn({ err: error, syncJobId }, 'planning peers failed; dispatched without peers');
             return undefined;
           });
+          // The row was last written when the job was queued (or queued again after a failed attempt).
+          options.recorder?.dispatched(row.updatedAt);
           return { type: 'sync', jobId: syncJobId, digest, reference: payload.reference, registry: access, ...(peers ? { peers } : {}), ...(mirror ? { mirror } : {}) };
         });
       } else {

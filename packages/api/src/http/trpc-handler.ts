@@ -6,11 +6,12 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { TRPCError } from '@trpc/server';
 import { readCookie, serializeSessionCookie, sessionCookieName } from '../cookies.ts';
 import type { EventHub } from '../events.ts';
+import type { ProcedureObserver } from '../observe.ts';
 import { appRouter } from '../root.ts';
 import { apiTokenSession } from '../services/access/api-tokens.ts';
 import { RetryLaterError, userForSession, type AuthPolicy } from '../services/access/auth.ts';
 import type { ServiceDeps } from '../services/deps.ts';
-import { toTrpcError, type TrpcContext } from '../trpc.ts';
+import { toTrpcError, wasObserved, type TrpcContext } from '../trpc.ts';
 import { clientAddress, isHttps } from './request-facts.ts';
 import { boundedBody, refuseBatch, refuseCrossSite } from './request-guards.ts';
 
@@ -28,6 +29,8 @@ export interface TrpcHandlerOptions {
   authPolicy?: AuthPolicy;
   maxBatchSize?: number;
   onError?(path: string | undefined, error: TRPCError): void;
+  /** Told of every procedure call (web's /metrics). */
+  observer?: ProcedureObserver;
 }
 
 async function createContext(options: TrpcHandlerOptions, req: Request, resHeaders: Headers): Promise<TrpcContext> {
@@ -46,6 +49,7 @@ async function createContext(options: TrpcHandlerOptions, req: Request, resHeade
     userAgent: req.headers.get('user-agent') ?? undefined,
     clientAddress: clientAddress(req, options.trustedProxyHops),
     authPolicy: options.authPolicy,
+    ...(options.observer ? { observer: options.observer, via: 'trpc' as const } : {}),
     setSessionCookie(token, expiresAt) {
       resHeaders.append('set-cookie', serializeSessionCookie(token, { expiresAt, secure }));
     },
@@ -76,8 +80,17 @@ export function createTrpcHandler(options: TrpcHandlerOptions): (req: Request) =
         const seconds = retryAfter(errors);
         return seconds ? { headers: new Headers({ 'retry-after': String(seconds) }) } : {};
       },
-      onError({ error, path }) {
+      onError({ error, path, type }) {
         options.onError?.(path, error);
+        // Calls refused before any procedure ran (no such procedure, the session's lookup failed)
+        // never reached mapErrors: the observer hears of them here, and only of them.
+        if (options.observer && !wasObserved(error)) {
+          try {
+            options.observer.called({ path: path ?? '', type, via: 'trpc', code: error.code });
+          } catch {
+            // As in mapErrors: metrics never fail a request.
+          }
+        }
       },
     });
   };

@@ -21,6 +21,7 @@ export * from './fleet/desired-state.ts';
 export * from './fleet/reconcile.ts';
 export * from './fleet/overview.ts';
 export * from './fleet/attention.ts';
+export * from './fleet/fleet-gauges.ts';
 export * from './fleet/fleet-totals.ts';
 export * from './fleet/rollouts-in-flight.ts';
 export * from './fleet/trends.ts';

@@ -3,6 +3,7 @@
 // process's connections and the deployment's settings.
 import { createTrpcHandler } from '@cider/api/http';
 import { env } from '../../../../env.ts';
+import { webMetrics } from '../../../../server/metrics.ts';
 import { services } from '../../../../server/services.ts';
 
 export const dynamic = 'force-dynamic';
@@ -18,6 +19,7 @@ function trpcHandler(): (req: Request) => Promise<Response> {
     services,
     trustedProxyHops: config.CIDER_TRUST_PROXY,
     forceSecureCookies: config.CIDER_SECURE_COOKIES,
+    observer: webMetrics(),
     authPolicy: { apiTokenExpiry: { defaultDays: config.CIDER_API_TOKEN_DEFAULT_DAYS, maxDays: config.CIDER_API_TOKEN_MAX_DAYS } },
     onError(path, error) {
       // Expected failures (bad input, unreachable registry) already carry a message for the user;
