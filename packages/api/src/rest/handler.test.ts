@@ -201,4 +201,45 @@ describe('REST API v1 (real PostgreSQL, Redis)', () => {
     expect(seen).toEqual(Array.from({ length: 7 }, (_, i) => `page-${f.suffix}-${i}`));
     expect(pages).toBe(3);
   });
+  it('walks nodes by name a page at a time, and sums a rollout (nodes missing the pin: in progress)', async () => {
+    const f = await fixture();
+    const handle = handler();
+    const names = Array.from({ length: 5 }, (_, i) => `mac-${f.suffix}-${i}`);
+    for (const name of names.toReversed()) {
+      await harness.deps.db.node.create({ data: { name, secretHash: 'x'.repeat(64), state: 'online', lastSeenAt: new Date() } });
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const path: string = `/nodes?search=mac-${f.suffix}&limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const response = await handle(call('GET', path, f.tokens.viewer));
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { items: { name: string; sync: { state: string } }[]; nextCursor: string | null };
+      seen.push(...body.items.map((n) => n.name));
+      cursor = body.nextCursor;
+      pages += 1;
+    } while (cursor && pages < 10);
+    expect(seen).toEqual(names);
+    expect(pages).toBe(3);
+
+    // The project has an empty selector: every node serves it, none holds its pin yet.
+    const rollout = await handle(call('GET', `/projects/${f.project.name}/rollout`, f.tokens.viewer));
+    expect(rollout.status).toBe(200);
+    const summary = (await rollout.json()) as { state: string; serving: number; inSync: number; waiting: number; failed: number };
+    expect(summary.state).toBe('in-progress');
+    expect(summary.inSync).toBe(0);
+    expect(summary.serving).toBeGreaterThanOrEqual(5);
+    const rows: string[] = [];
+    let next: string | null = null;
+    do {
+      const path: string = `/projects/${f.project.id}/rollout/nodes?limit=2${next ? `&cursor=${next}` : ''}`;
+      const body = (await (await handle(call('GET', path, f.tokens.viewer))).json()) as { items: { nodeName: string; inSync: boolean }[]; nextCursor: string | null };
+      rows.push(...body.items.map((r) => r.nodeName));
+      next = body.nextCursor;
+    } while (next);
+    expect(rows.length).toBe(summary.serving);
+    expect(new Set(rows).size).toBe(rows.length);
+    for (const name of names) expect(rows).toContain(name);
+  });
 });
