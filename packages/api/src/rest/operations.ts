@@ -167,6 +167,21 @@ async function rolloutSummary(deps: ServiceDeps, project: ProjectRow) {
   };
 }
 
+async function findRegistry(ctx: RestContext, key: string) {
+  const all = await caller(ctx).registries.list();
+  const lower = key.toLowerCase();
+  const found = all.find((r) => r.id === key || r.name.toLowerCase() === lower || r.host.toLowerCase() === lower);
+  if (!found) throw new AppError('NOT_FOUND', `No registry "${key}". List them with GET /registries.`);
+  return found;
+}
+
+/** A page of a list the registry gave whole (its catalog, a repository's tags): an offset in the cursor. */
+function offsetPage<T>(all: T[], query: { cursor?: string; limit: number }) {
+  const offset = decodeCursor(query.cursor, isOffset) ?? 0;
+  const next = offset + query.limit;
+  return { items: all.slice(offset, next), nextCursor: next < all.length ? encodeCursor(next) : null };
+}
+
 type Implementation<Id extends OperationId> = (ctx: RestContext, input: ParsedRequestOf<Id>) => Promise<unknown>;
 
 export const implementations: { [Id in OperationId]: Implementation<Id> } = {
@@ -251,18 +266,19 @@ export const implementations: { [Id in OperationId]: Implementation<Id> } = {
   },
 
   'registries.list': async (ctx) => ({ items: await caller(ctx).registries.list() }),
-  'registries.get': async (ctx, { params }) => {
-    const all = await caller(ctx).registries.list();
-    const key = params.registry.toLowerCase();
-    const found = all.find((r) => r.id === params.registry || r.name.toLowerCase() === key || r.host.toLowerCase() === key);
-    if (!found) throw new AppError('NOT_FOUND', `No registry "${params.registry}". List them with GET /registries.`);
-    return found;
+  'registries.get': async (ctx, { params }) => findRegistry(ctx, params.registry),
+  'images.repositories': async (ctx, { params, query }) => {
+    const registry = await findRegistry(ctx, params.registry);
+    const { catalog } = await caller(ctx).images.repositories({ registryId: registry.id });
+    if (!catalog.available) throw new AppError('NOT_FOUND', `${registry.name} does not list its repositories (no catalog); ask for a repository's tags by name instead.`);
+    return offsetPage(catalog.repositories, query);
   },
-  'images.repositories': async () => {
-    throw new RestError('NOT_FOUND', 'Not available yet in API v1: browse repositories in the dashboard (Images).');
-  },
-  'images.tags': async () => {
-    throw new RestError('NOT_FOUND', 'Not available yet in API v1: browse tags in the dashboard (Images).');
+  'images.tags': async (ctx, { params, query }) => {
+    const registry = await findRegistry(ctx, params.registry);
+    const listed = await caller(ctx).images.tags({ registryId: registry.id, repository: query.repository });
+    // Version, build, size and dates need the image's config: the dashboard's tag page reads them; here they are null.
+    const tags = listed.tags.map((t) => ({ tag: t.name, digest: t.digest, macosVersion: null, build: null, architecture: null, size: null, createdAt: null, holders: t.nodes }));
+    return offsetPage(tags, query);
   },
 
   'audit.list': async (ctx, { query }) => {

@@ -74,6 +74,17 @@ describe('REST pins (real PostgreSQL, Redis, docker-registry)', () => {
     const stale = await send('PUT', `/pins/${pin.id}`, { reference: `${registry.host}/macos:15.2` }, { 'if-match': pin.etag });
     expect(stale.status).toBe(412);
     expect(await db.auditEvent.count({ where: { action: 'pin.update', targetId: pin.id } })).toBe(1);
+
+    // The registry's repositories and a repository's tags, a page at a time.
+    const repos = (await (await send('GET', '/registries/local/repositories')).json()) as { items: { name: string; pins: number }[] };
+    expect(repos.items).toEqual([{ name: 'macos', pins: 1 }]);
+    const first = await send('GET', '/registries/local/tags?repository=macos&limit=1');
+    const page1 = (await first.json()) as { items: { tag: string; digest: string }[]; nextCursor: string | null };
+    expect(page1.items).toHaveLength(1);
+    const page2 = (await (await send('GET', `/registries/local/tags?repository=macos&limit=1&cursor=${page1.nextCursor}`)).json()) as typeof page1;
+    expect(page2.nextCursor).toBeNull();
+    const tags = Object.fromEntries([...page1.items, ...page2.items].map((t) => [t.tag, t.digest]));
+    expect(tags).toEqual(digests);
   });
 
   it('builds an OpenAPI 3.1 document that validates and names every operation', async () => {
