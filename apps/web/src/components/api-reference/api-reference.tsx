@@ -120,8 +120,8 @@ export function ApiReference({ document }: { document: OpenApiDocument }) {
         title="API reference"
         description={
           <>
-            {document.info.description} The machine-readable document: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1). Create a
-            token under <a href="/settings#api-tokens">Settings → API tokens</a>.
+            {document.info.description} The machine-readable document: <a className="text-link" href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1). Create a
+            token under <a className="text-link" href="/settings#api-tokens">Settings → API tokens</a>.
           </>
         }
       />
