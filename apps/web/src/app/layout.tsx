@@ -12,6 +12,7 @@ import '../styles/tables.css';
 import '../styles/overview.css';
 import '../styles/lists.css';
 import '../styles/lifecycle.css';
+import '../styles/api-reference.css';
 import type { Metadata } from 'next';
 import type { ReactNode } from 'react';
 import { TrpcQueryProvider } from '../trpc/provider.tsx';

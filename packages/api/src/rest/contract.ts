@@ -462,7 +462,7 @@ export const operations = {
       from: time.optional(),
       to: time.optional(),
       cursor,
-      limit: limit(200, 50),
+      limit: limit(100, 50),
     }),
     status: 200,
     response: page(auditEventSchema),

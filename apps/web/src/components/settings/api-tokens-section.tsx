@@ -8,7 +8,7 @@ export function ApiTokensSection() {
       <h2 id="api-tokens-title">API tokens</h2>
       <p className="muted small">
         Scripts and CI call the API as you with <code>Authorization: Bearer &lt;token&gt;</code>, with your role and teams. Revoke a token the moment it
-        may have leaked.
+        may have leaked. What the API offers: the <a className="text-link" href="/api">API reference</a>.
       </p>
       <ApiTokenTable />
       <ApiTokenForm />

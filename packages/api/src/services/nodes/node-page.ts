@@ -38,6 +38,8 @@ export interface NodePageQuery {
   direction: 'asc' | 'desc';
   page: number;
   pageSize: number;
+  /** Keyset for the REST API's cursor (name order only): rows named after this one. */
+  afterName?: string;
 }
 
 export interface NodeSync {
@@ -170,7 +172,7 @@ export async function nodePage(deps: ServiceDeps, query: NodePageQuery, now = Da
   }));
   // Failed and drift were filtered in SQL; the other sync states are the rows' own.
   const bySync = query.sync === 'in-sync' || query.sync === 'behind' || query.sync === 'fetching' ? query.sync : undefined;
-  const matching = all.filter((row) => !bySync || row.sync.state === bySync);
+  const matching = all.filter((row) => (!bySync || row.sync.state === bySync) && (query.afterName === undefined || row.name > query.afterName));
   const compare = compareBy(query.sort);
   const sign = query.direction === 'desc' ? -1 : 1;
   // Rows arrive ordered by name: a stable sort keeps name order among equals, so rows never swap.

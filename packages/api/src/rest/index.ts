@@ -1,0 +1,3 @@
+export { createRestHandler, type RestHandlerOptions } from './handler.ts';
+export { buildOpenApiDocument } from './openapi.ts';
+export * from './contract.ts';
