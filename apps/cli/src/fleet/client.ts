@@ -149,7 +149,7 @@ export class FleetClient {
   #unreachable(error: unknown): FleetError {
     const name = error instanceof Error ? error.name : '';
     if (name === 'TimeoutError' || name === 'AbortError') {
-      return new FleetError('TIMEOUT', `Cider Fleet at ${this.origin} did not answer within ${Math.round(this.#timeoutMs / 1000)} s. Check that the server is up, then try again.`);
+      return new FleetError('TIMEOUT', `Cider Fleet at ${this.origin} did not answer within ${Math.round(this.#timeoutMs / 100) / 10} s. Check that the server is up, then try again.`);
     }
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);
     return new FleetError('UNREACHABLE', `Cannot reach Cider Fleet at ${this.origin} (${cause}). Check --server or CIDER_SERVER and that the server is up.`);
