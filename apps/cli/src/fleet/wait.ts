@@ -97,7 +97,8 @@ function barDisplay(stream: NodeJS.WriteStream, maxBars: number): Display {
   const width = (names: string[]) => Math.min(30, Math.max(5, ...names.map((n) => n.length)));
   const total = multi.create(1, 0, { name: 'total', pct: '', detail: '' });
   const bars = new Map<string, cliProgress.SingleBar>();
-  const more = multi.create(1, 0, { text: '' }, { format: ' {text}' });
+  const moreBar = () => multi.create(1, 0, { text: '' }, { format: ' {text}' });
+  let more = moreBar();
   return {
     show(rollout, nodes) {
       const shown = nodes.slice(0, maxBars);
@@ -110,13 +111,17 @@ function barDisplay(stream: NodeJS.WriteStream, maxBars: number): Display {
           bars.delete(name);
         }
       }
+      // New bars go above the "+N more" line: it is taken away and put back below them.
+      const added = shown.filter((n) => !bars.has(n.name));
+      if (added.length) multi.remove(more);
       for (const node of shown) {
         const payload = { name: node.name.slice(0, pad).padEnd(pad), pct: node.status === 'syncing' ? percent(node.done, node.total) : '', detail: node.status };
-        const bar = bars.get(node.name) ?? multi.create(Math.max(node.total ?? 1, 1), 0, payload);
+        const bar = bars.get(node.name) ?? multi.create(1, 0, payload);
         bars.set(node.name, bar);
         bar.setTotal(Math.max(node.total ?? 1, 1));
-        bar.update(node.done, payload);
+        bar.update(node.total ? node.done : 0, payload);
       }
+      if (added.length) more = moreBar();
       more.update(0, { text: nodes.length > shown.length ? `+${nodes.length - shown.length} more nodes not in sync` : '' });
     },
     stop() {
