@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 // The REST handler comes from branch i11-rest (packages/api/src/rest/handler.ts). Until it is merged
 // this suite is skipped, and says so; the import is by name so the CLI typechecks without it.
 interface RestHandlerModule {
-  createRestHandler(options: { services: () => { deps: unknown; hub: unknown }; trustedProxyHops: number }): (request: Request) => Promise<Response>;
+  createRestHandler(options: { basePath: string; services: () => { deps: unknown; hub: unknown }; trustedProxyHops: number }): (request: Request) => Promise<Response>;
 }
 const restModule = '@cider/api/rest';
 const rest = (await import(restModule).catch(() => undefined)) as RestHandlerModule | undefined;
@@ -97,7 +97,7 @@ describe.runIf(rest)('cider fleet (real process, real REST handler, PostgreSQL, 
     await deps.db.node.create({ data: { name: 'mac-idle', secretHash: 'x'.repeat(64), labels: { pool: 'other' } } });
 
     // The REST handler as apps/web mounts it at /api/v1.
-    const handle = rest!.createRestHandler({ services: () => ({ deps, hub }), trustedProxyHops: 0 });
+    const handle = rest!.createRestHandler({ basePath: '/api/v1', services: () => ({ deps, hub }), trustedProxyHops: 0 });
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (d: Buffer) => chunks.push(d));
@@ -139,7 +139,7 @@ describe.runIf(rest)('cider fleet (real process, real REST handler, PostgreSQL, 
 
     const right = await cider(['fleet', 'login', url, '--token-stdin'], loginEnv, `${adminToken}\n`);
     expect(right.code).toBe(0);
-    expect(right.stdout).toContain('as fleet-admin@fleet.test (admin)');
+    expect(right.stdout).toMatch(/^Logged in to http:\/\/127\.0\.0\.1:\d+\/ as fleet-admin@fleet\.test \(admin(, token expires \d{4}-\d\d-\d\d)?\); stored in .*fleet\.json\.\n$/);
     expect(right.stdout + right.stderr).not.toContain(adminToken);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ server: `${url}/`, token: adminToken });
@@ -165,7 +165,7 @@ describe.runIf(rest)('cider fleet (real process, real REST handler, PostgreSQL, 
     expect(projects.items.map((p: { name: string }) => p.name)).toEqual(['ci-macs', 'spare']);
     expect(projects.nextCursor).toBeNull();
     const one = await cider(['fleet', 'projects', 'ls', '--limit', '1']);
-    expect(one.stdout).toMatch(/^NAME .*\nci-macs .*\n\n\(more projects than the 1 shown: raise --limit or filter\)\n$/);
+    expect(one.stdout).toMatch(/^NAME .*\nci-macs .*\n\(more projects than the 1 shown: raise --limit or filter\)\n$/);
 
     const nodes = await cider(['fleet', 'nodes', 'ls', '--label', `pool=${pool}`]);
     expect(nodes.code).toBe(0);
