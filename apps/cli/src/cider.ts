@@ -3,6 +3,7 @@
 import { enableMemoryRelief } from '@cider/oci';
 import { Command } from 'commander';
 import { registerCache } from './commands/cache.ts';
+import { registerFleet } from './commands/fleet/index.ts';
 import { registerImage } from './commands/image.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerLogin } from './commands/login.ts';
@@ -28,5 +29,6 @@ registerInspect(program);
 registerLogin(program);
 registerLogout(program);
 registerCache(program);
+registerFleet(program);
 
 await program.parseAsync();
