@@ -2,19 +2,20 @@
 // library: apps/web passes in an observer that counts into prom-client. Paths are the router's
 // own keys (a bounded set), never something a caller typed.
 import type { TRPCError } from '@trpc/server';
+import type { ErrorCode as RestErrorCode } from './rest/contract.ts';
 
 export type ProcedureType = 'query' | 'mutation' | 'subscription';
 /** How the call arrived: the dashboard's tRPC endpoint, or the REST API's caller over the same procedures. */
 export type ProcedureVia = 'trpc' | 'rest';
 
 export interface ProcedureCall {
-  /** The procedure's path; for a call refused before any procedure ran, what the request named (a caller's text). */
+  /** The procedure's path (for `rest`, the operation's id); for a call refused before any procedure ran, what the request named (a caller's text). */
   path: string;
   /** 'unknown' for a call refused before any procedure ran (no such procedure, no database for the session). */
   type: ProcedureType | 'unknown';
   via: ProcedureVia;
-  /** The tRPC error code the caller got; undefined on success. */
-  code: TRPCError['code'] | undefined;
+  /** The error code the caller got (tRPC's; the REST API's own for `rest`): a bounded set. Undefined on success. */
+  code: TRPCError['code'] | RestErrorCode | undefined;
   /** Absent for a call refused before any procedure ran. */
   durationSeconds?: number;
 }

@@ -96,4 +96,14 @@ describe('web /metrics (the route, after real tRPC calls on PostgreSQL and Redis
     expect(sampleValue(text, 'cider_web_trpc_requests_total', { procedure: unknownProcedure, type: 'unknown', code: 'NOT_FOUND', via: 'rest' })).toBe(1);
     expect(text).not.toContain('made.up');
   });
+
+  it("labels REST v1 calls with the operation's id (a bounded set, from the contract)", async () => {
+    process.env.CIDER_METRICS_TOKEN = token;
+    webMetrics().called({ path: 'pins.create', type: 'mutation', via: 'rest', code: 'PRECONDITION_FAILED', durationSeconds: 0.02 });
+    const text = await (await scrape(token)).text();
+    expect(sampleValue(text, 'cider_web_trpc_requests_total', { procedure: 'pins.create', type: 'mutation', code: 'PRECONDITION_FAILED', via: 'rest' })).toBe(1);
+    const checked = await promtoolCheckMetrics(text);
+    expect(checked.output).toBe('');
+    expect(checked.code).toBe(0);
+  });
 });

@@ -4,6 +4,7 @@
 // route and the /metrics route as separate bundles, and both must see the same counters.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { appRouter, type ProcedureCall, type ProcedureObserver } from '@cider/api';
+import { operations } from '@cider/api/rest';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** Label for a path that is no procedure of the router (never echoed: callers choose paths). */
@@ -15,7 +16,7 @@ export class WebMetrics implements ProcedureObserver {
   private readonly requests: Counter<'procedure' | 'type' | 'code' | 'via'>;
   private readonly duration: Histogram<'procedure' | 'type'>;
 
-  constructor(procedures: Iterable<string> = Object.keys(appRouter._def.procedures)) {
+  constructor(procedures: Iterable<string> = [...Object.keys(appRouter._def.procedures), ...Object.keys(operations)]) {
     this.procedures = new Set(procedures);
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'cider_web_' });
@@ -23,7 +24,7 @@ export class WebMetrics implements ProcedureObserver {
     for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) this.registry.removeSingleMetric(`cider_web_nodejs_${name}`);
     this.requests = new Counter({
       name: 'cider_web_trpc_requests_total',
-      help: 'tRPC procedure calls by procedure, type, outcome (OK or the tRPC error code) and how they came (trpc: the dashboard endpoint, rest: the REST API)',
+      help: 'API calls by procedure (a tRPC procedure, or a REST v1 operation id when via=rest), type, outcome (OK or the error code) and how they came (trpc: the dashboard endpoint, rest: the REST API)',
       labelNames: ['procedure', 'type', 'code', 'via'],
       registers,
     });

@@ -243,3 +243,29 @@ describe('REST API v1 (real PostgreSQL, Redis)', () => {
     for (const name of names) expect(rows).toContain(name);
   });
 });
+
+describe('REST v1: what the metrics observer is told', () => {
+  it('one call per request that named an operation, with its id, type and error code; procedures it runs are not told again', async () => {
+    const calls: { path: string; type: string; via: string; code: string | undefined }[] = [];
+    const observed = createRestHandler({
+      basePath: '/api/v1',
+      services: () => ({ deps: harness.deps, hub: harness.hub }),
+      trustedProxyHops: 0,
+      observer: { called: ({ path, type, via, code }) => void calls.push({ path, type, via, code }) },
+    });
+    const admin = await harness.user('admin');
+    const token = await tokenFor(admin);
+    expect((await observed(call('GET', '/projects', token))).status).toBe(200);
+    expect((await observed(call('GET', '/me'))).status).toBe(401);
+    expect((await observed(call('POST', `/jobs/${randomUUID()}/cancel`, token))).status).toBe(404);
+    expect((await observed(call('POST', '/projects/x/pins', token, { reference: '' }))).status).toBe(400);
+    // No operation named: nothing to count under a bounded label.
+    expect((await observed(call('GET', '/no/such/thing', token))).status).toBe(404);
+    expect(calls).toEqual([
+      { path: 'projects.list', type: 'query', via: 'rest', code: undefined },
+      { path: 'me.get', type: 'query', via: 'rest', code: 'UNAUTHENTICATED' },
+      { path: 'jobs.cancel', type: 'mutation', via: 'rest', code: 'NOT_FOUND' },
+      { path: 'pins.create', type: 'mutation', via: 'rest', code: 'BAD_REQUEST' },
+    ]);
+  });
+});

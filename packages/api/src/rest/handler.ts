@@ -8,9 +8,10 @@ import type { EventHub } from '../events.ts';
 import { apiTokenSession } from '../services/access/api-tokens.ts';
 import type { AuthPolicy } from '../services/access/auth.ts';
 import type { ServiceDeps } from '../services/deps.ts';
+import type { ProcedureObserver } from '../observe.ts';
 import { clientAddress } from '../http/request-facts.ts';
 import { boundedBody } from '../http/request-guards.ts';
-import { operations, type Operation, type OperationId } from './contract.ts';
+import { errorCodes, operations, type ErrorCode, type Operation, type OperationId } from './contract.ts';
 import { errorResponse, toErrorResponse, zodRefusal } from './errors.ts';
 import { implementations, type RestContext } from './operations.ts';
 import { buildOpenApiDocument } from './openapi.ts';
@@ -23,6 +24,11 @@ export interface RestHandlerOptions {
   authPolicy?: AuthPolicy;
   /** Unexpected failures (500s), for the server log. */
   onError?(operation: string, error: unknown): void;
+  /**
+   * Told of every request that named an operation, as `via: 'rest'` with the operation's id and the
+   * answer's error code (web's metrics). The procedures it calls are not observed again.
+   */
+  observer?: ProcedureObserver;
 }
 
 interface Route {
@@ -72,10 +78,47 @@ function queryObject(url: URL): Record<string, string> {
   return query;
 }
 
+const knownCodes: ReadonlySet<string> = new Set<string>(errorCodes);
+
+/** The error code of a refusal (our one error shape), for the observer; bodies are small and errors rare. */
+async function errorCodeOf(res: Response): Promise<ErrorCode> {
+  try {
+    const code = ((await res.clone().json()) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' && knownCodes.has(code) ? (code as ErrorCode) : 'INTERNAL';
+  } catch {
+    return 'INTERNAL';
+  }
+}
+
 export function createRestHandler(options: RestHandlerOptions): (req: Request) => Promise<Response> {
+  const handle = createUnobservedHandler(options);
+  const observer = options.observer;
+  if (!observer) return (req) => handle(req).then(({ res }) => res);
+  return async (req) => {
+    const started = performance.now();
+    const { res, opId } = await handle(req);
+    if (opId) {
+      try {
+        const code = res.ok ? undefined : await errorCodeOf(res);
+        observer.called({ path: opId, type: req.method.toUpperCase() === 'GET' || req.method.toUpperCase() === 'HEAD' ? 'query' : 'mutation', via: 'rest', code, durationSeconds: (performance.now() - started) / 1000 });
+      } catch {
+        // Metrics are a side show: never let them fail an answer.
+      }
+    }
+    return res;
+  };
+}
+
+function createUnobservedHandler(options: RestHandlerOptions): (req: Request) => Promise<{ res: Response; opId: OperationId | undefined }> {
   const base = options.basePath.replace(/\/+$/, '');
   let document: unknown;
   return async (req) => {
+    const state: { opId: OperationId | undefined } = { opId: undefined };
+    const res = await answer(req, state);
+    return { res, opId: state.opId };
+  };
+
+  async function answer(req: Request, state: { opId: OperationId | undefined }): Promise<Response> {
     let opId = '?';
     try {
       const url = new URL(req.url);
@@ -99,6 +142,7 @@ export function createRestHandler(options: RestHandlerOptions): (req: Request) =
       }
       const { route, params } = found;
       opId = route.id;
+      state.opId = route.id;
 
       const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.get('authorization') ?? '')?.[1];
       if (!bearer) return errorResponse('UNAUTHENTICATED', 'Send an API token: `Authorization: Bearer cat_...` (create one under Settings -> API tokens).');
@@ -168,5 +212,5 @@ export function createRestHandler(options: RestHandlerOptions): (req: Request) =
     } catch (error) {
       return toErrorResponse(error, (e) => options.onError?.(opId, e));
     }
-  };
+  }
 }

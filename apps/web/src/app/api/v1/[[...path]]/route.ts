@@ -3,6 +3,7 @@
 // connections and the deployment's settings.
 import { createRestHandler } from '@cider/api/rest';
 import { env } from '../../../../env.ts';
+import { webMetrics } from '../../../../server/metrics.ts';
 import { services } from '../../../../server/services.ts';
 
 export const dynamic = 'force-dynamic';
@@ -17,6 +18,7 @@ function restHandler(): (req: Request) => Promise<Response> {
     basePath: '/api/v1',
     services,
     trustedProxyHops: config.CIDER_TRUST_PROXY,
+    observer: webMetrics(),
     authPolicy: { apiTokenExpiry: { defaultDays: config.CIDER_API_TOKEN_DEFAULT_DAYS, maxDays: config.CIDER_API_TOKEN_MAX_DAYS } },
     onError(operation, error) {
       // Expected failures carry their message to the caller; only unexpected ones need the log.
