@@ -66,7 +66,7 @@ describe('docs/examples/pin-and-wait.sh (real HTTP, PostgreSQL, Redis, docker-re
     await rm(work, { recursive: true, force: true });
   });
 
-  it('exits 0 when the nodes hold the digest, 1 naming the node whose sync failed', async () => {
+  it('exits 0 when the nodes hold the digest, 5 on timeout, 4 naming the node whose sync failed, 3 when refused, 1 when unreachable', async () => {
     const db = harness.deps.db;
     const team = await db.team.create({ data: { name: 'ci' } });
     await db.project.create({ data: { name: 'builds', teamId: team.id, nodeSelector: { pool: 'ci' } } });
@@ -82,16 +82,32 @@ describe('docs/examples/pin-and-wait.sh (real HTTP, PostgreSQL, Redis, docker-re
     expect(converged.stdout).toContain(`Pinned ${registry.host}/macos:15.2 in builds at ${digests['15.2']}`);
     expect(converged.stdout).toMatch(/converged: 1\/1 nodes in sync/);
 
+    // A node that has not fetched 15.2 yet: still in progress when the (zero) timeout is up.
+    const late = await db.node.create({ data: { name: 'mac-3', labels: { pool: 'ci' }, secretHash: 'x'.repeat(64), state: 'online', lastSeenAt: new Date() } });
+    const waiting = await run('sh', [script, 'builds', `${registry.host}/macos:15.2`, '0'], { env }).catch((error: unknown) => error as { code: number; stdout: string; stderr: string });
+    expect('code' in waiting ? waiting.code : 0).toBe(5);
+    expect(waiting.stdout).toMatch(/in-progress: 1\/2 nodes in sync/);
+    expect(waiting.stderr).toMatch(/Timed out after 0s; the rollout goes on/);
+    for (const digest of Object.values(digests)) await db.nodeImage.create({ data: { nodeId: late.id, digest, size: 10n, verifiedAt: new Date() } });
+
     // A second node whose pull of 15.3 failed: the rollout is failing and the script says where.
     const broken = await db.node.create({ data: { name: 'mac-2', labels: { pool: 'ci' }, secretHash: 'x'.repeat(64), state: 'online', lastSeenAt: new Date() } });
     await db.syncJob.create({ data: { key: `sync:${broken.id}:${digests['15.3']}`, nodeId: broken.id, digest: digests['15.3']!, reference: `${registry.host}/macos:15.3`, state: 'failed', error: 'disk full' } });
     const failing = await run('sh', [script, 'builds', `${registry.host}/macos:15.3`, '30'], { env }).catch((error: unknown) => error as { code: number; stdout: string; stderr: string });
-    expect('code' in failing ? failing.code : 0).toBe(1);
+    expect('code' in failing ? failing.code : 0).toBe(4);
     expect(failing.stderr).toMatch(/mac-2 {2}.*macos:15\.3 {2}"disk full"/);
 
     // A refused pin (unknown tag) exits 3 with the API's error.
     const refused = await run('sh', [script, 'builds', `${registry.host}/macos:99`, '30'], { env }).catch((error: unknown) => error as { code: number; stderr: string });
     expect('code' in refused ? refused.code : 0).toBe(3);
     expect(refused.stderr).toMatch(/HTTP 404.*"code":"NOT_FOUND"/s);
+
+    // Nobody listening: 1, and it says nothing was pinned.
+    const closed = await serve(async () => new Response(null));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((ok) => closed.close(ok));
+    const unreachable = await run('sh', [script, 'builds', `${registry.host}/macos:15.2`, '30'], { env: { ...env, CIDER_SERVER: `http://127.0.0.1:${closedPort}` } }).catch((error: unknown) => error as { code: number; stderr: string });
+    expect('code' in unreachable ? unreachable.code : 0).toBe(1);
+    expect(unreachable.stderr).toMatch(/Cannot reach .*nothing was pinned/);
   }, 60_000);
 });
