@@ -184,12 +184,10 @@ export const repositorySchema = z.object({ name: z.string(), pins: z.number().in
 export const tagSchema = z
   .object({
     tag: z.string(),
-    digest: digest.nullable(),
-    macosVersion: z.string().nullable(),
+    digest: digest.nullable().describe('Null when the tag could not be read.'),
+    macosVersion: z.string().nullable().describe("From the image's Cider config, else its annotations."),
     build: z.string().nullable(),
-    architecture: z.string().nullable(),
-    size: z.number().int().nullable(),
-    createdAt: time.nullable(),
+    createdAt: z.string().nullable().describe('When the image was made, as its config or annotations say.'),
     holders: z.number().int().describe('Nodes holding this digest.'),
   })
   .meta({ id: 'Tag' });
@@ -444,7 +442,7 @@ export const operations = {
     tag: 'Images',
     roles: ['admin', 'member', 'viewer'],
     params: registryParam,
-    query: z.object({ repository: z.string().trim().min(1).max(255).describe('e.g. `macos`'), cursor, limit: limit(500, 100) }),
+    query: z.object({ repository: z.string().trim().min(1).max(255).describe('e.g. `macos`'), cursor, limit: limit(100, 30).describe("Items per page, 1 to 100 (default 30): each tag's version and build are read from its image at the registry (then cached).") }),
     status: 200,
     response: page(tagSchema),
   },

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validate } from '@readme/openapi-parser';
-import { pushArtifact, RegistryClient } from '@cider/oci';
+import { CiderMediaType, pushArtifact, RegistryClient } from '@cider/oci';
 import { startRegistry, type RunningRegistry } from '@cider/services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../services/access/api-tokens.ts';
@@ -29,7 +29,15 @@ describe('REST pins (real PostgreSQL, Redis, docker-registry)', () => {
     for (const tag of ['15.2', '15.3']) {
       const file = join(work, `payload-${tag}.bin`);
       await writeFile(file, `payload ${tag}`);
-      const pushed = await pushArtifact({ client, reference: `${registry.host}/macos:${tag}`, files: [{ path: file }] });
+      // A Cider image: its config carries the version and build the tag pages show.
+      const config = { os: 'macOS', version: tag, build: `24C${tag.replace('.', '')}`, architecture: 'arm64', created: '2024-12-11T18:00:00Z' };
+      const pushed = await pushArtifact({
+        client,
+        reference: `${registry.host}/macos:${tag}`,
+        files: [{ path: file, mediaType: CiderMediaType.ipsw }],
+        artifactType: CiderMediaType.artifact,
+        config: { mediaType: CiderMediaType.config, bytes: Buffer.from(JSON.stringify(config)) },
+      });
       digests[tag] = pushed.digest;
     }
     await client.close();
@@ -79,12 +87,16 @@ describe('REST pins (real PostgreSQL, Redis, docker-registry)', () => {
     const repos = (await (await send('GET', '/registries/local/repositories')).json()) as { items: { name: string; pins: number }[] };
     expect(repos.items).toEqual([{ name: 'macos', pins: 1 }]);
     const first = await send('GET', '/registries/local/tags?repository=macos&limit=1');
-    const page1 = (await first.json()) as { items: { tag: string; digest: string }[]; nextCursor: string | null };
+    const page1 = (await first.json()) as { items: { tag: string; digest: string; macosVersion: string | null; build: string | null; createdAt: string | null; holders: number }[]; nextCursor: string | null };
     expect(page1.items).toHaveLength(1);
     const page2 = (await (await send('GET', `/registries/local/tags?repository=macos&limit=1&cursor=${page1.nextCursor}`)).json()) as typeof page1;
     expect(page2.nextCursor).toBeNull();
     const tags = Object.fromEntries([...page1.items, ...page2.items].map((t) => [t.tag, t.digest]));
     expect(tags).toEqual(digests);
+    // Each tag's facts come from its image's config at the registry.
+    for (const item of [...page1.items, ...page2.items]) {
+      expect(item).toMatchObject({ macosVersion: item.tag, build: `24C${item.tag.replace('.', '')}`, createdAt: '2024-12-11T18:00:00Z' });
+    }
   });
 
   it('builds an OpenAPI 3.1 document that validates and names every operation', async () => {

@@ -50,6 +50,21 @@ async function factsOf(client: RegistryClient, registry: Registry, repository: s
   return { version: cider.version ?? fromAnnotations.version, build: cider.build, created: cider.created ?? fromAnnotations.created };
 }
 
+/**
+ * Version, build and date of the images behind `digests` (the REST API's tag pages), read from the
+ * registry a few at a time and cached by digest; an image that can't be read has none.
+ */
+export async function factsOfDigests(deps: ServiceDeps, input: { registryId: string; repository: string; digests: readonly string[] }): Promise<Map<string, TagFacts>> {
+  const registry = await loadRegistry(deps, input.registryId);
+  const repository = checkRepository(registry, input.repository);
+  const unique = [...new Set(input.digests)];
+  if (unique.length === 0) return new Map();
+  return withClient(deps, registry, `Reading the images of ${repository}`, async (client) => {
+    const facts = await pMap(unique, (digest) => factsOf(client, registry, repository, digest as Digest).catch(() => noFacts), { concurrency: 6 });
+    return new Map(unique.map((digest, i) => [digest, facts[i]!]));
+  });
+}
+
 /** A repository's tags containing `search`, newest-looking first; the first ones with their facts. */
 export async function pickTags(deps: ServiceDeps, input: { registryId: string; repository: string; search?: string }) {
   const registry = await loadRegistry(deps, input.registryId);
