@@ -1,12 +1,11 @@
-// Talking to the Cider Fleet server: a typed tRPC client over the dashboard's own endpoint, so the
-// CLI and the server share one definition of every call (AppRouter) instead of a hand-built wire
-// envelope. The server is named by --server or CIDER_SERVER; CIDER_TOKEN is an API token
+// `cider image push` asks the Cider Fleet server whether the target registry keeps its tags
+// immutable, over the REST API v1 (GET /api/v1/tag-policy) with the same typed client as
+// `cider fleet`. The server is named by --server or CIDER_SERVER; CIDER_TOKEN is an API token
 // (Settings -> API tokens), read from the environment only so it stays out of shell history and
-// process lists.
-import type { AppRouter } from '@cider/api';
+// process lists. Every failure stops the push: a policy we could not read is not a yes.
 import { OciError } from '@cider/oci';
-import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
-import superjson from 'superjson';
+import { FleetClient } from './fleet/client.ts';
+import { FleetError } from './fleet/errors.ts';
 
 export interface TagPolicy {
   immutableTags: boolean;
@@ -16,20 +15,6 @@ export interface TagPolicy {
 
 const requestTimeoutMs = 15_000;
 
-/** A client for the server at `base`, authenticated with an API token. */
-export function fleetClient(base: URL, token: string) {
-  return createTRPCClient<AppRouter>({
-    links: [
-      httpLink({
-        url: new URL('/api/trpc', base).toString(),
-        transformer: superjson,
-        headers: { authorization: `Bearer ${token}` },
-        fetch: (url, init) => fetch(url, { ...init, signal: AbortSignal.timeout(requestTimeoutMs) }),
-      }),
-    ],
-  });
-}
-
 function serverUrl(server: string): URL {
   try {
     return new URL(server);
@@ -38,23 +23,18 @@ function serverUrl(server: string): URL {
   }
 }
 
-/** The HTTP status behind a tRPC client error, when the server answered at all. */
-function httpStatus(error: TRPCClientError<AppRouter>): number | undefined {
-  const response = (error.meta as { response?: { status?: number } } | undefined)?.response;
-  return response?.status ?? error.data?.httpStatus;
-}
-
 export async function fetchTagPolicy(server: string, registryHost: string, token = process.env.CIDER_TOKEN): Promise<TagPolicy> {
   if (!token) {
     throw new OciError('UNAUTHORIZED', `To read the tag policy from ${server}, set CIDER_TOKEN to an API token (Cider Fleet -> Settings -> API tokens).`);
   }
   const base = serverUrl(server);
   try {
-    const policy = await fleetClient(base, token).registries.tagPolicy.query({ host: registryHost });
+    const client = new FleetClient({ server: base.toString(), token, tokenSource: 'CIDER_TOKEN', timeoutMs: requestTimeoutMs });
+    const policy = await client.call('registries.tagPolicy', { query: { host: registryHost } });
     return { immutableTags: policy.immutableTags, ...(policy.registry ? { registry: policy.registry.name } : {}) };
   } catch (error) {
-    if (!(error instanceof TRPCClientError)) throw error;
-    const status = httpStatus(error);
+    if (!(error instanceof FleetError)) throw error;
+    const status = error.status;
     if (status === undefined) {
       throw new OciError('UNREACHABLE', `Cannot reach Cider Fleet at ${base.origin} to read the tag policy (${error.message}). Nothing was pushed.`);
     }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertValidOci, makeSyntheticIpsw, writeRandomFile } from '@cider/oci/testing';
 import { createServiceDeps } from '@cider/api';
-import { createTrpcHandler } from '@cider/api/http';
+import { createRestHandler } from '@cider/api/rest';
 import { createApiToken, createUser } from '@cider/api/services';
 import { useTestDatabase } from '@cider/db/testing';
 import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
@@ -199,8 +199,8 @@ describe('tag policy from the Cider Fleet server (the real tRPC endpoint, Postgr
     const admin = await createUser(deps, { email: 'cli@fleet.test', name: 'CLI', password: 'a long enough password', role: 'admin' });
     ({ token: goodToken } = await createApiToken(deps, { userId: admin.id, label: 'cli@fleet.test' }, { userId: admin.id, name: 'cli' }));
     await deps.db.registry.create({ data: { name: 'Locked', host: 'locked.example.com', immutableTags: true } });
-    // The dashboard's own tRPC handler, served over HTTP as web serves it.
-    const handle = createTrpcHandler({ endpoint: '/api/trpc', services: () => ({ deps, hub }), trustedProxyHops: 0, forceSecureCookies: false });
+    // The REST API v1 handler, served over HTTP as web mounts it.
+    const handle = createRestHandler({ basePath: '/api/v1', services: () => ({ deps, hub }), trustedProxyHops: 0 });
     server = createServer((req, res) => {
       seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
       const headers = new Headers();
@@ -224,7 +224,7 @@ describe('tag policy from the Cider Fleet server (the real tRPC endpoint, Postgr
     expect(await fetchTagPolicy(url, 'locked.example.com', goodToken)).toEqual({ immutableTags: true, registry: 'Locked' });
     expect(await fetchTagPolicy(url, 'open.example.com', goodToken)).toEqual({ immutableTags: false });
     expect(seen.at(-1)).toMatchObject({ authorization: `Bearer ${goodToken}` });
-    expect(decodeURIComponent(seen.at(-1)!.url)).toContain('/api/trpc/registries.tagPolicy?input={"json":{"host":"open.example.com"}}');
+    expect(seen.at(-1)!.url).toBe('/api/v1/tag-policy?host=open.example.com');
   });
 
   it('refuses to guess: no token, a refused token, a server error or no server stop the push', async () => {

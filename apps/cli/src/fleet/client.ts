@@ -27,6 +27,7 @@ const routes: Routes = {
   'jobs.cancel': ['POST', '/jobs/{jobId}/cancel'],
   'jobs.retry': ['POST', '/jobs/{jobId}/retry'],
   'registries.list': ['GET', '/registries'],
+  'registries.tagPolicy': ['GET', '/tag-policy'],
   'registries.get': ['GET', '/registries/{registry}'],
   'images.repositories': ['GET', '/registries/{registry}/repositories'],
   'images.tags': ['GET', '/registries/{registry}/tags'],

@@ -422,6 +422,21 @@ export const operations = {
   },
 
   'registries.list': { method: 'GET', path: '/registries', summary: 'Connected registries (credentials are never returned)', tag: 'Registries', roles: ['admin', 'member', 'viewer'], status: 200, response: z.object({ items: z.array(registrySchema) }) },
+  'registries.tagPolicy': {
+    method: 'GET',
+    path: '/tag-policy',
+    summary: 'Whether the registry at a host keeps its tags immutable (`cider image push` asks before pushing)',
+    tag: 'Registries',
+    roles: ['admin', 'member', 'viewer'],
+    query: z.object({ host: z.string().trim().min(1, 'Give the registry host, e.g. registry.example.com or 127.0.0.1:5000').max(300).describe('As in an image reference; Docker Hub\'s aliases count as one.') }),
+    status: 200,
+    response: z
+      .object({
+        registry: z.object({ id: uuid, name: z.string(), host: z.string() }).nullable().describe('The connected registry for this host; null when none is.'),
+        immutableTags: z.boolean(),
+      })
+      .meta({ id: 'TagPolicy' }),
+  },
   'registries.get': { method: 'GET', path: '/registries/{registry}', summary: 'One registry', tag: 'Registries', roles: ['admin', 'member', 'viewer'], params: registryParam, status: 200, response: registrySchema },
 
   'images.repositories': {

@@ -87,6 +87,7 @@ const rows: Record<OperationId, (f: Fixture) => { path: string; body?: unknown }
   'jobs.retry': () => ({ path: `/jobs/${randomUUID()}/retry` }),
   'registries.list': () => ({ path: '/registries' }),
   'registries.get': (f) => ({ path: `/registries/${f.registry.name}` }),
+  'registries.tagPolicy': (f) => ({ path: `/tag-policy?host=${encodeURIComponent(f.registry.host)}` }),
   'images.repositories': (f) => ({ path: `/registries/${f.registry.id}/repositories` }),
   'images.tags': (f) => ({ path: `/registries/${f.registry.id}/tags?repository=macos` }),
   'audit.list': () => ({ path: '/audit-events' }),

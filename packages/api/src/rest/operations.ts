@@ -274,6 +274,7 @@ export const implementations: { [Id in OperationId]: Implementation<Id> } = {
     if (!catalog.available) throw new AppError('NOT_FOUND', `${registry.name} does not list its repositories (no catalog); ask for a repository's tags by name instead.`);
     return offsetPage(catalog.repositories, query);
   },
+  'registries.tagPolicy': async (ctx, { query }) => caller(ctx).registries.tagPolicy({ host: query.host }),
   'images.tags': async (ctx, { params, query }) => {
     const registry = await findRegistry(ctx, params.registry);
     const listed = await caller(ctx).images.tags({ registryId: registry.id, repository: query.repository });

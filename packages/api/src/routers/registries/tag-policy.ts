@@ -8,7 +8,8 @@ export const tagPolicyInput = z.object({
 
 /**
  * Whether the registry at a host keeps its tags immutable, for any signed-in user or API token.
- * `cider push` calls it before pushing: GET /api/trpc/registries.tagPolicy?input={"json":{"host":...}}.
- * Keep the name and input shape stable. Never returns credentials.
+ * `cider image push` asks REST v1's GET /api/v1/tag-policy (which calls this); CLIs from before the
+ * REST API call it directly (GET /api/trpc/registries.tagPolicy?input={"json":{"host":...}}), so
+ * keep the name and input shape stable. Never returns credentials.
  */
 export const tagPolicyProcedure = authedProcedure.input(tagPolicyInput).query(({ ctx, input }) => registryTagPolicy(ctx.deps, input));
