@@ -60,7 +60,7 @@ describe('web /metrics (the route, after real tRPC calls on PostgreSQL and Redis
   it('counts calls per procedure, type and outcome; promtool accepts the text', async () => {
     process.env.CIDER_METRICS_TOKEN = token;
     const before = await (await scrape(token)).text();
-    const count = (text: string, labels: Record<string, string>) => sampleValue(text, 'cider_web_trpc_requests_total', labels) ?? 0;
+    const count = (text: string, labels: Record<string, string>) => sampleValue(text, 'cider_web_api_requests_total', labels) ?? 0;
 
     expect((await handle(call('auth.me'))).status).toBe(200);
     expect((await handle(call('auth.me'))).status).toBe(200);
@@ -74,7 +74,7 @@ describe('web /metrics (the route, after real tRPC calls on PostgreSQL and Redis
     expect(count(after, { procedure: 'auth.me', type: 'query', code: 'OK', via: 'trpc' }) - count(before, { procedure: 'auth.me', type: 'query', code: 'OK', via: 'trpc' })).toBe(2);
     expect(count(after, { procedure: 'fleet.overview', type: 'query', code: 'UNAUTHORIZED', via: 'trpc' }) - count(before, { procedure: 'fleet.overview', type: 'query', code: 'UNAUTHORIZED', via: 'trpc' })).toBe(1);
     expect(count(after, { procedure: 'auth.signIn', type: 'mutation', code: 'BAD_REQUEST', via: 'trpc' }) - count(before, { procedure: 'auth.signIn', type: 'mutation', code: 'BAD_REQUEST', via: 'trpc' })).toBe(1);
-    expect(sampleValue(after, 'cider_web_trpc_request_duration_seconds_count', { procedure: 'auth.me', type: 'query' })).toBeGreaterThanOrEqual(2);
+    expect(sampleValue(after, 'cider_web_api_request_duration_seconds_count', { procedure: 'auth.me', type: 'query' })).toBeGreaterThanOrEqual(2);
     // A path the router does not have reaches no procedure: counted as unknown, never a label of its own.
     expect(count(after, { procedure: unknownProcedure, type: 'unknown', code: 'NOT_FOUND', via: 'trpc' }) - count(before, { procedure: unknownProcedure, type: 'unknown', code: 'NOT_FOUND', via: 'trpc' })).toBe(1);
     expect(after).not.toContain('nothing.here');
@@ -93,7 +93,7 @@ describe('web /metrics (the route, after real tRPC calls on PostgreSQL and Redis
     process.env.CIDER_METRICS_TOKEN = token;
     webMetrics().called({ path: 'made.up<script>', type: 'query', via: 'rest', code: 'NOT_FOUND', durationSeconds: 0.01 });
     const text = await (await scrape(token)).text();
-    expect(sampleValue(text, 'cider_web_trpc_requests_total', { procedure: unknownProcedure, type: 'unknown', code: 'NOT_FOUND', via: 'rest' })).toBe(1);
+    expect(sampleValue(text, 'cider_web_api_requests_total', { procedure: unknownProcedure, type: 'unknown', code: 'NOT_FOUND', via: 'rest' })).toBe(1);
     expect(text).not.toContain('made.up');
   });
 
@@ -101,7 +101,7 @@ describe('web /metrics (the route, after real tRPC calls on PostgreSQL and Redis
     process.env.CIDER_METRICS_TOKEN = token;
     webMetrics().called({ path: 'pins.create', type: 'mutation', via: 'rest', code: 'PRECONDITION_FAILED', durationSeconds: 0.02 });
     const text = await (await scrape(token)).text();
-    expect(sampleValue(text, 'cider_web_trpc_requests_total', { procedure: 'pins.create', type: 'mutation', code: 'PRECONDITION_FAILED', via: 'rest' })).toBe(1);
+    expect(sampleValue(text, 'cider_web_api_requests_total', { procedure: 'pins.create', type: 'mutation', code: 'PRECONDITION_FAILED', via: 'rest' })).toBe(1);
     const checked = await promtoolCheckMetrics(text);
     expect(checked.output).toBe('');
     expect(checked.code).toBe(0);

@@ -1,5 +1,5 @@
-// The dashboard's Prometheus metrics: requests, errors and latency per tRPC procedure, counted by
-// @cider/api's procedure observer (every call, the dashboard's and the REST API's), plus the
+// The dashboard's Prometheus metrics: requests, errors and latency per tRPC procedure and REST v1
+// operation, counted by @cider/api's observer (the dashboard's calls and the REST API's), plus the
 // process's own. One registry per server process, kept on globalThis: Next.js may load the tRPC
 // route and the /metrics route as separate bundles, and both must see the same counters.
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -23,14 +23,14 @@ export class WebMetrics implements ProcedureObserver {
     // prom-client names three gauges *_total, which Prometheus' conventions (and promtool) keep for counters.
     for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) this.registry.removeSingleMetric(`cider_web_nodejs_${name}`);
     this.requests = new Counter({
-      name: 'cider_web_trpc_requests_total',
+      name: 'cider_web_api_requests_total',
       help: 'API calls by procedure (a tRPC procedure, or a REST v1 operation id when via=rest), type, outcome (OK or the error code) and how they came (trpc: the dashboard endpoint, rest: the REST API)',
       labelNames: ['procedure', 'type', 'code', 'via'],
       registers,
     });
     this.duration = new Histogram({
-      name: 'cider_web_trpc_request_duration_seconds',
-      help: 'Time tRPC procedure calls took, by procedure and type',
+      name: 'cider_web_api_request_duration_seconds',
+      help: 'Time API calls took, by procedure (a tRPC procedure or a REST v1 operation id) and type',
       labelNames: ['procedure', 'type'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
