@@ -83,3 +83,6 @@ export { attachReferrer, referrersOf, type AttachOptions, type AttachResult } fr
 export { SwarmDownload, type PeerLink, type PeerPieces, type SwarmOptions } from './swarm.ts';
 export { PeerClient, type PeerClientOptions } from './peer-client.ts';
 export { PieceBoard, clearPiece, countPieces, emptyBitfield, hasPiece, setPiece, type Bitfield, type PartialBlob } from './cache/pieces.ts';
+export { fileSource, type ByteSource } from './bytes/byte-source.ts';
+export * from './bundle/types.ts';
+export * from './apple/types.ts';
