@@ -1,6 +1,7 @@
 // The control plane's configuration, parsed once from the environment.
 import { readFileSync } from 'node:fs';
 import { parseListen } from '@cider/protocol/metrics-endpoint';
+import { serverTaskEnvShape } from '@cider/api/services';
 import { z } from 'zod';
 
 const number = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -44,6 +45,7 @@ export const controlEnv = z.object({
         return z.NEVER;
       }
     }),
+  ...serverTaskEnvShape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

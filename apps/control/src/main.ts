@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // cider-control: `run` starts the gateway and workers; `migrate` applies database migrations.
 import { waitForRedis } from '@cider/api';
+import { ociTaskRunners, serverTaskConfigFromEnv } from '@cider/api/services';
 import { waitForDatabase } from '@cider/db';
 import { findMigrationsDir, migrate, pendingMigrationNames } from '@cider/db/migrate';
 import { Command } from 'commander';
@@ -71,6 +72,7 @@ program
       heartbeatIntervalMs: env.CIDER_HEARTBEAT_INTERVAL_S * 1000,
       syncStallTimeoutMs: env.CIDER_SYNC_STALL_TIMEOUT_S * 1000,
       peerFanOut: env.CIDER_PEER_FANOUT,
+      tasks: serverTaskConfigFromEnv(env, ociTaskRunners()),
       metrics: { token: env.CIDER_METRICS_TOKEN, listen: env.CIDER_METRICS_LISTEN },
       tls,
       log,

@@ -13,6 +13,7 @@ import { ControlMetrics } from './metrics/control-metrics.ts';
 import { NodeSlots } from './workers/node-slots.ts';
 import { createReconcileProcessor } from './workers/reconcile.ts';
 import { createRegistryWatchProcessor } from './workers/registry-watch.ts';
+import { createServerTaskProcessor } from './workers/server-task.ts';
 import { createSyncProcessor, onSyncFailedForGood } from './workers/sync.ts';
 
 export interface ControlConfig extends ServiceDepsConfig {
@@ -26,6 +27,10 @@ export interface ControlConfig extends ServiceDepsConfig {
   syncStallTimeoutMs: number;
   /** How often convergence and rollouts are written down for the trends (default 30 s). */
   trendsIntervalMs?: number;
+  /** How often running server tasks write their row (default 1 s; tests shorten it). */
+  taskTickMs?: number;
+  /** How often stale server tasks are swept (default 10 s). */
+  taskSweepIntervalMs?: number;
   /** PEM certificate and key: the gateway serves https and wss instead of http and ws. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Overrides of the gateway's per-agent limits (tests). */
@@ -86,11 +91,14 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
 
   // One consumer per entry of the job catalog, each payload parsed against it before its handler runs.
   const syncProcessor = createSyncProcessor({ deps, commands, outcomes, slots, log, stallTimeoutMs: config.syncStallTimeoutMs, recorder: metrics });
+  const serverTasks = createServerTaskProcessor(deps, log, config.taskTickMs ? { tickMs: config.taskTickMs } : {});
   const consumers = createConsumers(
     {
       reconcile: { concurrency: 1, handle: createReconcileProcessor(deps, commands, log, metrics) },
       sync: { concurrency: config.maxConcurrentPulls, handle: syncProcessor.process },
       'registry-watch': { concurrency: 1, handle: createRegistryWatchProcessor(deps, log, metrics) },
+      // Few at once: each streams gigabytes between Apple, a registry and a disk.
+      'server-task': { concurrency: 2, handle: serverTasks.process },
     },
     { connection: () => own(workerConnection()) as ConnectionOptions, prefix: config.redisPrefix },
   );
@@ -99,7 +107,7 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
     void onSyncFailedForGood(deps, job, error).catch((e: unknown) => log.error({ err: e }, 'recording a failed sync job'));
   });
   // Their retries are the outage report's to tell; a job refused for good (a malformed payload) is told here.
-  for (const name of ['reconcile', 'registry-watch'] as const) {
+  for (const name of ['reconcile', 'registry-watch', 'server-task'] as const) {
     consumers[name].on('failed', (job, error) => {
       if (error instanceof UnrecoverableError) log.warn({ job: job?.id, err: error.message }, `${name} job failed for good`);
     });
@@ -159,6 +167,10 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
   };
   recordTrendsNow();
   const trendsTimer = setInterval(recordTrendsNow, config.trendsIntervalMs ?? 30_000);
+  // Server tasks left running by a control process that died are failed ("start it again"), never left running.
+  const sweepTasksNow = () => void serverTasks.sweep().catch(reportError('sweeping server tasks'));
+  sweepTasksNow();
+  const taskSweepTimer = setInterval(sweepTasksNow, config.taskSweepIntervalMs ?? 10_000);
 
   log.info({ port, host: config.host }, 'control plane listening');
   return {
@@ -171,12 +183,15 @@ export async function startControl(config: ControlConfig): Promise<RunningContro
       clearInterval(timer);
       await metricsServer?.close();
       clearInterval(trendsTimer);
+      clearInterval(taskSweepTimer);
       await trendsRun;
+      // Server tasks run for many minutes: they end now, failed as interrupted, and say so.
+      await serverTasks.interruptAll();
       await gateway.close();
       // Sync jobs last as long as a pull: rather than wait, leave them to the next control
       // process (they come back as stalled jobs and are dispatched again, which is idempotent).
       syncProcessor.abandonAll();
-      await Promise.all([consumers.reconcile.close(), consumers.sync.close(true), consumers['registry-watch'].close()]);
+      await Promise.all([consumers.reconcile.close(), consumers.sync.close(true), consumers['registry-watch'].close(), consumers['server-task'].close(true)]);
       for (const redis of connections) redis.disconnect();
       await closeDeps();
     },

@@ -1,6 +1,7 @@
 // The dashboard's configuration, parsed once from the environment. Parsing is lazy because
 // `next build` imports route modules without a database to talk to.
 import { parseTrustProxy } from '@cider/api/request-facts';
+import { serverTaskEnvShape } from '@cider/api/services';
 import { z } from 'zod';
 
 const days = (name: string, fallback: number) =>
@@ -37,6 +38,7 @@ const webEnv = z.object({
   CIDER_TRUST_PROXY: trustProxy,
   CIDER_API_TOKEN_DEFAULT_DAYS: days('CIDER_API_TOKEN_DEFAULT_DAYS', 90),
   CIDER_API_TOKEN_MAX_DAYS: days('CIDER_API_TOKEN_MAX_DAYS', 365),
+  ...serverTaskEnvShape,
 }).refine((env) => env.CIDER_API_TOKEN_DEFAULT_DAYS <= env.CIDER_API_TOKEN_MAX_DAYS, {
   message: 'CIDER_API_TOKEN_DEFAULT_DAYS cannot be more than CIDER_API_TOKEN_MAX_DAYS',
   path: ['CIDER_API_TOKEN_DEFAULT_DAYS'],

@@ -8,6 +8,7 @@ import { consoleOutageLogger, OutageReporter, serviceOutage, ServiceUnavailableE
 import { createRedisConnection } from './redis-connections.ts';
 import { parseSecretKey } from './secrets.ts';
 import type { ServiceDeps } from './services/deps.ts';
+import type { ServerTaskConfig } from './services/tasks/config.ts';
 
 export interface ServiceDepsConfig {
   databaseUrl: string;
@@ -30,6 +31,8 @@ export interface ServiceDepsConfig {
   registryClientOptions?: Partial<RegistryClientOptions>;
   /** Nodes each registry fetcher of a site feeds by peers (default 4). */
   peerFanOut?: number;
+  /** Server tasks and bundle downloads: the @cider/oci runners, Apple's catalog URL, the bundle directory. */
+  tasks?: ServerTaskConfig;
 }
 
 /**
@@ -98,6 +101,7 @@ export function createServiceDeps(config: ServiceDepsConfig): {
     secretKey: parseSecretKey(config.secretKey),
     ...(config.registryClientOptions ? { registryClientOptions: config.registryClientOptions } : {}),
     ...(config.peerFanOut ? { peerFanOut: config.peerFanOut } : {}),
+    ...(config.tasks ? { tasks: config.tasks } : {}),
   };
   const hub = new EventHub(subscriber, config.redisPrefix);
   return {

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ServiceUnavailableError, withTimeout, type OutageReporter } from './outage.ts';
 import { syncJobStates } from './services/sync/lifecycle.ts';
+import { serverTaskStates } from './services/tasks/states.ts';
 
 export const fleetEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('node.updated'), nodeId: z.string() }),
@@ -24,6 +25,16 @@ export const fleetEvent = z.discriminatedUnion('type', [
     phase: z.string(),
     bytesDone: z.number(),
     bytesTotal: z.number(),
+  }),
+  /** A server task (services/tasks) was created, started, ended or asked to cancel. */
+  z.object({ type: z.literal('task.updated'), taskId: z.string(), state: z.enum(serverTaskStates) }),
+  /** A running server task moved its bar (at most about once a second per task). */
+  z.object({
+    type: z.literal('task.progress'),
+    taskId: z.string(),
+    bytesDone: z.number(),
+    bytesTotal: z.number().nullable(),
+    message: z.string().nullable(),
   }),
   z.object({ type: z.literal('pin.updated'), projectId: z.string(), pinId: z.string() }),
   z.object({ type: z.literal('registry.updated'), registryId: z.string() }),

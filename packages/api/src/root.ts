@@ -13,6 +13,7 @@ import { usersRouter } from './routers/users/index.ts';
 import { tokensRouter } from './routers/tokens/index.ts';
 import { auditRouter } from './routers/audit/index.ts';
 import { trendsRouter } from './routers/trends/index.ts';
+import { tasksRouter } from './routers/tasks/index.ts';
 
 export const appRouter = router({
   auth: authRouter,
@@ -29,6 +30,7 @@ export const appRouter = router({
   tokens: tokensRouter,
   audit: auditRouter,
   trends: trendsRouter,
+  tasks: tasksRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -14,6 +14,7 @@ export type {
   Project,
   Registry,
   Session,
+  ServerTask,
   SyncJob,
   Team,
   User,

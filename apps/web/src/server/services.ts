@@ -4,6 +4,7 @@
 // down; the control plane's reconcile rebuilds the job from PostgreSQL. Registry calls retry
 // briefly: a person is waiting.
 import { createServiceDeps } from '@cider/api';
+import { ociTaskRunners, serverTaskConfigFromEnv } from '@cider/api/services';
 import { env } from '../env.ts';
 
 type Services = ReturnType<typeof createServiceDeps>;
@@ -22,6 +23,8 @@ export function services(): Services {
       // A request that asks a registry (resolving a pin, listing tags) answers within a few
       // seconds when the registry is down, instead of retrying for as long as an agent's pull would.
       registryClientOptions: { retry: { retries: 2, baseDelayMs: 200, maxDelayMs: 1_000 } },
+      // The Apple catalog query and the bundle download run here; the tasks themselves in control.
+      tasks: serverTaskConfigFromEnv(config, ociTaskRunners()),
     });
   }
   return holder.__ciderWebServices;

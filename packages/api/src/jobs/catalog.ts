@@ -38,6 +38,14 @@ export const jobCatalog = {
     payload: z.object({ reason: z.string().max(1000) }),
     options: { attempts: 3, backoff: { type: 'exponential', delay: 5_000 }, removeOnComplete: 50, removeOnFail: 200 } satisfies JobsOptions,
   },
+  /**
+   * Runs one server task (services/tasks): its row holds what to do and where it stands. One
+   * attempt: a task that fails or is interrupted says so, and the admin starts it again.
+   */
+  'server-task': {
+    payload: z.object({ taskId: z.string().uuid() }),
+    options: { attempts: 1, removeOnComplete: true, removeOnFail: true } satisfies JobsOptions,
+  },
 } as const;
 
 export type JobName = keyof typeof jobCatalog;

@@ -3,6 +3,7 @@ import type { RegistryClientOptions } from '@cider/oci';
 import type { Redis } from 'ioredis';
 import type { EventPublisher } from '../events.ts';
 import type { JobQueues } from '../jobs/catalog.ts';
+import type { ServerTaskConfig } from './tasks/config.ts';
 
 /** Everything services need, built once per process (web, control) and passed in. */
 export interface ServiceDeps {
@@ -19,6 +20,8 @@ export interface ServiceDeps {
   registryClientOptions?: Partial<RegistryClientOptions>;
   /** Nodes each registry fetcher of a site feeds by peers (fleet/peers.ts; default 4). */
   peerFanOut?: number;
+  /** Server tasks and bundle downloads (services/tasks); absent: they answer that they are not set up here. */
+  tasks?: ServerTaskConfig;
 }
 
 /** Who is acting, for authorization and the audit log. */

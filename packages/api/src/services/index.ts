@@ -45,3 +45,4 @@ export { hashPassword, verifyPassword, hashToken, newToken } from '../crypto.ts'
 export { JobQueues, jobCatalog, jobNames, type JobName, type JobPayload } from '../jobs/catalog.ts';
 export { createConsumers, parseJobPayload, type JobConsumers, type JobHandler, type JobHandlers } from '../jobs/consumers.ts';
 export { EventHub, RedisEventPublisher, eventsChannel, fleetEvent, type EventPublisher, type FleetEvent } from '../events.ts';
+export * from './tasks/index.ts';

@@ -100,6 +100,20 @@ export function clientFor(deps: ServiceDeps, registry: Registry): RegistryClient
   return clientWith(deps, { host: registry.host, plainHttp: registry.plainHttp, credential: credentialOf(deps, registry) });
 }
 
+/** One client holding the credentials of several registries (a bundle of a project's pins may span them). Close it when done. */
+export function clientForRegistries(deps: ServiceDeps, registries: Registry[]): RegistryClient {
+  const credentials: Record<string, Credential> = {};
+  for (const registry of registries) {
+    const credential = credentialOf(deps, registry);
+    if (credential) credentials[registry.host] = credential;
+  }
+  return new RegistryClient({
+    ...deps.registryClientOptions,
+    credentials: new StaticCredentials(credentials),
+    plainHttp: registries.filter((r) => r.plainHttp).map((r) => r.host),
+  });
+}
+
 function clientWith(deps: ServiceDeps, target: Pick<PullTarget, 'host' | 'plainHttp' | 'credential'>): RegistryClient {
   return new RegistryClient({
     ...deps.registryClientOptions,
