@@ -10,6 +10,7 @@ import { useCallback, useEffect, useRef } from 'react';
 import { useTRPC } from '../trpc/react.ts';
 import { clearProgress, reportProgress } from './progress.ts';
 import { RefreshThrottle } from './refresh-throttle.ts';
+import { clearTaskProgress, reportTaskProgress } from './task-progress.ts';
 
 const finishedStates = new Set(['done', 'failed', 'cancelled']);
 
@@ -67,6 +68,11 @@ export function LiveEvents() {
         reportProgress(event);
         return;
       }
+      if (event.type === 'task.progress') {
+        reportTaskProgress(event);
+        return;
+      }
+      if (event.type === 'task.updated' && event.state !== 'queued' && event.state !== 'running') clearTaskProgress(event.taskId);
       if (event.type === 'sync.updated' && finishedStates.has(event.state)) clearProgress(event.nodeId, event.digest);
       if (event.type === 'node.updated') changedNodes.current.add(event.nodeId);
       refreshSoon(event.type === 'node.updated' ? 'nodes' : 'all');

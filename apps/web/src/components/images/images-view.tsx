@@ -2,6 +2,9 @@
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useTRPC } from '../../trpc/react.ts';
+import { useSessionUser } from '../shell/session-user.tsx';
+import { PublishFromApple } from '../tasks/publish-from-apple.tsx';
+import { TasksPanel } from '../tasks/tasks-panel.tsx';
 import { PageHeader } from '../ui/page-header.tsx';
 import { QueryState } from '../ui/query-state.tsx';
 import { registryHref } from './image-paths.ts';
@@ -9,9 +12,12 @@ import { registryHref } from './image-paths.ts';
 export function ImagesView() {
   const trpc = useTRPC();
   const registries = useQuery(trpc.images.registries.queryOptions());
+  const admin = useSessionUser().role === 'admin';
   return (
     <>
-      <PageHeader title="Images" description="Browse the connected registries: repositories, tags, and what each image holds." />
+      <PageHeader title="Images" description="Browse the connected registries: repositories, tags, and what each image holds.">
+        {admin && registries.data && registries.data.length > 0 ? <PublishFromApple /> : null}
+      </PageHeader>
       <section className="card">
         {!registries.data ? (
           <QueryState isPending={registries.isPending} error={registries.error} what="registries" />
@@ -54,6 +60,7 @@ export function ImagesView() {
           </table>
         )}
       </section>
+      {admin ? <TasksPanel kind="publish-apple" title="Publishing from Apple" /> : null}
     </>
   );
 }

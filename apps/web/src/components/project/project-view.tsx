@@ -8,6 +8,7 @@ import { canEditTeam } from '@cider/api/permissions';
 import { useIsAdmin, useSessionUser } from '../shell/session-user.tsx';
 import { PinForm } from './pin-form.tsx';
 import { PinTable } from './pin-table.tsx';
+import { ProjectBundle } from './project-bundle.tsx';
 import { ProjectSettings } from './project-settings.tsx';
 import { RolloutFlow } from './rollout-flow.tsx';
 import { RolloutTable } from './rollout-table.tsx';
@@ -65,6 +66,7 @@ export function ProjectView({ projectId }: { projectId: string }) {
         )}
       </section>
       <ProjectTrends projectId={project.id} />
+      {isAdmin ? <ProjectBundle project={project} /> : null}
       {isAdmin ? (
         <section className="card" aria-labelledby="project-settings-title">
           <h2 id="project-settings-title">Settings</h2>
