@@ -31,6 +31,10 @@ export default async function globalSetup() {
     registryPort: await freePort(),
     adminEmail: 'admin@cider.test',
     adminPassword: 'e2e-admin-password',
+    // "Publish from Apple" lists and downloads from a stand-in on loopback, slow enough (3 MiB/s
+    // for 36 MiB) that the task's progress bar is seen moving.
+    appleMirror: { version: '15.3', build: '24D60', payloadBytes: 36 * 1024 * 1024, bytesPerSecond: 3 * 1024 * 1024 },
+    bundleDir: join(dataDir, 'bundles'),
     log: (line) => lines.push(`[stack] ${line}`),
     onOutput: (name, line) => lines.push(`[${name}] ${line}`),
   });
@@ -43,6 +47,8 @@ export default async function globalSetup() {
     demoReference: stack.seed.demoReference,
     demoDigest: stack.seed.demoDigest,
     nodes: stack.nodes,
+    appleMirror: stack.appleMirror ? { version: stack.appleMirror.version, build: stack.appleMirror.build } : undefined,
+    bundleDir: join(dataDir, 'bundles'),
   };
   await mkdir(join(root, 'test-results'), { recursive: true });
   await writeFile(stackInfoPath, JSON.stringify(info, null, 2));

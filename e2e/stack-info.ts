@@ -12,6 +12,10 @@ export interface StackInfo {
   demoReference: string;
   demoDigest: string;
   nodes: string[];
+  /** The restore image the stand-in Apple catalog offers. */
+  appleMirror?: { version: string; build: string };
+  /** CIDER_BUNDLE_DIR of web and control. */
+  bundleDir?: string;
 }
 
 export const stackInfoPath = join(process.cwd(), 'test-results', 'stack.json');

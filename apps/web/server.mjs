@@ -26,8 +26,22 @@ const app = next({ dev: false, dir, hostname, port });
 await app.prepare();
 const handle = app.getRequestHandler();
 
+// Next.js drops Content-Length from a route handler's response (send-response.js, since the
+// body may have been decoded); a bundle download knows its exact size before its first byte and
+// says so in `x-cider-content-length`, which becomes Content-Length here: the browser shows real
+// progress, and a download cut short is seen to be incomplete.
+const lengthHeader = 'x-cider-content-length';
+function restoreContentLength(res) {
+  const setHeader = res.setHeader.bind(res);
+  const appendHeader = res.appendHeader.bind(res);
+  const isLength = (name) => String(name).toLowerCase() === lengthHeader;
+  res.setHeader = (name, value) => (isLength(name) ? setHeader('content-length', value) : setHeader(name, value));
+  res.appendHeader = (name, value) => (isLength(name) ? setHeader('content-length', value) : appendHeader(name, value));
+}
+
 const server = createServer((req, res) => {
   req.headers[peerHeader] = req.socket.remoteAddress ?? '';
+  if (req.method === 'GET' && req.url?.startsWith('/api/bundles/')) restoreContentLength(res);
   handle(req, res).catch((error) => {
     console.error('request failed:', error);
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });

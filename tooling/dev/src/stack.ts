@@ -21,6 +21,8 @@ import {
   type ManagedProcess,
 } from '@cider/services';
 import pg from 'pg';
+import { makeSyntheticIpsw } from '@cider/oci/testing';
+import { startAppleMirror, type AppleMirror } from './apple-mirror.ts';
 import { seed, type SeedResult } from './seed.ts';
 
 export interface StackOptions {
@@ -41,6 +43,10 @@ export interface StackOptions {
   adminPassword?: string;
   agents?: string[];
   log?: (line: string) => void;
+  /** Serve a stand-in for Apple's catalog and download server (end-to-end tests): web and control list and publish from it. */
+  appleMirror?: { version: string; build: string; payloadBytes: number; bytesPerSecond?: number };
+  /** CIDER_BUNDLE_DIR for web and control (bundles written on the server go inside it). */
+  bundleDir?: string;
   /** Where child processes' output goes (default: prefixed on stdout). */
   onOutput?: (name: string, line: string) => void;
 }
@@ -56,6 +62,8 @@ export interface Stack {
   adminPassword: string;
   seed: SeedResult;
   nodes: string[];
+  /** The stand-in Apple catalog, when asked for. */
+  appleMirror?: { catalogUrl: string; version: string; build: string };
   stop(): Promise<void>;
 }
 
@@ -149,8 +157,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await services.close();
     }
 
+    let mirror: AppleMirror | undefined;
+    if (options.appleMirror) {
+      const { version, build, payloadBytes, bytesPerSecond } = options.appleMirror;
+      const ipswPath = await makeSyntheticIpsw({ dir: options.dataDir, version, build, payloadBytes });
+      mirror = await startAppleMirror({ ipswPath, version, build, ...(bytesPerSecond ? { bytesPerSecond } : {}) });
+      const started = mirror;
+      stops.push(() => started.close());
+      log(`Apple catalog stand-in: ${mirror.catalogUrl}`);
+    }
+    if (options.bundleDir) await mkdir(options.bundleDir, { recursive: true });
+
     const env = {
       ...process.env,
+      ...(mirror ? { CIDER_APPLE_CATALOG_URL: mirror.catalogUrl } : {}),
+      ...(options.bundleDir ? { CIDER_BUNDLE_DIR: options.bundleDir } : {}),
       DATABASE_URL: databaseUrl,
       REDIS_URL: redis.url,
       CIDER_REDIS_PREFIX: redisPrefix,
@@ -219,6 +240,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       adminPassword,
       seed: seeded,
       nodes,
+      ...(mirror ? { appleMirror: { catalogUrl: mirror.catalogUrl, version: mirror.version, build: mirror.build } } : {}),
       stop: stopAll,
     };
   } catch (error) {

@@ -60,11 +60,11 @@ export function ProjectBundle({ project }: { project: { id: string; name: string
               <form className="form" onSubmit={submit} aria-label="Write the bundle to a server path">
                 <label className="field">
                   <span className="field-label">Write to server path</span>
-                  <input required value={target} onChange={(e) => setPath(e.target.value)} spellCheck={false} autoCapitalize="off" />
-                  <span className="hint">
-                    Inside <code>{bundleDir}</code>; an existing file is never overwritten.
-                  </span>
+                  <input required value={target} onChange={(e) => setPath(e.target.value)} spellCheck={false} autoCapitalize="off" aria-describedby={`${id}-path-hint`} />
                 </label>
+                <p className="hint" id={`${id}-path-hint`}>
+                  Inside <code>{bundleDir}</code>; an existing file is never overwritten.
+                </p>
                 <FormFooter error={write.error} status={status} submit={{ label: 'Write bundle', pendingLabel: 'Starting…', pending: write.isPending, disabled: !target }} />
               </form>
             ) : null}

@@ -156,7 +156,7 @@ export function RolloutFlow({ projectId, digest, reference }: { projectId: strin
   return (
     <section className="subsection rollout-flow" aria-labelledby={labelId} data-pin={reference}>
       <h3 id={labelId}>
-        {title} <code className="small muted">{shortDigest(digest)}</code>
+        {title} <code className="small">{shortDigest(digest)}</code>
       </h3>
       {!flow ? (
         <QueryState isPending={query.isPending} error={query.error} what="the distribution" />

@@ -111,9 +111,11 @@ export function PublishFromApple() {
               </label>
               <label className="field">
                 <span className="field-label">Tags</span>
-                <input value={tagText} onChange={(e) => setTags(e.target.value)} placeholder={defaultTags} spellCheck={false} autoCapitalize="off" />
-                <span className="hint">Separated by spaces; the registry&apos;s tag policy applies.</span>
+                <input value={tagText} onChange={(e) => setTags(e.target.value)} placeholder={defaultTags} spellCheck={false} autoCapitalize="off" aria-describedby={`${id}-tags-hint`} />
               </label>
+              <p className="hint" id={`${id}-tags-hint`}>
+                Separated by spaces; the registry&apos;s tag policy applies.
+              </p>
               <FormFooter
                 error={publish.error ?? catalog.error ?? registries.error}
                 submit={{ label: 'Publish', pendingLabel: 'Starting…', pending: publish.isPending, disabled: !chosenBuild || !chosenRegistry }}

@@ -82,8 +82,11 @@ export async function bundleDownloadResponse(deps: ServiceDeps, request: Request
       headers: {
         'content-type': 'application/x-tar',
         'content-length': String(plan.tarBytes),
+        // Next.js drops Content-Length from route handlers; apps/web/server.mjs restores it from this.
+        'x-cider-content-length': String(plan.tarBytes),
         'content-disposition': `attachment; filename="${filename}"`,
-        'cache-control': 'no-store',
+        // no-transform: Next.js's gzip would drop Content-Length and spend a CPU on a 17 GB tar of compressed payloads.
+        'cache-control': 'no-store, no-transform',
         'x-content-type-options': 'nosniff',
       },
     });
