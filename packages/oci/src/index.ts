@@ -100,3 +100,4 @@ export { fileSource, type ByteSource } from './bytes/byte-source.ts';
 export { displayUrl, isHttpUrl, urlSource, type UrlSourceOptions } from './bytes/url-source.ts';
 export * from './bundle/types.ts';
 export * from './apple/types.ts';
+export { compareBuilds, compareVersions, fetchAppleCatalog, maxCatalogBytes, newestFirst, parseAppleCatalog, pickRestoreImage, virtualMacProductType, type FetchCatalogOptions } from './apple/catalog.ts';
