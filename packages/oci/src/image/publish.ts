@@ -72,6 +72,8 @@ export interface PushImageOptions {
   uploadChunkSize?: number;
   /** Refuse to move a tag that already exists (the registry's tag policy in Cider Fleet). */
   immutableTags?: boolean;
+  /** The image's creation time (ISO 8601); now by default. The same files, facts and time make the same manifest digest. */
+  created?: string;
   onProgress?: (progress: PublishProgress) => void;
   signal?: AbortSignal;
 }
@@ -332,7 +334,7 @@ async function pushInputs(options: PushImageOptions, ref: Reference, tags: strin
     files.push({ name: input.name, kind: input.kind, mediaType: input.mediaType, size: input.size, digest, pieceSize, parts });
   }
 
-  const created = new Date().toISOString();
+  const created = options.created ?? new Date().toISOString();
   const main = files.find((f) => f.kind === 'ipsw') ?? [...files].sort((a, b) => b.size - a.size)[0]!;
   const facts = options.facts;
   // Checked against the schema every puller and the dashboard read it with, before anything refers to it.
