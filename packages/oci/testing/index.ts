@@ -11,3 +11,4 @@ export { sendEndlessBody, startHostileRegistry, type EndlessBody, type HostileHa
 export { mountReflinkDisk, mountTmpfs, type SmallDisk } from './small-disk.ts';
 export { describeSourceConformance, type ConformanceSubject } from './conformance.ts';
 export { startRangeServer, type RangeFault, type RangeServer, type RangeServerOptions, type ServedRequest } from './range-server.ts';
+export { makeAppleCatalog, type CatalogEntry } from './apple-catalog.ts';
