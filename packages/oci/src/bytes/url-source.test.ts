@@ -146,5 +146,6 @@ describe('urlSource (a real HTTP server on 127.0.0.1)', () => {
     server = undefined;
     await expect(urlSource(`${origin}/f.bin`, { ...fast, attempts: 2 })).rejects.toThrow(/Cannot download .*: connection refused \(is the server running/);
     await expect(urlSource('ftp://example.com/f.bin')).rejects.toThrow(/only http and https URLs can be read/);
+    await expect(urlSource('http://169.254.169.254/latest/meta-data', { ...fast, guardAddresses: true })).rejects.toThrow(/refused to connect to 169\.254\.169\.254: .*link-local/);
   });
 });

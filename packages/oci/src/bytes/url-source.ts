@@ -35,6 +35,11 @@ export interface UrlSourceOptions {
   userAgent?: string;
   /** Certificate authorities for https, instead of Node's bundled ones. */
   ca?: string | Buffer | (string | Buffer)[];
+  /**
+   * Refuse link-local and cloud-metadata addresses for the URL itself too (redirects are always
+   * checked): for a server that fetches URLs it did not choose, e.g. from a catalog.
+   */
+  guardAddresses?: boolean;
   signal?: AbortSignal;
 }
 
@@ -141,6 +146,7 @@ class UrlByteSource implements ByteSource {
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly userAgent: string;
+  private readonly guardFirstHop: boolean;
 
   constructor(url: URL, options: UrlSourceOptions) {
     this.url = url;
@@ -156,6 +162,7 @@ class UrlByteSource implements ByteSource {
     this.retryBaseMs = options.retryBaseMs ?? 500;
     this.retryMaxMs = options.retryMaxMs ?? 15_000;
     this.userAgent = options.userAgent ?? 'cider';
+    this.guardFirstHop = options.guardAddresses === true;
   }
 
   /** GET, following redirects (never from https to http); `range` is [start, end). */
@@ -167,7 +174,7 @@ class UrlByteSource implements ByteSource {
       const validator = this.pin.etag ?? this.pin.lastModified;
       if (range && conditional && validator) headers['if-range'] = validator;
       // Where a redirect leads was named by a server: no link-local or metadata addresses.
-      const response = await exchange.wait(this.client.request(target, { method: 'GET', headers, signal: exchange.signal, guardAddresses: hop > 0 }));
+      const response = await exchange.wait(this.client.request(target, { method: 'GET', headers, signal: exchange.signal, guardAddresses: hop > 0 || this.guardFirstHop }));
       if (!redirectStatuses.has(response.statusCode)) return response;
       response.body.destroy();
       const location = header(response, 'location');
