@@ -183,5 +183,11 @@ describe('cider image from a URL and from Apple\'s catalog (real process, real d
     const tags = await cider(['tags', repository], env);
     expect(tags.stdout).toContain('15.2');
     expect(tags.stdout).not.toContain('15.1');
+    // The tag policy applies to a URL as to a file: refused before the payload is read.
+    const before = server.bytesSent;
+    const again = await cider(['image', 'push', server.url(`/ipsw/${basename(small)}`), repository, '--immutable-tags'], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('Tag "15.2" already exists');
+    expect(server.bytesSent - before).toBeLessThan(MiB);
   }, 120_000);
 });
