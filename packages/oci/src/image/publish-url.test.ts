@@ -77,6 +77,19 @@ describe('publishing an IPSW from a URL (real docker-registry, web server on 127
     }
   });
 
+  it('pushes through a connection that stalls, resuming after the idle timeout', async () => {
+    server = await startRangeServer({ files: { '/a.ipsw': ipsw }, faults: [{ at: 40 * MiB, kind: 'stall' }] });
+    const source = await urlSource(server.url('/a.ipsw'), { ...fast, idleTimeoutMs: 500 });
+    try {
+      const pushed = await pushIpsw({ client, source, repository: `${host()}/${uniqueRepository('stall')}`, tags: ['15.2'], uploadChunkSize: 16 * MiB, expect: { sha1 } });
+      expect(pushed.manifest.layers[0]!.digest).toBe((await digestFile(ipsw)).digest);
+      expect(server.requests.filter((r) => r.bytesSent > 2 * MiB).length).toBe(2);
+      expect(server.bytesSent).toBeLessThan(size + 3 * MiB);
+    } finally {
+      await source.close();
+    }
+  });
+
   it('records the URL without its query as the image source by default', async () => {
     server = await startRangeServer({ files: { '/dl/a.ipsw': ipsw } });
     const source = await urlSource(`${server.url('/dl/a.ipsw')}?Expires=1&Signature=secret`, fast);
