@@ -85,4 +85,5 @@ export { PeerClient, type PeerClientOptions } from './peer-client.ts';
 export { PieceBoard, clearPiece, countPieces, emptyBitfield, hasPiece, setPiece, type Bitfield, type PartialBlob } from './cache/pieces.ts';
 export { fileSource, type ByteSource } from './bytes/byte-source.ts';
 export * from './bundle/types.ts';
+export * from './bundle/index.ts';
 export * from './apple/types.ts';

@@ -10,3 +10,4 @@ export { makeTestCertificate, type TestCertificate } from './tls.ts';
 export { sendEndlessBody, startHostileRegistry, type EndlessBody, type HostileHandler, type HostileRegistry, type HostileRequest } from './hostile-registry.ts';
 export { mountReflinkDisk, mountTmpfs, type SmallDisk } from './small-disk.ts';
 export { describeSourceConformance, type ConformanceSubject } from './conformance.ts';
+export { rewriteTar, skopeo, type EntryEdit } from './bundle.ts';
