@@ -17,7 +17,10 @@ import { placeImages, parseTarget } from './placement.ts';
 import type { ImportBundleOptions, ImportBundleResult } from './types.ts';
 import { VerifyingStream } from './verify-stream.ts';
 
-/** Bytes per PATCH of a large blob; two are held in memory at once. */
+/**
+ * Bytes per PATCH of a blob over 64 MiB; two are held in memory at once. Measured on a 1 GiB import
+ * (the built CLI): 8 MiB peaks at 101 MB RSS but takes 10 s, 16 MiB 113 MB in 6.7 s, 32 MiB 144 MB.
+ */
 const uploadChunkBytes = 16 * 1024 * 1024;
 
 /** The manifests and blobs a manifest reaches, itself included. */

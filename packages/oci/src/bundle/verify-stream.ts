@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { parseDigest, type Digest } from '../digest.ts';
 import { DigestMismatchError, SizeMismatchError, type OciError } from '../errors.ts';
+import { noteBytesWritten } from '../memory.ts';
 
 export class VerifyingStream extends Transform {
   private readonly hash: Hash;
@@ -32,6 +33,8 @@ export class VerifyingStream extends Transform {
     this.bytes += chunk.length;
     if (this.bytes > this.size) return this.fail(new SizeMismatchError(this.size, this.bytes, this.what), callback);
     this.hash.update(chunk);
+    // Each chunk read from the tar is garbage once sent: let a host process collect it as it goes.
+    noteBytesWritten(chunk.length);
     const previous = this.held;
     this.held = chunk;
     callback(null, previous);
