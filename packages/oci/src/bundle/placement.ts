@@ -75,6 +75,7 @@ export function placeRefName(refName: string, digest: Digest, target: ImportTarg
     } catch (error) {
       throw new OciError('INVALID_REFERENCE', `The bundle names an image "${refName}", which is not <repository>:<tag>: ${(error as Error).message}`);
     }
+    if (byDigest && !digest.endsWith(`:${refName.slice(at + 1)}`)) throw new OciError('INVALID_BUNDLE', `The bundle names ${refName} but its index.json entry is ${digest}.`);
     if (ref.digest && ref.digest !== digest) throw new OciError('INVALID_BUNDLE', `The bundle names ${refName} but its index.json entry is ${digest}.`);
     // A name without a host stays as written (parseReference would add docker.io's library/).
     const hostless = ref.registry === 'docker.io' && !refName.startsWith('docker.io/');
@@ -112,6 +113,8 @@ export function placeImages(archive: BundleArchive, target: ImportTarget): { ima
     const refName = descriptor.annotations?.[Annotation.refName];
     if (refName !== undefined) {
       const placed = placeRefName(refName, descriptor.digest, target);
+      const clash = placed.tag ? images.find((i) => i.repository === placed.repository && i.tag === placed.tag && i.digest !== descriptor.digest) : undefined;
+      if (clash) throw new OciError('INVALID_BUNDLE', `The bundle names two different images ${clash.refName} (${clash.digest}) and ${refName} (${descriptor.digest}), which would both be ${target.registry}/${placed.repository}:${placed.tag}.`);
       images.push({ refName, digest: descriptor.digest, ...placed });
       placeAt(descriptor.digest, placed.repository);
     } else if (node.manifest.subject) {
