@@ -277,6 +277,26 @@ describe('bundles (real docker-registry, real skopeo)', () => {
     expect((await verifyBundle(path)).ok).toBe(true);
   });
 
+  it('leaves referrers out when asked, and removes its .partial when it is cancelled mid-way', async () => {
+    const bare = await planBundle({ client, references, referrers: false });
+    expect(bare.images.every((i) => i.referrers.length === 0)).toBe(true);
+    expect(bare.blobs.map((b) => b.digest)).not.toContain(sbom.digest);
+    const path = join(work, 'cancelled.tar');
+    const stop = new AbortController();
+    const error = await exportBundle({
+      client,
+      references: [`${host()}/${repos.tools}:v1`],
+      path,
+      signal: stop.signal,
+      onProgress: (p) => {
+        if (p.bytesDone > 8 * MiB) stop.abort(new Error('cancelled by the test'));
+      },
+    }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe('cancelled by the test');
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(`${path}.partial`)).toBe(false);
+  });
+
   it('never overwrites: an existing file, or a .partial another export holds, stops it before any download', async () => {
     const path = join(work, 'taken.tar');
     await writeFile(path, 'mine');

@@ -121,7 +121,9 @@ export async function importBundle(options: ImportBundleOptions): Promise<Import
             result.bytesUploaded += entry.size;
           } else result.skipped++;
         } catch (error) {
-          throw failure ?? error;
+          if (failure) throw failure;
+          signal?.throwIfAborted();
+          throw error;
         }
         holders.push(name);
       }

@@ -33,10 +33,6 @@ class Planner {
 
   constructor(private readonly signal: AbortSignal | undefined) {}
 
-  get blobCount(): number {
-    return this.seen.size;
-  }
-
   private add(list: BundleBlob[], repo: Repository, descriptor: Pick<Descriptor, 'digest' | 'size' | 'mediaType'>, kind: BundleBlob['kind']): boolean {
     if (this.seen.has(descriptor.digest)) return false;
     if (this.seen.size >= maxBlobs) throw new OciError('INVALID_IMAGE', `A bundle holds at most ${maxBlobs} blobs; these images have more. Export them in several bundles.`);

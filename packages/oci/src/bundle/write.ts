@@ -110,8 +110,10 @@ async function copyBlob(client: RegistryClient, blob: BundleBlob, out: TarOutput
       });
       break;
     } catch (error) {
+      // A cancelled read surfaces as a reset connection: say why it really stopped.
+      signal?.throwIfAborted();
       const failure = error instanceof OciError ? error : bodyReadFailure(error, blob.registry, what, { method: 'GET', url: `/v2/${blob.repository}/blobs/${blob.digest}` });
-      if (signal?.aborted || !(failure instanceof OciError) || !failure.retryable || attempt >= blobAttempts) throw failure;
+      if (!(failure instanceof OciError) || !failure.retryable || attempt >= blobAttempts) throw failure;
     }
   }
   if (done !== blob.size) throw new SizeMismatchError(blob.size, done, what);
