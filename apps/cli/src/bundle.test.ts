@@ -2,11 +2,11 @@
 // and import with --json and exit codes; an import SIGKILLed mid-way and run again, which sends
 // none of the blobs the first run finished (counted by a proxy in front of the registry); and the
 // 1 GiB round trip (flat memory, same digests through cider and through skopeo).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pushArtifact, RegistryClient } from '@cider/oci';
-import { rewriteTar, startFaultProxy, writeRandomFile, type FaultProxy } from '@cider/oci/testing';
+import { rewriteTar, skopeo, startFaultProxy, writeRandomFile, type FaultProxy } from '@cider/oci/testing';
 import { uniqueRepository } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bundleRoundTrip, describeFigures } from './testing/bundle-roundtrip.ts';
@@ -118,8 +118,20 @@ describe('cider bundle (real processes, real docker-registry)', () => {
     expect(imported.descriptor.digest).toBe(digest);
   });
 
+  it('imports a tar skopeo made (oci-archive:x.tar:<tag>) with the repository given as the prefix', async () => {
+    const made = join(work, 'skopeo.tar');
+    await skopeo(['copy', '--src-tls-verify=false', `docker://${reference}`, `oci-archive:${made}:15.2`]);
+    const bare = await runCider(['bundle', 'import', made, host()], { env });
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('The bundle names an image only by the tag "15.2" (skopeo writes oci-archive names so)');
+    const repository = uniqueRepository('from-skopeo');
+    const run = await runCider(['bundle', 'import', made, `${host()}/${repository}`], { env });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`imported ${host()}/${repository}:15.2  ${digest}`);
+    expect((await client.repository(host(), repository).fetchManifest('15.2')).descriptor.digest).toBe(digest);
+  });
+
   it('explains what to give when the target is not <registry>[/prefix]', async () => {
-    await writeFile(join(work, 'note'), '');
     const run = await runCider(['bundle', 'import', tar, 'http://127.0.0.1:5000'], { env });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('drop the scheme: give the registry as host[:port], optionally followed by a repository prefix');
