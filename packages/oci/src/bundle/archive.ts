@@ -123,8 +123,12 @@ async function walk(handle: FileHandle, archive: BundleArchive): Promise<void> {
   const { blobs, manifests, contents, problems } = archive;
   const visiting = new Set<Digest>();
   const failed = new Set<Digest>();
+  /** Blobs already reported missing or mis-sized: named once, however many manifests share them. */
+  const reported = new Set<Digest>();
   const present = (descriptor: Descriptor, where: string): TarIndexEntry | undefined => {
     const entry = blobs.get(descriptor.digest);
+    if (reported.has(descriptor.digest)) return undefined;
+    if (!entry || entry.size !== descriptor.size) reported.add(descriptor.digest);
     if (!entry) problems.push({ digest: descriptor.digest, reason: `missing (named by ${where})` });
     else if (entry.size !== descriptor.size) problems.push({ digest: descriptor.digest, reason: `${entry.size} bytes in the tar, but ${where} says ${descriptor.size}` });
     else return entry;
