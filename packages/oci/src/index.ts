@@ -99,5 +99,6 @@ export { PieceBoard, clearPiece, countPieces, emptyBitfield, hasPiece, setPiece,
 export { fileSource, type ByteSource } from './bytes/byte-source.ts';
 export { displayUrl, isHttpUrl, urlSource, type UrlSourceOptions } from './bytes/url-source.ts';
 export * from './bundle/types.ts';
+export * from './bundle/index.ts';
 export * from './apple/types.ts';
 export { compareBuilds, compareVersions, fetchAppleCatalog, maxCatalogBytes, newestFirst, parseAppleCatalog, pickRestoreImage, virtualMacProductType, type FetchCatalogOptions } from './apple/catalog.ts';

@@ -12,3 +12,4 @@ export { mountReflinkDisk, mountTmpfs, type SmallDisk } from './small-disk.ts';
 export { describeSourceConformance, type ConformanceSubject } from './conformance.ts';
 export { startRangeServer, type RangeFault, type RangeServer, type RangeServerOptions, type ServedRequest } from './range-server.ts';
 export { makeAppleCatalog, type CatalogEntry } from './apple-catalog.ts';
+export { rewriteTar, skopeo, type EntryEdit } from './bundle.ts';
