@@ -2,6 +2,7 @@
 // cider: the command line for Cider Fleet images (the same library the agent uses).
 import { enableMemoryRelief } from '@cider/oci';
 import { Command } from 'commander';
+import { registerBundle } from './commands/bundle.ts';
 import { registerCache } from './commands/cache.ts';
 import { registerFleet } from './commands/fleet/index.ts';
 import { registerImage } from './commands/image.ts';
@@ -24,6 +25,7 @@ const program = new Command('cider')
 registerPull(program);
 registerPush(program);
 registerImage(program);
+registerBundle(program);
 registerTags(program);
 registerInspect(program);
 registerLogin(program);

@@ -3,8 +3,6 @@
 // each platform, attachments listed as referrers, and bad input explained without a stack.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +12,7 @@ import { createServiceDeps } from '@cider/api';
 import { createRestHandler } from '@cider/api/rest';
 import { createApiToken, createUser } from '@cider/api/services';
 import { useTestDatabase } from '@cider/db/testing';
-import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
+import { serveFetchHandler, uniqueRepository, useRedisPrefix, type ServedHandler } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseSize } from './commands/image.ts';
 import { fetchTagPolicy } from './fleet.ts';
@@ -188,7 +186,7 @@ describe('tag policy from the Cider Fleet server (the real tRPC endpoint, Postgr
   const database = useTestDatabase();
   const redis = useRedisPrefix();
   let services: ReturnType<typeof createServiceDeps>;
-  let server: Server;
+  let server: ServedHandler | undefined;
   let url: string;
   let goodToken: string;
   const seen: { url: string; authorization?: string }[] = [];
@@ -201,22 +199,11 @@ describe('tag policy from the Cider Fleet server (the real tRPC endpoint, Postgr
     await deps.db.registry.create({ data: { name: 'Locked', host: 'locked.example.com', immutableTags: true } });
     // The REST API v1 handler, served over HTTP as web mounts it.
     const handle = createRestHandler({ basePath: '/api/v1', services: () => ({ deps, hub }), trustedProxyHops: 0 });
-    server = createServer((req, res) => {
-      seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
-      void handle(new Request(`${url}${req.url}`, { method: req.method, headers }))
-        .then(async (response) => {
-          res.writeHead(response.status, Object.fromEntries(response.headers));
-          res.end(Buffer.from(await response.arrayBuffer()));
-        })
-        .catch(() => res.writeHead(500).end());
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveFetchHandler(handle, { onRequest: (req) => seen.push({ url: req.url ?? '', authorization: req.headers.authorization }) });
+    url = server.url;
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.close();
     await services?.close();
   });
 

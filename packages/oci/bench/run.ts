@@ -15,14 +15,14 @@
 // Prints a table and writes bench-results/oci.json. Options: --quick (smaller sizes),
 // --runs N (repeats of scenarios 1 and 7, medians reported). The 1-minute load average before
 // each run is recorded: other work on the machine skews every number.
-import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '@cider/services';
 import { digestFile, formatBytes, pushArtifact, RegistryClient } from '../src/index.ts';
+import { fresh, median, requireTool, syncDisks, timed, type Measured } from './measure.ts';
 import { makeSyntheticIpsw, startFaultProxy, writeRandomFile, type FaultProxy } from '../testing/index.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -32,50 +32,6 @@ const quick = args.includes('--quick');
 const runs = Number(args[args.indexOf('--runs') + 1]) || (quick ? 1 : 3);
 const GiB = 1024 ** 3;
 const MB = 1_000_000;
-
-interface Measured {
-  seconds: number;
-  peakRssMB?: number;
-  /** 1-minute load average just before the run. */
-  load?: number;
-}
-
-function requireTool(command: string, hint: string): void {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-  } catch {
-    throw new Error(`${command} is needed for the benchmark: ${hint}`);
-  }
-}
-
-/** Runs a command under GNU time; returns wall seconds and peak RSS. */
-function timed(command: string, commandArgs: string[], options: { killWhen?: () => boolean } = {}): Promise<Measured & { killed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const load = loadavg()[0];
-    const proc = spawn('/usr/bin/time', ['-f', '@@time %e %M', command, ...commandArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    let killed = false;
-    const watcher = options.killWhen
-      ? setInterval(() => {
-          if (!killed && options.killWhen!()) {
-            killed = true;
-            // GNU time's child is the tool; kill the whole group so the tool dies, not just time.
-            execFileSync('pkill', ['-KILL', '-P', String(proc.pid)]);
-          }
-        }, 20)
-      : undefined;
-    proc.on('exit', (code) => {
-      clearInterval(watcher);
-      const match = /@@time ([\d.]+) (\d+)/.exec(stderr);
-      if (!killed && (code !== 0 || !match)) {
-        reject(new Error(`${command} ${commandArgs.join(' ')} failed (${code}):\n${stderr.slice(-2000)}`));
-        return;
-      }
-      resolve({ seconds: match ? Number(match[1]) : Number.NaN, peakRssMB: match ? Number(match[2]) / 1024 : undefined, load, killed });
-    });
-  });
-}
 
 /**
  * Six ranged GETs at once, each written straight into one preallocated file at its offset: dd
@@ -101,21 +57,6 @@ async function timedDigest(command: string[], file: string, digest: string, scra
   const hex = (await readFile(out, 'utf8')).split(/\s/)[0];
   if (`sha256:${hex}` !== digest) throw new Error(`${command[0]} of the curl pipeline's file: sha256:${hex}, expected ${digest}`);
   return measured;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-async function fresh(dir: string): Promise<string> {
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  return dir;
-}
-
-function syncDisks(): void {
-  execFileSync('sync');
 }
 
 async function main(): Promise<void> {

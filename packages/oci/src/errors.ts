@@ -23,7 +23,9 @@ export type OciErrorCode =
   | 'CACHE_CORRUPT'
   | 'CACHE_IO'
   | 'BUSY'
-  | 'INVALID_IMAGE';
+  | 'INVALID_IMAGE'
+  /** A bundle file (an OCI image layout as a tar) that is damaged, incomplete or hostile. */
+  | 'INVALID_BUNDLE';
 
 /**
  * Codes whose errors may go away by themselves: the network, a stalled transfer, a lock another

@@ -77,12 +77,28 @@ export {
   type PayloadFile,
   type PayloadPart,
 } from './image/config.ts';
-export { assertTagsFree, partAnnotation, partOfAnnotation, pushImage, pushIpsw, type PushIpswOptions, type ImageFileInput, type PublishProgress, type PushImageOptions, type PushImageResult } from './image/publish.ts';
+export {
+  assertTagsFree,
+  normalizeExpected,
+  partAnnotation,
+  partOfAnnotation,
+  pushImage,
+  pushIpsw,
+  type ExpectedDigests,
+  type PushIpswOptions,
+  type ImageFileInput,
+  type PublishProgress,
+  type PushImageOptions,
+  type PushImageResult,
+} from './image/publish.ts';
 export { fetchSmallBlob, platformOfImage, pushIndex, type PushIndexOptions, type PushIndexResult } from './image/multi-platform.ts';
 export { attachReferrer, referrersOf, type AttachOptions, type AttachResult } from './image/attach.ts';
 export { SwarmDownload, type PeerLink, type PeerPieces, type SwarmOptions } from './swarm.ts';
 export { PeerClient, type PeerClientOptions } from './peer-client.ts';
 export { PieceBoard, clearPiece, countPieces, emptyBitfield, hasPiece, setPiece, type Bitfield, type PartialBlob } from './cache/pieces.ts';
 export { fileSource, type ByteSource } from './bytes/byte-source.ts';
+export { displayUrl, isHttpUrl, urlSource, type UrlSourceOptions } from './bytes/url-source.ts';
 export * from './bundle/types.ts';
+export * from './bundle/index.ts';
 export * from './apple/types.ts';
+export { compareBuilds, compareVersions, fetchAppleCatalog, maxCatalogBytes, newestFirst, parseAppleCatalog, pickRestoreImage, virtualMacProductType, type FetchCatalogOptions } from './apple/catalog.ts';

@@ -10,3 +10,6 @@ export { makeTestCertificate, type TestCertificate } from './tls.ts';
 export { sendEndlessBody, startHostileRegistry, type EndlessBody, type HostileHandler, type HostileRegistry, type HostileRequest } from './hostile-registry.ts';
 export { mountReflinkDisk, mountTmpfs, type SmallDisk } from './small-disk.ts';
 export { describeSourceConformance, type ConformanceSubject } from './conformance.ts';
+export { startRangeServer, type RangeFault, type RangeServer, type RangeServerOptions, type ServedRequest } from './range-server.ts';
+export { makeAppleCatalog, type CatalogEntry } from './apple-catalog.ts';
+export { rewriteTar, skopeo, type EntryEdit } from './bundle.ts';

@@ -29,3 +29,4 @@ export function uniqueRepository(base = 'test'): string {
   return `${base}/${randomBytes(5).toString('hex')}`;
 }
 export * from './prometheus.ts';
+export { serveFetchHandler, type ServedHandler } from './fetch-server.ts';

@@ -1,53 +1,28 @@
-// `cider image`: publish base images. push (an IPSW, facts read from it), import (other OS image
-// kinds), index (one tag, several platforms), attach and referrers (SBOMs, signatures, notes),
-// info (what an IPSW is, without pushing it).
+// `cider image`: publish base images. push (an IPSW from a file or URL, facts read from it),
+// available and fetch (Apple's catalog; ./image-ipsw.ts), import (other OS image kinds), index
+// (one tag, several platforms), attach and referrers (SBOMs, signatures, notes), info (what an
+// IPSW is, without pushing it).
 import {
   attachReferrer,
   formatBytes,
   formatPlatform,
   imageKinds,
-  inspectIpsw,
   OciError,
   parsePlatform,
   parseReference,
   pushImage,
   pushIndex,
-  pushIpsw,
   referrersOf,
   type ImageFileInput,
   type ImageKind,
   type PushImageResult,
-  type Reference,
 } from '@cider/oci';
 import type { Command } from 'commander';
 import { clientFor, fail, output, parseAnnotations, type GlobalOptions } from '../context.ts';
-import { fetchTagPolicy } from '../fleet.ts';
 import { createProgress } from '../progress.ts';
+import { collect, immutableTagsFor, parseSize, registerIpswCommands, type PolicyOptions } from './image-ipsw.ts';
 
-const units: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 };
-
-/** "8GiB", "10GB", "512MiB" or bytes. */
-export function parseSize(value: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
-  const factor = match ? units[match[2]!.toLowerCase()] : undefined;
-  if (!match || factor === undefined) throw new OciError('INVALID_IMAGE', `"${value}" is not a size: use bytes or a unit, e.g. 8GiB or 500MB`);
-  return Math.floor(Number(match[1]) * factor);
-}
-
-const collect = (value: string, previous: string[]) => [...previous, value];
-
-interface PolicyOptions {
-  immutableTags?: boolean;
-  server?: string;
-}
-
-/** Immutable tags when asked, or when the Cider Fleet server says this registry has them. */
-async function immutableTagsFor(ref: Reference, options: PolicyOptions): Promise<boolean> {
-  if (options.immutableTags) return true;
-  const server = options.server ?? process.env.CIDER_SERVER;
-  if (!server) return false;
-  return (await fetchTagPolicy(server, ref.registry)).immutableTags;
-}
+export { parseSize } from './image-ipsw.ts';
 
 function describePush(result: PushImageResult): string {
   const lines = result.references.map((reference) => `pushed ${reference}`);
@@ -57,64 +32,7 @@ function describePush(result: PushImageResult): string {
 export function registerImage(program: Command): void {
   const image = program.command('image').description('publish base images: IPSWs, other OS images, multi-platform indexes, attachments');
 
-  image
-    .command('info <file>')
-    .description("show what an IPSW is (OS, version, build, devices) without pushing it; reads only the zip directory and plists")
-    .action(async (file: string, _options: unknown, command: Command) => {
-      const json = command.optsWithGlobals<GlobalOptions>().json === true;
-      try {
-        const info = await inspectIpsw(file);
-        output(
-          json,
-          info,
-          [`${info.os} ${info.version} (${info.build}) ${info.architecture}`, `size     ${formatBytes(info.size)}`, `devices  ${info.devices.join(', ')}`, `tags     ${info.version}, ${info.version}-${info.build}`].join('\n'),
-        );
-      } catch (error) {
-        fail(error, json);
-      }
-    });
-
-  image
-    .command('push <file> <repository>')
-    .description('publish an IPSW unmodified, with OS, version, build, devices and architecture read from it; prints the manifest digest last')
-    .option('--tag <tag>', 'tag to set (repeatable); default: <version> and <version>-<build>', collect, [])
-    .option('--chunk-size <size>', 'split the IPSW into ordered layers of at most this size, for registries that cap a layer (e.g. 8GiB)')
-    .option('--source <url>', 'where the IPSW came from (org.opencontainers.image.source); default: its file name')
-    .option('--description <text>', 'org.opencontainers.image.description')
-    .option('--annotation <key=value>', 'extra manifest annotation (repeatable)', collect, [])
-    .option('--immutable-tags', 'refuse to move a tag that already exists')
-    .option('--server <url>', 'Cider Fleet server whose tag policy applies (default: $CIDER_SERVER; token in $CIDER_TOKEN)')
-    .action(async (file: string, repository: string, options: PolicyOptions & { tag: string[]; chunkSize?: string; source?: string; description?: string; annotation: string[] }, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const json = globals.json === true;
-      const client = clientFor(globals);
-      const progress = createProgress({ json, label: 'push' });
-      try {
-        const ref = parseReference(repository, { defaultTag: false });
-        const immutableTags = await immutableTagsFor(ref, options);
-        const result = await pushIpsw({
-          client,
-          path: file,
-          repository: ref,
-          tags: options.tag.length ? options.tag : ref.tag ? [ref.tag] : undefined,
-          chunkSize: options.chunkSize ? parseSize(options.chunkSize) : undefined,
-          source: options.source,
-          description: options.description,
-          annotations: parseAnnotations(options.annotation),
-          immutableTags,
-          onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, `push ${p.file}`),
-        });
-        progress.stop();
-        const { ipsw } = result;
-        const summary = `${ipsw.os} ${ipsw.version} (${ipsw.build}) ${ipsw.architecture}, ${ipsw.devices.length} devices, ${formatBytes(ipsw.size)}`;
-        output(json, { digest: result.digest, references: result.references, config: result.config, manifest: result.manifest }, `${summary}\n${describePush(result)}`);
-      } catch (error) {
-        progress.stop();
-        fail(error, json);
-      } finally {
-        await client.close();
-      }
-    });
+  registerIpswCommands(image);
 
   const importCommand = image
     .command('import <repository>')

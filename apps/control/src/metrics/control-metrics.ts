@@ -17,7 +17,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 const failureCodes = [
   'INVALID_REFERENCE', 'INVALID_DIGEST', 'NOT_FOUND', 'UNAUTHORIZED', 'DENIED', 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'INVALID_RANGE',
   'MANIFEST_TOO_LARGE', 'INVALID_MANIFEST', 'UNSUPPORTED_MEDIA_TYPE', 'NO_MATCHING_PLATFORM', 'REGISTRY_ERROR', 'UNREACHABLE', 'STALLED',
-  'TAG_IMMUTABLE', 'INSUFFICIENT_SPACE', 'CACHE_CORRUPT', 'CACHE_IO', 'BUSY', 'INVALID_IMAGE',
+  'TAG_IMMUTABLE', 'INSUFFICIENT_SPACE', 'CACHE_CORRUPT', 'CACHE_IO', 'BUSY', 'INVALID_IMAGE', 'INVALID_BUNDLE',
 ] as const satisfies readonly OciErrorCode[];
 // Fails to compile when the OCI library gains a code this list lacks.
 const everyCodeListed: Exclude<OciErrorCode, (typeof failureCodes)[number]> extends never ? true : never = true;

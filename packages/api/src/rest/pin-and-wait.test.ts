@@ -3,13 +3,12 @@
 // 0 once every serving node holds the digest, or 1 naming the node whose sync failed.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { pushArtifact, RegistryClient } from '@cider/oci';
 import { startRegistry, type RunningRegistry } from '@cider/services';
+import { serveFetchHandler, type ServedHandler } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../services/access/api-tokens.ts';
 import { useRouterHarness } from '../../testing/test-context.ts';
@@ -19,33 +18,10 @@ const harness = useRouterHarness();
 const script = resolve(import.meta.dirname, '../../../../docs/examples/pin-and-wait.sh');
 const run = promisify(execFile);
 
-/** The fetch handler behind node:http, as Next serves it. */
-function serve(handle: (req: Request) => Promise<Response>): Promise<Server> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = chunks.length ? Buffer.concat(chunks) : undefined;
-      const headers = new Headers();
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
-      handle(new Request(`http://${req.headers.host}${req.url}`, { method: req.method, headers, body }))
-        .then(async (response) => {
-          res.writeHead(response.status, Object.fromEntries(response.headers));
-          res.end(Buffer.from(await response.arrayBuffer()));
-        })
-        .catch((error: unknown) => {
-          res.writeHead(500);
-          res.end(String(error));
-        });
-    });
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
-
 describe('docs/examples/pin-and-wait.sh (real HTTP, PostgreSQL, Redis, docker-registry)', () => {
   let work: string;
   let registry: RunningRegistry;
-  let server: Server;
+  let server: ServedHandler | undefined;
   const digests: Record<string, string> = {};
 
   beforeAll(async () => {
@@ -58,10 +34,10 @@ describe('docs/examples/pin-and-wait.sh (real HTTP, PostgreSQL, Redis, docker-re
       digests[tag] = (await pushArtifact({ client, reference: `${registry.host}/macos:${tag}`, files: [{ path: file }] })).digest;
     }
     await client.close();
-    server = await serve(createRestHandler({ basePath: '/api/v1', services: () => ({ deps: harness.deps, hub: harness.hub }), trustedProxyHops: 0 }));
+    server = await serveFetchHandler(createRestHandler({ basePath: '/api/v1', services: () => ({ deps: harness.deps, hub: harness.hub }), trustedProxyHops: 0 }));
   });
   afterAll(async () => {
-    await new Promise((ok) => server?.close(ok));
+    await server?.close();
     await registry?.stop();
     await rm(work, { recursive: true, force: true });
   });
@@ -76,7 +52,7 @@ describe('docs/examples/pin-and-wait.sh (real HTTP, PostgreSQL, Redis, docker-re
     for (const digest of Object.values(digests)) await db.nodeImage.create({ data: { nodeId: node.id, digest, size: 10n, verifiedAt: new Date() } });
     const member = await harness.user('member', { teams: { [team.id]: 'member' } });
     const { token } = await createApiToken(harness.deps, { userId: member.id, label: member.email }, { userId: member.id, name: 'ci' });
-    const env = { ...process.env, CIDER_SERVER: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, CIDER_TOKEN: token, CIDER_POLL_SECONDS: '1' };
+    const env = { ...process.env, CIDER_SERVER: `${server!.url}/`, CIDER_TOKEN: token, CIDER_POLL_SECONDS: '1' };
 
     const converged = await run('sh', [script, 'builds', `${registry.host}/macos:15.2`, '30'], { env });
     expect(converged.stdout).toContain(`Pinned ${registry.host}/macos:15.2 in builds at ${digests['15.2']}`);
@@ -103,10 +79,9 @@ describe('docs/examples/pin-and-wait.sh (real HTTP, PostgreSQL, Redis, docker-re
     expect(refused.stderr).toMatch(/HTTP 404.*"code":"NOT_FOUND"/s);
 
     // Nobody listening: 1, and it says nothing was pinned.
-    const closed = await serve(async () => new Response(null));
-    const closedPort = (closed.address() as AddressInfo).port;
-    await new Promise((ok) => closed.close(ok));
-    const unreachable = await run('sh', [script, 'builds', `${registry.host}/macos:15.2`, '30'], { env: { ...env, CIDER_SERVER: `http://127.0.0.1:${closedPort}` } }).catch((error: unknown) => error as { code: number; stderr: string });
+    const closed = await serveFetchHandler(async () => new Response(null));
+    await closed.close();
+    const unreachable = await run('sh', [script, 'builds', `${registry.host}/macos:15.2`, '30'], { env: { ...env, CIDER_SERVER: closed.url } }).catch((error: unknown) => error as { code: number; stderr: string });
     expect('code' in unreachable ? unreachable.code : 0).toBe(1);
     expect(unreachable.stderr).toMatch(/Cannot reach .*nothing was pinned/);
   }, 60_000);

@@ -38,7 +38,11 @@ export interface BundleBlob {
   digest: Digest;
   size: number;
   mediaType: string;
-  /** Repository to read it from on export. */
+  /** What it is: manifests (and indexes) are read through the manifests endpoint. */
+  kind: 'manifest' | 'config' | 'layer';
+  /** Registry to read it from on export (`127.0.0.1:5000`, `ghcr.io`). */
+  registry: string;
+  /** Repository of that registry to read it from on export. */
   repository: string;
 }
 

@@ -115,14 +115,17 @@ export function bodyReadFailure(error: unknown, registry: string, what: string, 
   return new UnreachableError(`Lost the connection to registry ${registry} while reading ${what}: ${describeNetworkError(error)} (${request.method} ${request.url})`, request, { cause: error });
 }
 
-/** A human explanation of a network error code. */
-export function describeNetworkError(error: unknown): string {
+/**
+ * A human explanation of a network error code. `peer` is who we talked to: the registry, or the
+ * web server a download URL points at (bytes/url-source.ts).
+ */
+export function describeNetworkError(error: unknown, peer: 'registry' | 'server' = 'registry'): string {
   const code = errorCode(error);
   switch (code) {
     case 'ECONNREFUSED':
-      return 'connection refused (is the registry running, and is the host and port right?)';
+      return `connection refused (is the ${peer} running, and is the host and port right?)`;
     case 'ENOTFOUND':
-      return 'host not found (check the registry host name)';
+      return `host not found (check the ${peer} host name)`;
     case 'EAI_AGAIN':
       return 'DNS lookup failed temporarily';
     case 'ECONNRESET':
@@ -135,18 +138,18 @@ export function describeNetworkError(error: unknown): string {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
     case 'ESTALLED':
-      return 'the registry stopped sending data (stalled)';
+      return `the ${peer} stopped sending data (stalled)`;
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
     case 'SELF_SIGNED_CERT_IN_CHAIN':
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
     case 'CERT_HAS_EXPIRED':
-      return `the registry's TLS certificate is not trusted (${errorCode(error)}); add its CA to NODE_EXTRA_CA_CERTS`;
+      return `the ${peer}'s TLS certificate is not trusted (${errorCode(error)}); add its CA to NODE_EXTRA_CA_CERTS`;
     case forbiddenAddressCode:
       return (error as Error).message;
     case 'EPROTO':
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
-      return 'TLS handshake failed (a plain-HTTP registry? use --plain-http)';
+      return peer === 'registry' ? 'TLS handshake failed (a plain-HTTP registry? use --plain-http)' : 'TLS handshake failed (a plain-HTTP server? use an http:// URL)';
     default:
       return (error as Error)?.message ?? String(error);
   }

@@ -1,12 +1,15 @@
 // What an IPSW is, read without reading the IPSW: an IPSW is a zip; its central directory (at the
 // end of the file) lists the entries, and BuildManifest.plist / Restore.plist (small entries)
 // name the OS, version, build and the devices it restores. Only those bytes are read, whatever
-// the file's size (15 GB or more, so zip64). The file is never written to.
+// the file's size (15 GB or more, so zip64). The file is never written to. The file may be a URL
+// (bytes/url-source.ts): the same few reads are then Range requests, a handful for any IPSW.
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { Readable } from 'node:stream';
 import { DOMParser } from '@xmldom/xmldom';
 import { parse as parseXmlPlist, parseBinary as parseBinaryPlist } from 'plist';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import { fileSource, type ByteSource } from '../bytes/byte-source.ts';
 import { OciError } from '../errors.ts';
 
 export interface IpswInfo {
@@ -28,13 +31,77 @@ export interface IpswInfo {
 /** Entries larger than this are not plists we want (BuildManifest.plist is a few MiB at most). */
 const maxPlistBytes = 64 * 1024 * 1024;
 
-function invalid(path: string, reason: string): OciError {
-  return new OciError('INVALID_IMAGE', `${basename(path)} is not a usable IPSW: ${reason}`);
+/** Bytes per read of the zip's directory: yauzl reads each entry's header on its own, so reads are gathered into blocks. */
+const blockBytes = 256 * 1024;
+/** Blocks kept (the directory is read front to back, so a few suffice). */
+const cachedBlocks = 8;
+/** An entry's data larger than this streams instead of coming in one read. */
+const oneReadBytes = 4 * 1024 * 1024;
+
+function invalid(name: string, reason: string): OciError {
+  return new OciError('INVALID_IMAGE', `${name} is not a usable IPSW: ${reason}`);
 }
 
-function openZip(path: string): Promise<ZipFile> {
+/** yauzl's reader over a ByteSource: small reads served from a few cached blocks, large ones streamed. */
+class ByteSourceReader extends yauzl.RandomAccessReader {
+  private readonly blocks = new Map<number, Promise<Buffer>>();
+
+  constructor(private readonly source: ByteSource) {
+    super();
+  }
+
+  private block(index: number): Promise<Buffer> {
+    let block = this.blocks.get(index);
+    if (block) {
+      // Most recently used last.
+      this.blocks.delete(index);
+      this.blocks.set(index, block);
+      return block;
+    }
+    const start = index * blockBytes;
+    block = this.source.read(start, Math.min(blockBytes, this.source.size - start));
+    block.catch(() => this.blocks.delete(index));
+    this.blocks.set(index, block);
+    while (this.blocks.size > cachedBlocks) this.blocks.delete(this.blocks.keys().next().value!);
+    return block;
+  }
+
+  private async bytes(position: number, length: number): Promise<Buffer> {
+    if (position < 0 || length < 0 || position + length > this.source.size) throw new Error(`read of ${length} bytes at ${position} is out of range (${this.source.size} bytes)`);
+    const out = Buffer.alloc(length);
+    for (let done = 0; done < length; ) {
+      const at = position + done;
+      const block = await this.block(Math.floor(at / blockBytes));
+      const copied = block.copy(out, done, at % blockBytes, Math.min(block.length, (at % blockBytes) + length - done));
+      if (copied === 0) throw new Error(`read at ${at} found no bytes (${this.source.size} bytes)`);
+      done += copied;
+    }
+    return out;
+  }
+
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
+    this.bytes(position, length).then(
+      (bytes) => {
+        bytes.copy(buffer, offset);
+        callback(null);
+      },
+      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    if (end - start > oneReadBytes) return this.source.stream(start, end);
+    const bytes = this.bytes(start, end - start);
+    return Readable.from((async function* () {
+      yield await bytes;
+    })());
+  }
+}
+
+function openZip(source: ByteSource): Promise<ZipFile> {
   return new Promise((resolve, reject) => {
-    yauzl.open(path, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true }, (error, zip) => {
+    const options = { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true };
+    yauzl.fromRandomAccessReader(new ByteSourceReader(source), source.size, options, (error, zip) => {
       if (error || !zip) reject(error ?? new Error('no zip'));
       else resolve(zip);
     });
@@ -124,17 +191,34 @@ export function osForDevices(devices: string[]): string | undefined {
 const versionPattern = /^\d+(\.\d+){0,3}$/;
 const buildPattern = /^\d{1,3}[A-Z]\d{1,5}[a-z]?$/;
 
-/** Reads an IPSW's zip directory and plists; never reads the payload. Clear errors for anything else. */
-export async function inspectIpsw(path: string): Promise<IpswInfo> {
+/**
+ * Reads an IPSW's zip directory and plists; never reads the payload. Clear errors for anything
+ * else. A path is opened (and closed) here; a ByteSource is the caller's to close.
+ */
+export async function inspectIpsw(pathOrSource: string | ByteSource): Promise<IpswInfo> {
+  if (typeof pathOrSource !== 'string') return inspectSource(pathOrSource);
+  const path = pathOrSource;
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new OciError('NOT_FOUND', `Cannot read ${path}: no such file`);
   if (!info.isFile()) throw new OciError('INVALID_IMAGE', `${path} is not a file`);
-  if (info.size === 0) throw invalid(path, 'the file is empty.');
+  if (info.size === 0) throw invalid(basename(path), 'the file is empty.');
+  const source = await fileSource(path);
+  try {
+    return await inspectSource(source);
+  } finally {
+    await source.close();
+  }
+}
 
+async function inspectSource(source: ByteSource): Promise<IpswInfo> {
+  const path = source.name;
+  if (source.size === 0) throw invalid(path, 'the file is empty.');
+  const info = { size: source.size };
   let zip: ZipFile;
   try {
-    zip = await openZip(path);
+    zip = await openZip(source);
   } catch (error) {
+    if (error instanceof OciError) throw error;
     throw describeZipError(path, info.size, error);
   }
   try {
@@ -142,6 +226,7 @@ export async function inspectIpsw(path: string): Promise<IpswInfo> {
     try {
       entries = await listEntries(zip);
     } catch (error) {
+      if (error instanceof OciError) throw error;
       throw describeZipError(path, info.size, error);
     }
     const find = (name: string) => entries.find((e) => e.fileName === name) ?? entries.find((e) => e.fileName.split('/').pop() === name);
@@ -158,6 +243,7 @@ export async function inspectIpsw(path: string): Promise<IpswInfo> {
       try {
         bytes = await readEntry(zip, entry);
       } catch (error) {
+        if (error instanceof OciError) throw error;
         throw invalid(path, `${entry.fileName} cannot be extracted (${error instanceof Error ? error.message : String(error)}); the file may be truncated or damaged.`);
       }
       plists[entry.fileName.split('/').pop()!] = parsePlist(bytes, entry.fileName, path);
@@ -179,7 +265,7 @@ export async function inspectIpsw(path: string): Promise<IpswInfo> {
     const devices = [...new Set([...stringsOf(manifest, 'SupportedProductTypes'), ...stringsOf(restore, 'SupportedProductTypes')])].sort();
     const os = osForDevices(devices);
     if (!os) throw invalid(path, devices.length ? `its supported devices (${devices.slice(0, 5).join(', ')}) belong to no Apple OS we know.` : 'it names no supported devices (SupportedProductTypes).');
-    return { os, version, build, architecture: 'arm64', devices, name: basename(path), size: info.size, sources: Object.keys(plists) };
+    return { os, version, build, architecture: 'arm64', devices, name: source.name, size: info.size, sources: Object.keys(plists) };
   } finally {
     zip.close();
   }

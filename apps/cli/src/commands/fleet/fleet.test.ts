@@ -5,27 +5,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServiceDeps } from '@cider/api';
+import { createRestHandler } from '@cider/api/rest';
 import { createApiToken, createUser } from '@cider/api/services';
 import { useTestDatabase } from '@cider/db/testing';
 import { pushArtifact, RegistryClient } from '@cider/oci';
 import { writeRandomFile } from '@cider/oci/testing';
-import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
+import { serveFetchHandler, uniqueRepository, useRedisPrefix, type ServedHandler } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-
-// The REST handler comes from branch i11-rest (packages/api/src/rest/handler.ts). Until it is merged
-// this suite is skipped, and says so; the import is by name so the CLI typechecks without it.
-interface RestHandlerModule {
-  createRestHandler(options: { basePath: string; services: () => { deps: unknown; hub: unknown }; trustedProxyHops: number }): (request: Request) => Promise<Response>;
-}
-const restModule = '@cider/api/rest';
-const rest = (await import(restModule).catch(() => undefined)) as RestHandlerModule | undefined;
-if (!rest) console.warn('cider fleet integration tests skipped: @cider/api/rest (createRestHandler, branch i11-rest) is not merged yet');
 
 const root = fileURLToPath(new URL('../../../../../', import.meta.url));
 const entry = fileURLToPath(new URL('../../cider.ts', import.meta.url));
@@ -48,11 +38,11 @@ function start(args: string[], env: Record<string, string>, stdin = ''): { proc:
 }
 const noStack = (run: Run) => expect(run.stderr).not.toMatch(/\n\s+at /);
 
-describe.runIf(rest)('cider fleet (real process, real REST handler, PostgreSQL, Redis, docker-registry)', () => {
+describe('cider fleet (real process, real REST handler, PostgreSQL, Redis, docker-registry)', () => {
   const database = useTestDatabase();
   const redis = useRedisPrefix();
   let services: ReturnType<typeof createServiceDeps>;
-  let server: Server;
+  let server: ServedHandler | undefined;
   let url: string;
   let work: string;
   let adminToken: string;
@@ -97,31 +87,13 @@ describe.runIf(rest)('cider fleet (real process, real REST handler, PostgreSQL, 
     await deps.db.node.create({ data: { name: 'mac-idle', secretHash: 'x'.repeat(64), labels: { pool: 'other' } } });
 
     // The REST handler as apps/web mounts it at /api/v1.
-    const handle = rest!.createRestHandler({ basePath: '/api/v1', services: () => ({ deps, hub }), trustedProxyHops: 0 });
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (d: Buffer) => chunks.push(d));
-      req.on('end', () => {
-        const headers = new Headers();
-        for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
-        const body = chunks.length ? Buffer.concat(chunks) : undefined;
-        void handle(new Request(`${url}${req.url}`, { method: req.method, headers, body }))
-          .then(async (response) => {
-            res.writeHead(response.status, Object.fromEntries(response.headers));
-            res.end(Buffer.from(await response.arrayBuffer()));
-          })
-          .catch(() => res.writeHead(500).end());
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const handle = createRestHandler({ basePath: '/api/v1', services: () => ({ deps, hub }), trustedProxyHops: 0 });
+    server = await serveFetchHandler(handle);
+    url = server.url;
     env = { CIDER_SERVER: url, CIDER_TOKEN: adminToken, XDG_CONFIG_HOME: join(work, 'no-config') };
   });
   afterAll(async () => {
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await server?.close();
     await services?.close();
     await rm(work, { recursive: true, force: true });
   });

@@ -1,0 +1,210 @@
+// Publishing an IPSW from a file or a URL, shared by `cider image push` and `cider image fetch`,
+// and Apple's restore-image catalog: `cider image available` lists it, `cider image fetch` picks
+// one (--macos, --build, --latest) and pushes it from Apple's CDN with its SHA-1 checked. A URL
+// is read with Range requests (urlSource): nothing is written to local disk, whatever its size.
+import {
+  defaultAppleCatalogUrl,
+  fetchAppleCatalog,
+  formatBytes,
+  inspectIpsw,
+  isHttpUrl,
+  OciError,
+  parseReference,
+  pickRestoreImage,
+  pushIpsw,
+  urlSource,
+  type ByteSource,
+  type ExpectedDigests,
+  type Reference,
+  type RegistryClient,
+  type RestoreImage,
+  type RestoreImageQuery,
+} from '@cider/oci';
+import type { Command } from 'commander';
+import { fetchTagPolicy } from '../fleet.ts';
+import { clientFor, fail, output, parseAnnotations, type GlobalOptions } from '../context.ts';
+import { createProgress } from '../progress.ts';
+
+const units: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 };
+
+/** "8GiB", "10GB", "512MiB" or bytes. */
+export function parseSize(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const factor = match ? units[match[2]!.toLowerCase()] : undefined;
+  if (!match || factor === undefined) throw new OciError('INVALID_IMAGE', `"${value}" is not a size: use bytes or a unit, e.g. 8GiB or 500MB`);
+  return Math.floor(Number(match[1]) * factor);
+}
+
+export const collect = (value: string, previous: string[]) => [...previous, value];
+
+export interface PolicyOptions {
+  immutableTags?: boolean;
+  server?: string;
+}
+
+/** Immutable tags when asked, or when the Cider Fleet server says this registry has them. */
+export async function immutableTagsFor(ref: Reference, options: PolicyOptions): Promise<boolean> {
+  if (options.immutableTags) return true;
+  const server = options.server ?? process.env.CIDER_SERVER;
+  if (!server) return false;
+  return (await fetchTagPolicy(server, ref.registry)).immutableTags;
+}
+
+/** An IPSW argument as a ByteSource: a URL is read by range, a path from disk. The caller closes it. */
+export async function openIpsw(location: string): Promise<ByteSource | string> {
+  return isHttpUrl(location) ? urlSource(location) : location;
+}
+
+export interface PushFlags extends PolicyOptions {
+  tag: string[];
+  chunkSize?: string;
+  source?: string;
+  description?: string;
+  annotation: string[];
+  sha256?: string;
+  sha1?: string;
+}
+
+/** Adds the options a push of an IPSW takes, for `push` and `fetch`. */
+function withPushOptions(command: Command): Command {
+  return command
+    .option('--tag <tag>', 'tag to set (repeatable); default: <version> and <version>-<build>', collect, [])
+    .option('--chunk-size <size>', 'split the IPSW into ordered layers of at most this size, for registries that cap a layer (e.g. 8GiB)')
+    .option('--source <url>', 'where the IPSW came from (org.opencontainers.image.source); default: its URL without query, or its file name')
+    .option('--description <text>', 'org.opencontainers.image.description')
+    .option('--annotation <key=value>', 'extra manifest annotation (repeatable)', collect, [])
+    .option('--immutable-tags', 'refuse to move a tag that already exists')
+    .option('--server <url>', 'Cider Fleet server whose tag policy applies (default: $CIDER_SERVER; token in $CIDER_TOKEN)');
+}
+
+/** Pushes an IPSW from a path or URL, printing what was pushed and the manifest digest last. */
+async function publish(client: RegistryClient, location: string, repository: string, flags: PushFlags, expect: ExpectedDigests, json: boolean, prefix = ''): Promise<void> {
+  const progress = createProgress({ json, label: 'push' });
+  let opened: ByteSource | string | undefined;
+  try {
+    const ref = parseReference(repository, { defaultTag: false });
+    const immutableTags = await immutableTagsFor(ref, flags);
+    opened = await openIpsw(location);
+    const result = await pushIpsw({
+      client,
+      ...(typeof opened === 'string' ? { path: opened } : { source: opened }),
+      origin: flags.source,
+      repository: ref,
+      tags: flags.tag.length ? flags.tag : ref.tag ? [ref.tag] : undefined,
+      chunkSize: flags.chunkSize ? parseSize(flags.chunkSize) : undefined,
+      description: flags.description,
+      annotations: parseAnnotations(flags.annotation),
+      immutableTags,
+      expect,
+      onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, `push ${p.file}`),
+    });
+    progress.stop();
+    const { ipsw } = result;
+    const summary = `${ipsw.os} ${ipsw.version} (${ipsw.build}) ${ipsw.architecture}, ${ipsw.devices.length} devices, ${formatBytes(ipsw.size)}`;
+    const lines = [...result.references.map((reference) => `pushed ${reference}`), result.digest];
+    output(json, { digest: result.digest, references: result.references, config: result.config, manifest: result.manifest }, `${prefix}${summary}\n${lines.join('\n')}`);
+  } catch (error) {
+    progress.stop();
+    fail(error, json);
+  } finally {
+    if (opened && typeof opened !== 'string') await opened.close();
+    await client.close();
+  }
+}
+
+/** The catalog to read: --catalog, else $CIDER_APPLE_CATALOG_URL, else Apple's. */
+function catalogUrl(option: string | undefined): string {
+  return option || process.env.CIDER_APPLE_CATALOG_URL || defaultAppleCatalogUrl;
+}
+
+function queryOf(options: { macos?: string; build?: string; latest?: boolean }): RestoreImageQuery {
+  const given = [options.macos !== undefined, options.build !== undefined, options.latest === true].filter(Boolean).length;
+  if (given !== 1) throw new OciError('INVALID_REFERENCE', 'Say which image to fetch: exactly one of --macos <version>, --build <build> or --latest');
+  if (options.macos !== undefined) return { macos: options.macos };
+  if (options.build !== undefined) return { build: options.build };
+  return { latest: true };
+}
+
+function describeImage(image: RestoreImage): string {
+  return [`macOS ${image.version} (${image.build})`, `url      ${image.url}`, `sha1     ${image.sha1 ?? '(none in the catalog)'}`, `devices  ${image.devices.join(', ')}`].join('\n');
+}
+
+export function registerIpswCommands(image: Command): void {
+  image
+    .command('info <file|url>')
+    .description('show what an IPSW is (OS, version, build, devices) without pushing it; reads only the zip directory and plists (by Range requests for a URL)')
+    .action(async (file: string, _options: unknown, command: Command) => {
+      const json = command.optsWithGlobals<GlobalOptions>().json === true;
+      let opened: ByteSource | string | undefined;
+      try {
+        opened = await openIpsw(file);
+        const info = await inspectIpsw(opened);
+        output(
+          json,
+          info,
+          [`${info.os} ${info.version} (${info.build}) ${info.architecture}`, `size     ${formatBytes(info.size)}`, `devices  ${info.devices.join(', ')}`, `tags     ${info.version}, ${info.version}-${info.build}`].join('\n'),
+        );
+      } catch (error) {
+        fail(error, json);
+      } finally {
+        if (opened && typeof opened !== 'string') await opened.close();
+      }
+    });
+
+  withPushOptions(
+    image
+      .command('push <file|url> <repository>')
+      .description('publish an IPSW unmodified, from a file or an http(s) URL (streamed by range, never stored locally), with OS, version, build, devices and architecture read from it; prints the manifest digest last'),
+  )
+    .option('--sha256 <hex>', "the IPSW's expected SHA-256: checked as it uploads; a mismatch tags nothing")
+    .option('--sha1 <hex>', "the IPSW's expected SHA-1 (as Apple's catalog gives it): checked as it uploads")
+    .action(async (file: string, repository: string, options: PushFlags, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      await publish(clientFor(globals), file, repository, options, { sha256: options.sha256, sha1: options.sha1 }, globals.json === true);
+    });
+
+  image
+    .command('available')
+    .description("list the macOS restore images in Apple's catalog, newest first")
+    .option('--catalog <url>', 'the catalog to read (default: $CIDER_APPLE_CATALOG_URL, else Apple\'s)')
+    .action(async (options: { catalog?: string }, command: Command) => {
+      const json = command.optsWithGlobals<GlobalOptions>().json === true;
+      try {
+        const images = await fetchAppleCatalog(catalogUrl(options.catalog));
+        const width = (key: 'version' | 'build') => Math.max(key.length, ...images.map((i) => i[key].length));
+        const [v, b] = [width('version'), width('build')];
+        const rows = images.map((i) => `${i.version.padEnd(v)}  ${i.build.padEnd(b)}  ${i.url}`);
+        output(json, images, [`${'VERSION'.padEnd(v)}  ${'BUILD'.padEnd(b)}  URL`, ...rows].join('\n'));
+      } catch (error) {
+        fail(error, json);
+      }
+    });
+
+  withPushOptions(
+    image
+      .command('fetch <repository>')
+      .description("pick a macOS restore image from Apple's catalog and publish it straight from Apple's CDN (never stored locally), its SHA-1 checked; prints the manifest digest last")
+      .option('--macos <version>', 'that version: 15.2 exactly, or 15 for the newest 15.x')
+      .option('--build <build>', 'that build, e.g. 24C101')
+      .option('--latest', 'the newest image the virtual Mac (VirtualMac2,1) restores')
+      .option('--catalog <url>', 'the catalog to read (default: $CIDER_APPLE_CATALOG_URL, else Apple\'s)')
+      .option('--dry-run', 'say which image it would push, and push nothing'),
+  ).action(async (repository: string, options: PushFlags & { macos?: string; build?: string; latest?: boolean; catalog?: string; dryRun?: boolean }, command: Command) => {
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    const json = globals.json === true;
+    let picked: RestoreImage;
+    try {
+      const query = queryOf(options);
+      parseReference(repository, { defaultTag: false });
+      picked = pickRestoreImage(await fetchAppleCatalog(catalogUrl(options.catalog)), query);
+    } catch (error) {
+      fail(error, json);
+    }
+    if (options.dryRun) {
+      output(json, { image: picked, repository, dryRun: true }, `${describeImage(picked)}\ndry run: nothing pushed to ${repository}`);
+      return;
+    }
+    if (!json) process.stderr.write(`${describeImage(picked)}\n`);
+    await publish(clientFor(globals), picked.url, repository, options, { sha1: picked.sha1 }, json);
+  });
+}
