@@ -1,19 +1,33 @@
 // The real ServerTaskRunners: @cider/oci's Apple catalog, URL source, pushIpsw and bundle writer.
-// PENDING (issue 12): the catalog/URL functions (branch issue12-url) and the bundle functions
-// (branch issue12-bundle) are not on main yet; until they are, each runner says so plainly.
-import { AppError } from '../../errors.ts';
+// Nothing here stages bytes: the IPSW streams from its URL into the registry upload (urlSource
+// resumes by Range after drops), and bundles stream from the registry into a tar.
+import { exportBundle, fetchAppleCatalog, planBundle, pushIpsw, urlSource, writeBundle } from '@cider/oci';
 import type { ServerTaskRunners } from './runners.ts';
-
-function notYet(what: string): () => Promise<never> {
-  return () => Promise.reject(new AppError('INTERNAL', `${what} is not in this build of Cider Fleet yet.`));
-}
 
 export function ociTaskRunners(): ServerTaskRunners {
   return {
-    fetchAppleCatalog: notYet("Reading Apple's restore-image catalog"),
-    publishFromApple: notYet('Publishing an IPSW from a URL'),
-    planBundle: notYet('Planning a bundle'),
-    writeBundle: notYet('Writing a bundle'),
-    exportBundle: notYet('Writing a bundle'),
+    fetchAppleCatalog: (url, signal) => fetchAppleCatalog(url, { signal }),
+    async publishFromApple(input) {
+      const source = await urlSource(input.image.url, { signal: input.signal });
+      try {
+        input.onProgress({ bytesDone: 0, bytesTotal: source.size, message: 'Reading the IPSW' });
+        const result = await pushIpsw({
+          client: input.client,
+          repository: input.repository,
+          source,
+          tags: input.tags,
+          immutableTags: input.immutableTags,
+          ...(input.image.sha1 ? { expect: { sha1: input.image.sha1 } } : {}),
+          signal: input.signal,
+          onProgress: (p) => input.onProgress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, message: 'Uploading' }),
+        });
+        return { digest: result.digest, references: result.references, size: result.size };
+      } finally {
+        await source.close();
+      }
+    },
+    planBundle: (input) => planBundle({ client: input.client, references: input.references, signal: input.signal }),
+    writeBundle: (plan, input) => writeBundle(plan, { client: input.client, output: input.output, signal: input.signal, ...(input.onProgress ? { onProgress: input.onProgress } : {}) }),
+    exportBundle: (input) => exportBundle({ client: input.client, references: input.references, path: input.path, signal: input.signal, onProgress: input.onProgress }),
   };
 }
