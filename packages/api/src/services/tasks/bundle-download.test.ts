@@ -84,6 +84,8 @@ describe('bundle download (real registry, PostgreSQL)', () => {
     const response = await get(cookies.admin);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/x-tar');
+    // A proxy or Next.js's compression must leave it as it is, Content-Length included.
+    expect(response.headers.get('cache-control')).toBe('no-store, no-transform');
     expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="ios-ci-\d{4}-\d\d-\d\d\.tar"$/);
     const length = Number(response.headers.get('content-length'));
     expect(length).toBeGreaterThan(8 * MiB);
