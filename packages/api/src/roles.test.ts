@@ -12,7 +12,7 @@ import { startFaultProxy, writeRandomFile, type FaultProxy } from '@cider/oci/te
 import { generateNodeKeyPair } from '@cider/protocol';
 import { uniqueRepository, useRedisPrefix } from '@cider/services/testing';
 import { TRPCError } from '@trpc/server';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -22,6 +22,7 @@ import { createApiToken } from './services/access/api-tokens.ts';
 import type { SessionUser } from './services/access/auth.ts';
 import { createUser } from './services/access/auth.ts';
 import { createEnrollmentToken } from './services/nodes/nodes.ts';
+import type { ServerTaskRunners } from './services/tasks/runners.ts';
 import type { TrpcContext } from './trpc.ts';
 
 const database = useTestDatabase();
@@ -98,6 +99,13 @@ const policy: Record<string, Policy> = {
   'tokens.api.revoke': 'signed-in',
   'audit.list': 'admin',
   'audit.targetTypes': 'admin',
+  'tasks.list': 'admin',
+  'tasks.get': 'admin',
+  'tasks.cancel': 'admin',
+  'tasks.appleCatalog': 'admin',
+  'tasks.publishFromApple': 'admin',
+  'tasks.bundleOptions': 'admin',
+  'tasks.exportBundle': 'admin',
 };
 
 type Who = 'anonymous' | 'viewer' | 'member' | 'outsider' | 'admin';
@@ -229,6 +237,30 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
     },
     'audit.list': async () => ({}),
     'audit.targetTypes': async () => undefined,
+    'tasks.list': async () => ({}),
+    'tasks.get': async () => ({ taskId: await serverTask() }),
+    'tasks.cancel': async () => ({ taskId: await serverTask() }),
+    'tasks.appleCatalog': async () => undefined,
+    'tasks.publishFromApple': async () => ({ build: '24C101', registryId, repository: unique('apple') }),
+    'tasks.bundleOptions': async () => ({ projectName: 'home-ci' }),
+    'tasks.exportBundle': async () => ({ projectId: await pinnedProject(), path: join(work, 'bundles', `${unique('bundle')}.tar`) }),
+  };
+
+  // A queued server task, straight into the table (nothing runs it here).
+  const serverTask = async () => (await services.deps.db.serverTask.create({ data: { kind: 'publish_apple', params: {} } })).id;
+  const pinnedProject = async () => {
+    const id = await homeProject();
+    const digest = `sha256:${'e'.repeat(64)}`;
+    await services.deps.db.pin.create({ data: { projectId: id, registryId, reference: `${registryHost}/${repository}:1`, repository, tag: '1', digest, resolvedAt: new Date() } });
+    return id;
+  };
+  // The catalog, as the control plane's runners would read it; the work itself is not run here.
+  const runners: ServerTaskRunners = {
+    fetchAppleCatalog: async () => [{ version: '15.2', build: '24C101', url: 'http://127.0.0.1:9/UniversalMac_15.2_24C101_Restore.ipsw', devices: [] }],
+    publishFromApple: () => Promise.reject(new Error('not run here')),
+    planBundle: () => Promise.reject(new Error('not run here')),
+    writeBundle: () => Promise.reject(new Error('not run here')),
+    exportBundle: () => Promise.reject(new Error('not run here')),
   };
 
   const team = async () => (await services.deps.db.team.create({ data: { name: unique('team') } })).id;
@@ -248,9 +280,16 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
     ).id;
 
   beforeAll(async () => {
-    services = createServiceDeps({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, secretKey: randomBytes(32).toString('base64') });
-    const { db } = services.deps;
     work = await mkdtemp(join(tmpdir(), 'cider-roles-'));
+    await mkdir(join(work, 'bundles'));
+    services = createServiceDeps({
+      databaseUrl: database.url,
+      redisUrl: redis.url,
+      redisPrefix: redis.prefix,
+      secretKey: randomBytes(32).toString('base64'),
+      tasks: { runners, appleCatalogUrl: 'http://127.0.0.1:9/catalog.xml', bundleDir: join(work, 'bundles') },
+    });
+    const { db } = services.deps;
     const payload = join(work, 'payload.bin');
     await writeRandomFile(payload, 1024);
     const pusher = new RegistryClient();
