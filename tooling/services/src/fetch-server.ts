@@ -41,8 +41,8 @@ export async function serveFetchHandler(handle: (request: Request) => Promise<Re
       const headers = new Headers();
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
       const body = await readBody(req);
-      const response = await handle(new Request(`${url}${req.url}`, { method: req.method, headers, body, signal: abort.signal }));
-      res.writeHead(response.status, Object.fromEntries(response.headers));
+      const response = await handle(new Request(`${url}${req.url}`, { method: req.method, headers, body: body ? new Uint8Array(body) : undefined, signal: abort.signal }));
+      res.writeHead(response.status, Object.fromEntries([...response.headers.entries()]));
       if (!response.body) return void res.end();
       await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), res);
     })().catch((error: unknown) => {
