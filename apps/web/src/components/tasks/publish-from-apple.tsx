@@ -66,7 +66,8 @@ export function PublishFromApple() {
       <dialog ref={dialog} className="pin-dialog" aria-labelledby={`${id}-title`} onClose={() => setOpen(false)}>
         <form className="form" aria-labelledby={`${id}-title`} onSubmit={submit}>
           <h2 id={`${id}-title`}>Publish from Apple</h2>
-          {started ? (
+          {/* Nothing is asked (of Apple's catalog either) until the dialog opens. */}
+          {!open ? null : started ? (
             <>
               <p className="alert alert-ok" role="status">
                 Started: {started}. The control plane streams it from Apple into the registry; follow it under Server tasks.
