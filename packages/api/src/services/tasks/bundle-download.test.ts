@@ -1,7 +1,8 @@
 // The bundle download (GET /api/bundles/projects/<id>) against a real docker-registry and
 // PostgreSQL: admins only (by session cookie), Content-Length is the tar's exact size, the body
-// is a bundle that verifies and holds the pinned digest named by its tag, and a browser that
-// stops reading ends the registry reads.
+// is a bundle that verifies and holds the pinned digest named by its tag, the registry is read
+// only as fast as the browser reads (memory stays flat), and a browser that goes away ends the
+// registry reads.
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { randomBytes } from 'node:crypto';
 import { useTestDatabase } from '@cider/db/testing';
 import { pushIpsw, RegistryClient, verifyBundle } from '@cider/oci';
-import { makeSyntheticIpsw } from '@cider/oci/testing';
+import { makeSyntheticIpsw, startFaultProxy } from '@cider/oci/testing';
 import { useRedisPrefix } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sessionCookieName } from '../../cookies.ts';
@@ -99,15 +100,49 @@ describe('bundle download (real registry, PostgreSQL)', () => {
     expect(audit?.actor).toBe('admin@example.com');
   });
 
-  it('stops when the browser goes away', async () => {
-    const browser = new AbortController();
-    const response = await get(cookies.admin, projectId, browser.signal);
-    const reader = response.body!.getReader();
-    const first = await reader.read();
-    expect(first.done).toBe(false);
-    browser.abort();
-    await reader.cancel();
-    // Nothing more arrives, and nothing hangs: the read after cancel is done at once.
-    expect((await reader.read().catch(() => ({ done: true }))).done).toBe(true);
+  it('reads the registry only as fast as the browser reads, and stops when it goes away', async () => {
+    // A 64 MiB image behind a proxy that counts the blob bytes the registry sends.
+    const proxy = await startFaultProxy(inject('registryUrl'));
+    try {
+      const big = `slow-${randomBytes(3).toString('hex')}/macos`;
+      const client = new RegistryClient();
+      let bigDigest: string;
+      try {
+        const path = await makeSyntheticIpsw({ dir: work, payloadBytes: 64 * MiB, name: 'UniversalMac_15.3_24D60_Restore.ipsw', version: '15.3', build: '24D60' });
+        bigDigest = (await pushIpsw({ client, path, repository: `${proxy.host}/${big}`, tags: ['15.3'] })).digest;
+      } finally {
+        await client.close();
+      }
+      const db = services.deps.db;
+      const registry = await db.registry.create({ data: { name: 'proxied', host: proxy.host, plainHttp: true } });
+      const team = await db.team.findFirstOrThrow();
+      const slowProject = (await db.project.create({ data: { name: 'Slow reader', teamId: team.id, nodeSelector: {} } })).id;
+      await db.pin.create({ data: { projectId: slowProject, registryId: registry.id, reference: `${proxy.host}/${big}:15.3`, repository: big, tag: '15.3', digest: bigDigest, resolvedAt: new Date() } });
+      const servedBefore = proxy.blobBytesServed;
+
+      const browser = new AbortController();
+      const response = await get(cookies.admin, slowProject, browser.signal);
+      expect(Number(response.headers.get('content-length'))).toBeGreaterThan(64 * MiB);
+      const reader = response.body!.getReader();
+      expect((await reader.read()).done).toBe(false);
+      /** The proxy's count once it stops moving (the pipeline has filled its buffers and waits). */
+      const settled = async () => {
+        let last = -1;
+        for (let i = 0; i < 50 && proxy.blobBytesServed !== last; i++) {
+          last = proxy.blobBytesServed;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        return proxy.blobBytesServed - servedBefore;
+      };
+      // Holding the first chunk: the registry has sent what fills the buffers on the way, not the image.
+      expect(await settled()).toBeLessThan(24 * MiB);
+      browser.abort();
+      await reader.cancel();
+      expect((await reader.read().catch(() => ({ done: true }))).done).toBe(true);
+      // Gone: the registry reads end there, well short of the image.
+      expect(await settled()).toBeLessThan(32 * MiB);
+    } finally {
+      await proxy.close();
+    }
   });
 });
