@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServiceDeps } from '@cider/api';
-import { eventsChannel, ociTaskRunners, startBundleExport, startPublishFromApple, type FleetEvent } from '@cider/api/services';
+import { cancelTask, eventsChannel, interruptedMessage, ociTaskRunners, startBundleExport, startPublishFromApple, type FleetEvent } from '@cider/api/services';
 import { useTestDatabase } from '@cider/db/testing';
 import { RegistryClient, verifyBundle } from '@cider/oci';
 import { makeAppleCatalog, makeSyntheticIpsw, startRangeServer, type RangeServer } from '@cider/oci/testing';
@@ -36,6 +36,7 @@ describe('server tasks with @cider/oci (real registry, HTTP server, PostgreSQL, 
   let registryId: string;
   let host: string;
   let ipswSize: number;
+  let startAgain: () => Promise<void>;
   const events: FleetEvent[] = [];
 
   beforeAll(async () => {
@@ -46,12 +47,13 @@ describe('server tasks with @cider/oci (real registry, HTTP server, PostgreSQL, 
     ipswSize = bytes.length;
     const sha1 = createHash('sha1').update(bytes).digest('hex');
     // The catalog names the server's own URLs, known once it listens: it is added to the served files then.
-    const served: Record<string, string | Buffer> = { '/ipsw/UniversalMac_15.2_24C101_Restore.ipsw': ipsw, '/ipsw/bad.ipsw': ipsw };
+    const served: Record<string, string | Buffer> = { '/ipsw/UniversalMac_15.2_24C101_Restore.ipsw': ipsw, '/ipsw/bad.ipsw': ipsw, '/ipsw/stalls.ipsw': ipsw };
     files = await startRangeServer({ files: served, faults: [{ at: 8 * MiB, kind: 'drop' }] });
     served['/catalog.xml'] = Buffer.from(
       makeAppleCatalog([
         { version: '15.2', build: '24C101', url: files.url('/ipsw/UniversalMac_15.2_24C101_Restore.ipsw'), sha1 },
         { version: '15.1', build: '24B83', url: files.url('/ipsw/bad.ipsw'), sha1: 'f'.repeat(40) },
+        { version: '15.0', build: '24A335', url: files.url('/ipsw/stalls.ipsw'), sha1 },
       ]),
     );
     const config = {
@@ -67,7 +69,10 @@ describe('server tasks with @cider/oci (real registry, HTTP server, PostgreSQL, 
     listener = new Redis(redis.url);
     listener.on('message', (_channel: string, raw: string) => events.push(JSON.parse(raw) as FleetEvent));
     await listener.subscribe(eventsChannel(redis.prefix));
-    control = await startControl({ ...testControlConfig(config, log), taskTickMs: 200 });
+    startAgain = async () => {
+      control = await startControl({ ...testControlConfig(config, log), taskTickMs: 200 });
+    };
+    await startAgain();
   });
   afterAll(async () => {
     listener?.disconnect();
@@ -136,5 +141,40 @@ describe('server tasks with @cider/oci (real registry, HTTP server, PostgreSQL, 
     expect(verified.images).toEqual([{ refName: `${repository}:15.2`, digest: manifest.digest }]);
     // Never over an existing file: the same path again is refused before anything is queued.
     await expect(startBundleExport(services.deps, admin, { projectId: project.id, path })).rejects.toThrow(/already exists/);
+  });
+
+  it('cancels a real publish whose download has stalled, and fails one as interrupted when control stops', async () => {
+    const tagged = async (tag: string) => {
+      const client = new RegistryClient();
+      try {
+        return await client.repositoryOf(`${host}/${repository}:${tag}`).fetchManifest(tag).then(
+          () => true,
+          () => false,
+        );
+      } finally {
+        await client.close();
+      }
+    };
+    // The IPSW's server goes silent 4 MiB in (the client would wait 30 s before resuming).
+    // (Progress is counted per uploaded chunk, so the row's bytes stay 0 here; the server's count moves.)
+    const stalledAt = async (before: number) => until('the download to reach the stall', async () => files.bytesSent - before >= 3 * MiB, 20_000);
+    files.addFaults([{ at: 4 * MiB, kind: 'stall' }]);
+    let before = files.bytesSent;
+    const cancelled = await startPublishFromApple(services.deps, admin, { build: '24A335', registryId, repository, tags: ['cancelled'] });
+    await stalledAt(before);
+    expect((await row(cancelled.id)).state).toBe('running');
+    await cancelTask(services.deps, admin, cancelled.id);
+    await until('cancelled', async () => (await row(cancelled.id)).state === 'cancelled', 20_000);
+    expect(await tagged('cancelled')).toBe(false);
+
+    files.addFaults([{ at: 4 * MiB, kind: 'stall' }]);
+    before = files.bytesSent;
+    const interrupted = await startPublishFromApple(services.deps, admin, { build: '24A335', registryId, repository, tags: ['interrupted'] });
+    await stalledAt(before);
+    expect((await row(interrupted.id)).state).toBe('running');
+    await control.close();
+    expect(await row(interrupted.id)).toMatchObject({ state: 'failed', error: interruptedMessage });
+    expect(await tagged('interrupted')).toBe(false);
+    await startAgain();
   });
 });
