@@ -42,7 +42,10 @@ export async function serveFetchHandler(handle: (request: Request) => Promise<Re
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
       const body = await readBody(req);
       const response = await handle(new Request(`${url}${req.url}`, { method: req.method, headers, body: body ? new Uint8Array(body) : undefined, signal: abort.signal }));
-      res.writeHead(response.status, Object.fromEntries([...response.headers.entries()]));
+      // forEach, not entries(): the one iteration both Node's and the DOM's Headers types declare.
+      const head: Record<string, string> = {};
+      response.headers.forEach((value, name) => (head[name] = value));
+      res.writeHead(response.status, head);
       if (!response.body) return void res.end();
       await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), res);
     })().catch((error: unknown) => {
