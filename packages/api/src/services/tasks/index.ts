@@ -1,6 +1,6 @@
 // Server tasks (issue 12): "Publish from Apple" and a project's bundle written to a server path,
 // run by the control plane with progress the dashboard shows live; and the bundle download's
-// plan (web streams it). See docs/dashboard-tasks.md.
+// plan (web streams it). See README, "Server tasks: Publish from Apple and project bundles".
 export * from './states.ts';
 export * from './config.ts';
 export * from './runners.ts';
