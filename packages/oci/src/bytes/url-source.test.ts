@@ -3,13 +3,16 @@
 // byte count proves it resumed rather than restarted), and the errors a person meets: a server
 // that ignores Range, a file that changes half-way, a 404, a server that keeps failing.
 import { createHash } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OciError } from '../errors.ts';
-import { startRangeServer, writeRandomFile, type RangeServer } from '../../testing/index.ts';
+import { makeTestCertificate, startRangeServer, writeRandomFile, type RangeServer } from '../../testing/index.ts';
 import { urlSource } from './url-source.ts';
 
 const MiB = 1024 * 1024;
@@ -147,5 +150,27 @@ describe('urlSource (a real HTTP server on 127.0.0.1)', () => {
     await expect(urlSource(`${origin}/f.bin`, { ...fast, attempts: 2 })).rejects.toThrow(/Cannot download .*: connection refused \(is the server running/);
     await expect(urlSource('ftp://example.com/f.bin')).rejects.toThrow(/only http and https URLs can be read/);
     await expect(urlSource('http://169.254.169.254/latest/meta-data', { ...fast, guardAddresses: true })).rejects.toThrow(/refused to connect to 169\.254\.169\.254: .*link-local/);
+  });
+
+  it('refuses a redirect to a link-local (cloud metadata) address, and one from https down to plain http, before connecting there', async () => {
+    server = await startRangeServer({ files: { '/f.bin': path } });
+    const listen = async (make: () => Server): Promise<{ server: Server; port: number }> => {
+      const made = make();
+      await new Promise<void>((resolve) => made.listen(0, '127.0.0.1', resolve));
+      return { server: made, port: (made.address() as AddressInfo).port };
+    };
+    const toMetadata = await listen(() => createHttpServer((_req, res) => res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data' }).end()));
+    const certificate = await makeTestCertificate();
+    const target = server.url('/f.bin');
+    const downgrade = await listen(() => createHttpsServer(certificate, (_req, res) => res.writeHead(302, { location: target }).end()));
+    try {
+      await expect(urlSource(`http://127.0.0.1:${toMetadata.port}/a.ipsw`, fast)).rejects.toThrow(/169\.254\.169\.254.*link-local/);
+      const before = server.requests.length;
+      await expect(urlSource(`https://127.0.0.1:${downgrade.port}/a.ipsw`, { ...fast, ca: certificate.cert })).rejects.toThrow(/redirected from https to plain http/);
+      expect(server.requests.length).toBe(before); // nothing reached the plain-http host
+    } finally {
+      toMetadata.server.close();
+      downgrade.server.close();
+    }
   });
 });
