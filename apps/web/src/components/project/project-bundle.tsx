@@ -71,7 +71,7 @@ export function ProjectBundle({ project }: { project: { id: string; name: string
           </>
         )}
       </section>
-      {bundleDir ? <TasksPanel kind="bundle-export" title="Bundle exports" /> : null}
+      {bundleDir ? <TasksPanel kind="bundle-export" projectId={project.id} title="Bundle exports" /> : null}
     </>
   );
 }

@@ -51,12 +51,12 @@ function TaskOutcome({ task }: { task: TaskView }) {
   return null;
 }
 
-export function TasksPanel({ kind, title = 'Server tasks' }: { kind?: TaskView['kind']; title?: string }) {
+export function TasksPanel({ kind, projectId, title = 'Server tasks' }: { kind?: TaskView['kind']; projectId?: string; title?: string }) {
   const trpc = useTRPC();
   const id = useId();
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const cursor = cursors.at(-1) ?? null;
-  const tasks = useQuery(trpc.tasks.list.queryOptions({ kind, cursor, limit: 10 }));
+  const tasks = useQuery(trpc.tasks.list.queryOptions({ kind, projectId, cursor, limit: 10 }));
   const live = useLiveTaskProgress();
   const cancel = useMutation(trpc.tasks.cancel.mutationOptions({ onSuccess: () => void tasks.refetch() }));
   return (

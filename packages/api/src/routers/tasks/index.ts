@@ -13,7 +13,7 @@ const id = z.string().uuid();
 export const tasksRouter = router({
   /** Newest first; pass `nextCursor` back as `cursor`. */
   list: adminProcedure
-    .input(z.object({ kind: z.enum(serverTaskKinds).optional(), cursor: z.string().max(100).nullish(), limit: z.number().int().min(1).max(100).default(20) }))
+    .input(z.object({ kind: z.enum(serverTaskKinds).optional(), projectId: z.string().uuid().optional(), cursor: z.string().max(100).nullish(), limit: z.number().int().min(1).max(100).default(20) }))
     .query(({ ctx, input }) => listTasks(ctx.deps, { ...input, cursor: input.cursor ?? undefined })),
   get: adminProcedure.input(z.object({ taskId: id })).query(({ ctx, input }) => getTask(ctx.deps, input.taskId)),
   cancel: adminProcedure.input(z.object({ taskId: id })).mutation(({ ctx, input }) => cancelTask(ctx.deps, ctx.actor, input.taskId)),

@@ -151,6 +151,11 @@ describe('server tasks (real PostgreSQL, Redis)', () => {
     const row = await services.deps.db.serverTask.findUniqueOrThrow({ where: { id: task.id } });
     expect(row.params).toMatchObject({ path: join(bundleDir, 'site', 'ios.tar'), references: [`127.0.0.1:5999/demo/macos:15.2@sha256:${'c'.repeat(64)}`], registryIds: [registryId] });
     expect(await services.deps.db.auditEvent.count({ where: { action: 'task.bundle-export', targetId: task.id } })).toBe(1);
+    // The project's page lists its own bundle exports only.
+    const other = await services.deps.db.serverTask.create({ data: { kind: 'bundle_export', params: { projectId: emptyProjectId, path: join(bundleDir, 'other.tar') } } });
+    expect((await callers.admin.tasks.list({ kind: 'bundle-export', projectId })).items.map((t) => t.id)).toEqual([task.id]);
+    expect((await callers.admin.tasks.list({ kind: 'bundle-export', projectId: emptyProjectId })).items.map((t) => t.id)).toEqual([other.id]);
+    await services.deps.db.serverTask.delete({ where: { id: other.id } });
     expect(await callers.admin.tasks.bundleOptions({ projectName: 'iOS CI' })).toMatchObject({ bundleDir, suggestedName: expect.stringMatching(/^ios-ci-\d{4}-\d\d-\d\d\.tar$/) });
   });
 

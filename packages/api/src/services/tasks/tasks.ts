@@ -80,11 +80,13 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
 
 export async function listTasks(
   deps: ServiceDeps,
-  filter: { kind?: ServerTaskKindName; cursor?: string; limit?: number } = {},
+  filter: { kind?: ServerTaskKindName; projectId?: string; cursor?: string; limit?: number } = {},
 ): Promise<{ items: TaskView[]; nextCursor: string | null }> {
   const limit = Math.min(Math.max(filter.limit ?? 20, 1), 100);
   const where: Prisma.ServerTaskWhereInput[] = [];
   if (filter.kind) where.push({ kind: dbKind[filter.kind] });
+  // A project's page lists only its own bundle exports (their params name the project).
+  if (filter.projectId) where.push({ params: { path: ['projectId'], equals: filter.projectId } });
   if (filter.cursor) {
     const { createdAt, id } = decodeCursor(filter.cursor);
     where.push({ OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] });
