@@ -84,7 +84,7 @@ test('an admin publishes macOS from Apple with a live bar, then downloads and wr
   });
 
   await test.step('Write to server path: a task writes it inside CIDER_BUNDLE_DIR', async () => {
-    const target = join(stack.bundleDir!, `bundle-${suffix}.tar`);
+    const target = join(stack.bundleDir!, `bundle-${suffix}-ios-ci-macos-15.2-24C101-with-its-sboms-and-signatures-for-the-site-in-amsterdam-carried-on-a-usb-disk.tar`);
     const form = page.getByRole('form', { name: 'Write the bundle to a server path' });
     await form.getByLabel('Write to server path', { exact: true }).fill(target);
     await form.getByRole('button', { name: 'Write bundle' }).click();
@@ -92,6 +92,9 @@ test('an admin publishes macOS from Apple with a live bar, then downloads and wr
     const row = page.getByTestId('tasks-panel').locator('tr', { hasText: target });
     await expect(row).toHaveAttribute('data-state', 'succeeded', { timeout: 60_000 });
     expect((await verifyBundle(target)).problems).toEqual([]);
+    // A long path scrolls inside the tasks table; no card is pushed wider than the window.
+    const overflowing = await page.locator('section.card').evaluateAll((cards) => cards.filter((card) => card.scrollWidth > card.clientWidth + 1).map((card) => card.querySelector('h2')?.textContent));
+    expect(overflowing).toEqual([]);
     // Outside the directory is refused with what is allowed.
     await form.getByLabel('Write to server path', { exact: true }).fill('/tmp/elsewhere.tar');
     await form.getByRole('button', { name: 'Write bundle' }).click();

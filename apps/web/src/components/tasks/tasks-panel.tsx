@@ -69,6 +69,7 @@ export function TasksPanel({ kind, projectId, title = 'Server tasks' }: { kind?:
         <p className="muted">No task yet.</p>
       ) : (
         <>
+          <div className="table-scroll">
           <table className="table">
             <thead>
               <tr>
@@ -110,6 +111,7 @@ export function TasksPanel({ kind, projectId, title = 'Server tasks' }: { kind?:
               ))}
             </tbody>
           </table>
+          </div>
           <nav className="pager" aria-label="Pages of tasks">
             <span className="pager-buttons">
               <button type="button" className="button button-small" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
