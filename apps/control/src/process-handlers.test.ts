@@ -18,13 +18,12 @@ describe('process-level handlers (a real process)', () => {
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string } });
     expect(code).toBe(1);
-    expect(lines.map((l) => l.msg)).toEqual([
-      'unhandled promise rejection; the control plane keeps running',
-      'still running after the rejection',
-      'uncaught exception; closing and exiting so a supervisor restarts the control plane',
-      'closed what could be closed',
-    ]);
+    const messages = lines.map((l) => l.msg);
+    expect(messages.slice(0, 2)).toEqual(['unhandled promise rejection; the control plane keeps running', 'still running after the rejection']);
+    // The fatal line and closing's own line can reach the pipe in either order on a loaded machine
+    // (seen with two vitest workers on 2 cores); what matters is that both happen, then exit 1.
+    expect(messages.slice(2).sort()).toEqual(['closed what could be closed', 'uncaught exception; closing and exiting so a supervisor restarts the control plane']);
     expect(lines[0]!.err?.message).toBe('a rejection nobody waited for');
-    expect(lines[2]).toMatchObject({ level: 60, err: { message: 'a bug that throws' } });
+    expect(lines.find((l) => l.level === 60)).toMatchObject({ msg: 'uncaught exception; closing and exiting so a supervisor restarts the control plane', err: { message: 'a bug that throws' } });
   });
 });
