@@ -6,6 +6,7 @@
 import { DOMParser } from '@xmldom/xmldom';
 import { parse as parseXmlPlist } from 'plist';
 import { OciError } from '../errors.ts';
+import { getFollowingRedirects } from '../http/download.ts';
 import { HttpClient } from '../http/http-client.ts';
 import { describeNetworkError, errorCode, isTransientNetworkError } from '../http/transport.ts';
 import { defaultAppleCatalogUrl, type RestoreImage, type RestoreImageQuery } from './types.ts';
@@ -184,35 +185,28 @@ export async function fetchAppleCatalog(url: string = defaultAppleCatalogUrl, op
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const client = new HttpClient({ maxSocketsPerOrigin: 1 });
   try {
-    for (let hop = 0; ; hop++) {
-      const response = await client.request(target, { method: 'GET', headers: { 'user-agent': options.userAgent ?? 'cider', accept: 'application/xml, text/xml, */*' }, signal, guardAddresses: hop > 0 });
-      const status = response.statusCode;
-      if ([301, 302, 303, 307, 308].includes(status)) {
-        response.body.destroy();
-        const location = response.headers.location;
-        if (!location || hop >= maxRedirects) throw new OciError('UNREACHABLE', `The catalog at ${shown} redirected ${location ? `more than ${maxRedirects} times` : 'without a Location'}`, { retryable: false });
-        const next = new URL(location, target);
-        if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new OciError('UNREACHABLE', `The catalog at ${shown} redirected to a ${next.protocol} URL`, { retryable: false });
-        if (target.protocol === 'https:' && next.protocol === 'http:') throw new OciError('UNREACHABLE', `The catalog at ${shown} redirected from https to plain http; refused`, { retryable: false });
-        target = next;
-        continue;
-      }
-      if (status === 404 || status === 410) {
-        response.body.destroy();
-        throw new OciError('NOT_FOUND', `No restore-image catalog at ${shown} (HTTP ${status}); check --catalog or $CIDER_APPLE_CATALOG_URL`);
-      }
-      if (status !== 200) {
-        response.body.destroy();
-        throw new OciError('UNREACHABLE', `The catalog at ${shown} answered HTTP ${status}`, { retryable: status >= 500 || status === 429 });
-      }
-      const declared = Number(response.headers['content-length']);
-      if (Number.isSafeInteger(declared) && declared > maxCatalogBytes) {
-        response.body.destroy();
-        throw catalogError(`${shown} is ${declared} bytes, more than the ${maxCatalogBytes} a catalog can be`);
-      }
-      const body = await response.body.buffer(maxCatalogBytes);
-      return parseAppleCatalog(body);
+    const response = await getFollowingRedirects(client, target, {
+      headers: { 'user-agent': options.userAgent ?? 'cider', accept: 'application/xml, text/xml, */*' },
+      signal,
+      maxRedirects,
+      what: `The catalog at ${shown}`,
+    });
+    const status = response.statusCode;
+    if (status === 404 || status === 410) {
+      response.body.destroy();
+      throw new OciError('NOT_FOUND', `No restore-image catalog at ${shown} (HTTP ${status}); check --catalog or $CIDER_APPLE_CATALOG_URL`);
     }
+    if (status !== 200) {
+      response.body.destroy();
+      throw new OciError('UNREACHABLE', `The catalog at ${shown} answered HTTP ${status}`, { retryable: status >= 500 || status === 429 });
+    }
+    const declared = Number(response.headers['content-length']);
+    if (Number.isSafeInteger(declared) && declared > maxCatalogBytes) {
+      response.body.destroy();
+      throw catalogError(`${shown} is ${declared} bytes, more than the ${maxCatalogBytes} a catalog can be`);
+    }
+    const body = await response.body.buffer(maxCatalogBytes);
+    return parseAppleCatalog(body);
   } catch (error) {
     if (error instanceof OciError) throw error;
     if (timeout.aborted && !options.signal?.aborted) throw new OciError('UNREACHABLE', `Fetching the catalog at ${shown} took more than ${Math.round(timeoutMs / 1000)} s`, { cause: error });

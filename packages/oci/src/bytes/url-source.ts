@@ -12,9 +12,12 @@
 import { Readable } from 'node:stream';
 import { OciError } from '../errors.ts';
 import { backoffDelay, sleep } from '../http/backoff.ts';
+import { displayUrl, getFollowingRedirects } from '../http/download.ts';
 import { HttpClient, type HttpResponseData } from '../http/http-client.ts';
 import { describeNetworkError, errorCode, isTransientNetworkError } from '../http/transport.ts';
 import type { ByteSource } from './byte-source.ts';
+
+export { displayUrl };
 
 const MiB = 1024 * 1024;
 
@@ -43,22 +46,11 @@ export interface UrlSourceOptions {
   signal?: AbortSignal;
 }
 
-const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 const retryableStatuses = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 /** Whether a command-line argument names a URL (http or https) rather than a local file. */
 export function isHttpUrl(value: string): boolean {
   return /^https?:\/\//i.test(value);
-}
-
-/** The URL as people read it and as images record it: no credentials, query or fragment. */
-export function displayUrl(url: string | URL): string {
-  const copy = new URL(url);
-  copy.username = '';
-  copy.password = '';
-  copy.search = '';
-  copy.hash = '';
-  return copy.toString();
 }
 
 function header(response: HttpResponseData, name: string): string | undefined {
@@ -166,25 +158,19 @@ class UrlByteSource implements ByteSource {
   }
 
   /** GET, following redirects (never from https to http); `range` is [start, end). */
-  private async get(exchange: Exchange, range: [number, number] | undefined, conditional: boolean): Promise<HttpResponseData> {
-    let target = this.url;
-    for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = { 'user-agent': this.userAgent, 'accept-encoding': 'identity' };
-      if (range) headers.range = `bytes=${range[0]}-${range[1] - 1}`;
-      const validator = this.pin.etag ?? this.pin.lastModified;
-      if (range && conditional && validator) headers['if-range'] = validator;
-      // Where a redirect leads was named by a server: no link-local or metadata addresses.
-      const response = await exchange.wait(this.client.request(target, { method: 'GET', headers, signal: exchange.signal, guardAddresses: hop > 0 || this.guardFirstHop }));
-      if (!redirectStatuses.has(response.statusCode)) return response;
-      response.body.destroy();
-      const location = header(response, 'location');
-      if (!location) throw new OciError('UNREACHABLE', `${this.description} answered HTTP ${response.statusCode} (a redirect) without a Location`, { retryable: false });
-      if (hop >= this.maxRedirects) throw new OciError('UNREACHABLE', `${this.description} redirected more than ${this.maxRedirects} times; check the URL`, { retryable: false });
-      const next = new URL(location, target);
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new OciError('UNREACHABLE', `${this.description} redirected to a ${next.protocol} URL; only http and https are read`, { retryable: false });
-      if (target.protocol === 'https:' && next.protocol === 'http:') throw new OciError('UNREACHABLE', `${this.description} redirected from https to plain http (${displayUrl(next)}); refused`, { retryable: false });
-      target = next;
-    }
+  private get(exchange: Exchange, range: [number, number] | undefined, conditional: boolean): Promise<HttpResponseData> {
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, 'accept-encoding': 'identity' };
+    if (range) headers.range = `bytes=${range[0]}-${range[1] - 1}`;
+    const validator = this.pin.etag ?? this.pin.lastModified;
+    if (range && conditional && validator) headers['if-range'] = validator;
+    return getFollowingRedirects(this.client, this.url, {
+      headers,
+      signal: exchange.signal,
+      maxRedirects: this.maxRedirects,
+      guardFirstHop: this.guardFirstHop,
+      what: this.description,
+      wait: (request) => exchange.wait(request),
+    });
   }
 
   /** An answer that is neither the bytes nor a redirect, in words people can act on. */
