@@ -21,31 +21,38 @@ const database = useTestDatabase();
 const redis = useRedisPrefix();
 const admin = { label: 'admin@example.com' };
 
-/** Each publish reports 1/4, 2/4, 3/4 of 4 MiB, then waits for `finish` (or its abort signal). */
+/**
+ * Each publish reports 1/4, 2/4, 3/4 of 4 MiB, then waits for `finish` (or its abort signal).
+ * A call's gate exists from the call's first line, so `finish` opens it even when it runs
+ * before the call reaches the gate (the row can show 3/4 before the runner's last sleep ends).
+ */
 class GatedPublish {
   calls: PublishFromAppleInput[] = [];
   aborted: unknown[] = [];
-  private release = new Set<() => void>();
+  private gates = new Set<() => void>();
   finish() {
-    for (const go of this.release) go();
+    for (const open of this.gates) open();
+    this.gates.clear();
   }
   run = async (input: PublishFromAppleInput) => {
     this.calls.push(input);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    this.gates.add(open);
     const total = 4 * 1024 * 1024;
     for (let step = 1; step <= 3; step++) {
       input.onProgress({ bytesDone: (step * total) / 4, bytesTotal: total, message: 'Uploading' });
       await new Promise((r) => setTimeout(r, 60));
     }
     await new Promise<void>((resolve, reject) => {
-      const go = () => resolve();
       const onAbort = () => {
-        this.release.delete(go);
+        this.gates.delete(open);
         this.aborted.push(input.signal.reason);
         reject(input.signal.reason instanceof Error ? input.signal.reason : new Error('aborted'));
       };
       if (input.signal.aborted) return onAbort();
-      this.release.add(go);
-      input.signal.addEventListener('abort', onAbort);
+      input.signal.addEventListener('abort', onAbort, { once: true });
+      void gate.then(resolve);
     });
     input.onProgress({ bytesDone: total, bytesTotal: total });
     return { digest: `sha256:${'d'.repeat(64)}`, references: input.tags.map((t) => `${input.repository}:${t}`), size: total };
