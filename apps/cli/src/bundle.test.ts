@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pushArtifact, RegistryClient } from '@cider/oci';
+import { pushArtifact, RegistryClient, type Digest } from '@cider/oci';
 import { rewriteTar, skopeo, startFaultProxy, writeRandomFile, type FaultProxy } from '@cider/oci/testing';
 import { uniqueRepository } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -14,6 +14,13 @@ import { runCider } from './testing/run-cider.ts';
 
 const MiB = 1024 * 1024;
 const lastLine = (text: string) => text.trim().split('\n').at(-1)!;
+async function until(what: string, check: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe('cider bundle (real processes, real docker-registry)', () => {
   let work: string;
@@ -23,6 +30,7 @@ describe('cider bundle (real processes, real docker-registry)', () => {
   let reference: string;
   let digest: string;
   let layers: string[];
+  let blobs: Digest[];
   let tar: string;
   const host = () => inject('registryHost');
 
@@ -43,6 +51,7 @@ describe('cider bundle (real processes, real docker-registry)', () => {
     const pushed = await pushArtifact({ client, reference, files, artifactType: 'application/vnd.cider.image.v1' });
     digest = pushed.digest;
     layers = pushed.manifest.layers.map((l) => l.digest);
+    blobs = [pushed.manifest.config.digest, ...pushed.manifest.layers.map((l) => l.digest)];
     tar = join(work, 'site.tar');
   });
   afterAll(async () => {
@@ -97,7 +106,14 @@ describe('cider bundle (real processes, real docker-registry)', () => {
       },
     });
     expect(killed.signal).toBe('SIGKILL');
-    const done = new Set(finished().map((r) => new URL(r.path, 'http://x').searchParams.get('digest')));
+    // A closing PUT can still be at the registry when the process dies (it may land, or not):
+    // wait until the proxy is done with every request, then ask the registry what it holds.
+    await until('the proxy settles', () => proxy.requests.every((r) => r.settledAt !== undefined), 10_000);
+    const repository = client.repository(host(), `${prefix}/${reference.slice(host().length + 1, reference.lastIndexOf(':'))}`);
+    const held = await Promise.all(blobs.map(async (blob) => ((await repository.blobExists(blob)) ? blob : undefined)));
+    const done = new Set(held.filter((blob) => blob !== undefined));
+    expect(blobs).toHaveLength(9);
+    for (const blob of finished().map((r) => new URL(r.path, 'http://x').searchParams.get('digest'))) expect(done).toContain(blob);
     expect(done.size).toBeGreaterThanOrEqual(3);
     expect(done.size).toBeLessThan(9);
 
@@ -114,8 +130,7 @@ describe('cider bundle (real processes, real docker-registry)', () => {
     expect(result.skipped).toBe(done.size);
     expect(result.uploaded).toBe(9 - done.size);
     expect(result.images).toEqual([{ refName: expect.any(String) as string, reference: `${target}/${reference.slice(host().length + 1)}`, digest }]);
-    const imported = await client.repository(host(), `${prefix}/${reference.slice(host().length + 1, reference.lastIndexOf(':'))}`).fetchManifest('15.2');
-    expect(imported.descriptor.digest).toBe(digest);
+    expect((await repository.fetchManifest('15.2')).descriptor.digest).toBe(digest);
   });
 
   it('imports a tar skopeo made (oci-archive:x.tar:<tag>) with the repository given as the prefix', async () => {

@@ -13,7 +13,11 @@ export type Fault =
   | { kind: 'stall'; afterBytes: number }
   | { kind: 'ignore-range' }
   | { kind: 'throttle'; bytesPerSecond: number }
-  /** Holds the request this long before passing it on (a request that reaches the registry late). */
+  /**
+   * Holds the request this long before passing it on (a request that reaches the registry late).
+   * If the client goes away meanwhile, the request is never passed on, as a proxy that aborts
+   * upstream on a client abort would do.
+   */
   | { kind: 'delay'; ms: number };
 
 export interface ProxiedRequest {
@@ -32,6 +36,11 @@ export interface ProxiedRequest {
   lastByteAt?: number;
   /** When the exchange with the client ended, by a complete answer or a closed connection (Date.now()). */
   closedAt?: number;
+  /**
+   * When the proxy was done with it on the registry's side too (Date.now()): answered, failed,
+   * aborted, or dropped before it was passed on. Until then the registry may still act on it.
+   */
+  settledAt?: number;
 }
 
 export type FaultRule = (request: ProxiedRequest) => Fault | Fault[] | undefined;
@@ -104,6 +113,7 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
     const seen: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, count: requests.length + 1, at: Date.now(), bytesServed: 0 };
     requests.push(seen);
     res.on('close', () => (seen.closedAt = Date.now()));
+    const settle = () => (seen.settledAt ??= Date.now());
     const decided = currentRule?.(seen);
     const faults = decided === undefined ? [] : Array.isArray(decided) ? decided : [decided];
 
@@ -113,6 +123,7 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
       seen.status = status.status;
       res.writeHead(status.status, { 'content-type': 'application/json', ...status.headers });
       res.end(status.body ?? JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'injected by fault proxy' }] }));
+      settle();
       return;
     }
 
@@ -121,7 +132,11 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
     const delay = faults.find((f) => f.kind === 'delay');
     if (delay?.kind === 'delay') {
       req.pause();
-      setTimeout(() => forward(req, res, seen, headers, faults), delay.ms);
+      setTimeout(() => {
+        if (seen.closedAt === undefined) return forward(req, res, seen, headers, faults);
+        req.destroy();
+        settle();
+      }, delay.ms);
       return;
     }
     forward(req, res, seen, headers, faults);
@@ -194,6 +209,12 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
       },
     );
     upstreamRequest.on('error', () => res.destroy());
+    upstreamRequest.on('close', () => (seen.settledAt ??= Date.now()));
+    // The client went away before its answer was complete: abort upstream too, so a request cut
+    // off mid-body never lingers at the registry.
+    res.on('close', () => {
+      if (!res.writableFinished) upstreamRequest.destroy();
+    });
     req.pipe(upstreamRequest);
   };
 
