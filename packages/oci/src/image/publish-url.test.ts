@@ -64,8 +64,24 @@ describe('publishing an IPSW from a URL (real docker-registry, web server on 127
     server = await startRangeServer({ files: { [name]: ipsw }, faults: drops.map((at) => ({ at, kind: 'drop' as const })) });
     const source = await urlSource(`${server.url(name)}?signature=abc`, fast);
     try {
-      const remote = await pushIpsw({ client, source, repository: `${host()}/${repository}`, tags: ['remote'], origin: 'https://updates.example/a.ipsw', created, uploadChunkSize: 16 * MiB, expect: { sha1 } });
+      const progress: number[] = [];
+      const remote = await pushIpsw({
+        client,
+        source,
+        repository: `${host()}/${repository}`,
+        tags: ['remote'],
+        origin: 'https://updates.example/a.ipsw',
+        created,
+        uploadChunkSize: 16 * MiB,
+        expect: { sha1 },
+        onProgress: (p) => progress.push(p.bytesDone),
+      });
       expect(remote.digest).toBe(local.digest);
+      // The bar follows the bytes as they stream (about every MiB), not in 16 MiB upload chunks,
+      // and never moves back, drops and all.
+      expect(progress.filter((done) => done > 0 && done < 16 * MiB).length).toBeGreaterThanOrEqual(10);
+      expect(progress).toEqual([...progress].sort((a, b) => a - b));
+      expect(progress.at(-1)).toBe(size);
       expect(remote.manifest.layers[0]!.digest).toBe((await digestFile(ipsw)).digest);
       assertValidOci('manifest', remote.manifest);
       // The file once, the zip directory and plists, and what was in flight at each drop.

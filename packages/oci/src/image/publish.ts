@@ -28,6 +28,8 @@ export const partOfAnnotation = 'io.ciderfleet.part.of';
 const MiB = 1024 * 1024;
 /** Files up to this size are read into memory, hashed first and skipped when the registry has them. */
 const smallFile = 4 * MiB;
+/** Progress is reported at most once per this many bytes (and at a part's end). */
+const progressStep = MiB;
 
 /** Digests a file must have, as its publisher states them (hex, or `sha256:`/`sha1:` prefixed). */
 export interface ExpectedDigests {
@@ -161,10 +163,14 @@ function checkExpected(file: { name: string; expect?: ExpectedDigests }, hashes:
   }
 }
 
-/** Passes a part's bytes on, hashing them; at the file's last byte, checks the stated digests before the stream ends. */
-async function* tapped(source: Readable, hasher: PieceHasher, last: { name: string; expect?: ExpectedDigests } | undefined): AsyncGenerator<Buffer> {
+/**
+ * Passes a part's bytes on, hashing them and telling `onRead` how many have passed; at the
+ * file's last byte, checks the stated digests before the stream ends.
+ */
+async function* tapped(source: Readable, hasher: PieceHasher, last: { name: string; expect?: ExpectedDigests } | undefined, onRead: (bytes: number) => void): AsyncGenerator<Buffer> {
   for await (const chunk of source) {
     hasher.update(chunk as Buffer);
+    onRead(hasher.bytes);
     yield chunk as Buffer;
   }
   if (last) checkExpected(last, hasher.whole);
@@ -224,17 +230,25 @@ async function uploadPart(
     options.onBytes(size);
     return { part: { digest, size, pieces: hasher.finish() }, whole };
   }
+  // Progress is what has streamed through the hash on its way to the registry, never less than
+  // what the registry acknowledged, and never moving back: a slow URL moves the bar as its bytes
+  // arrive rather than in upload-chunk steps (32 MiB), and a resume that reads the source again
+  // from the start holds the bar where it was until it passes it.
+  let shown = 0;
+  const progress = (bytes: number) => {
+    if (bytes > shown && (bytes - shown >= progressStep || bytes === size)) options.onBytes((shown = bytes));
+  };
   // Every (re)open of the source starts a fresh tap from the part's start; the last one saw every byte.
   let tap: PieceHasher | undefined;
   const open = () => {
     tap = new PieceHasher(pieceSize, copyHashes(whole));
-    return Readable.from(tapped(source.stream(start, start + size, options.signal), tap, last));
+    return Readable.from(tapped(source.stream(start, start + size, options.signal), tap, last, progress));
   };
   const descriptor = await repo.pushBlobStream(open, size, {
     mediaType: file.mediaType,
     chunkSize: options.uploadChunkSize,
     signal: options.signal,
-    onProgress: options.onBytes,
+    onProgress: progress,
   });
   if (!tap || tap.bytes !== size) throw new SizeMismatchError(size, tap?.bytes ?? 0, `file ${source.description} (it changed while being pushed)`);
   return { part: { digest: descriptor.digest, size, pieces: tap.finish() }, whole: tap.whole };
