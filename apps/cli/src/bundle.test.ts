@@ -2,7 +2,7 @@
 // and import with --json and exit codes; an import SIGKILLed mid-way and run again, which sends
 // none of the blobs the first run finished (counted by a proxy in front of the registry); and the
 // 1 GiB round trip (flat memory, same digests through cider and through skopeo).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pushArtifact, RegistryClient, type Digest } from '@cider/oci';
@@ -72,6 +72,36 @@ describe('cider bundle (real processes, real docker-registry)', () => {
     const bad = await runCider(['bundle', 'export', 'Not A Reference', '-o', join(work, 'x.tar')], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^cider: Invalid reference "Not A Reference"/);
+  });
+
+  it('stops an export on Ctrl-C (SIGINT): exit 1, a clear message, no tar and no .partial left', async () => {
+    const interrupted = join(work, 'interrupted.tar');
+    const proxied = `${proxy.host}/${reference.slice(host().length + 1)}`;
+    // Blobs trickle at 4 MiB/s through the proxy, so the export is mid-way when Ctrl-C comes.
+    proxy.setRule((r) => (r.method === 'GET' && r.path.includes('/blobs/sha256:') ? { kind: 'throttle', bytesPerSecond: 4 * MiB } : undefined));
+    const servedBefore = proxy.blobBytesServed;
+    try {
+      const run = await runCider(['bundle', 'export', proxied, '-o', interrupted], {
+        env,
+        onStart: (child) => {
+          const timer = setInterval(() => {
+            if (proxy.blobBytesServed - servedBefore >= 2 * MiB) {
+              clearInterval(timer);
+              child.kill('SIGINT');
+            }
+          }, 20);
+          child.once('exit', () => clearInterval(timer));
+        },
+      });
+      expect(run.signal).toBeNull();
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('cider: Interrupted; nothing half-written was left behind.');
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+      expect(proxy.blobBytesServed - servedBefore).toBeLessThan(20 * MiB);
+      expect((await readdir(work)).filter((name) => name.startsWith('interrupted.tar'))).toEqual([]);
+    } finally {
+      proxy.setRule(undefined);
+    }
   });
 
   it('verifies a good bundle (exit 0) and names the bad blob of a damaged one (exit 1)', async () => {

@@ -26,9 +26,11 @@ export function createProgress(options: { json: boolean; label: string; stream?:
       cliProgress.Presets.shades_classic,
     );
     let started = false;
+    let stopped = false;
     const startedAt = Date.now();
     return {
       update(done, total, label) {
+        if (stopped) return;
         const seconds = Math.max(0.001, (Date.now() - startedAt) / 1000);
         const payload = { label: label ?? options.label, doneText: formatBytes(done), totalText: formatBytes(total), rate: formatBytes(done / seconds) };
         if (!started) {
@@ -40,7 +42,8 @@ export function createProgress(options: { json: boolean; label: string; stream?:
         }
       },
       stop() {
-        if (started) bar.stop();
+        if (started && !stopped) bar.stop();
+        stopped = true;
       },
     };
   }

@@ -4,60 +4,36 @@
 // is checked against its digest on the way out and on the way in; memory stays flat at any size.
 import { exportBundle, formatBytes, importBundle, shortDigest, verifyBundle, type BundleProgress } from '@cider/oci';
 import type { Command } from 'commander';
-import { clientFor, fail, output, type GlobalOptions } from '../context.ts';
-import { createProgress } from '../progress.ts';
-
-/** Ctrl-C stops the work cleanly (an export removes its .partial) instead of killing the process mid-write. */
-function interruptible(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('Interrupted; nothing half-written was left behind.'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
+import { action } from '../context.ts';
 
 const label = (verb: string, progress: BundleProgress) => (progress.digest ? `${verb} ${shortDigest(progress.digest)}` : verb);
 
 export function registerBundle(program: Command): void {
   const bundle = program.command('bundle').description('carry images to air-gapped sites as one verified tar (an OCI image layout, oci-archive to skopeo)');
 
+  // Each command takes ctx.signal: Ctrl-C stops it cleanly (an export removes its .partial)
+  // instead of killing the process mid-write.
   bundle
     .command('export <references...>')
     .description('write images, every platform and their referrers (SBOMs, signatures), into one tar; prints its path last')
     .requiredOption('-o, --output <file>', 'the tar to write; an existing file is never overwritten')
     .option('--no-referrers', 'leave referrers (SBOMs, signatures, attachments) out')
-    .action(async (references: string[], options: { output: string; referrers: boolean }, command: Command) => {
-      const json = command.optsWithGlobals<GlobalOptions>().json === true;
-      const client = clientFor(command.optsWithGlobals<GlobalOptions>());
-      const progress = createProgress({ json, label: 'export' });
-      const stop = interruptible();
-      try {
+    .action(
+      action(async (ctx, references: string[], options: { output: string; referrers: boolean }) => {
+        const progress = ctx.progress('export');
         const plan = await exportBundle({
-          client,
+          client: ctx.client(),
           references,
           path: options.output,
           referrers: options.referrers,
-          signal: stop.signal,
+          signal: ctx.signal,
           onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, label('export', p)),
         });
-        progress.stop();
         const lines = plan.images.map((image) => `${image.refName}  ${image.digest}${image.referrers.length ? `  (+${image.referrers.length} referrers)` : ''}`);
         const summary = `${plan.images.length} images, ${plan.blobs.length} blobs, ${formatBytes(plan.tarBytes)}`;
-        output(json, { path: options.output, images: plan.images, blobs: plan.blobs.length, tarBytes: plan.tarBytes, contentBytes: plan.contentBytes }, [...lines, summary, options.output].join('\n'));
-      } catch (error) {
-        progress.stop();
-        fail(error, json);
-      } finally {
-        stop.dispose();
-        await client.close();
-      }
-    });
+        ctx.print({ path: options.output, images: plan.images, blobs: plan.blobs.length, tarBytes: plan.tarBytes, contentBytes: plan.contentBytes }, [...lines, summary, options.output].join('\n'));
+      }),
+    );
 
   bundle
     .command('import <file> <target>')
@@ -66,48 +42,30 @@ export function registerBundle(program: Command): void {
       'after',
       '\nAn image named <repository>:<tag> in the bundle goes to <registry>/<prefix>/<repository>:<tag>.\nA bundle naming images by tag only (skopeo\'s oci-archive:file.tar:<tag>) needs the repository as the prefix:\n  cider bundle import site.tar registry.site.local/macos',
     )
-    .action(async (file: string, target: string, _options: unknown, command: Command) => {
-      const json = command.optsWithGlobals<GlobalOptions>().json === true;
-      const client = clientFor(command.optsWithGlobals<GlobalOptions>());
-      const progress = createProgress({ json, label: 'import' });
-      const stop = interruptible();
-      try {
-        const result = await importBundle({ client, path: file, target, signal: stop.signal, onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, label('import', p)) });
-        progress.stop();
+    .action(
+      action(async (ctx, file: string, target: string) => {
+        const progress = ctx.progress('import');
+        const result = await importBundle({ client: ctx.client(), path: file, target, signal: ctx.signal, onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, label('import', p)) });
         const lines = result.images.map((image) => `imported ${image.reference}  ${image.digest}`);
         const summary = `${result.uploaded} blobs uploaded (${formatBytes(result.bytesUploaded)}), ${result.mounted} mounted, ${result.skipped} already there`;
-        output(json, result, [...lines, summary].join('\n'));
-      } catch (error) {
-        progress.stop();
-        fail(error, json);
-      } finally {
-        stop.dispose();
-        await client.close();
-      }
-    });
+        ctx.print(result, [...lines, summary].join('\n'));
+      }),
+    );
 
   bundle
     .command('verify <file>')
     .description('re-hash every blob of a bundle and check that everything its images name is there; exits 1 naming each problem')
-    .action(async (file: string, _options: unknown, command: Command) => {
-      const json = command.optsWithGlobals<GlobalOptions>().json === true;
-      const progress = createProgress({ json, label: 'verify' });
-      const stop = interruptible();
-      try {
-        const result = await verifyBundle(file, { signal: stop.signal, onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, label('verify', p)) });
-        progress.stop();
+    .action(
+      action(async (ctx, file: string) => {
+        const progress = ctx.progress('verify');
+        const result = await verifyBundle(file, { signal: ctx.signal, onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, label('verify', p)) });
         const images = result.images.map((image) => `${image.refName}  ${image.digest}`);
         const problems = result.problems.map((p) => `bad  ${p.digest ?? p.entry ?? file}: ${p.reason}`);
         const summary = result.ok
           ? `ok: ${result.images.length} images, ${result.blobs} blobs, ${formatBytes(result.bytes)} verified`
           : `${file} is damaged: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}`;
-        output(json, result, [...images, ...problems, summary].join('\n'));
+        ctx.print(result, [...images, ...problems, summary].join('\n'));
         if (!result.ok) process.exitCode = 1;
-      } catch (error) {
-        progress.stop();
-        fail(error, json);
-      } finally {
-        stop.dispose();
-      }
-    });
+      }),
+    );
 }

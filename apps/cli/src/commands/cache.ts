@@ -1,7 +1,6 @@
 import { formatBytes, fsck, HostCache, prune, shortDigest } from '@cider/oci';
 import type { Command } from 'commander';
-import { fail, output, type GlobalOptions } from '../context.ts';
-import { createProgress } from '../progress.ts';
+import { action } from '../context.ts';
 
 function ago(iso: string | undefined): string {
   if (!iso) return '-';
@@ -24,28 +23,24 @@ export function registerCache(program: Command): void {
     .command('ls')
     .description('list held images: tags, digests, sizes, last used')
     .requiredOption('--cache <dir>', 'cache directory')
-    .action(async (options: { cache: string }, command: Command) => {
-      const json = command.optsWithGlobals<GlobalOptions>().json === true;
-      try {
+    .action(
+      action(async (ctx, options: { cache: string }) => {
         const images = await (await HostCache.open(options.cache)).listImages();
         const rows = [['REFERENCE', 'TAGS', 'DIGEST', 'SIZE', 'PULLED', 'LAST USED']];
         for (const image of images) {
           rows.push([image.reference ?? '-', image.tags.join(',') || '-', shortDigest(image.digest), formatBytes(image.size), ago(image.pulledAt), ago(image.lastUsedAt)]);
         }
-        output(json, images, images.length ? table(rows) : 'The cache holds no images.');
-      } catch (error) {
-        fail(error, json);
-      }
-    });
+        ctx.print(images, images.length ? table(rows) : 'The cache holds no images.');
+      }),
+    );
 
   cache
     .command('prune')
     .description('remove unreferenced blobs and stale partial downloads (never an image in use)')
     .requiredOption('--cache <dir>', 'cache directory')
     .option('--dry-run', 'only say what would be removed')
-    .action(async (options: { cache: string; dryRun?: boolean }, command: Command) => {
-      const json = command.optsWithGlobals<GlobalOptions>().json === true;
-      try {
+    .action(
+      action(async (ctx, options: { cache: string; dryRun?: boolean }) => {
         const report = await prune(await HostCache.open(options.cache), { dryRun: options.dryRun });
         const verb = options.dryRun ? 'would remove' : 'removed';
         const lines = [
@@ -54,35 +49,28 @@ export function registerCache(program: Command): void {
           ...report.removedIngests.map((i) => `${verb} partial download ${i}`),
           `${options.dryRun ? 'would free' : 'freed'} ${formatBytes(report.freedBytes)}`,
         ];
-        output(json, report, lines.join('\n'));
-      } catch (error) {
-        fail(error, json);
-      }
-    });
+        ctx.print(report, lines.join('\n'));
+      }),
+    );
 
   cache
     .command('fsck')
     .description('re-hash every blob; report and quarantine bad ones')
     .requiredOption('--cache <dir>', 'cache directory')
-    .action(async (options: { cache: string }, command: Command) => {
-      const json = command.optsWithGlobals<GlobalOptions>().json === true;
-      const progress = createProgress({ json, label: 'fsck' });
-      try {
+    .action(
+      action(async (ctx, options: { cache: string }) => {
+        const progress = ctx.progress('fsck');
         const store = await HostCache.open(options.cache);
         const total = await store.blobBytes();
         let done = 0;
         const report = await fsck(store, { onBlob: (_digest, size) => progress.update((done += size), total) });
-        progress.stop();
         const lines = [`checked ${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)})`];
         for (const q of report.quarantined) lines.push(`BAD ${q.digest}: ${q.problem}; moved to ${q.path}`);
         for (const m of report.missing) lines.push(`MISSING ${m.digest}: ${m.problem}`);
         for (const b of report.brokenImages) lines.push(`BROKEN IMAGE ${b.path}: ${b.problem}`);
         lines.push(report.ok ? 'cache is consistent' : 'problems found: pull the affected images again');
-        output(json, report, lines.join('\n'));
+        ctx.print(report, lines.join('\n'));
         if (!report.ok) process.exitCode = 1;
-      } catch (error) {
-        progress.stop();
-        fail(error, json);
-      }
-    });
+      }),
+    );
 }

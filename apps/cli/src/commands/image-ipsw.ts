@@ -16,14 +16,12 @@ import {
   type ByteSource,
   type ExpectedDigests,
   type Reference,
-  type RegistryClient,
   type RestoreImage,
   type RestoreImageQuery,
 } from '@cider/oci';
 import type { Command } from 'commander';
 import { fetchTagPolicy } from '../fleet.ts';
-import { clientFor, fail, output, parseAnnotations, type GlobalOptions } from '../context.ts';
-import { createProgress } from '../progress.ts';
+import { action, parseAnnotations, type ActionContext } from '../context.ts';
 
 const units: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 };
 
@@ -50,9 +48,12 @@ export async function immutableTagsFor(ref: Reference, options: PolicyOptions): 
   return (await fetchTagPolicy(server, ref.registry)).immutableTags;
 }
 
-/** An IPSW argument as a ByteSource: a URL is read by range, a path from disk. The caller closes it. */
-export async function openIpsw(location: string): Promise<ByteSource | string> {
-  return isHttpUrl(location) ? urlSource(location) : location;
+/** An IPSW argument as a ByteSource (a URL, read by range, closed when the command ends) or a path. */
+async function openIpsw(ctx: ActionContext, location: string): Promise<ByteSource | string> {
+  if (!isHttpUrl(location)) return location;
+  const source = await urlSource(location);
+  ctx.defer(() => source.close());
+  return source;
 }
 
 export interface PushFlags extends PolicyOptions {
@@ -78,38 +79,28 @@ function withPushOptions(command: Command): Command {
 }
 
 /** Pushes an IPSW from a path or URL, printing what was pushed and the manifest digest last. */
-async function publish(client: RegistryClient, location: string, repository: string, flags: PushFlags, expect: ExpectedDigests, json: boolean, prefix = ''): Promise<void> {
-  const progress = createProgress({ json, label: 'push' });
-  let opened: ByteSource | string | undefined;
-  try {
-    const ref = parseReference(repository, { defaultTag: false });
-    const immutableTags = await immutableTagsFor(ref, flags);
-    opened = await openIpsw(location);
-    const result = await pushIpsw({
-      client,
-      ...(typeof opened === 'string' ? { path: opened } : { source: opened }),
-      origin: flags.source,
-      repository: ref,
-      tags: flags.tag.length ? flags.tag : ref.tag ? [ref.tag] : undefined,
-      chunkSize: flags.chunkSize ? parseSize(flags.chunkSize) : undefined,
-      description: flags.description,
-      annotations: parseAnnotations(flags.annotation),
-      immutableTags,
-      expect,
-      onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, `push ${p.file}`),
-    });
-    progress.stop();
-    const { ipsw } = result;
-    const summary = `${ipsw.os} ${ipsw.version} (${ipsw.build}) ${ipsw.architecture}, ${ipsw.devices.length} devices, ${formatBytes(ipsw.size)}`;
-    const lines = [...result.references.map((reference) => `pushed ${reference}`), result.digest];
-    output(json, { digest: result.digest, references: result.references, config: result.config, manifest: result.manifest }, `${prefix}${summary}\n${lines.join('\n')}`);
-  } catch (error) {
-    progress.stop();
-    fail(error, json);
-  } finally {
-    if (opened && typeof opened !== 'string') await opened.close();
-    await client.close();
-  }
+async function publish(ctx: ActionContext, location: string, repository: string, flags: PushFlags, expect: ExpectedDigests): Promise<void> {
+  const ref = parseReference(repository, { defaultTag: false });
+  const immutableTags = await immutableTagsFor(ref, flags);
+  const opened = await openIpsw(ctx, location);
+  const progress = ctx.progress('push');
+  const result = await pushIpsw({
+    client: ctx.client(),
+    ...(typeof opened === 'string' ? { path: opened } : { source: opened }),
+    origin: flags.source,
+    repository: ref,
+    tags: flags.tag.length ? flags.tag : ref.tag ? [ref.tag] : undefined,
+    chunkSize: flags.chunkSize ? parseSize(flags.chunkSize) : undefined,
+    description: flags.description,
+    annotations: parseAnnotations(flags.annotation),
+    immutableTags,
+    expect,
+    onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, `push ${p.file}`),
+  });
+  const { ipsw } = result;
+  const summary = `${ipsw.os} ${ipsw.version} (${ipsw.build}) ${ipsw.architecture}, ${ipsw.devices.length} devices, ${formatBytes(ipsw.size)}`;
+  const lines = [...result.references.map((reference) => `pushed ${reference}`), result.digest];
+  ctx.print({ digest: result.digest, references: result.references, config: result.config, manifest: result.manifest }, `${summary}\n${lines.join('\n')}`);
 }
 
 /** The catalog to read: --catalog, else $CIDER_APPLE_CATALOG_URL, else Apple's. */
@@ -133,23 +124,15 @@ export function registerIpswCommands(image: Command): void {
   image
     .command('info <file|url>')
     .description('show what an IPSW is (OS, version, build, devices) without pushing it; reads only the zip directory and plists (by Range requests for a URL)')
-    .action(async (file: string, _options: unknown, command: Command) => {
-      const json = command.optsWithGlobals<GlobalOptions>().json === true;
-      let opened: ByteSource | string | undefined;
-      try {
-        opened = await openIpsw(file);
-        const info = await inspectIpsw(opened);
-        output(
-          json,
+    .action(
+      action(async (ctx, file: string) => {
+        const info = await inspectIpsw(await openIpsw(ctx, file));
+        ctx.print(
           info,
           [`${info.os} ${info.version} (${info.build}) ${info.architecture}`, `size     ${formatBytes(info.size)}`, `devices  ${info.devices.join(', ')}`, `tags     ${info.version}, ${info.version}-${info.build}`].join('\n'),
         );
-      } catch (error) {
-        fail(error, json);
-      } finally {
-        if (opened && typeof opened !== 'string') await opened.close();
-      }
-    });
+      }),
+    );
 
   withPushOptions(
     image
@@ -158,27 +141,21 @@ export function registerIpswCommands(image: Command): void {
   )
     .option('--sha256 <hex>', "the IPSW's expected SHA-256: checked as it uploads; a mismatch tags nothing")
     .option('--sha1 <hex>', "the IPSW's expected SHA-1 (as Apple's catalog gives it): checked as it uploads")
-    .action(async (file: string, repository: string, options: PushFlags, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      await publish(clientFor(globals), file, repository, options, { sha256: options.sha256, sha1: options.sha1 }, globals.json === true);
-    });
+    .action(action((ctx, file: string, repository: string, options: PushFlags) => publish(ctx, file, repository, options, { sha256: options.sha256, sha1: options.sha1 })));
 
   image
     .command('available')
     .description("list the macOS restore images in Apple's catalog, newest first")
     .option('--catalog <url>', 'the catalog to read (default: $CIDER_APPLE_CATALOG_URL, else Apple\'s)')
-    .action(async (options: { catalog?: string }, command: Command) => {
-      const json = command.optsWithGlobals<GlobalOptions>().json === true;
-      try {
+    .action(
+      action(async (ctx, options: { catalog?: string }) => {
         const images = await fetchAppleCatalog(catalogUrl(options.catalog));
         const width = (key: 'version' | 'build') => Math.max(key.length, ...images.map((i) => i[key].length));
         const [v, b] = [width('version'), width('build')];
         const rows = images.map((i) => `${i.version.padEnd(v)}  ${i.build.padEnd(b)}  ${i.url}`);
-        output(json, images, [`${'VERSION'.padEnd(v)}  ${'BUILD'.padEnd(b)}  URL`, ...rows].join('\n'));
-      } catch (error) {
-        fail(error, json);
-      }
-    });
+        ctx.print(images, [`${'VERSION'.padEnd(v)}  ${'BUILD'.padEnd(b)}  URL`, ...rows].join('\n'));
+      }),
+    );
 
   withPushOptions(
     image
@@ -189,22 +166,17 @@ export function registerIpswCommands(image: Command): void {
       .option('--latest', 'the newest image the virtual Mac (VirtualMac2,1) restores')
       .option('--catalog <url>', 'the catalog to read (default: $CIDER_APPLE_CATALOG_URL, else Apple\'s)')
       .option('--dry-run', 'say which image it would push, and push nothing'),
-  ).action(async (repository: string, options: PushFlags & { macos?: string; build?: string; latest?: boolean; catalog?: string; dryRun?: boolean }, command: Command) => {
-    const globals = command.optsWithGlobals<GlobalOptions>();
-    const json = globals.json === true;
-    let picked: RestoreImage;
-    try {
+  ).action(
+    action(async (ctx, repository: string, options: PushFlags & { macos?: string; build?: string; latest?: boolean; catalog?: string; dryRun?: boolean }) => {
       const query = queryOf(options);
       parseReference(repository, { defaultTag: false });
-      picked = pickRestoreImage(await fetchAppleCatalog(catalogUrl(options.catalog)), query);
-    } catch (error) {
-      fail(error, json);
-    }
-    if (options.dryRun) {
-      output(json, { image: picked, repository, dryRun: true }, `${describeImage(picked)}\ndry run: nothing pushed to ${repository}`);
-      return;
-    }
-    if (!json) process.stderr.write(`${describeImage(picked)}\n`);
-    await publish(clientFor(globals), picked.url, repository, options, { sha1: picked.sha1 }, json);
-  });
+      const picked = pickRestoreImage(await fetchAppleCatalog(catalogUrl(options.catalog)), query);
+      if (options.dryRun) {
+        ctx.print({ image: picked, repository, dryRun: true }, `${describeImage(picked)}\ndry run: nothing pushed to ${repository}`);
+        return;
+      }
+      if (!ctx.json) process.stderr.write(`${describeImage(picked)}\n`);
+      await publish(ctx, picked.url, repository, options, { sha1: picked.sha1 });
+    }),
+  );
 }

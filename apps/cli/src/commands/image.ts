@@ -18,8 +18,7 @@ import {
   type PushImageResult,
 } from '@cider/oci';
 import type { Command } from 'commander';
-import { clientFor, fail, output, parseAnnotations, type GlobalOptions } from '../context.ts';
-import { createProgress } from '../progress.ts';
+import { action, parseAnnotations } from '../context.ts';
 import { collect, immutableTagsFor, parseSize, registerIpswCommands, type PolicyOptions } from './image-ipsw.ts';
 
 export { parseSize } from './image-ipsw.ts';
@@ -49,19 +48,16 @@ export function registerImage(program: Command): void {
     .option('--server <url>', 'Cider Fleet server whose tag policy applies (default: $CIDER_SERVER)');
   const kinds = (Object.keys(imageKinds) as ImageKind[]).filter((kind) => kind !== 'ipsw');
   for (const kind of kinds) importCommand.option(`--${kind} <file>`, `${kind} file (repeatable)`, collect, []);
-  importCommand.action(async (repository: string, options: PolicyOptions & Record<string, unknown>, command: Command) => {
-    const globals = command.optsWithGlobals<GlobalOptions>();
-    const json = globals.json === true;
-    const client = clientFor(globals);
-    const progress = createProgress({ json, label: 'import' });
-    try {
+  importCommand.action(
+    action(async (ctx, repository: string, options: PolicyOptions & Record<string, unknown>) => {
       const ref = parseReference(repository, { defaultTag: false });
       const platform = parsePlatform(String(options.platform));
       const files: ImageFileInput[] = kinds.flatMap((kind) => ((options[kind] as string[] | undefined) ?? []).map((path) => ({ path, kind })));
       if (files.length === 0) throw new OciError('INVALID_IMAGE', `Nothing to import: give at least one file with ${kinds.map((k) => `--${k}`).join(', ')}`);
       const tags = options.tag as string[];
+      const progress = ctx.progress('import');
       const result = await pushImage({
-        client,
+        client: ctx.client(),
         repository: ref,
         files,
         facts: { os: typeof options.osName === 'string' ? options.osName : platform.os, ...(typeof options.osVersion === 'string' ? { version: options.osVersion } : {}), architecture: platform.architecture, platform },
@@ -73,36 +69,23 @@ export function registerImage(program: Command): void {
         immutableTags: await immutableTagsFor(ref, options),
         onProgress: (p) => progress.update(p.bytesDone, p.bytesTotal, `import ${p.file}`),
       });
-      progress.stop();
-      output(json, { digest: result.digest, references: result.references, config: result.config, manifest: result.manifest }, `${formatPlatform(platform)}: ${files.length} files\n${describePush(result)}`);
-    } catch (error) {
-      progress.stop();
-      fail(error, json);
-    } finally {
-      await client.close();
-    }
-  });
+      ctx.print({ digest: result.digest, references: result.references, config: result.config, manifest: result.manifest }, `${formatPlatform(platform)}: ${files.length} files\n${describePush(result)}`);
+    }),
+  );
 
   image
     .command('index <reference> <images...>')
     .description("put per-platform images under one tag (an OCI index); a pull then takes the host's platform; prints the index digest last")
     .option('--immutable-tags', 'refuse to move a tag that already exists')
     .option('--server <url>', 'Cider Fleet server whose tag policy applies (default: $CIDER_SERVER)')
-    .action(async (reference: string, images: string[], options: PolicyOptions, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const json = globals.json === true;
-      const client = clientFor(globals);
-      try {
+    .action(
+      action(async (ctx, reference: string, images: string[], options: PolicyOptions) => {
         const ref = parseReference(reference, { defaultTag: false });
-        const result = await pushIndex({ client, reference: ref, images, immutableTags: await immutableTagsFor(ref, options) });
+        const result = await pushIndex({ client: ctx.client(), reference: ref, images, immutableTags: await immutableTagsFor(ref, options) });
         const lines = result.index.manifests.map((m) => `${formatPlatform(m.platform!)}  ${m.digest}`);
-        output(json, result, [...lines, `pushed ${result.reference}`, result.digest].join('\n'));
-      } catch (error) {
-        fail(error, json);
-      } finally {
-        await client.close();
-      }
-    });
+        ctx.print(result, [...lines, `pushed ${result.reference}`, result.digest].join('\n'));
+      }),
+    );
 
   image
     .command('attach <reference> <file>')
@@ -110,39 +93,25 @@ export function registerImage(program: Command): void {
     .requiredOption('--artifact-type <type>', 'what the file is, e.g. application/spdx+json')
     .option('--media-type <type>', "the file's media type", 'application/octet-stream')
     .option('--annotation <key=value>', 'annotation on the referrer (repeatable)', collect, [])
-    .action(async (reference: string, file: string, options: { artifactType: string; mediaType: string; annotation: string[] }, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const json = globals.json === true;
-      const client = clientFor(globals);
-      try {
-        const result = await attachReferrer({ client, subject: reference, path: file, artifactType: options.artifactType, mediaType: options.mediaType, annotations: parseAnnotations(options.annotation) });
+    .action(
+      action(async (ctx, reference: string, file: string, options: { artifactType: string; mediaType: string; annotation: string[] }) => {
+        const result = await attachReferrer({ client: ctx.client(), subject: reference, path: file, artifactType: options.artifactType, mediaType: options.mediaType, annotations: parseAnnotations(options.annotation) });
         const how = result.via === 'api' ? 'the registry indexes it (referrers API)' : 'listed under the referrers tag (this registry has no referrers API)';
-        output(json, result, `attached ${file} to ${result.subject.digest}: ${how}\n${result.descriptor.digest}`);
-      } catch (error) {
-        fail(error, json);
-      } finally {
-        await client.close();
-      }
-    });
+        ctx.print(result, `attached ${file} to ${result.subject.digest}: ${how}\n${result.descriptor.digest}`);
+      }),
+    );
 
   image
     .command('referrers <reference>')
     .description('list what is attached to an image (referrers API, or the tag fallback)')
     .option('--artifact-type <type>', 'only referrers of this type')
-    .action(async (reference: string, options: { artifactType?: string }, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const json = globals.json === true;
-      const client = clientFor(globals);
-      try {
-        const result = await referrersOf(client, reference, options.artifactType);
+    .action(
+      action(async (ctx, reference: string, options: { artifactType?: string }) => {
+        const result = await referrersOf(ctx.client(), reference, options.artifactType);
         const rows = result.referrers.map((d) =>
           [d.digest, d.artifactType ?? '-', formatBytes(d.size), d.annotations?.['org.opencontainers.image.title'] ?? '', d.annotations?.['org.opencontainers.image.created'] ?? ''].join('  '),
         );
-        output(json, result, rows.length ? rows.join('\n') : `nothing is attached to ${result.subject.digest}`);
-      } catch (error) {
-        fail(error, json);
-      } finally {
-        await client.close();
-      }
-    });
+        ctx.print(result, rows.length ? rows.join('\n') : `nothing is attached to ${result.subject.digest}`);
+      }),
+    );
 }

@@ -1,17 +1,15 @@
 import { formatBytes, isIndex, parseReference, referenceTarget } from '@cider/oci';
 import type { Command } from 'commander';
-import { clientFor, fail, output, type GlobalOptions } from '../context.ts';
+import { action } from '../context.ts';
 
 export function registerInspect(program: Command): void {
   program
     .command('inspect <reference>')
     .description('show an image manifest (or index) and its digest')
-    .action(async (reference: string, _options: unknown, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const client = clientFor(globals);
-      try {
+    .action(
+      action(async (ctx, reference: string) => {
         const ref = parseReference(reference);
-        const fetched = await client.repositoryOf(ref).fetchManifest(referenceTarget(ref));
+        const fetched = await ctx.client().repositoryOf(ref).fetchManifest(referenceTarget(ref));
         const manifest = fetched.manifest;
         const lines = [`Digest:     ${fetched.descriptor.digest}`, `Media type: ${fetched.descriptor.mediaType}`];
         if (manifest.artifactType) lines.push(`Artifact:   ${manifest.artifactType}`);
@@ -24,11 +22,7 @@ export function registerInspect(program: Command): void {
           }
         }
         for (const [key, value] of Object.entries(manifest.annotations ?? {})) lines.push(`  ${key}: ${value}`);
-        output(globals.json === true, { descriptor: fetched.descriptor, manifest }, lines.join('\n'));
-      } catch (error) {
-        fail(error, globals.json === true);
-      } finally {
-        await client.close();
-      }
-    });
+        ctx.print({ descriptor: fetched.descriptor, manifest }, lines.join('\n'));
+      }),
+    );
 }

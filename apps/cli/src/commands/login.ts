@@ -1,6 +1,6 @@
-import { DockerConfigCredentials, normalizeRegistry, StaticCredentials, type RegistryClient, type StoredIn } from '@cider/oci';
+import { DockerConfigCredentials, normalizeRegistry, StaticCredentials, type StoredIn } from '@cider/oci';
 import type { Command } from 'commander';
-import { clientFor, fail, output, type GlobalOptions } from '../context.ts';
+import { action } from '../context.ts';
 import { promptHidden, promptLine, readStdin } from '../prompt.ts';
 
 interface LoginOptions {
@@ -37,22 +37,14 @@ export function registerLogin(program: Command): void {
     .description('check a username and password against a registry, then store them for later commands (as docker login does)')
     .option('-u, --username <user>', 'username (asked for on a terminal when omitted)')
     .option('--password-stdin', 'read the password from stdin')
-    .action(async (input: string, options: LoginOptions, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const json = globals.json === true;
-      const registry = normalizeRegistry(input);
-      let client: RegistryClient | undefined;
-      try {
+    .action(
+      action(async (ctx, input: string, options: LoginOptions) => {
+        const registry = normalizeRegistry(input);
         const { username, password } = await askCredentials(registry, options);
         // Verify first (GET /v2/ with these credentials only), so a typo is never stored.
-        client = clientFor(globals, { credentials: new StaticCredentials({ [registry]: { kind: 'basic', username, password } }) });
-        await client.ping(registry);
+        await ctx.client({ credentials: new StaticCredentials({ [registry]: { kind: 'basic', username, password } }) }).ping(registry);
         const stored = await new DockerConfigCredentials().store(registry, username, password);
-        output(json, { registry, username, stored }, `Login succeeded: ${username} at ${registry}, stored in ${describe(stored)}.`);
-      } catch (error) {
-        fail(error, json);
-      } finally {
-        await client?.close();
-      }
-    });
+        ctx.print({ registry, username, stored }, `Login succeeded: ${username} at ${registry}, stored in ${describe(stored)}.`);
+      }),
+    );
 }

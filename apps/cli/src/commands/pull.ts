@@ -1,8 +1,7 @@
 import { HostCache, parsePlatform, PeerClient, pull, type SwarmOptions } from '@cider/oci';
 import { readPeerTicketClaims } from '@cider/protocol';
 import type { Command } from 'commander';
-import { clientFor, fail, output, type GlobalOptions } from '../context.ts';
-import { createProgress } from '../progress.ts';
+import { action } from '../context.ts';
 
 export function registerPull(program: Command): void {
   program
@@ -14,14 +13,13 @@ export function registerPull(program: Command): void {
     .option('--connections <n>', 'parallel connections for one large blob', (v) => Number.parseInt(v, 10), 6)
     .option('--peer <url=ticket>', "also take pieces from another Mac's peer server (http://host:port), with a ticket the control plane issued for it (repeatable; for testing)", collect, [])
     .option('--peers-only', 'take pieces no peer has from the registry only once the peers stall (as a non-origin node does)')
-    .action(async (reference: string, options: { cache: string; platform?: string; materialize: boolean; connections: number; peer: string[]; peersOnly?: boolean }, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const json = globals.json === true;
-      const client = clientFor(globals);
-      const progress = createProgress({ json, label: 'pull' });
-      let peers: PeerClient[] = [];
-      try {
-        peers = options.peer.map(peerFrom);
+    .action(
+      action(async (ctx, reference: string, options: { cache: string; platform?: string; materialize: boolean; connections: number; peer: string[]; peersOnly?: boolean }) => {
+        const peers = options.peer.map(peerFrom);
+        ctx.defer(() => {
+          for (const peer of peers) peer.close();
+        });
+        const progress = ctx.progress('pull');
         const fed = new Map<string, number>();
         const swarm: SwarmOptions | undefined =
           peers.length > 0
@@ -37,7 +35,7 @@ export function registerPull(program: Command): void {
             : undefined;
         const cache = await HostCache.open(options.cache);
         const result = await pull({
-          client,
+          client: ctx.client(),
           cache,
           reference,
           platform: options.platform ? parsePlatform(options.platform) : undefined,
@@ -49,16 +47,10 @@ export function registerPull(program: Command): void {
           },
         });
         progress.stop();
-        if (swarm && !json) for (const [source, bytes] of fed) process.stderr.write(`${source}: ${bytes} bytes of layers\n`);
-        output(json, swarm ? { ...result, sources: Object.fromEntries(fed) } : result, `${result.imagePath ? `${result.imagePath}\n` : ''}${result.digest}`);
-      } catch (error) {
-        progress.stop();
-        fail(error, json);
-      } finally {
-        for (const peer of peers) peer.close();
-        await client.close();
-      }
-    });
+        if (swarm && !ctx.json) for (const [source, bytes] of fed) process.stderr.write(`${source}: ${bytes} bytes of layers\n`);
+        ctx.print(swarm ? { ...result, sources: Object.fromEntries(fed) } : result, `${result.imagePath ? `${result.imagePath}\n` : ''}${result.digest}`);
+      }),
+    );
 }
 
 function collect(value: string, previous: string[]): string[] {
