@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { digestFile, RegistryClient } from '@cider/oci';
+import { digestFile, formatBytes, RegistryClient } from '@cider/oci';
 import { makeAppleCatalog, makeSyntheticIpsw, startRangeServer, type RangeServer } from '@cider/oci/testing';
 import { uniqueRepository } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -141,7 +141,7 @@ describe('cider image from a URL and from Apple\'s catalog (real process, real d
     expect(bad.stderr).toContain('--sha256 "xyz" is not a SHA256 digest (64 hex digits)');
   }, 120_000);
 
-  it('lists the catalog newest first, as a table and as JSON', async () => {
+  it('lists the catalog newest first, as a table and as JSON, with sizes asked of each URL on request', async () => {
     const run = await cider(['image', 'available', '--catalog', server.url('/catalog.xml')], env);
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n');
@@ -150,6 +150,21 @@ describe('cider image from a URL and from Apple\'s catalog (real process, real d
     const json = JSON.parse((await cider(['--json', 'image', 'available'], { ...env, CIDER_APPLE_CATALOG_URL: server.url('/catalog.xml') })).stdout) as { build: string; sha1?: string }[];
     expect(json.map((i) => i.build)).toEqual(['24C101', '24B83', '23H222']);
     expect(json[0]!.sha1).toBe(smallSha1);
+
+    // --sizes asks each URL (one small request each); one that does not answer says why.
+    const before = server.requests.length;
+    const sized = await cider(['image', 'available', '--sizes', '--catalog', server.url('/catalog.xml')], env);
+    expect(sized.code).toBe(0);
+    const rows = sized.stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/^VERSION\s+BUILD\s+SIZE\s+URL$/);
+    const otherPath = Object.entries(files).find(([path]) => path.includes('24B83'))![1] as string;
+    expect(rows.slice(1).map((l) => l.split(/\s{2,}/).slice(0, 3).join(' | '))).toEqual([`15.2 | 24C101 | ${formatBytes((await stat(small)).size)}`, `15.1 | 24B83 | ${formatBytes((await stat(otherPath)).size)}`, '14.7.1 | 23H222 | -']);
+    expect(sized.stderr).toMatch(/^23H222: .*missing\.ipsw.*404/m);
+    // The catalog, then one request per image (no retry for a 404), and no byte of the images past the first.
+    expect(server.requests.length - before).toBe(4);
+    const sizedJson = JSON.parse((await cider(['--json', 'image', 'available', '--sizes', '--catalog', server.url('/catalog.xml')], env)).stdout) as { build: string; size?: number; error?: string }[];
+    expect(sizedJson.map((i) => [i.build, i.size])).toEqual([['24C101', (await stat(small)).size], ['24B83', (await stat(otherPath)).size], ['23H222', undefined]]);
+    expect(sizedJson[2]!.error).toContain('404');
   });
 
   it('fetch: --macos and --build in a dry run, an unknown version listing what exists', async () => {
@@ -158,6 +173,7 @@ describe('cider image from a URL and from Apple\'s catalog (real process, real d
     const byVersion = await cider(['image', 'fetch', repository, '--macos', '15', '--dry-run', ...catalog], env);
     expect(byVersion.code).toBe(0);
     expect(byVersion.stdout).toContain('macOS 15.2 (24C101)');
+    expect(byVersion.stdout).toContain(`size     ${formatBytes((await stat(small)).size)}`);
     expect(byVersion.stdout).toContain(`dry run: nothing pushed to ${repository}`);
     const byBuild = await cider(['image', 'fetch', repository, '--build', '24B83', '--dry-run', ...catalog], env);
     expect(byBuild.stdout).toContain('macOS 15.1 (24B83)');

@@ -12,6 +12,7 @@ import {
   parseReference,
   pickRestoreImage,
   pushIpsw,
+  restoreImageSizes,
   urlSource,
   type ByteSource,
   type ExpectedDigests,
@@ -116,8 +117,11 @@ function queryOf(options: { macos?: string; build?: string; latest?: boolean }):
   return { latest: true };
 }
 
-function describeImage(image: RestoreImage): string {
-  return [`macOS ${image.version} (${image.build})`, `url      ${image.url}`, `sha1     ${image.sha1 ?? '(none in the catalog)'}`, `devices  ${image.devices.join(', ')}`].join('\n');
+function describeImage(image: RestoreImage, size?: number): string {
+  const lines = [`macOS ${image.version} (${image.build})`, `url      ${image.url}`];
+  if (size !== undefined) lines.push(`size     ${formatBytes(size)}`);
+  lines.push(`sha1     ${image.sha1 ?? '(none in the catalog)'}`, `devices  ${image.devices.join(', ')}`);
+  return lines.join('\n');
 }
 
 export function registerIpswCommands(image: Command): void {
@@ -147,13 +151,19 @@ export function registerIpswCommands(image: Command): void {
     .command('available')
     .description("list the macOS restore images in Apple's catalog, newest first")
     .option('--catalog <url>', 'the catalog to read (default: $CIDER_APPLE_CATALOG_URL, else Apple\'s)')
+    .option('--sizes', "add each image's size, asking its URL (one small request per image, 4 at a time)")
     .action(
-      action(async (ctx, options: { catalog?: string }) => {
+      action(async (ctx, options: { catalog?: string; sizes?: boolean }) => {
         const images = await fetchAppleCatalog(catalogUrl(options.catalog));
-        const width = (key: 'version' | 'build') => Math.max(key.length, ...images.map((i) => i[key].length));
-        const [v, b] = [width('version'), width('build')];
-        const rows = images.map((i) => `${i.version.padEnd(v)}  ${i.build.padEnd(b)}  ${i.url}`);
-        ctx.print(images, [`${'VERSION'.padEnd(v)}  ${'BUILD'.padEnd(b)}  URL`, ...rows].join('\n'));
+        const sizes = options.sizes ? await restoreImageSizes(images) : undefined;
+        const sized = images.map((image, i) => (sizes ? { ...image, ...sizes[i] } : image));
+        const cells = sized.map((image, i) => [image.version, image.build, ...(sizes ? [sizes[i]!.size !== undefined ? formatBytes(sizes[i]!.size!) : '-'] : []), image.url]);
+        const header = ['VERSION', 'BUILD', ...(sizes ? ['SIZE'] : []), 'URL'];
+        const widths = header.map((title, column) => Math.max(title.length, ...cells.map((row) => row[column]!.length)));
+        const line = (row: string[]) => row.map((cell, column) => (column < row.length - 1 ? cell.padEnd(widths[column]!) : cell)).join('  ');
+        // A size that could not be learned says why on stderr, so stdout stays the table.
+        if (sizes && !ctx.json) for (const [i, size] of sizes.entries()) if (size.error) process.stderr.write(`${images[i]!.build}: ${size.error}\n`);
+        ctx.print(sized, [line(header), ...cells.map(line)].join('\n'));
       }),
     );
 
@@ -172,7 +182,10 @@ export function registerIpswCommands(image: Command): void {
       parseReference(repository, { defaultTag: false });
       const picked = pickRestoreImage(await fetchAppleCatalog(catalogUrl(options.catalog)), query);
       if (options.dryRun) {
-        ctx.print({ image: picked, repository, dryRun: true }, `${describeImage(picked)}\ndry run: nothing pushed to ${repository}`);
+        // One small request: the size, and that the URL answers (the push would fail if it did not).
+        const source = await openIpsw(ctx, picked.url);
+        const size = typeof source === 'string' ? undefined : source.size;
+        ctx.print({ image: picked, size, repository, dryRun: true }, `${describeImage(picked, size)}\ndry run: nothing pushed to ${repository}`);
         return;
       }
       if (!ctx.json) process.stderr.write(`${describeImage(picked)}\n`);
