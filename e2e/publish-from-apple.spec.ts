@@ -29,6 +29,8 @@ test('an admin publishes macOS from Apple with a live bar, then downloads and wr
     await page.getByRole('button', { name: 'Publish from Apple…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Publish from Apple' });
     await expect(dialog.getByLabel('macOS version')).toContainText(`macOS ${apple!.version} (${apple!.build})`);
+    // Its size, asked of the mirror's URL by the server (the catalog gives none): a 36 MiB payload.
+    await expect(dialog.getByText(/to stream from Apple into the registry/)).toHaveText('36.0 MiB to stream from Apple into the registry.');
     await dialog.getByRole('combobox', { name: /^Registry/ }).selectOption(registry.id);
     await dialog.getByLabel('Repository', { exact: true }).fill(repository);
     await expect(dialog.getByLabel('Tags', { exact: true })).toHaveValue(`${apple!.version} ${apple!.version}-${apple!.build}`);

@@ -63,6 +63,7 @@ describe('server tasks in control (real PostgreSQL, Redis)', () => {
   const publish = new GatedPublish();
   const runners: ServerTaskRunners = {
     fetchAppleCatalog: async () => [{ version: '15.2', build: '24C101', url: 'http://127.0.0.1:9/UniversalMac_15.2_24C101_Restore.ipsw', sha1: 'b'.repeat(40), devices: [] }],
+    restoreImageSize: () => Promise.reject(new Error('not here')),
     publishFromApple: publish.run,
     planBundle: () => Promise.reject(new Error('not here')),
     writeBundle: () => Promise.reject(new Error('not here')),

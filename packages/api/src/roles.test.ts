@@ -103,6 +103,7 @@ const policy: Record<string, Policy> = {
   'tasks.get': 'admin',
   'tasks.cancel': 'admin',
   'tasks.appleCatalog': 'admin',
+  'tasks.appleImageSize': 'admin',
   'tasks.publishFromApple': 'admin',
   'tasks.bundleOptions': 'admin',
   'tasks.exportBundle': 'admin',
@@ -241,6 +242,7 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
     'tasks.get': async () => ({ taskId: await serverTask() }),
     'tasks.cancel': async () => ({ taskId: await serverTask() }),
     'tasks.appleCatalog': async () => undefined,
+    'tasks.appleImageSize': async () => ({ build: '24C101' }),
     'tasks.publishFromApple': async () => ({ build: '24C101', registryId, repository: unique('apple') }),
     'tasks.bundleOptions': async () => ({ projectName: 'home-ci' }),
     'tasks.exportBundle': async () => ({ projectId: await pinnedProject(), path: join(work, 'bundles', `${unique('bundle')}.tar`) }),
@@ -257,6 +259,7 @@ describe('every procedure checks the role, and lets the allowed ones succeed (re
   // The catalog, as the control plane's runners would read it; the work itself is not run here.
   const runners: ServerTaskRunners = {
     fetchAppleCatalog: async () => [{ version: '15.2', build: '24C101', url: 'http://127.0.0.1:9/UniversalMac_15.2_24C101_Restore.ipsw', devices: [] }],
+    restoreImageSize: async () => 17_000_000_000,
     publishFromApple: () => Promise.reject(new Error('not run here')),
     planBundle: () => Promise.reject(new Error('not run here')),
     writeBundle: () => Promise.reject(new Error('not run here')),

@@ -4,6 +4,7 @@
 // straight from Apple's URL, its SHA-1 checked. The task then shows in the tasks panel below.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useRef, useState, type FormEvent } from 'react';
+import { formatBytes } from '../../lib/format.ts';
 import { useTRPC } from '../../trpc/react.ts';
 import { FormFooter } from '../ui/form-footer.tsx';
 
@@ -31,6 +32,8 @@ export function PublishFromApple() {
 
   const chosenBuild = build || catalog.data?.images[0]?.build || '';
   const image = catalog.data?.images.find((i) => i.build === chosenBuild);
+  // The catalog gives no sizes: the server asks the chosen image's URL (cached a few minutes).
+  const size = useQuery(trpc.tasks.appleImageSize.queryOptions({ build: chosenBuild }, { enabled: open && Boolean(image), staleTime: 5 * 60_000 }));
   const chosenRegistry = registryId || registries.data?.[0]?.id || '';
   const defaultTags = image ? `${image.version} ${image.version}-${image.build}` : '';
   const tagText = tags ?? defaultTags;
@@ -86,7 +89,7 @@ export function PublishFromApple() {
               </p>
               <label className="field">
                 <span className="field-label">macOS version</span>
-                <select required value={chosenBuild} onChange={(e) => (setBuild(e.target.value), setTags(undefined))} disabled={!catalog.data}>
+                <select required value={chosenBuild} onChange={(e) => (setBuild(e.target.value), setTags(undefined))} disabled={!catalog.data} aria-describedby={`${id}-size`}>
                   {catalog.isPending ? <option value="">Loading the catalog…</option> : null}
                   {catalog.data?.images.map((i) => (
                     <option key={i.build} value={i.build}>
@@ -95,6 +98,17 @@ export function PublishFromApple() {
                   ))}
                 </select>
               </label>
+              <p className="hint" id={`${id}-size`} aria-live="polite">
+                {!image ? null : size.data?.size != null ? (
+                  <>{formatBytes(size.data.size)} to stream from Apple into the registry.</>
+                ) : size.data?.error ? (
+                  <>Its size is unknown: {size.data.error}</>
+                ) : size.error ? (
+                  <>Its size is unknown: {size.error.message}</>
+                ) : (
+                  <>Asking its size…</>
+                )}
+              </p>
               <label className="field">
                 <span className="field-label">Registry</span>
                 <select required value={chosenRegistry} onChange={(e) => setRegistryId(e.target.value)}>

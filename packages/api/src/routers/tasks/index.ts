@@ -2,7 +2,7 @@
 // Procedures delegate to services/tasks; the work runs in the control plane.
 import { z } from 'zod';
 import { adminProcedure, router } from '../../trpc.ts';
-import { appleCatalog } from '../../services/tasks/apple-catalog.ts';
+import { appleCatalog, appleImageSize } from '../../services/tasks/apple-catalog.ts';
 import { serverTaskKinds } from '../../services/tasks/states.ts';
 import { startBundleExport, startPublishFromApple } from '../../services/tasks/start.ts';
 import { cancelTask, getTask, listTasks } from '../../services/tasks/tasks.ts';
@@ -19,6 +19,8 @@ export const tasksRouter = router({
   cancel: adminProcedure.input(z.object({ taskId: id })).mutation(({ ctx, input }) => cancelTask(ctx.deps, ctx.actor, input.taskId)),
   /** What Apple's catalog (or CIDER_APPLE_CATALOG_URL) offers, newest first; cached a few minutes. */
   appleCatalog: adminProcedure.query(({ ctx }) => appleCatalog(ctx.deps)),
+  /** The size of one catalog image, asked of its URL by the server; `error` says why there is none. */
+  appleImageSize: adminProcedure.input(z.object({ build: z.string().trim().min(1).max(32) })).query(({ ctx, input }) => appleImageSize(ctx.deps, input.build)),
   publishFromApple: adminProcedure
     .input(
       z.object({

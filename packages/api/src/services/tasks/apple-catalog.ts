@@ -16,6 +16,7 @@ const cache = new Map<string, { at: number; images: Promise<RestoreImage[]> }>()
 /** Forgets cached catalogs (tests). */
 export function clearAppleCatalogCache(): void {
   cache.clear();
+  sizes.clear();
 }
 
 export async function appleCatalog(deps: ServiceDeps, now = Date.now()): Promise<{ url: string; images: RestoreImage[] }> {
@@ -32,6 +33,33 @@ export async function appleCatalog(deps: ServiceDeps, now = Date.now()): Promise
     });
   cache.set(url, { at: now, images });
   return { url, images: await images };
+}
+
+const sizes = new Map<string, { at: number; size: Promise<{ size: number | null; error: string | null }> }>();
+const sizeTimeoutMs = 15_000;
+/** Sizes remembered at most (entries past their ttl are dropped first). */
+const maxSizes = 500;
+
+/**
+ * How big the catalog's image for `build` is, asked of its URL (the catalog gives no sizes) and
+ * cached like the catalog. A URL that does not answer is not an error here: the dialog says why.
+ */
+export async function appleImageSize(deps: ServiceDeps, build: string, now = Date.now()): Promise<{ build: string; size: number | null; error: string | null }> {
+  const image = await catalogImage(deps, build);
+  const hit = sizes.get(image.url);
+  if (hit && now - hit.at < ttlMs) return { build, ...(await hit.size) };
+  if (sizes.size >= maxSizes) {
+    for (const [url, entry] of sizes) if (now - entry.at >= ttlMs || sizes.size >= maxSizes) sizes.delete(url);
+  }
+  const size = taskConfigOf(deps)
+    .runners.restoreImageSize(image.url, AbortSignal.timeout(sizeTimeoutMs))
+    .then((bytes) => ({ size: bytes, error: null }))
+    .catch((error: unknown) => {
+      sizes.delete(image.url);
+      return { size: null, error: (error as Error).message };
+    });
+  sizes.set(image.url, { at: now, size });
+  return { build, ...(await size) };
 }
 
 /** The catalog's entry for a build, or a NOT_FOUND that says the catalog no longer offers it. */

@@ -1,14 +1,21 @@
 // The real ServerTaskRunners: @cider/oci's Apple catalog, URL source, pushIpsw and bundle writer.
 // Nothing here stages bytes: the IPSW streams from its URL into the registry upload (urlSource
-// resumes by Range after drops), and bundles stream from the registry into a tar.
+// resumes by Range after drops), and bundles stream from the registry into a tar. The server
+// reads URLs a catalog named, not ones it chose: link-local and cloud-metadata addresses are
+// refused from the first request on, not only after a redirect.
 import { exportBundle, fetchAppleCatalog, planBundle, pushIpsw, urlSource, writeBundle } from '@cider/oci';
 import type { ServerTaskRunners } from './runners.ts';
 
 export function ociTaskRunners(): ServerTaskRunners {
   return {
     fetchAppleCatalog: (url, signal) => fetchAppleCatalog(url, { signal }),
+    async restoreImageSize(url, signal) {
+      const source = await urlSource(url, { signal, guardAddresses: true, attempts: 2, retryBaseMs: 200, retryMaxMs: 1_000 });
+      await source.close();
+      return source.size;
+    },
     async publishFromApple(input) {
-      const source = await urlSource(input.image.url, { signal: input.signal });
+      const source = await urlSource(input.image.url, { signal: input.signal, guardAddresses: true });
       try {
         input.onProgress({ bytesDone: 0, bytesTotal: source.size, message: 'Reading the IPSW' });
         const result = await pushIpsw({

@@ -43,6 +43,8 @@ export interface BundleInput {
 export interface ServerTaskRunners {
   /** Apple's restore-image catalog at `url`, newest first. */
   fetchAppleCatalog(url: string, signal: AbortSignal): Promise<RestoreImage[]>;
+  /** The size of the restore image at `url` (the catalog gives none): one small ranged request. */
+  restoreImageSize(url: string, signal: AbortSignal): Promise<number>;
   /** Streams the IPSW from Apple's URL into the registry (never to local disk), its SHA-1 checked. */
   publishFromApple(input: PublishFromAppleInput): Promise<PublishFromAppleResult>;
   /** What a bundle of these images holds, and its exact tar size. */

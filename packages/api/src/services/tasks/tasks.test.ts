@@ -27,11 +27,17 @@ const catalog: RestoreImage[] = [
   { version: '15.1', build: '24B83', url: 'http://127.0.0.1:9/UniversalMac_15.1_24B83_Restore.ipsw', devices: ['VirtualMac2,1'] },
 ];
 let catalogFetches = 0;
+const sizeAsked: string[] = [];
 const refuse = () => Promise.reject(new Error('not used here'));
 const runners: ServerTaskRunners = {
   fetchAppleCatalog: async () => {
     catalogFetches++;
     return catalog;
+  },
+  restoreImageSize: async (url) => {
+    sizeAsked.push(url);
+    if (url.includes('24B83')) throw new Error(`${url} was not found (HTTP 404); check the URL`);
+    return 17_123_456_789;
   },
   publishFromApple: refuse,
   planBundle: refuse,
@@ -98,6 +104,19 @@ describe('server tasks (real PostgreSQL, Redis)', () => {
     expect(first.images.map((i) => i.build)).toEqual(['24C101', '24B83']);
     expect(second.url).toBe('http://127.0.0.1:9/catalog.xml');
     expect(catalogFetches).toBe(1);
+  });
+
+  it("gives an image's size from its URL, cached; a URL that does not answer says why, and is asked again next time", async () => {
+    expect(await callers.admin.tasks.appleImageSize({ build: '24C101' })).toEqual({ build: '24C101', size: 17_123_456_789, error: null });
+    await callers.admin.tasks.appleImageSize({ build: '24C101' });
+    expect(sizeAsked.filter((url) => url.includes('24C101'))).toEqual([catalog[0]!.url]);
+    const missing = await callers.admin.tasks.appleImageSize({ build: '24B83' });
+    expect(missing).toEqual({ build: '24B83', size: null, error: `${catalog[1]!.url} was not found (HTTP 404); check the URL` });
+    await callers.admin.tasks.appleImageSize({ build: '24B83' });
+    expect(sizeAsked.filter((url) => url.includes('24B83'))).toHaveLength(2);
+    // Only builds the catalog offers: the browser never names a URL.
+    await expect(callers.admin.tasks.appleImageSize({ build: '99Z99' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(callers.member.tasks.appleImageSize({ build: '24C101' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
 
   it('starts a publish with the catalog entry URL and SHA-1, default tags, queued and audited', async () => {
