@@ -1,19 +1,20 @@
 'use client';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useRouter } from 'next/navigation';
 import { useTRPC } from '../../trpc/react.ts';
 
 export function SignOutButton() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const router = useRouter();
   const signOut = useMutation(
     trpc.auth.signOut.mutationOptions({
       onSettled() {
-        // Nothing of the previous session may linger in the cache for the next user of this tab.
+        // Nothing of the previous session may linger for the next user of this tab: not the query
+        // cache, not the router's cache of rendered pages. A full page load to /sign-in drops both
+        // at once, and leaves no client navigation in flight (a soft replace plus refresh could
+        // still be fetching when the next page load began, and fall back to a hard navigation
+        // that aborted it).
         queryClient.clear();
-        router.replace('/sign-in');
-        router.refresh();
+        window.location.replace('/sign-in');
       },
     }),
   );
