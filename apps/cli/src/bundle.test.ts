@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pushArtifact, RegistryClient, type Digest } from '@cider/oci';
 import { rewriteTar, skopeo, startFaultProxy, writeRandomFile, type FaultProxy } from '@cider/oci/testing';
+import { waitFor } from '@cider/services';
 import { uniqueRepository } from '@cider/services/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bundleRoundTrip, describeFigures } from './testing/bundle-roundtrip.ts';
@@ -14,13 +15,6 @@ import { runCider } from './testing/run-cider.ts';
 
 const MiB = 1024 * 1024;
 const lastLine = (text: string) => text.trim().split('\n').at(-1)!;
-async function until(what: string, check: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('cider bundle (real processes, real docker-registry)', () => {
   let work: string;
@@ -138,7 +132,7 @@ describe('cider bundle (real processes, real docker-registry)', () => {
     expect(killed.signal).toBe('SIGKILL');
     // A closing PUT can still be at the registry when the process dies (it may land, or not):
     // wait until the proxy is done with every request, then ask the registry what it holds.
-    await until('the proxy settles', () => proxy.requests.every((r) => r.settledAt !== undefined), 10_000);
+    await waitFor('the proxy settling every request', async () => proxy.requests.every((r) => r.settledAt !== undefined), 10_000, 20);
     const repository = client.repository(host(), `${prefix}/${reference.slice(host().length + 1, reference.lastIndexOf(':'))}`);
     const held = await Promise.all(blobs.map(async (blob) => ((await repository.blobExists(blob)) ? blob : undefined)));
     const done = new Set(held.filter((blob) => blob !== undefined));

@@ -102,4 +102,4 @@ export * from './bundle/types.ts';
 export * from './bundle/index.ts';
 export * from './apple/types.ts';
 export { compareBuilds, compareVersions, fetchAppleCatalog, maxCatalogBytes, newestFirst, parseAppleCatalog, pickRestoreImage, virtualMacProductType, type FetchCatalogOptions } from './apple/catalog.ts';
-export { maxSizedImages, restoreImageSizes, type RestoreImageSize, type RestoreImageSizeOptions } from './apple/sizes.ts';
+export { maxSizedImages, restoreImageSize, restoreImageSizes, type RestoreImageSize, type RestoreImageSizeOptions } from './apple/sizes.ts';

@@ -43,6 +43,11 @@ export interface ProxiedRequest {
   settledAt?: number;
 }
 
+/** The proxy is done with the request on the registry's side (first call wins). */
+function settle(seen: ProxiedRequest): void {
+  seen.settledAt ??= Date.now();
+}
+
 export type FaultRule = (request: ProxiedRequest) => Fault | Fault[] | undefined;
 
 export interface FaultProxy {
@@ -113,7 +118,6 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
     const seen: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, count: requests.length + 1, at: Date.now(), bytesServed: 0 };
     requests.push(seen);
     res.on('close', () => (seen.closedAt = Date.now()));
-    const settle = () => (seen.settledAt ??= Date.now());
     const decided = currentRule?.(seen);
     const faults = decided === undefined ? [] : Array.isArray(decided) ? decided : [decided];
 
@@ -123,7 +127,7 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
       seen.status = status.status;
       res.writeHead(status.status, { 'content-type': 'application/json', ...status.headers });
       res.end(status.body ?? JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'injected by fault proxy' }] }));
-      settle();
+      settle(seen);
       return;
     }
 
@@ -135,7 +139,7 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
       setTimeout(() => {
         if (seen.closedAt === undefined) return forward(req, res, seen, headers, faults);
         req.destroy();
-        settle();
+        settle(seen);
       }, delay.ms);
       return;
     }
@@ -209,7 +213,7 @@ export async function startFaultProxy(upstream: string, rule?: FaultRule): Promi
       },
     );
     upstreamRequest.on('error', () => res.destroy());
-    upstreamRequest.on('close', () => (seen.settledAt ??= Date.now()));
+    upstreamRequest.on('close', () => settle(seen));
     // The client went away before its answer was complete: abort upstream too, so a request cut
     // off mid-body never lingers at the registry.
     res.on('close', () => {

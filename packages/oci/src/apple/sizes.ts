@@ -25,6 +25,13 @@ export interface RestoreImageSizeOptions {
   source?: UrlSourceOptions;
 }
 
+/** One image's size: one small ranged request, and few retries (a listing must not wait on one URL). */
+export async function restoreImageSize(url: string, options: UrlSourceOptions = {}): Promise<number> {
+  const source = await urlSource(url, { attempts: 2, idleTimeoutMs: 15_000, retryBaseMs: 200, retryMaxMs: 1_000, ...options });
+  await source.close().catch(() => undefined);
+  return source.size;
+}
+
 /** One entry per image, in order: its size, or why it has none. Never throws for one bad URL. */
 export async function restoreImageSizes(images: readonly RestoreImage[], options: RestoreImageSizeOptions = {}): Promise<RestoreImageSize[]> {
   const deadline = AbortSignal.timeout(options.timeoutMs ?? 60_000);
@@ -36,9 +43,7 @@ export async function restoreImageSizes(images: readonly RestoreImage[], options
       const i = next++;
       if (i >= Math.min(images.length, maxSizedImages) || signal.aborted) return;
       try {
-        const source = await urlSource(images[i]!.url, { attempts: 2, idleTimeoutMs: 15_000, retryBaseMs: 200, retryMaxMs: 1_000, ...options.source, signal });
-        results[i] = { size: source.size };
-        await source.close().catch(() => undefined);
+        results[i] = { size: await restoreImageSize(images[i]!.url, { ...options.source, signal }) };
       } catch (error) {
         if (signal.aborted) return;
         results[i] = { error: error instanceof Error ? error.message : String(error) };

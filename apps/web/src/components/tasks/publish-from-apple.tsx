@@ -34,6 +34,7 @@ export function PublishFromApple() {
   const image = catalog.data?.images.find((i) => i.build === chosenBuild);
   // The catalog gives no sizes: the server asks the chosen image's URL (cached a few minutes).
   const size = useQuery(trpc.tasks.appleImageSize.queryOptions({ build: chosenBuild }, { enabled: open && Boolean(image), staleTime: 5 * 60_000 }));
+  const sizeUnknown = size.data?.error ?? size.error?.message;
   const chosenRegistry = registryId || registries.data?.[0]?.id || '';
   const defaultTags = image ? `${image.version} ${image.version}-${image.build}` : '';
   const tagText = tags ?? defaultTags;
@@ -101,10 +102,8 @@ export function PublishFromApple() {
               <p className="hint" id={`${id}-size`} aria-live="polite">
                 {!image ? null : size.data?.size != null ? (
                   <>{formatBytes(size.data.size)} to stream from Apple into the registry.</>
-                ) : size.data?.error ? (
-                  <>Its size is unknown: {size.data.error}</>
-                ) : size.error ? (
-                  <>Its size is unknown: {size.error.message}</>
+                ) : sizeUnknown ? (
+                  <>Its size is unknown: {sizeUnknown}</>
                 ) : (
                   <>Asking its size…</>
                 )}

@@ -3,17 +3,13 @@
 // resumes by Range after drops), and bundles stream from the registry into a tar. The server
 // reads URLs a catalog named, not ones it chose: link-local and cloud-metadata addresses are
 // refused from the first request on, not only after a redirect.
-import { exportBundle, fetchAppleCatalog, planBundle, pushIpsw, urlSource, writeBundle } from '@cider/oci';
+import { exportBundle, fetchAppleCatalog, planBundle, pushIpsw, restoreImageSize, urlSource, writeBundle } from '@cider/oci';
 import type { ServerTaskRunners } from './runners.ts';
 
 export function ociTaskRunners(): ServerTaskRunners {
   return {
     fetchAppleCatalog: (url, signal) => fetchAppleCatalog(url, { signal }),
-    async restoreImageSize(url, signal) {
-      const source = await urlSource(url, { signal, guardAddresses: true, attempts: 2, retryBaseMs: 200, retryMaxMs: 1_000 });
-      await source.close();
-      return source.size;
-    },
+    restoreImageSize: (url, signal) => restoreImageSize(url, { signal, guardAddresses: true }),
     async publishFromApple(input) {
       const source = await urlSource(input.image.url, { signal: input.signal, guardAddresses: true });
       try {

@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { useTestDatabase } from '@cider/db/testing';
 import type { RestoreImage } from '@cider/oci';
 import { useRedisPrefix } from '@cider/services/testing';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceDeps } from '../../deps-factory.ts';
 import { createCaller } from '../../root.ts';
 import type { TrpcContext } from '../../trpc.ts';
-import { clearAppleCatalogCache } from './apple-catalog.ts';
 import { checkBundlePath } from './bundle-path.ts';
 import type { ServerTaskRunners } from './runners.ts';
 import { sweepTasks, taskJobId } from './tasks.ts';
@@ -84,7 +83,6 @@ describe('server tasks (real PostgreSQL, Redis)', () => {
     await rm(bundleDir, { recursive: true, force: true });
     await rm(outside, { recursive: true, force: true });
   });
-  beforeEach(() => clearAppleCatalogCache());
 
   it('refuses members and viewers everything', async () => {
     for (const role of ['member', 'viewer'] as const) {
